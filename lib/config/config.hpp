@@ -1,0 +1,73 @@
+// The configuration file: one YAML file (default /etc/certrotd/config.yaml) plus optional
+// `conf.d/*.yaml` beside it, merged in name order. Every problem is reported as
+// "file:line:col: what is wrong; what to write instead", unknown keys with a "did you mean" hint.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "issuer/local.hpp"
+#include "schedule/policy.hpp"
+#include "store/credential_store.hpp"
+#include "util/result.hpp"
+#include "x509/types.hpp"
+
+namespace certrotd::config {
+
+namespace fs = std::filesystem;
+
+// Where something was written, for messages: "config.yaml:12:5".
+struct Mark {
+  std::string file;
+  int line = 0;    // 1-based
+  int column = 0;  // 1-based
+  std::string to_string() const;
+};
+
+struct IssuerConfig {
+  std::string name;
+  std::string type;  // "local" (more types come with later issuers)
+  std::variant<issuer::LocalIssuerOptions> options;
+  Mark mark;
+};
+
+struct CredentialConfig {
+  std::string name;
+  std::string issuer;                  // a key of Config::issuers
+  x509::CertificateRequest request;    // subject, sans, usage
+  x509::KeySpec key;
+  schedule::RenewPolicy policy;
+  std::optional<Millis> lifetime;      // asked of the issuer; the issuer's limit may win
+  store::StoreOptions output;          // dir, owner/group, mode, copies, keep
+  // Write key.pem as encrypted PKCS#8 with the passphrase in this file (read at use, never logged).
+  std::optional<fs::path> key_passphrase_file;
+  Mark mark;
+};
+
+struct Config {
+  fs::path source;                     // the main file
+  fs::path state_dir = "/var/lib/certrotd";
+  int max_concurrent_rotations = 4;    // rotations in flight at once, across all issuers
+  // A new certificate must be valid for at least this long beyond now to be accepted.
+  Millis min_remaining_validity = std::chrono::seconds(30);
+  std::map<std::string, IssuerConfig> issuers;
+  std::vector<CredentialConfig> credentials;  // in file order, conf.d after the main file
+
+  const CredentialConfig* find_credential(const std::string& name) const;
+};
+
+// Parses and validates. On failure the Error's message holds every problem found, one per line,
+// each starting with "file:line:col: ". Relative paths in the file are resolved against the
+// directory of the file that names them.
+Result<Config> load_config(const fs::path& file);
+
+// Parses YAML text (for tests); `name` is used as the file name in marks.
+Result<Config> parse_config(const std::string& yaml_text, const std::string& name,
+                            const fs::path& base_dir);
+
+}  // namespace certrotd::config

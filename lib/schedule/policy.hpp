@@ -1,0 +1,70 @@
+// When to renew, how long to back off, and what state a credential is in.
+//
+// Pure functions of (certificate dates, policy, credential id, now, randomness): no I/O, no clock
+// reads. The engine turns the wall-clock instants computed here into monotonic timer deadlines.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "util/clock.hpp"
+#include "util/random.hpp"
+
+namespace certrotd::schedule {
+
+struct RenewPolicy {
+  // Renew at this fraction of the lifetime (default 2/3, as step and cert-manager do).
+  double renew_at = 2.0 / 3.0;
+  // Renew this long before notAfter instead; wins when it is earlier than `renew_at`.
+  std::optional<Millis> renew_before;
+  // Stable per-credential jitter, as a fraction of the lifetime, applied as +/- around the
+  // renewal point so a fleet does not renew in lock-step.
+  double jitter = 0.05;
+  // Failure backoff: full jitter, U[0, min(cap', base * 2^(failures-1))], where cap' shrinks to
+  // 10% of the remaining lifetime as expiry nears (but never below `min_delay`).
+  Millis backoff_base = std::chrono::seconds(30);
+  Millis backoff_cap = std::chrono::hours(1);
+  Millis min_delay = std::chrono::seconds(1);
+  // A credential with less than this fraction of its lifetime left and no successful renewal is
+  // "expiring" (logged as a warning).
+  double expiring_at = 0.10;
+};
+
+// The validity of the certificate currently installed.
+struct Validity {
+  SystemTime not_before;
+  SystemTime not_after;
+  // When certrotd installed this certificate, if it did. Used as the effective start of the
+  // lifetime when it is later than notBefore: issuers backdate notBefore for clock skew (step-ca
+  // 1 min, Let's Encrypt 1 h), and on a 2-minute certificate that backdating alone would make a
+  // fresh certificate look due at once.
+  std::optional<SystemTime> installed_at;
+};
+
+// The instant the credential should be renewed. Never before the effective start, never later
+// than the point that still leaves room for retries before notAfter.
+SystemTime renewal_time(const Validity& validity, const RenewPolicy& policy,
+                        std::string_view credential_id);
+
+// Delay before retry number `failures` (1 = first failure). `remaining` is the time left until
+// notAfter (zero or negative when missing or expired: then the cap is `backoff_cap`, scaled to
+// `backoff_base` at most for the first try).
+Millis backoff_delay(int failures, Millis remaining, const RenewPolicy& policy, Random& random);
+
+enum class State { missing, valid, due, renewing, backing_off, expiring, expired };
+
+std::string_view to_string(State state);
+
+struct StateInputs {
+  std::optional<Validity> validity;  // unset: no credential on disk
+  bool renewing = false;             // a rotation is in flight
+  int failures = 0;                  // consecutive failed attempts
+};
+
+// Precedence: missing > renewing > expired > expiring > backing-off > due > valid.
+State classify(const StateInputs& inputs, const RenewPolicy& policy, std::string_view credential_id,
+               SystemTime now);
+
+}  // namespace certrotd::schedule

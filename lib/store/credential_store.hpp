@@ -1,0 +1,111 @@
+// One credential's output folder, swapped atomically as a whole, with history for rollback.
+//
+// Layout (the Kubernetes AtomicWriter idea):
+//
+//   <dir>/..data               -> ..v-<version>          (symlink; the only thing a swap changes)
+//   <dir>/..v-<version>/{cert,chain,fullchain,key,bundle,ca}.pem
+//   <dir>/cert.pem             -> ..data/cert.pem        (created once; never changes)
+//   ... likewise chain.pem, fullchain.pem, key.pem, bundle.pem, ca.pem
+//
+// A swap writes a complete version directory under a temporary name, fsyncs its files and
+// itself, renames it to its final name, then points `..data` at it by renaming a fresh symlink
+// over it, and fsyncs <dir>. A reader that opens `<dir>/key.pem` and then `<dir>/cert.pem` can
+// see two versions only if a swap happens in between; readers that need a matched pair read
+// `bundle.pem` (key + full chain in one file) or open through `..data` once.
+//
+// Crash safety: at any kill point, `..data` names a complete version (or does not exist yet,
+// before the first swap). `open()` removes leftovers of an unfinished write (temporary version
+// directories and symlinks) before anything else.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/files.hpp"
+#include "util/result.hpp"
+
+namespace certrotd::store {
+
+namespace fs = std::filesystem;
+
+// What an output file or copy holds.
+enum class Content { cert, chain, fullchain, key, bundle, ca };
+
+std::string_view to_string(Content content);       // "cert", "chain", ...
+Result<Content> parse_content(std::string_view text);
+std::string_view file_name(Content content);        // "cert.pem", ...
+bool is_secret(Content content);                    // key and bundle
+
+// The PEM texts of one credential version. fullchain and bundle are derived.
+struct CredentialFiles {
+  std::string cert;   // the leaf, PEM
+  std::string chain;  // intermediates, PEM, may be empty
+  std::string key;    // PKCS#8 PEM (maybe encrypted)
+  std::string ca;     // trust anchors, PEM, may be empty
+
+  std::string fullchain() const;  // cert + chain
+  std::string bundle() const;     // key + cert + chain
+  std::string content(Content c) const;
+};
+
+// A file kept in sync outside the output folder, e.g. /etc/nginx/tls/site.key.
+struct CopySpec {
+  fs::path path;
+  Content content = Content::fullchain;
+  std::optional<mode_t> mode;  // default: 0600 for secret content, 0644 otherwise
+  FileOwner owner;
+};
+
+struct StoreOptions {
+  fs::path dir;
+  mode_t secret_mode = 0600;  // key.pem and bundle.pem (config: output.mode)
+  mode_t public_mode = 0644;  // cert, chain, fullchain, ca
+  FileOwner owner;            // applied to every file written (config: output.owner/group)
+  int keep_versions = 3;      // complete versions kept for rollback, the live one included
+  std::vector<CopySpec> copies;
+};
+
+struct VersionInfo {
+  std::string id;   // directory name without the "..v-" prefix; sorts by creation time
+  bool live = false;
+};
+
+class CredentialStore {
+public:
+  // Creates <dir> if needed (0755, or 0750 when a group is set) and recovers from any crash.
+  static Result<CredentialStore> open(StoreOptions options);
+
+  // Writes a new complete version and makes it live; prunes history to `keep_versions`, never
+  // removing the live version. `label` (e.g. the serial) becomes part of the version id.
+  // Then refreshes the copies. Returns the new version id.
+  Result<std::string> install(const CredentialFiles& files, std::string_view label);
+
+  // The live version's files, or nullopt before the first install.
+  Result<std::optional<CredentialFiles>> load_current() const;
+
+  // Re-points `..data` to the newest version older than the live one and refreshes the copies.
+  // Error if there is none. Returns the version id now live.
+  Result<std::string> rollback();
+
+  // All complete versions, oldest first.
+  Result<std::vector<VersionInfo>> versions() const;
+
+  // Writes every configured copy from `files` (each atomically, mode and owner set on the fd).
+  Result<void> write_copies(const CredentialFiles& files) const;
+
+  // <dir>/<file_name(content)>: the stable path readers use.
+  fs::path live_path(Content content) const;
+  const StoreOptions& options() const { return m_options; }
+
+private:
+  explicit CredentialStore(StoreOptions options);
+  Result<void> recover();
+
+  StoreOptions m_options;
+};
+
+}  // namespace certrotd::store

@@ -1,0 +1,41 @@
+// Per-credential persisted state in `<state_dir>/state/<name>.json`, written atomically, so
+// `certrotd check` and a restarted daemon know what happened last. One file per credential keeps
+// a write O(1) with 10,000 credentials.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "util/clock.hpp"
+#include "util/result.hpp"
+
+namespace certrotd::store {
+
+struct CredentialState {
+  std::optional<SystemTime> last_attempt;
+  std::optional<SystemTime> last_success;
+  std::optional<SystemTime> next_attempt;
+  std::optional<SystemTime> installed_at;  // when the live certificate was installed by us
+  std::string installed_serial;            // serial of the certificate we installed
+  std::string last_error;                  // empty after a success
+  int failures = 0;                        // consecutive
+
+  friend bool operator==(const CredentialState&, const CredentialState&) = default;
+};
+
+class StateFiles {
+public:
+  explicit StateFiles(std::filesystem::path state_dir) : m_dir(std::move(state_dir)) {}
+
+  // Missing file: a default state. Corrupt file: an error (the caller logs and starts afresh).
+  Result<CredentialState> load(const std::string& credential) const;
+  Result<void> save(const std::string& credential, const CredentialState& state) const;
+
+  std::filesystem::path path_of(const std::string& credential) const;
+
+private:
+  std::filesystem::path m_dir;
+};
+
+}  // namespace certrotd::store

@@ -1,0 +1,95 @@
+#include "util/duration.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <limits>
+
+namespace certrotd {
+
+namespace {
+
+constexpr std::string_view k_duration_help =
+    "expected a duration such as 90s, 15m, 12h, 7d or 1h30m (units: ms, s, m, h, d, w)";
+
+std::int64_t unit_millis(std::string_view unit) {
+  if (unit == "ms") return 1;
+  if (unit == "s") return 1000;
+  if (unit == "m") return 60 * 1000;
+  if (unit == "h") return 3600 * 1000;
+  if (unit == "d") return 86400LL * 1000;
+  if (unit == "w") return 7 * 86400LL * 1000;
+  return 0;
+}
+
+}  // namespace
+
+Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  const std::string original(text);
+  if (text.empty()) {
+    return fail(std::string(k_duration_help) + ", got an empty value");
+  }
+  std::int64_t total = 0;
+  while (!text.empty()) {
+    std::int64_t value = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || ptr == text.data() || value < 0) {
+      return fail(std::string(k_duration_help) + ", got '" + original + "'");
+    }
+    text.remove_prefix(static_cast<std::size_t>(ptr - text.data()));
+    std::size_t unit_len = 0;
+    while (unit_len < text.size() && std::isalpha(static_cast<unsigned char>(text[unit_len]))) {
+      ++unit_len;
+    }
+    const std::int64_t factor = unit_millis(text.substr(0, unit_len));
+    if (factor == 0) {
+      return fail(std::string(k_duration_help) + ", got '" + original + "'");
+    }
+    if (value > (std::numeric_limits<std::int64_t>::max() - total) / factor) {
+      return fail("duration '" + original + "' is too large");
+    }
+    total += value * factor;
+    text.remove_prefix(unit_len);
+  }
+  return std::chrono::milliseconds(total);
+}
+
+std::string format_duration(std::chrono::milliseconds d) {
+  std::int64_t ms = d.count();
+  std::string out;
+  if (ms < 0) {
+    out = "-";
+    ms = -ms;
+  }
+  if (ms < 1000) {
+    return out + std::to_string(ms) + (ms == 0 ? "s" : "ms");
+  }
+  std::int64_t s = ms / 1000;
+  const struct {
+    std::int64_t seconds;
+    const char* unit;
+  } units[] = {{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}};
+  for (const auto& u : units) {
+    if (s >= u.seconds) {
+      out += std::to_string(s / u.seconds) + u.unit;
+      s %= u.seconds;
+    }
+  }
+  return out;
+}
+
+Result<double> parse_percentage(std::string_view text) {
+  const std::string original(text);
+  if (text.empty() || text.back() != '%') {
+    return fail("expected a percentage such as 66%, got '" + original + "'");
+  }
+  text.remove_suffix(1);
+  double value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || value < 0 || value > 100) {
+    return fail("expected a percentage between 0% and 100%, got '" + original + "'");
+  }
+  return value / 100.0;
+}
+
+}  // namespace certrotd
