@@ -1,0 +1,134 @@
+// The engine: every credential's schedule and state, and the decisions what to rotate when.
+//
+// It is a state machine driven from one thread (the daemon's event loop): `take_due()` hands out
+// rotation jobs, workers run them with `run_job()`, and `complete()` applies their results.
+// It never sleeps and never reads the real clock: time comes from the injected Clock, so tests
+// drive it with a ManualClock and no timers at all.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "engine/events.hpp"
+#include "engine/rotation.hpp"
+#include "schedule/policy.hpp"
+#include "schedule/timer_queue.hpp"
+#include "store/state_file.hpp"
+#include "util/clock.hpp"
+#include "util/random.hpp"
+#include "util/result.hpp"
+
+namespace certrotd::engine {
+
+struct EngineDeps {
+  const Clock& clock;
+  Random& random;
+  EventSink& events;
+};
+
+struct CredentialStatus {
+  std::string name;
+  std::string issuer;
+  schedule::State state = schedule::State::missing;
+  std::optional<x509::CertInfo> cert;
+  std::optional<SystemTime> next_attempt;
+  int failures = 0;
+  std::string last_error;
+  std::filesystem::path dir;
+};
+
+// One rotation to run on a worker.
+struct Job {
+  std::string name;
+  std::shared_ptr<const CredentialPlan> plan;
+  SystemTime started;
+};
+
+struct JobResult {
+  Job job;
+  Result<Installed> result;
+};
+
+// Runs on a worker thread.
+JobResult run_job(Job job, const RotationEnv& env);
+
+class Engine {
+public:
+  // Builds issuers and opens every credential's store (creating output folders and recovering
+  // from an interrupted swap). Fails on anything an operator must fix first.
+  static Result<std::unique_ptr<Engine>> create(const config::Config& config, EngineDeps deps);
+
+  // Reads every credential from disk and state_dir and schedules it. Missing or expired
+  // credentials are due at once.
+  void start();
+
+  // Applies a new configuration. Credentials that stay keep their state and schedule; new ones
+  // are loaded and scheduled; removed ones are forgotten (their files stay). On error nothing
+  // changes.
+  Result<void> reload(const config::Config& config);
+
+  std::optional<MonoTime> next_deadline() const;
+
+  // Jobs for every credential whose deadline has passed and that is not already in flight.
+  std::vector<Job> take_due();
+
+  // Makes the named credentials (all when empty) due now. Unknown names are an error, and then
+  // nothing is requested.
+  Result<void> request_rotation(const std::vector<std::string>& names);
+
+  // Applies a finished rotation: records success or failure, persists state, reschedules.
+  void complete(JobResult result);
+
+  // Something changed in the credential's output folder: re-read it and adopt a certificate
+  // replaced by hand (scheduled from its own dates, not renewed again).
+  void on_disk_changed(const std::string& name);
+
+  std::vector<CredentialStatus> status() const;
+  std::size_t size() const { return m_tracked.size(); }
+  std::size_t in_flight() const { return m_in_flight; }
+  const config::Config& config() const { return *m_config; }
+  RotationEnv rotation_env() const;
+
+  // Output folders to watch, by credential name.
+  std::vector<std::pair<std::string, std::filesystem::path>> watch_dirs() const;
+
+  // Per-credential status from disk and state files only: what `certrotd check` prints.
+  // Creates and repairs nothing.
+  static std::vector<CredentialStatus> inspect(const config::Config& config, const Clock& clock);
+
+private:
+  struct Tracked {
+    std::shared_ptr<const CredentialPlan> plan;
+    std::optional<x509::CertInfo> cert;       // the live certificate, if any usable one
+    std::optional<SystemTime> installed_at;   // when we installed it (unset if adopted)
+    store::CredentialState persisted;
+    bool in_flight = false;
+  };
+
+  Engine(EngineDeps deps, std::unique_ptr<store::StateFiles> state);
+
+  void load(Tracked& tracked);
+  void schedule_next(const std::string& name, Tracked& tracked);
+  void schedule_at(const std::string& name, Tracked& tracked, SystemTime when);
+  void save_state(const std::string& name, const Tracked& tracked);
+  void warn_if_near_expiry(const std::string& name, const Tracked& tracked);
+  schedule::State state_of(const std::string& name, const Tracked& tracked) const;
+  void emit(EventKind kind, Severity severity, const std::string& name, const Tracked& tracked,
+            std::string message) const;
+
+  EngineDeps m_deps;
+  std::unique_ptr<store::StateFiles> m_state_files;
+  std::shared_ptr<const config::Config> m_config;
+  std::unordered_map<std::string, Tracked> m_tracked;
+  schedule::TimerQueue m_queue;
+  std::size_t m_in_flight = 0;
+};
+
+}  // namespace certrotd::engine

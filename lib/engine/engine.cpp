@@ -1,0 +1,353 @@
+#include "engine/engine.hpp"
+
+#include <algorithm>
+
+#include "engine/issuers.hpp"
+#include "util/duration.hpp"
+
+namespace certrotd::engine {
+
+namespace {
+
+using PlanMap = std::map<std::string, std::shared_ptr<const CredentialPlan>>;
+
+// Issuers, stores and plans for a configuration; nothing of the running engine is touched, so
+// a reload that fails here changes nothing.
+Result<PlanMap> build_plans(const config::Config& config, const EngineDeps& deps) {
+  auto issuers = build_issuers(config, deps.clock, deps.random);
+  if (!issuers) return fail(issuers.error());
+  PlanMap plans;
+  for (const auto& credential : config.credentials) {
+    auto store = store::CredentialStore::open(credential.output);
+    if (!store) {
+      return fail(store.error().wrap(credential.mark.to_string() + ": credential '" +
+                                     credential.name + "'"));
+    }
+    auto plan = std::make_shared<CredentialPlan>();
+    plan->config = credential;
+    plan->issuer_name = credential.issuer;
+    plan->issuer = issuers->at(credential.issuer);
+    plan->store = std::make_shared<store::CredentialStore>(std::move(*store));
+    plans.emplace(credential.name, std::move(plan));
+  }
+  return plans;
+}
+
+MonoTime to_mono(const Clock& clock, SystemTime when) {
+  const auto wait = when - clock.wall_now();
+  if (wait <= SystemTime::duration::zero()) return clock.mono_now();
+  return clock.mono_now() + std::chrono::duration_cast<MonoTime::duration>(wait);
+}
+
+schedule::Validity validity_of(const x509::CertInfo& cert, std::optional<SystemTime> installed_at) {
+  return schedule::Validity{cert.not_before, cert.not_after, installed_at};
+}
+
+}  // namespace
+
+JobResult run_job(Job job, const RotationEnv& env) {
+  auto result = rotate(*job.plan, env);
+  return JobResult{std::move(job), std::move(result)};
+}
+
+Engine::Engine(EngineDeps deps, std::unique_ptr<store::StateFiles> state)
+    : m_deps(deps), m_state_files(std::move(state)) {}
+
+Result<std::unique_ptr<Engine>> Engine::create(const config::Config& config, EngineDeps deps) {
+  auto plans = build_plans(config, deps);
+  if (!plans) return fail(plans.error());
+  std::unique_ptr<Engine> engine(
+      new Engine(deps, std::make_unique<store::StateFiles>(config.state_dir)));
+  engine->m_config = std::make_shared<const config::Config>(config);
+  for (auto& [name, plan] : *plans) {
+    engine->m_tracked[name].plan = std::move(plan);
+  }
+  return engine;
+}
+
+RotationEnv Engine::rotation_env() const {
+  return RotationEnv{m_deps.clock, m_deps.events, m_config->min_remaining_validity};
+}
+
+void Engine::start() {
+  for (auto& [name, tracked] : m_tracked) {
+    load(tracked);
+    schedule_next(name, tracked);
+  }
+}
+
+void Engine::load(Tracked& tracked) {
+  const auto& config = tracked.plan->config;
+  if (auto persisted = m_state_files->load(config.name); persisted) {
+    tracked.persisted = std::move(*persisted);
+  } else {
+    // A corrupt state file costs us history, not correctness: dates come from the certificate.
+    tracked.persisted = {};
+    emit(EventKind::loaded, Severity::warning, config.name, tracked,
+         "state file ignored: " + persisted.error().what());
+  }
+  tracked.cert.reset();
+  tracked.installed_at.reset();
+  auto live = read_live(config);
+  if (!live) {
+    emit(EventKind::loaded, Severity::warning, config.name, tracked,
+         "live credential unusable, will request a new one: " + live.error().what());
+    return;
+  }
+  if (!*live) {
+    emit(EventKind::loaded, Severity::info, config.name, tracked, "no credential yet");
+    return;
+  }
+  tracked.cert = (*live)->chain.front().info();
+  if (tracked.persisted.installed_serial == tracked.cert->serial) {
+    tracked.installed_at = tracked.persisted.installed_at;
+  }
+  emit(EventKind::loaded, Severity::info, config.name, tracked, {});
+}
+
+void Engine::schedule_next(const std::string& name, Tracked& tracked) {
+  const auto& policy = tracked.plan->config.policy;
+  const SystemTime now = m_deps.clock.wall_now();
+  if (!tracked.cert || tracked.cert->not_after <= now) {
+    // Missing or expired: request at once, unless a failed attempt asked us to wait.
+    SystemTime when = now;
+    if (tracked.persisted.failures > 0 && tracked.persisted.next_attempt) {
+      when = std::max(now, *tracked.persisted.next_attempt);
+    }
+    schedule_at(name, tracked, when);
+    return;
+  }
+  SystemTime when =
+      schedule::renewal_time(validity_of(*tracked.cert, tracked.installed_at), policy, name);
+  if (tracked.persisted.failures > 0 && tracked.persisted.next_attempt) {
+    // Keep the backoff a previous run (or attempt) decided on.
+    when = std::min(std::max(*tracked.persisted.next_attempt, now), tracked.cert->not_after);
+  }
+  schedule_at(name, tracked, when);
+}
+
+void Engine::schedule_at(const std::string& name, Tracked& tracked, SystemTime when) {
+  tracked.persisted.next_attempt = when;
+  m_queue.schedule(name, to_mono(m_deps.clock, when));
+  Event event{EventKind::scheduled, Severity::debug, name, tracked.plan->issuer_name,
+              tracked.cert ? tracked.cert->serial : "",
+              tracked.cert ? std::optional(tracked.cert->not_after) : std::nullopt,
+              "next renewal " + format_time(when)};
+  m_deps.events.emit(event);
+}
+
+std::optional<MonoTime> Engine::next_deadline() const { return m_queue.next_deadline(); }
+
+std::vector<Job> Engine::take_due() {
+  std::vector<Job> jobs;
+  const SystemTime now = m_deps.clock.wall_now();
+  for (auto& name : m_queue.pop_due(m_deps.clock.mono_now())) {
+    auto it = m_tracked.find(name);
+    if (it == m_tracked.end() || it->second.in_flight) continue;
+    Tracked& tracked = it->second;
+    tracked.in_flight = true;
+    ++m_in_flight;
+    emit(EventKind::renewing, Severity::info, name, tracked, {});
+    jobs.push_back(Job{name, tracked.plan, now});
+  }
+  return jobs;
+}
+
+Result<void> Engine::request_rotation(const std::vector<std::string>& names) {
+  for (const auto& name : names) {
+    if (!m_tracked.contains(name)) return fail("no credential named '" + name + "'");
+  }
+  const MonoTime now = m_deps.clock.mono_now();
+  if (names.empty()) {
+    for (const auto& [name, tracked] : m_tracked) {
+      if (!tracked.in_flight) m_queue.schedule(name, now);
+    }
+  } else {
+    for (const auto& name : names) {
+      if (!m_tracked.at(name).in_flight) m_queue.schedule(name, now);
+    }
+  }
+  return {};
+}
+
+void Engine::complete(JobResult done) {
+  auto it = m_tracked.find(done.job.name);
+  if (it == m_tracked.end()) return;  // removed by a reload while in flight; its files stay
+  Tracked& tracked = it->second;
+  if (tracked.in_flight) {
+    tracked.in_flight = false;
+    --m_in_flight;
+  }
+  const std::string& name = done.job.name;
+  const SystemTime now = m_deps.clock.wall_now();
+  tracked.persisted.last_attempt = done.job.started;
+  if (done.result) {
+    tracked.cert = done.result->info;
+    tracked.installed_at = now;
+    tracked.persisted.last_success = now;
+    tracked.persisted.installed_at = now;
+    tracked.persisted.installed_serial = done.result->info.serial;
+    tracked.persisted.last_error.clear();
+    tracked.persisted.failures = 0;
+    emit(EventKind::renewed, Severity::info, name, tracked, "version " + done.result->version);
+    schedule_next(name, tracked);
+  } else {
+    const Error& error = done.result.error();
+    tracked.persisted.failures += 1;
+    tracked.persisted.last_error = error.what();
+    const Millis remaining =
+        tracked.cert ? std::chrono::duration_cast<Millis>(tracked.cert->not_after - now) : Millis{0};
+    const Millis delay = schedule::backoff_delay(tracked.persisted.failures, remaining,
+                                                 tracked.plan->config.policy, m_deps.random);
+    emit(EventKind::renew_failed, Severity::warning, name, tracked,
+         error.what() + "; old credential kept; attempt " +
+             std::to_string(tracked.persisted.failures) + ", retry in " + format_duration(delay));
+    warn_if_near_expiry(name, tracked);
+    SystemTime when = now + delay;
+    if (tracked.cert && tracked.cert->not_after > now) when = std::min(when, tracked.cert->not_after);
+    schedule_at(name, tracked, when);
+  }
+  save_state(name, tracked);
+}
+
+void Engine::warn_if_near_expiry(const std::string& name, const Tracked& tracked) {
+  const schedule::State state = state_of(name, tracked);
+  if (state == schedule::State::expired) {
+    emit(EventKind::expired, Severity::error, name, tracked, "certificate has expired");
+  } else if (state == schedule::State::expiring) {
+    const auto left = std::chrono::duration_cast<Millis>(tracked.cert->not_after -
+                                                         m_deps.clock.wall_now());
+    emit(EventKind::expiring, Severity::warning, name, tracked,
+         "certificate expires in " + format_duration(left) + " and renewal keeps failing");
+  }
+}
+
+void Engine::on_disk_changed(const std::string& name) {
+  auto it = m_tracked.find(name);
+  if (it == m_tracked.end() || it->second.in_flight) return;  // our own swap: complete() handles it
+  Tracked& tracked = it->second;
+  auto live = read_live(tracked.plan->config);
+  if (!live || !*live) {
+    // Half-written by hand, or removed: keep the schedule we have; a later change or the next
+    // renewal sorts it out. Renewing now would race with whoever is writing.
+    return;
+  }
+  const x509::CertInfo& found = (*live)->chain.front().info();
+  if (tracked.cert && tracked.cert->sha256_fingerprint == found.sha256_fingerprint) return;
+  tracked.cert = found;
+  tracked.installed_at.reset();
+  tracked.persisted.failures = 0;
+  tracked.persisted.last_error.clear();
+  tracked.persisted.installed_serial.clear();
+  tracked.persisted.installed_at.reset();
+  emit(EventKind::adopted, Severity::info, name, tracked,
+       "certificate replaced on disk; scheduling from its own dates");
+  schedule_next(name, tracked);
+  save_state(name, tracked);
+}
+
+Result<void> Engine::reload(const config::Config& config) {
+  auto plans = build_plans(config, m_deps);
+  if (!plans) return fail(plans.error());
+  // Forget credentials that are gone (their in-flight result is dropped in complete()).
+  for (auto it = m_tracked.begin(); it != m_tracked.end();) {
+    if (!plans->contains(it->first)) {
+      m_queue.cancel(it->first);
+      if (it->second.in_flight) --m_in_flight;
+      it = m_tracked.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  m_config = std::make_shared<const config::Config>(config);
+  m_state_files = std::make_unique<store::StateFiles>(config.state_dir);
+  for (auto& [name, plan] : *plans) {
+    auto [it, added] = m_tracked.try_emplace(name);
+    it->second.plan = std::move(plan);
+    if (added) load(it->second);
+    // The policy or dates may have changed; an in-flight one is rescheduled on completion.
+    if (!it->second.in_flight) schedule_next(name, it->second);
+  }
+  return {};
+}
+
+schedule::State Engine::state_of(const std::string& name, const Tracked& tracked) const {
+  schedule::StateInputs inputs;
+  if (tracked.cert) inputs.validity = validity_of(*tracked.cert, tracked.installed_at);
+  inputs.renewing = tracked.in_flight;
+  inputs.failures = tracked.persisted.failures;
+  return schedule::classify(inputs, tracked.plan->config.policy, name, m_deps.clock.wall_now());
+}
+
+std::vector<CredentialStatus> Engine::status() const {
+  std::vector<CredentialStatus> out;
+  out.reserve(m_tracked.size());
+  for (const auto& credential : m_config->credentials) {
+    auto it = m_tracked.find(credential.name);
+    if (it == m_tracked.end()) continue;
+    const Tracked& t = it->second;
+    out.push_back(CredentialStatus{credential.name, t.plan->issuer_name,
+                                   state_of(credential.name, t), t.cert,
+                                   t.persisted.next_attempt, t.persisted.failures,
+                                   t.persisted.last_error, credential.output.dir});
+  }
+  return out;
+}
+
+std::vector<CredentialStatus> Engine::inspect(const config::Config& config, const Clock& clock) {
+  std::vector<CredentialStatus> out;
+  const store::StateFiles state_files(config.state_dir);
+  for (const auto& credential : config.credentials) {
+    CredentialStatus status;
+    status.name = credential.name;
+    status.issuer = credential.issuer;
+    status.dir = credential.output.dir;
+    schedule::StateInputs inputs;
+    store::CredentialState persisted = state_files.load(credential.name).value_or(store::CredentialState{});
+    auto live = read_live(credential);
+    if (!live) {
+      status.last_error = live.error().what();
+    } else if (*live) {
+      status.cert = (*live)->chain.front().info();
+      std::optional<SystemTime> installed_at;
+      if (persisted.installed_serial == status.cert->serial) installed_at = persisted.installed_at;
+      inputs.validity = validity_of(*status.cert, installed_at);
+    }
+    inputs.failures = persisted.failures;
+    status.failures = persisted.failures;
+    if (status.last_error.empty()) status.last_error = persisted.last_error;
+    status.state = schedule::classify(inputs, credential.policy, credential.name, clock.wall_now());
+    if (persisted.next_attempt) {
+      status.next_attempt = persisted.next_attempt;
+    } else if (inputs.validity) {
+      status.next_attempt = schedule::renewal_time(*inputs.validity, credential.policy, credential.name);
+    }
+    out.push_back(std::move(status));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::filesystem::path>> Engine::watch_dirs() const {
+  std::vector<std::pair<std::string, std::filesystem::path>> out;
+  for (const auto& [name, tracked] : m_tracked) {
+    out.emplace_back(name, tracked.plan->config.output.dir);
+  }
+  return out;
+}
+
+void Engine::save_state(const std::string& name, const Tracked& tracked) {
+  if (auto saved = m_state_files->save(name, tracked.persisted); !saved) {
+    emit(EventKind::renew_failed, Severity::warning, name, tracked,
+         "cannot persist state: " + saved.error().what());
+  }
+}
+
+void Engine::emit(EventKind kind, Severity severity, const std::string& name,
+                  const Tracked& tracked, std::string message) const {
+  m_deps.events.emit(Event{kind, severity, name, tracked.plan->issuer_name,
+                           tracked.cert ? tracked.cert->serial : "",
+                           tracked.cert ? std::optional(tracked.cert->not_after) : std::nullopt,
+                           std::move(message)});
+}
+
+}  // namespace certrotd::engine

@@ -1,0 +1,59 @@
+#include "engine/events.hpp"
+
+#include <ctime>
+
+#include <spdlog/spdlog.h>
+
+namespace certrotd::engine {
+
+std::string_view to_string(EventKind kind) {
+  switch (kind) {
+    case EventKind::loaded: return "loaded";
+    case EventKind::adopted: return "adopted";
+    case EventKind::scheduled: return "scheduled";
+    case EventKind::renewing: return "renewing";
+    case EventKind::validated: return "validated";
+    case EventKind::swapped: return "swapped";
+    case EventKind::renewed: return "renewed";
+    case EventKind::renew_failed: return "renew-failed";
+    case EventKind::expiring: return "expiring";
+    case EventKind::expired: return "expired";
+    case EventKind::rolled_back: return "rolled-back";
+  }
+  return "unknown";
+}
+
+std::string format_time(SystemTime t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+namespace {
+
+spdlog::level::level_enum level_of(Severity s) {
+  switch (s) {
+    case Severity::debug: return spdlog::level::debug;
+    case Severity::info: return spdlog::level::info;
+    case Severity::warning: return spdlog::level::warn;
+    case Severity::error: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+}  // namespace
+
+void LogEventSink::emit(const Event& event) {
+  std::string line(to_string(event.kind));
+  line += " credential=" + event.credential;
+  if (!event.issuer.empty()) line += " issuer=" + event.issuer;
+  if (!event.serial.empty()) line += " serial=" + event.serial;
+  if (event.not_after) line += " not_after=" + format_time(*event.not_after);
+  if (!event.message.empty()) line += ": " + event.message;
+  m_logger->log(level_of(event.severity), line);
+}
+
+}  // namespace certrotd::engine

@@ -1,0 +1,67 @@
+// What certrotd reports. Every noteworthy step is one `Event`; a sink turns it into a log line
+// (spdlog on stderr now, journald fields later). Sinks never see key material: events carry
+// names, serials, dates and error text only.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "util/clock.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace certrotd::engine {
+
+enum class EventKind {
+  loaded,          // credential read from disk at start-up or reload
+  adopted,         // a certificate replaced by hand was found and scheduled from its own dates
+  scheduled,       // next renewal time computed
+  renewing,        // a rotation started
+  validated,       // the issuer's answer passed every check
+  swapped,         // the new version is live on disk
+  renewed,         // rotation finished
+  renew_failed,    // rotation failed; old credential kept; retry scheduled
+  expiring,        // less than the expiring threshold left and not renewed
+  expired,         // past notAfter
+  rolled_back,     // live version re-pointed to the previous one
+};
+
+enum class Severity { debug, info, warning, error };
+
+std::string_view to_string(EventKind kind);  // "renewed", "renew-failed", ...
+
+struct Event {
+  EventKind kind = EventKind::loaded;
+  Severity severity = Severity::info;
+  std::string credential;
+  std::string issuer;
+  std::string serial;                   // hex, empty if none
+  std::optional<SystemTime> not_after;
+  std::string message;                  // human text; never secret
+};
+
+class EventSink {
+public:
+  virtual ~EventSink() = default;
+  // Called from the loop thread and from rotation workers; implementations are thread-safe.
+  virtual void emit(const Event& event) = 0;
+};
+
+// One line per event: "renewed credential=web serial=1a2b not_after=2026-11-25T10:00:00Z ...".
+class LogEventSink final : public EventSink {
+public:
+  explicit LogEventSink(std::shared_ptr<spdlog::logger> logger) : m_logger(std::move(logger)) {}
+  void emit(const Event& event) override;
+
+private:
+  std::shared_ptr<spdlog::logger> m_logger;
+};
+
+// RFC 3339 UTC, second precision: "2026-11-25T10:00:00Z".
+std::string format_time(SystemTime t);
+
+}  // namespace certrotd::engine

@@ -1,0 +1,61 @@
+// The rotation pipeline for one credential:
+//   read current → new key (or server key) → CSR → issuer → validate → swap.
+// Runs on a worker thread; touches only its own credential's files and immutable plan.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "engine/events.hpp"
+#include "issuer/issuer.hpp"
+#include "store/credential_store.hpp"
+#include "util/clock.hpp"
+#include "util/result.hpp"
+#include "x509/certificate.hpp"
+
+namespace certrotd::engine {
+
+// Everything a rotation of one credential needs, fixed for one configuration generation.
+// Shared with in-flight rotations, so a reload never pulls the floor from under one.
+struct CredentialPlan {
+  config::CredentialConfig config;
+  std::string issuer_name;
+  std::shared_ptr<issuer::Issuer> issuer;
+  std::shared_ptr<store::CredentialStore> store;
+  // Roots the issued chain must verify to. Empty: use the anchors the issuer reports (only
+  // trustworthy for issuers whose anchors come from local configuration, like `local`).
+  std::vector<x509::Certificate> anchors;
+};
+
+// The credential as it is on disk, read through the stable file names.
+struct LiveCredential {
+  std::vector<x509::Certificate> chain;  // leaf first
+  x509::PrivateKey key;
+};
+
+// nullopt when there is no certificate yet. An error when files exist but cannot be used
+// (unreadable, not PEM, key does not match the certificate, wrong passphrase).
+// Reads `<output.dir>/{cert,chain,key}.pem` only; never creates or repairs anything, so
+// `certrotd check` can use it on a host where the daemon runs.
+Result<std::optional<LiveCredential>> read_live(const config::CredentialConfig& config);
+
+struct Installed {
+  x509::CertInfo info;
+  std::string version;
+};
+
+struct RotationEnv {
+  const Clock& clock;
+  EventSink& events;
+  Millis min_remaining_validity;
+};
+
+Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env);
+
+// Reads a passphrase file: the first line, without its line ending. The value is never logged.
+Result<std::string> read_passphrase(const std::filesystem::path& file);
+
+}  // namespace certrotd::engine

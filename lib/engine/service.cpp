@@ -1,0 +1,216 @@
+#include "engine/service.hpp"
+
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "util/files.hpp"
+
+namespace certrotd::engine {
+
+namespace {
+
+// Timers may fire this much late, letting sd-event coalesce wake-ups; rotations are planned in
+// minutes to days, so 250 ms is invisible.
+constexpr std::uint64_t k_timer_accuracy_usec = 250'000;
+// A hand replacement writes cert and key one after the other; re-read once the writes settle.
+constexpr std::uint64_t k_recheck_delay_usec = 500'000;
+constexpr std::uint32_t k_dir_events =
+    IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_ONLYDIR;
+constexpr std::uint32_t k_data_events = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ONLYDIR;
+
+std::uint64_t to_usec(MonoTime t) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+}
+
+std::uint64_t now_usec(sd_event* loop) {
+  std::uint64_t now = 0;
+  sd_event_now(loop, CLOCK_MONOTONIC, &now);
+  return now;
+}
+
+}  // namespace
+
+Service::Service(sd_event* loop, std::unique_ptr<Engine> engine)
+    : m_loop(loop), m_engine(std::move(engine)) {}
+
+Service::~Service() {
+  if (m_pool) m_pool->shutdown();
+}
+
+Result<std::unique_ptr<Service>> Service::create(sd_event* loop, std::unique_ptr<Engine> engine) {
+  std::unique_ptr<Service> service(new Service(loop, std::move(engine)));
+  if (auto r = service->setup(); !r) return fail(r.error());
+  return service;
+}
+
+Result<void> Service::setup() {
+  m_results_fd = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!m_results_fd) return fail("eventfd failed: " + errno_text(errno));
+  const int results_fd = m_results_fd.get();
+  const auto workers = static_cast<std::size_t>(m_engine->config().max_concurrent_rotations);
+  m_pool = std::make_unique<WorkerPool>(workers, m_engine->rotation_env(), [results_fd] {
+    const std::uint64_t one = 1;
+    // A full counter still leaves the fd readable, which is all the loop needs.
+    [[maybe_unused]] const auto n = ::write(results_fd, &one, sizeof one);
+  });
+
+  sd_event_source* source = nullptr;
+  if (int r = sd_event_add_io(m_loop, &source, results_fd, EPOLLIN, &Service::on_results, this);
+      r < 0) {
+    return fail("cannot watch the result eventfd: " + errno_text(-r));
+  }
+  m_results_source.reset(source);  // owned by the service from here on
+  if (int r = sd_event_add_time(m_loop, &source, CLOCK_MONOTONIC, UINT64_MAX,
+                                k_timer_accuracy_usec, &Service::on_timer, this);
+      r < 0) {
+    return fail("cannot create the renewal timer: " + errno_text(-r));
+  }
+  m_timer.reset(source);
+  if (int r = sd_event_add_time(m_loop, &source, CLOCK_MONOTONIC, UINT64_MAX,
+                                k_timer_accuracy_usec, &Service::on_recheck, this);
+      r < 0) {
+    return fail("cannot create the recheck timer: " + errno_text(-r));
+  }
+  m_recheck_timer.reset(source);
+  sd_event_source_set_enabled(m_recheck_timer.get(), SD_EVENT_OFF);
+
+  m_engine->start();
+  watch_all();
+  pump();
+  return {};
+}
+
+Result<void> Service::rotate(const std::vector<std::string>& names) {
+  if (auto r = m_engine->request_rotation(names); !r) return r;
+  pump();
+  return {};
+}
+
+Result<void> Service::reload(const config::Config& config) {
+  if (auto r = m_engine->reload(config); !r) return r;
+  m_pool->set_env(m_engine->rotation_env());
+  watch_all();
+  pump();
+  return {};
+}
+
+void Service::shutdown() {
+  if (m_stopping) return;
+  m_stopping = true;
+  sd_event_source_set_enabled(m_timer.get(), SD_EVENT_OFF);
+  sd_event_source_set_enabled(m_recheck_timer.get(), SD_EVENT_OFF);
+  // Queued jobs never started; running ones finish their swap (each swap is atomic, so even a
+  // kill here would leave a complete version, but a clean stop should not waste an issuance).
+  m_pool->shutdown();
+  for (auto& result : m_pool->take_results()) m_engine->complete(std::move(result));
+  sd_event_exit(m_loop, 0);
+}
+
+void Service::pump() {
+  if (m_stopping) return;
+  bool changed = false;
+  for (auto& result : m_pool->take_results()) {
+    const std::string name = result.job.name;
+    m_engine->complete(std::move(result));
+    if (auto it = m_watches.find(name); it != m_watches.end()) rewatch_data(*it->second);
+    changed = true;
+  }
+  for (auto& job : m_engine->take_due()) {
+    m_pool->submit(std::move(job));
+    changed = true;
+  }
+  arm_timer();
+  if (changed && m_on_change) m_on_change();
+}
+
+void Service::arm_timer() {
+  const auto deadline = m_engine->next_deadline();
+  if (!deadline) {
+    sd_event_source_set_enabled(m_timer.get(), SD_EVENT_OFF);
+    return;
+  }
+  sd_event_source_set_time(m_timer.get(), to_usec(*deadline));
+  sd_event_source_set_enabled(m_timer.get(), SD_EVENT_ONESHOT);
+}
+
+int Service::on_timer(sd_event_source*, uint64_t, void* userdata) {
+  static_cast<Service*>(userdata)->pump();
+  return 0;
+}
+
+int Service::on_results(sd_event_source*, int fd, uint32_t, void* userdata) {
+  std::uint64_t count = 0;
+  [[maybe_unused]] const auto n = ::read(fd, &count, sizeof count);
+  static_cast<Service*>(userdata)->pump();
+  return 0;
+}
+
+void Service::watch_all() {
+  std::map<std::string, std::unique_ptr<Watch>> old = std::move(m_watches);
+  m_watches.clear();
+  for (const auto& [name, dir] : m_engine->watch_dirs()) {
+    if (auto it = old.find(name); it != old.end()) {
+      m_watches.emplace(name, std::move(it->second));
+    } else {
+      watch(name, dir);
+    }
+  }
+}
+
+void Service::watch(const std::string& name, const std::filesystem::path& dir) {
+  auto w = std::make_unique<Watch>();
+  w->service = this;
+  w->name = name;
+  w->dir = dir;
+  sd_event_source* source = nullptr;
+  // A failed watch (e.g. fs.inotify.max_user_watches reached) costs only the adoption of hand
+  // replacements for this credential; rotations still run from the timer.
+  if (sd_event_add_inotify(m_loop, &source, dir.c_str(), k_dir_events, &Service::on_inotify,
+                           w.get()) >= 0) {
+    w->dir_source.reset(source);
+  }
+  rewatch_data(*w);
+  m_watches.emplace(name, std::move(w));
+}
+
+void Service::rewatch_data(Watch& w) {
+  w.data_source.reset();
+  sd_event_source* source = nullptr;
+  // inotify resolves the `..data` symlink now, so this watches the live version folder and must
+  // be renewed after every swap.
+  if (sd_event_add_inotify(m_loop, &source, (w.dir / "..data").c_str(), k_data_events,
+                           &Service::on_inotify, &w) >= 0) {
+    w.data_source.reset(source);
+  }
+}
+
+int Service::on_inotify(sd_event_source*, const struct inotify_event*, void* userdata) {
+  auto* w = static_cast<Watch*>(userdata);
+  w->service->disk_changed(w->name);
+  return 0;
+}
+
+void Service::disk_changed(const std::string& name) {
+  if (m_stopping) return;
+  m_recheck.insert(name);
+  sd_event_source_set_time(m_recheck_timer.get(), now_usec(m_loop) + k_recheck_delay_usec);
+  sd_event_source_set_enabled(m_recheck_timer.get(), SD_EVENT_ONESHOT);
+}
+
+int Service::on_recheck(sd_event_source*, uint64_t, void* userdata) {
+  auto* self = static_cast<Service*>(userdata);
+  for (const auto& name : std::exchange(self->m_recheck, {})) {
+    self->m_engine->on_disk_changed(name);
+    if (auto it = self->m_watches.find(name); it != self->m_watches.end()) {
+      self->rewatch_data(*it->second);
+    }
+  }
+  self->pump();
+  return 0;
+}
+
+}  // namespace certrotd::engine
