@@ -45,12 +45,27 @@ struct Validity {
 
 // The instant the credential should be renewed. Never before the effective start, never later
 // than the point that still leaves room for retries before notAfter.
+//
+// Exactly (L = lifetime, fractions clamped to [0, 1]):
+//   start      = max(notBefore, installed_at if set)
+//   L          = notAfter - start                      (L <= 0: returns notAfter, due at once)
+//   point      = start + renew_at * L
+//   point      = min(point, notAfter - renew_before)   (if renew_before > 0; saturated at L)
+//   point     += jitter * L * (2u - 1), u in [0, 1) from stable_hash(credential_id) put through
+//                the splitmix64 finalizer: the same on every host and restart
+//   earliest   = start + 10% of L                      (a fresh certificate is never due at once)
+//   retry_room = min(max(2 * backoff_base, 10% of L), L / 2)
+//   result     = clamp(point, earliest, notAfter - retry_room)
 SystemTime renewal_time(const Validity& validity, const RenewPolicy& policy,
                         std::string_view credential_id);
 
 // Delay before retry number `failures` (1 = first failure). `remaining` is the time left until
 // notAfter (zero or negative when missing or expired: then the cap is `backoff_cap`, scaled to
 // `backoff_base` at most for the first try).
+//
+// Exactly: cap'   = remaining > 0 ? min(backoff_cap, max(min_delay, remaining / 10)) : backoff_cap
+//          upper  = min(cap', backoff_base * 2^(max(failures, 1) - 1))   (saturating, no overflow)
+//          result = max(U[0, upper] drawn from `random`, min_delay, 1 ms)
 Millis backoff_delay(int failures, Millis remaining, const RenewPolicy& policy, Random& random);
 
 enum class State { missing, valid, due, renewing, backing_off, expiring, expired };
@@ -64,6 +79,9 @@ struct StateInputs {
 };
 
 // Precedence: missing > renewing > expired > expiring > backing-off > due > valid.
+// expired: now >= notAfter, or notAfter <= notBefore (valid at no instant).
+// expiring: notAfter - now < expiring_at * (notAfter - notBefore).
+// backing-off: failures > 0.  due: now >= renewal_time().
 State classify(const StateInputs& inputs, const RenewPolicy& policy, std::string_view credential_id,
                SystemTime now);
 

@@ -23,7 +23,8 @@ public:
 
   // The earliest deadline, if any.
   std::optional<MonoTime> next_deadline() const;
-  // Removes and returns every key whose deadline is <= now, earliest first.
+  // Removes and returns every key whose deadline is <= now, earliest first (equal deadlines in
+  // key order, so the result does not depend on the order of earlier calls).
   std::vector<std::string> pop_due(MonoTime now);
 
   std::size_t size() const { return m_heap.size(); }

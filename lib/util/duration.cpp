@@ -33,6 +33,9 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   while (!text.empty()) {
     std::int64_t value = 0;
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec == std::errc::result_out_of_range) {
+      return fail("duration '" + original + "' is too large");
+    }
     if (ec != std::errc() || ptr == text.data() || value < 0) {
       return fail(std::string(k_duration_help) + ", got '" + original + "'");
     }
@@ -55,18 +58,19 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
 }
 
 std::string format_duration(std::chrono::milliseconds d) {
-  std::int64_t ms = d.count();
+  // The magnitude is unsigned so that negating the most negative value cannot overflow.
+  std::uint64_t ms = static_cast<std::uint64_t>(d.count());
   std::string out;
-  if (ms < 0) {
+  if (d.count() < 0) {
     out = "-";
-    ms = -ms;
+    ms = 0 - ms;
   }
   if (ms < 1000) {
     return out + std::to_string(ms) + (ms == 0 ? "s" : "ms");
   }
-  std::int64_t s = ms / 1000;
+  std::uint64_t s = ms / 1000;
   const struct {
-    std::int64_t seconds;
+    std::uint64_t seconds;
     const char* unit;
   } units[] = {{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}};
   for (const auto& u : units) {
@@ -86,7 +90,8 @@ Result<double> parse_percentage(std::string_view text) {
   text.remove_suffix(1);
   double value = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size() || value < 0 || value > 100) {
+  // Written as a positive range check so that "nan%" (which from_chars accepts) is refused.
+  if (ec != std::errc() || ptr != text.data() + text.size() || !(value >= 0 && value <= 100)) {
     return fail("expected a percentage between 0% and 100%, got '" + original + "'");
   }
   return value / 100.0;

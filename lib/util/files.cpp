@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 namespace certrotd {
@@ -49,11 +51,27 @@ Result<void> apply_mode_and_owner(int fd, mode_t mode, const FileOwner& owner,
   return {};
 }
 
+// A numeric user or group id. std::stoul would throw on "99999999999999999999" and silently
+// truncate values above 2^32; neither may happen at a lib/ edge.
+template <typename Id>
+std::optional<Result<Id>> parse_numeric_id(const std::string& name) {
+  if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  Id id{};
+  const auto [ptr, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
+  // (Id)-1 means "unchanged" to chown(2), so it is not a usable id either.
+  if (ec != std::errc() || ptr != name.data() + name.size() || id == static_cast<Id>(-1)) {
+    return Result<Id>(fail("numeric id '" + name + "' is out of range"));
+  }
+  return Result<Id>(id);
+}
+
 }  // namespace
 
 Result<uid_t> lookup_user(const std::string& name) {
-  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
-    return static_cast<uid_t>(std::stoul(name));
+  if (auto numeric = parse_numeric_id<uid_t>(name)) {
+    return *numeric;
   }
   std::vector<char> buf(16384);
   passwd pw{};
@@ -65,8 +83,8 @@ Result<uid_t> lookup_user(const std::string& name) {
 }
 
 Result<gid_t> lookup_group(const std::string& name) {
-  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
-    return static_cast<gid_t>(std::stoul(name));
+  if (auto numeric = parse_numeric_id<gid_t>(name)) {
+    return *numeric;
   }
   std::vector<char> buf(16384);
   group gr{};
@@ -186,11 +204,15 @@ Result<void> write_new_file(const fs::path& path, std::string_view data, mode_t 
   if (!fd) {
     return fail_retryable("cannot create file: " + errno_text(errno), path.string());
   }
+  // A half-written file must not stay behind: it would look complete to a reader, and O_EXCL
+  // would make every retry fail with EEXIST.
+  ScopeGuard remove_partial([&path] { ::unlink(path.c_str()); });
   if (auto r = apply_mode_and_owner(fd.get(), mode, owner, path); !r) return r;
   if (auto r = write_all(fd.get(), data, path); !r) return r;
   if (::fsync(fd.get()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), path.string());
   }
+  remove_partial.dismiss();
   return {};
 }
 
