@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# A broken config is refused with exit 78 and file:line:col plus what to write instead.
+source "$(dirname "$0")/lib.sh"
+
+expect_config_error() {
+  local pattern=$1 file=$2
+  local rc=0
+  "$CERTROTD" check --config "$file" > "$work/out" 2>&1 || rc=$?
+  [ "$rc" -eq 78 ] || fail "check exited $rc, expected 78: $(cat "$work/out")"
+  grep -Eq "$pattern" "$work/out" || fail "expected /$pattern/ in: $(cat "$work/out")"
+}
+
+make_ca
+write_config "$work/good.yaml" 1h web
+"$CERTROTD" check --config "$work/good.yaml" > "$work/out" || fail "good config rejected: $(cat "$work/out")"
+
+# A misspelt key: position and a suggestion.
+sed 's/^    issuer: ca/    isuer: ca/' "$work/good.yaml" > "$work/typo.yaml"
+line=$(grep -n 'isuer:' "$work/typo.yaml" | cut -d: -f1)
+expect_config_error "typo.yaml:$line:5: .*isuer.*did you mean 'issuer'" "$work/typo.yaml"
+
+# A bad duration.
+sed 's/lifetime: 1h/lifetime: 1 hour/' "$work/good.yaml" > "$work/duration.yaml"
+line=$(grep -n 'lifetime:' "$work/duration.yaml" | cut -d: -f1)
+expect_config_error "duration.yaml:$line:[0-9]+: .*90s" "$work/duration.yaml"
+
+# YAML syntax.
+printf 'state_dir: [unclosed\n' > "$work/syntax.yaml"
+expect_config_error "syntax.yaml:[0-9]+:[0-9]+:" "$work/syntax.yaml"
+
+# `run` refuses the same way, before touching anything.
+rc=0
+"$CERTROTD" run --config "$work/typo.yaml" > "$work/out" 2>&1 || rc=$?
+[ "$rc" -eq 78 ] || fail "run exited $rc on a bad config"
+[ ! -e "$work/live" ] || fail "run created output folders despite a bad config"
+echo "config_errors_test: ok"

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# While rotations run back to back, a reader never sees a key that does not match its
+# certificate: neither in bundle.pem nor in a version read through `..data`.
+source "$(dirname "$0")/lib.sh"
+
+make_ca
+write_config "$work/config.yaml" 10m web
+start_daemon "$work/config.yaml"
+wait_for 15 "first issuance" test -f "$work/live/web/bundle.pem"
+first=$(serial_of "$work/live/web/cert.pem")
+
+dir=$work/live/web
+(
+  end=$((SECONDS + 12))
+  while [ $SECONDS -lt $end ]; do kill -USR1 "$daemon_pid" 2>/dev/null || exit 0; sleep 0.2; done
+) &
+rotator=$!
+started_pids+=("$rotator")
+
+checks=0
+mismatches=0
+end=$((SECONDS + 12))
+while [ $SECONDS -lt $end ]; do
+  # bundle.pem holds key and chain in one file: one open, one consistent pair.
+  cp "$dir/bundle.pem" "$work/b.pem"
+  if [ "$(openssl pkey -in "$work/b.pem" -pubout -outform DER | sha256sum)" != \
+       "$(openssl x509 -in "$work/b.pem" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum)" ]; then
+    mismatches=$((mismatches + 1))
+  fi
+  # Separate files, read from one resolved version folder.
+  version=$(readlink -f "$dir/..data")
+  if [ "$(key_pubkey "$version/key.pem")" != "$(cert_pubkey "$version/cert.pem")" ]; then
+    mismatches=$((mismatches + 1))
+  fi
+  checks=$((checks + 1))
+done
+wait "$rotator" || true
+
+last=$(serial_of "$dir/cert.pem")
+rotations=$(grep -c "renewed credential=web" "$work/daemon.log")
+[ "$mismatches" -eq 0 ] || fail "$mismatches mismatched key/certificate reads in $checks checks"
+[ "$checks" -ge 20 ] || fail "only $checks checks ran"
+[ "$rotations" -ge 10 ] && [ "$first" != "$last" ] || fail "only $rotations rotations happened"
+stop_daemon
+echo "reader_test: ok ($checks checks across $rotations rotations, 0 mismatches)"
