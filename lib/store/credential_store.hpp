@@ -16,6 +16,10 @@
 // Crash safety: at any kill point, `..data` names a complete version (or does not exist yet,
 // before the first swap). `open()` removes leftovers of an unfinished write (temporary version
 // directories and symlinks) before anything else.
+//
+// One writer per directory: open() deletes those leftovers, so it must not run while another
+// process installs into the same directory, and install()/rollback() must not run concurrently
+// with each other. load_current(), versions() and readers of the stable names may run at any time.
 #pragma once
 
 #include <sys/types.h>

@@ -1,6 +1,11 @@
 // Per-credential persisted state in `<state_dir>/state/<name>.json`, written atomically, so
 // `certrotd check` and a restarted daemon know what happened last. One file per credential keeps
 // a write O(1) with 10,000 credentials.
+//
+// Format: one JSON object; times are RFC 3339 UTC strings ("2024-05-01T12:00:00Z", with a
+// fraction only when the time has one), unset times are null. Credential names must be safe file
+// names ([A-Za-z0-9._-], not starting with '.', at most 200 characters); load() and save() refuse
+// others with a permanent error. I/O failures are retryable.
 #pragma once
 
 #include <filesystem>

@@ -1,0 +1,541 @@
+#include "store/credential_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <initializer_list>
+#include <system_error>
+
+#include "util/fd.hpp"
+
+namespace certrotd::store {
+
+namespace {
+
+constexpr std::string_view k_data_link = "..data";
+constexpr std::string_view k_data_temp_prefix = "..data.tmp";
+constexpr std::string_view k_version_prefix = "..v-";
+// Everything an unfinished write leaves behind starts with this: version directories being
+// written, versions being pruned, stable links being replaced. recover() deletes them all.
+constexpr std::string_view k_temp_prefix = "..tmp-";
+// Ten digits keep ids sorting as text for 10^10 installs; parsing compares numerically anyway.
+constexpr int k_counter_digits = 10;
+constexpr std::size_t k_max_label_length = 64;
+// A reader that loses a race against pruning starts over; more than a few losses in a row means
+// something other than a racing install is removing versions.
+constexpr int k_load_attempts = 5;
+
+constexpr std::array k_all_contents = {Content::cert,   Content::chain,  Content::fullchain,
+                                       Content::key,    Content::bundle, Content::ca};
+
+// Joins PEM texts so that one never runs into the next on the same line.
+std::string join_pem(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (const std::string_view part : parts) {
+    if (part.empty()) continue;
+    if (!out.empty() && out.back() != '\n') out += '\n';
+    out += part;
+  }
+  return out;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+std::string sanitize_label(std::string_view label) {
+  std::string out;
+  for (const char c : label) {
+    if (out.size() == k_max_label_length) break;
+    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '-' || c == '_';
+    out += safe ? c : '_';
+  }
+  return out;
+}
+
+// The creation counter at the front of a version id, or nullopt for names we did not make.
+std::optional<std::uint64_t> version_counter(std::string_view id) {
+  std::uint64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(id.data(), id.data() + id.size(), value);
+  if (ec != std::errc() || ptr == id.data()) return std::nullopt;
+  if (ptr != id.data() + id.size() && *ptr != '-') return std::nullopt;
+  return value;
+}
+
+std::string make_version_id(std::uint64_t counter, std::string_view label) {
+  std::array<char, 32> digits{};
+  const int n = std::snprintf(digits.data(), digits.size(), "%0*llu", k_counter_digits,
+                              static_cast<unsigned long long>(counter));
+  std::string id(digits.data(), static_cast<std::size_t>(n));
+  const std::string safe = sanitize_label(label);
+  if (!safe.empty()) id += "-" + safe;
+  return id;
+}
+
+fs::path version_dir(const fs::path& dir, std::string_view id) {
+  return dir / (std::string(k_version_prefix) + std::string(id));
+}
+
+bool is_complete_version(const fs::path& version) {
+  for (const Content c : k_all_contents) {
+    struct stat st {};
+    const fs::path file = version / file_name(c);
+    if (::lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  }
+  return true;
+}
+
+Result<std::optional<std::string>> read_link(const fs::path& link) {
+  std::array<char, PATH_MAX> buf{};
+  const ssize_t n = ::readlink(link.c_str(), buf.data(), buf.size() - 1);
+  if (n < 0) {
+    if (errno == ENOENT) return std::optional<std::string>{};
+    if (errno == EINVAL) return fail("not a symbolic link", link.string());
+    return fail_retryable("cannot read link: " + errno_text(errno), link.string());
+  }
+  return std::optional<std::string>(std::string(buf.data(), static_cast<std::size_t>(n)));
+}
+
+// The id `..data` points at, or nullopt if it is missing or points somewhere we did not put it.
+Result<std::optional<std::string>> live_id(const fs::path& dir) {
+  auto target = read_link(dir / k_data_link);
+  if (!target) return fail(target.error());
+  if (!*target || !starts_with(**target, k_version_prefix) ||
+      (*target)->find('/') != std::string::npos) {
+    return std::optional<std::string>{};
+  }
+  return std::optional<std::string>((*target)->substr(k_version_prefix.size()));
+}
+
+struct Version {
+  std::string id;
+  std::uint64_t counter = 0;
+};
+
+// Complete versions, oldest first.
+Result<std::vector<Version>> list_versions(const fs::path& dir) {
+  std::vector<Version> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!starts_with(name, k_version_prefix)) continue;
+    const std::string id = name.substr(k_version_prefix.size());
+    const auto counter = version_counter(id);
+    if (!counter || !is_complete_version(it->path())) continue;
+    out.push_back({id, *counter});
+  }
+  if (ec) return fail_retryable("cannot list directory: " + ec.message(), dir.string());
+  std::sort(out.begin(), out.end(),
+            [](const Version& a, const Version& b) { return a.counter < b.counter; });
+  return out;
+}
+
+// The next counter: one past every version directory present, complete or not, so that a new id
+// never collides with a name already on disk.
+Result<std::uint64_t> next_counter(const fs::path& dir) {
+  std::uint64_t next = 1;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!starts_with(name, k_version_prefix)) continue;
+    const auto counter = version_counter(std::string_view(name).substr(k_version_prefix.size()));
+    if (counter && *counter >= next) next = *counter + 1;
+  }
+  if (ec) return fail_retryable("cannot list directory: " + ec.message(), dir.string());
+  return next;
+}
+
+// Replaces `link` with a symlink to `target` in one rename, so readers see the old or the new
+// link and never no link at all.
+Result<void> replace_symlink(const fs::path& link, const std::string& target,
+                             const fs::path& temp) {
+  ::unlink(temp.c_str());
+  if (::symlink(target.c_str(), temp.c_str()) != 0) {
+    return fail_retryable("cannot create symlink: " + errno_text(errno), temp.string());
+  }
+  if (::rename(temp.c_str(), link.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    return fail_retryable("cannot rename symlink: " + errno_text(err), link.string());
+  }
+  return {};
+}
+
+Result<void> point_data_at(const fs::path& dir, const std::string& id) {
+  const fs::path temp = dir / (std::string(k_data_temp_prefix) + "-" + id);
+  return replace_symlink(dir / k_data_link, std::string(k_version_prefix) + id, temp);
+}
+
+enum class ForeignEntries { keep, replace };
+
+// The stable names (`cert.pem` -> `..data/cert.pem`). A regular file left by whatever managed the
+// folder before certrotd is replaced only when a version has just been installed, so that open()
+// never hides a credential that is still being served.
+// Returns whether any link was (re)created.
+Result<bool> ensure_stable_links(const fs::path& dir, ForeignEntries foreign) {
+  bool changed = false;
+  for (const Content c : k_all_contents) {
+    const std::string name(file_name(c));
+    const std::string target = std::string(k_data_link) + "/" + name;
+    const fs::path link = dir / name;
+    struct stat st {};
+    if (::lstat(link.c_str(), &st) == 0) {
+      if (S_ISLNK(st.st_mode)) {
+        auto current = read_link(link);
+        if (current && *current && **current == target) continue;
+      } else if (S_ISDIR(st.st_mode) || foreign == ForeignEntries::keep) {
+        continue;
+      }
+    } else if (errno != ENOENT) {
+      return fail_retryable("cannot stat: " + errno_text(errno), link.string());
+    }
+    const fs::path temp = dir / (std::string(k_temp_prefix) + "link-" + name);
+    if (auto r = replace_symlink(link, target, temp); !r) return fail(r.error());
+    changed = true;
+  }
+  return changed;
+}
+
+// Removes a directory tree so that a crash half-way leaves only a `..tmp-` name for recover().
+Result<void> remove_version(const fs::path& dir, const std::string& id) {
+  const fs::path from = version_dir(dir, id);
+  const fs::path doomed = dir / (std::string(k_temp_prefix) + "old-" + id);
+  std::error_code ec;
+  fs::remove_all(doomed, ec);
+  if (::rename(from.c_str(), doomed.c_str()) != 0) {
+    return fail_retryable("cannot move old version aside: " + errno_text(errno), from.string());
+  }
+  fs::remove_all(doomed, ec);
+  if (ec) return fail_retryable("cannot remove old version: " + ec.message(), doomed.string());
+  return {};
+}
+
+mode_t dir_mode(const FileOwner& owner) { return owner.gid ? 0750 : 0755; }
+
+Result<void> apply_dir_mode(int fd, const FileOwner& owner, const fs::path& path) {
+  if (owner.uid || owner.gid) {
+    if (::fchown(fd, owner.uid.value_or(static_cast<uid_t>(-1)),
+                 owner.gid.value_or(static_cast<gid_t>(-1))) != 0) {
+      return fail("cannot set owner: " + errno_text(errno), path.string());
+    }
+  }
+  if (::fchmod(fd, dir_mode(owner)) != 0) {
+    return fail("cannot set mode: " + errno_text(errno), path.string());
+  }
+  return {};
+}
+
+Result<std::string> read_all(int dir_fd, const std::string& name, const fs::path& shown) {
+  Fd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) {
+    const int err = errno;
+    return fail(errno_text(err), shown.string(),
+                err == ENOENT ? ErrorKind::permanent : ErrorKind::retryable);
+  }
+  std::string out;
+  std::array<char, 16384> buf{};
+  while (true) {
+    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_retryable("read failed: " + errno_text(errno), shown.string());
+    }
+    if (n == 0) break;
+    out.append(buf.data(), static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(Content content) {
+  switch (content) {
+    case Content::cert: return "cert";
+    case Content::chain: return "chain";
+    case Content::fullchain: return "fullchain";
+    case Content::key: return "key";
+    case Content::bundle: return "bundle";
+    case Content::ca: return "ca";
+  }
+  return "unknown";
+}
+
+Result<Content> parse_content(std::string_view text) {
+  for (const Content c : k_all_contents) {
+    if (text == to_string(c)) return c;
+  }
+  return fail("unknown content '" + std::string(text) +
+              "' (expected cert, chain, fullchain, key, bundle or ca)");
+}
+
+std::string_view file_name(Content content) {
+  switch (content) {
+    case Content::cert: return "cert.pem";
+    case Content::chain: return "chain.pem";
+    case Content::fullchain: return "fullchain.pem";
+    case Content::key: return "key.pem";
+    case Content::bundle: return "bundle.pem";
+    case Content::ca: return "ca.pem";
+  }
+  return "unknown.pem";
+}
+
+bool is_secret(Content content) { return content == Content::key || content == Content::bundle; }
+
+std::string CredentialFiles::fullchain() const { return join_pem({cert, chain}); }
+
+std::string CredentialFiles::bundle() const { return join_pem({key, cert, chain}); }
+
+std::string CredentialFiles::content(Content c) const {
+  switch (c) {
+    case Content::cert: return cert;
+    case Content::chain: return chain;
+    case Content::fullchain: return fullchain();
+    case Content::key: return key;
+    case Content::bundle: return bundle();
+    case Content::ca: return ca;
+  }
+  return {};
+}
+
+CredentialStore::CredentialStore(StoreOptions options) : m_options(std::move(options)) {}
+
+Result<CredentialStore> CredentialStore::open(StoreOptions options) {
+  if (options.dir.empty()) return fail("output directory is not set");
+  if (options.keep_versions < 1) options.keep_versions = 1;
+  const fs::path dir = options.dir;
+  std::error_code ec;
+  const bool existed = fs::exists(dir, ec);
+  if (auto r = make_dirs(dir, dir_mode(options.owner)); !r) return fail(r.error());
+  if (!existed) {
+    // mkdir's mode went through the umask; say exactly what the folder should be.
+    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return fail_retryable("cannot open directory: " + errno_text(errno), dir.string());
+    if (auto r = apply_dir_mode(fd.get(), options.owner, dir); !r) return fail(r.error());
+  }
+  CredentialStore store(std::move(options));
+  if (auto r = store.recover(); !r) return fail(r.error().wrap("cannot recover " + dir.string()));
+  return store;
+}
+
+Result<void> CredentialStore::recover() {
+  const fs::path& dir = m_options.dir;
+  bool changed = false;
+  std::error_code ec;
+  std::vector<fs::path> leftovers;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (starts_with(name, k_temp_prefix) || starts_with(name, k_data_temp_prefix)) {
+      leftovers.push_back(it->path());
+    }
+  }
+  if (ec) return fail_retryable("cannot list directory: " + ec.message(), dir.string());
+  for (const fs::path& leftover : leftovers) {
+    // remove_all removes a symlink itself, never what it points at.
+    fs::remove_all(leftover, ec);
+    if (ec) return fail_retryable("cannot remove leftover: " + ec.message(), leftover.string());
+    changed = true;
+  }
+
+  auto live = live_id(dir);
+  if (!live) return fail(live.error());
+  bool live_ok = *live && is_complete_version(version_dir(dir, **live));
+  if (!live_ok) {
+    auto all = list_versions(dir);
+    if (!all) return fail(all.error());
+    if (!all->empty()) {
+      if (auto r = point_data_at(dir, all->back().id); !r) return r;
+      changed = true;
+      live_ok = true;
+    }
+  }
+  if (live_ok) {
+    auto links = ensure_stable_links(dir, ForeignEntries::keep);
+    if (!links) return fail(links.error());
+    changed = changed || *links;
+  }
+  if (changed) return fsync_dir(dir);
+  return {};
+}
+
+Result<std::string> CredentialStore::install(const CredentialFiles& files, std::string_view label) {
+  const fs::path& dir = m_options.dir;
+  const FileOwner& owner = m_options.owner;
+
+  auto counter = next_counter(dir);
+  if (!counter) return fail(counter.error());
+  const std::string id = make_version_id(*counter, label);
+  const fs::path final_dir = version_dir(dir, id);
+
+  std::string pattern = (dir / (std::string(k_temp_prefix) + "XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return fail_retryable("cannot create temporary directory: " + errno_text(errno),
+                          dir.string());
+  }
+  const fs::path temp_dir(pattern);
+  ScopeGuard remove_temp([&] {
+    std::error_code ignored;
+    fs::remove_all(temp_dir, ignored);
+  });
+  {
+    Fd fd(::open(temp_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
+      return fail_retryable("cannot open directory: " + errno_text(errno), temp_dir.string());
+    }
+    if (auto r = apply_dir_mode(fd.get(), owner, temp_dir); !r) return fail(r.error());
+  }
+  for (const Content c : k_all_contents) {
+    const mode_t mode = is_secret(c) ? m_options.secret_mode : m_options.public_mode;
+    if (auto r = write_new_file(temp_dir / file_name(c), files.content(c), mode, owner); !r) {
+      return fail(r.error());
+    }
+  }
+  if (auto r = fsync_dir(temp_dir); !r) return fail(r.error());
+  if (::rename(temp_dir.c_str(), final_dir.c_str()) != 0) {
+    return fail_retryable("cannot rename version directory: " + errno_text(errno),
+                          final_dir.string());
+  }
+  remove_temp.dismiss();
+
+  if (auto r = point_data_at(dir, id); !r) {
+    // Not live, so not worth keeping: a later rollback must not find a version that never was.
+    (void)remove_version(dir, id);
+    return fail(r.error());
+  }
+  if (auto r = ensure_stable_links(dir, ForeignEntries::replace); !r) return fail(r.error());
+  if (auto r = fsync_dir(dir); !r) return fail(r.error());
+
+  auto all = list_versions(dir);
+  if (!all) return fail(all.error());
+  // Oldest first, never the live one nor anything newer (only possible after a rollback).
+  const std::uint64_t live_counter = *counter;
+  std::size_t remaining = all->size();
+  bool pruned = false;
+  for (const Version& v : *all) {
+    if (remaining <= static_cast<std::size_t>(m_options.keep_versions)) break;
+    if (v.counter >= live_counter) break;
+    if (auto r = remove_version(dir, v.id); !r) return fail(r.error());
+    --remaining;
+    pruned = true;
+  }
+  if (pruned) {
+    if (auto r = fsync_dir(dir); !r) return fail(r.error());
+  }
+
+  if (auto r = write_copies(files); !r) {
+    return fail(r.error().wrap("version " + id + " is live but a copy failed"));
+  }
+  return id;
+}
+
+Result<std::optional<CredentialFiles>> CredentialStore::load_current() const {
+  const fs::path& dir = m_options.dir;
+  for (int attempt = 0;; ++attempt) {
+    // Opening `..data` resolves the link once; every file is then read relative to that one
+    // version directory, so a concurrent swap cannot mix two versions.
+    const fs::path data = dir / k_data_link;
+    Fd dir_fd(::open(data.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir_fd) {
+      const int err = errno;
+      if (err == ENOENT) {
+        struct stat st {};
+        if (::lstat(data.c_str(), &st) != 0) return std::optional<CredentialFiles>{};
+        // The link exists but its target does not: a pruning race, or damage recover() fixes.
+        if (attempt + 1 < k_load_attempts) continue;
+        return fail("..data points at a missing version", data.string());
+      }
+      return fail_retryable("cannot open live version: " + errno_text(err), data.string());
+    }
+    CredentialFiles files;
+    const std::array<std::pair<Content, std::string*>, 4> wanted = {{
+        {Content::cert, &files.cert},
+        {Content::chain, &files.chain},
+        {Content::key, &files.key},
+        {Content::ca, &files.ca},
+    }};
+    std::optional<Error> error;
+    for (const auto& [content, out] : wanted) {
+      const std::string name(file_name(content));
+      auto text = read_all(dir_fd.get(), name, data / name);
+      if (!text) {
+        error = text.error();
+        break;
+      }
+      *out = std::move(*text);
+    }
+    if (!error) return std::optional<CredentialFiles>(std::move(files));
+    // A missing file in a version we already opened means it was pruned under us; start over.
+    if (error->kind == ErrorKind::permanent && attempt + 1 < k_load_attempts) continue;
+    return fail(*error);
+  }
+}
+
+Result<std::string> CredentialStore::rollback() {
+  const fs::path& dir = m_options.dir;
+  auto live = live_id(dir);
+  if (!live) return fail(live.error());
+  if (!*live) return fail("nothing is installed yet", dir.string());
+  const auto live_counter = version_counter(**live);
+  if (!live_counter) return fail("..data names an unknown version " + **live, dir.string());
+  auto all = list_versions(dir);
+  if (!all) return fail(all.error());
+  const Version* previous = nullptr;
+  for (const Version& v : *all) {
+    if (v.counter < *live_counter) previous = &v;
+  }
+  if (!previous) return fail("no older version to roll back to", dir.string());
+  const std::string id = previous->id;
+  if (auto r = point_data_at(dir, id); !r) return fail(r.error());
+  if (auto r = ensure_stable_links(dir, ForeignEntries::replace); !r) return fail(r.error());
+  if (auto r = fsync_dir(dir); !r) return fail(r.error());
+
+  auto files = load_current();
+  if (!files) return fail(files.error());
+  if (!*files) return fail("..data vanished during rollback", dir.string());
+  if (auto r = write_copies(**files); !r) {
+    return fail(r.error().wrap("rolled back to " + id + " but a copy failed"));
+  }
+  return id;
+}
+
+Result<std::vector<VersionInfo>> CredentialStore::versions() const {
+  auto live = live_id(m_options.dir);
+  if (!live) return fail(live.error());
+  auto all = list_versions(m_options.dir);
+  if (!all) return fail(all.error());
+  std::vector<VersionInfo> out;
+  out.reserve(all->size());
+  for (const Version& v : *all) {
+    out.push_back({v.id, *live && **live == v.id});
+  }
+  return out;
+}
+
+Result<void> CredentialStore::write_copies(const CredentialFiles& files) const {
+  for (const CopySpec& copy : m_options.copies) {
+    if (copy.path.has_parent_path()) {
+      if (auto r = make_dirs(copy.path.parent_path(), 0755); !r) return r;
+    }
+    const mode_t mode = copy.mode.value_or(is_secret(copy.content) ? 0600 : 0644);
+    auto file = AtomicFile::create(copy.path, mode, copy.owner);
+    if (!file) return fail(file.error());
+    if (auto r = file->write(files.content(copy.content)); !r) return r;
+    if (auto r = file->commit(); !r) return r;
+  }
+  return {};
+}
+
+fs::path CredentialStore::live_path(Content content) const {
+  return m_options.dir / file_name(content);
+}
+
+}  // namespace certrotd::store

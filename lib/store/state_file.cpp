@@ -1,0 +1,219 @@
+#include "store/state_file.hpp"
+
+#include <sys/stat.h>
+
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "util/files.hpp"
+
+namespace certrotd::store {
+
+namespace {
+
+using nlohmann::json;
+
+// Bumped when a field changes meaning; older files are read as far as they are understood.
+constexpr int k_format_version = 1;
+// NAME_MAX is 255; leave room for ".json" and AtomicFile's ".<name>.tmp-XXXXXX".
+constexpr std::size_t k_max_name_length = 200;
+
+Result<void> check_name(const std::string& name) {
+  if (name.empty()) return fail("credential name is empty");
+  if (name.size() > k_max_name_length) {
+    return fail("credential name is longer than " + std::to_string(k_max_name_length) +
+                " characters", name);
+  }
+  if (name.front() == '.') return fail("credential name must not start with '.'", name);
+  for (const char c : name) {
+    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '-' || c == '_';
+    if (!safe) {
+      return fail("credential name may only contain letters, digits, '.', '-' and '_'", name);
+    }
+  }
+  return {};
+}
+
+// RFC 3339 in UTC ("2024-05-01T12:00:00Z"), with a fraction only when the time has one, so a
+// saved state reads back exactly equal.
+std::string format_time(SystemTime t) {
+  using namespace std::chrono;
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss<SystemTime::duration> tod{t - day};
+  std::array<char, 64> buf{};
+  int n = std::snprintf(buf.data(), buf.size(), "%04d-%02u-%02uT%02d:%02d:%02d",
+                        static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                        static_cast<unsigned>(ymd.day()), static_cast<int>(tod.hours().count()),
+                        static_cast<int>(tod.minutes().count()),
+                        static_cast<int>(tod.seconds().count()));
+  std::string out(buf.data(), static_cast<std::size_t>(n));
+  const auto fraction = duration_cast<nanoseconds>(tod.subseconds()).count();
+  if (fraction != 0) {
+    n = std::snprintf(buf.data(), buf.size(), ".%09lld", static_cast<long long>(fraction));
+    std::string digits(buf.data(), static_cast<std::size_t>(n));
+    while (digits.back() == '0') digits.pop_back();
+    out += digits;
+  }
+  return out + "Z";
+}
+
+bool parse_int(std::string_view text, std::size_t pos, std::size_t len, int& out) {
+  if (pos + len > text.size()) return false;
+  const char* first = text.data() + pos;
+  const auto [ptr, ec] = std::from_chars(first, first + len, out);
+  return ec == std::errc() && ptr == first + len;
+}
+
+// Accepts what format_time writes and any RFC 3339 offset ("+02:00", "-05:30").
+std::optional<SystemTime> parse_time(std::string_view text) {
+  using namespace std::chrono;
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' ||
+      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':' ||
+      !parse_int(text, 0, 4, y) || !parse_int(text, 5, 2, mo) || !parse_int(text, 8, 2, d) ||
+      !parse_int(text, 11, 2, h) || !parse_int(text, 14, 2, mi) || !parse_int(text, 17, 2, s)) {
+    return std::nullopt;
+  }
+  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
+                           day{static_cast<unsigned>(d)}};
+  if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  std::size_t pos = 19;
+  nanoseconds fraction{0};
+  if (text[pos] == '.') {
+    ++pos;
+    std::int64_t value = 0;
+    int digits = 0;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      if (digits < 9) {
+        value = value * 10 + (text[pos] - '0');
+        ++digits;
+      }
+      ++pos;
+    }
+    if (digits == 0) return std::nullopt;
+    for (int i = digits; i < 9; ++i) value *= 10;
+    fraction = nanoseconds(value);
+  }
+  minutes offset{0};
+  const std::string_view zone = text.substr(pos);
+  if (zone == "Z" || zone == "z") {
+    // UTC
+  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
+    int oh = 0, om = 0;
+    if (!parse_int(zone, 1, 2, oh) || !parse_int(zone, 4, 2, om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset = hours(oh) + minutes(om);
+    if (zone[0] == '-') offset = -offset;
+  } else {
+    return std::nullopt;
+  }
+  const auto local = sys_days{ymd} + hours(h) + minutes(mi) + seconds(s) + fraction;
+  return time_point_cast<SystemTime::duration>(local - offset);
+}
+
+json time_to_json(const std::optional<SystemTime>& t) {
+  return t ? json(format_time(*t)) : json(nullptr);
+}
+
+Result<std::optional<SystemTime>> time_from_json(const json& doc, const char* key) {
+  const auto it = doc.find(key);
+  if (it == doc.end() || it->is_null()) return std::optional<SystemTime>{};
+  if (!it->is_string()) return fail(std::string(key) + " must be an RFC 3339 time string");
+  const auto t = parse_time(it->get<std::string>());
+  if (!t) return fail(std::string(key) + " is not an RFC 3339 time: " + it->get<std::string>());
+  return std::optional<SystemTime>(*t);
+}
+
+Result<std::string> string_from_json(const json& doc, const char* key) {
+  const auto it = doc.find(key);
+  if (it == doc.end() || it->is_null()) return std::string{};
+  if (!it->is_string()) return fail(std::string(key) + " must be a string");
+  return it->get<std::string>();
+}
+
+Result<CredentialState> state_from_json(const json& doc) {
+  if (!doc.is_object()) return fail("expected a JSON object");
+  CredentialState state;
+  struct TimeField {
+    const char* key;
+    std::optional<SystemTime> CredentialState::*field;
+  };
+  const TimeField times[] = {{"last_attempt", &CredentialState::last_attempt},
+                             {"last_success", &CredentialState::last_success},
+                             {"next_attempt", &CredentialState::next_attempt},
+                             {"installed_at", &CredentialState::installed_at}};
+  for (const auto& [key, field] : times) {
+    auto t = time_from_json(doc, key);
+    if (!t) return fail(t.error());
+    state.*field = *t;
+  }
+  auto serial = string_from_json(doc, "installed_serial");
+  if (!serial) return fail(serial.error());
+  state.installed_serial = std::move(*serial);
+  auto error = string_from_json(doc, "last_error");
+  if (!error) return fail(error.error());
+  state.last_error = std::move(*error);
+  if (const auto it = doc.find("failures"); it != doc.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 0 ||
+        it->get<std::int64_t>() > std::numeric_limits<int>::max()) {
+      return fail("failures must be a non-negative integer");
+    }
+    state.failures = it->get<int>();
+  }
+  return state;
+}
+
+json state_to_json(const CredentialState& state) {
+  return json{{"format", k_format_version},
+              {"last_attempt", time_to_json(state.last_attempt)},
+              {"last_success", time_to_json(state.last_success)},
+              {"next_attempt", time_to_json(state.next_attempt)},
+              {"installed_at", time_to_json(state.installed_at)},
+              {"installed_serial", state.installed_serial},
+              {"last_error", state.last_error},
+              {"failures", state.failures}};
+}
+
+}  // namespace
+
+std::filesystem::path StateFiles::path_of(const std::string& credential) const {
+  return m_dir / "state" / (credential + ".json");
+}
+
+Result<CredentialState> StateFiles::load(const std::string& credential) const {
+  if (auto r = check_name(credential); !r) return fail(r.error());
+  const std::filesystem::path path = path_of(credential);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return CredentialState{};
+    return fail_retryable("cannot stat: " + errno_text(errno), path.string());
+  }
+  auto text = read_file(path);
+  if (!text) return fail(text.error());
+  // Parsing without exceptions: a corrupt file is an expected input, not a program error.
+  const json doc = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return fail("not valid JSON", path.string());
+  auto state = state_from_json(doc);
+  if (!state) return fail(state.error().message, path.string());
+  return state;
+}
+
+Result<void> StateFiles::save(const std::string& credential, const CredentialState& state) const {
+  if (auto r = check_name(credential); !r) return r;
+  if (auto r = make_dirs(m_dir / "state", 0700); !r) return r;
+  // dump() throws on invalid UTF-8 (last_error can quote a peer); replace instead of failing.
+  const std::string text = state_to_json(state).dump(2, ' ', false, json::error_handler_t::replace);
+  return write_file_atomic(path_of(credential), text + "\n", 0600);
+}
+
+}  // namespace certrotd::store

@@ -1,0 +1,149 @@
+#include "store/state_file.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "support/test_support.hpp"
+#include "unit/store/store_test_support.hpp"
+
+namespace certrotd::store {
+namespace {
+
+using certrotd::testing::read_text;
+using certrotd::testing::TempDir;
+using certrotd::testing::write_text;
+using namespace std::chrono_literals;
+
+// 2024-05-01T12:00:00Z
+constexpr SystemTime k_may_first{std::chrono::seconds(1714564800)};
+
+CredentialState sample_state() {
+  CredentialState s;
+  s.last_attempt = k_may_first + 123456789ns;
+  s.last_success = k_may_first;
+  s.next_attempt = k_may_first + std::chrono::hours(24 * 30) + 500ms;
+  s.installed_at = k_may_first - 1s;
+  s.installed_serial = "0a:1b:2c";
+  s.last_error = "issuer said \"no\"";
+  s.failures = 3;
+  return s;
+}
+
+TEST(StateFilesTest, ASavedStateReadsBackEqual) {
+  TempDir root;
+  const StateFiles files(root.path());
+  const CredentialState saved = sample_state();
+  ASSERT_TRUE(files.save("web", saved));
+  auto loaded = files.load("web");
+  ASSERT_TRUE(loaded) << loaded.error().what();
+  EXPECT_EQ(*loaded, saved);
+}
+
+TEST(StateFilesTest, UnsetTimesReadBackUnset) {
+  TempDir root;
+  const StateFiles files(root.path());
+  CredentialState saved;
+  saved.failures = 1;
+  saved.last_error = "timeout";
+  ASSERT_TRUE(files.save("web", saved));
+  auto loaded = files.load("web");
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(*loaded, saved);
+  EXPECT_FALSE(loaded->last_success.has_value());
+}
+
+TEST(StateFilesTest, SavingAgainReplacesTheState) {
+  TempDir root;
+  const StateFiles files(root.path());
+  ASSERT_TRUE(files.save("web", sample_state()));
+  CredentialState newer;
+  newer.installed_serial = "ff";
+  ASSERT_TRUE(files.save("web", newer));
+  auto loaded = files.load("web");
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(*loaded, newer);
+}
+
+TEST(StateFilesTest, TimesAreStoredAsRfc3339UtcStrings) {
+  TempDir root;
+  const StateFiles files(root.path());
+  ASSERT_TRUE(files.save("web", sample_state()));
+  const std::string text = read_text(files.path_of("web"));
+  EXPECT_NE(text.find("\"last_success\": \"2024-05-01T12:00:00Z\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"last_attempt\": \"2024-05-01T12:00:00.123456789Z\""), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\"installed_at\": \"2024-05-01T11:59:59Z\""), std::string::npos) << text;
+}
+
+TEST(StateFilesTest, TimesWithAnOffsetAreReadAsTheSameInstant) {
+  TempDir root;
+  const StateFiles files(root.path());
+  ASSERT_TRUE(fs::create_directories(root.path() / "state"));
+  write_text(files.path_of("web"), R"({"last_success": "2024-05-01T14:30:00.5+02:30"})");
+  auto loaded = files.load("web");
+  ASSERT_TRUE(loaded) << loaded.error().what();
+  EXPECT_EQ(loaded->last_success, k_may_first + 500ms);
+}
+
+TEST(StateFilesTest, AMissingFileGivesTheDefaultState) {
+  TempDir root;
+  const StateFiles files(root.path());
+  auto loaded = files.load("never-saved");
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(*loaded, CredentialState{});
+}
+
+TEST(StateFilesTest, ACorruptFileIsAnErrorNamingThePath) {
+  TempDir root;
+  const StateFiles files(root.path());
+  ASSERT_TRUE(files.save("web", sample_state()));
+  write_text(files.path_of("web"), "{\"failures\": 3,");
+  auto loaded = files.load("web");
+  ASSERT_FALSE(loaded);
+  EXPECT_FALSE(loaded.error().retryable());
+  EXPECT_EQ(loaded.error().context, files.path_of("web").string());
+}
+
+TEST(StateFilesTest, FieldsOfTheWrongTypeAreAnError) {
+  TempDir root;
+  const StateFiles files(root.path());
+  ASSERT_TRUE(fs::create_directories(root.path() / "state"));
+  for (const char* text : {R"({"failures": "three"})", R"({"failures": -1})",
+                           R"({"last_success": 1714564800})",
+                           R"({"last_success": "yesterday"})",
+                           R"({"last_success": "2024-02-30T00:00:00Z"})",
+                           R"({"installed_serial": 12})", R"([1, 2])"}) {
+    write_text(files.path_of("web"), text);
+    EXPECT_FALSE(files.load("web")) << text;
+  }
+}
+
+TEST(StateFilesTest, UnsafeCredentialNamesAreRefused) {
+  TempDir root;
+  const StateFiles files(root.path());
+  for (const char* name : {"", ".hidden", "..", "../escape", "a/b", "a b", "naïve", "x\n"}) {
+    auto saved = files.save(name, sample_state());
+    EXPECT_FALSE(saved) << '"' << name << '"';
+    if (!saved) {
+      EXPECT_FALSE(saved.error().retryable());
+    }
+    EXPECT_FALSE(files.load(name)) << '"' << name << '"';
+  }
+  EXPECT_FALSE(files.save(std::string(201, 'a'), sample_state()));
+  EXPECT_FALSE(fs::exists(root.path() / "escape.json"));
+  EXPECT_TRUE(files.save("web-1.example_com", sample_state()));
+}
+
+TEST(StateFilesTest, StateFilesAre0600InsideA0700Directory) {
+  TempDir root;
+  const StateFiles files(root.path());
+  ASSERT_TRUE(files.save("web", sample_state()));
+  EXPECT_EQ(files.path_of("web"), root.path() / "state" / "web.json");
+  EXPECT_EQ(test::mode_of(files.path_of("web")), 0600u);
+  EXPECT_EQ(test::mode_of(root.path() / "state"), 0700u);
+}
+
+}  // namespace
+}  // namespace certrotd::store
