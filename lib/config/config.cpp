@@ -1,0 +1,129 @@
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <system_error>
+
+#include "config/loader.hpp"
+#include "config/reader.hpp"
+#include "util/files.hpp"
+
+namespace certrotd::config {
+
+std::string Mark::to_string() const {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+const CredentialConfig* Config::find_credential(const std::string& name) const {
+  const auto it = std::find_if(credentials.begin(), credentials.end(),
+                               [&](const CredentialConfig& c) { return c.name == name; });
+  return it == credentials.end() ? nullptr : &*it;
+}
+
+namespace {
+
+// One file to read: its text, or why it could not be read.
+struct Source {
+  std::string name;  // as shown in messages
+  fs::path base_dir;
+  Result<std::string> text;
+};
+
+// The single YAML document of a file; a syntax error is reported at its position.
+std::optional<YAML::Node> parse_yaml(const Source& source, detail::Problems& problems) {
+  try {
+    std::vector<YAML::Node> documents = YAML::LoadAll(*source.text);
+    if (documents.empty()) return YAML::Node(YAML::NodeType::Null);
+    if (documents.size() > 1) {
+      const YAML::Mark m = documents[1].Mark();
+      const Mark at =
+          m.is_null() ? Mark{source.name, 1, 1} : Mark{source.name, m.line + 1, m.column + 1};
+      problems.add(at, "a second YAML document starts here, and only one is read per file",
+                   "remove the '---' line; put further credentials in conf.d/*.yaml");
+    }
+    return documents.front();
+  } catch (const YAML::Exception& e) {
+    problems.add(Mark{source.name, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg,
+                 "check the indentation and quoting here and on the line before");
+  }
+  return std::nullopt;
+}
+
+Result<Config> load_sources(const std::vector<Source>& sources, const fs::path& main_file) {
+  detail::Problems problems;
+  detail::Loader loader(problems);
+  for (const auto& source : sources) problems.add_source(source.name);
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    const Source& source = sources[i];
+    if (!source.text) {
+      problems.add_unpositioned(source.name,
+                                "cannot read the configuration: " + source.text.error().message,
+                                "check that the file exists and that certrotd may read it");
+      continue;
+    }
+    const auto root = parse_yaml(source, problems);
+    if (!root) continue;
+    const detail::Reader reader(source.name, source.base_dir, problems);
+    try {
+      if (i == 0) {
+        loader.read_main(*root, reader);
+      } else {
+        loader.read_drop_in(*root, reader);
+      }
+    } catch (const YAML::Exception& e) {
+      // Reading uses only non-throwing accessors; this guards the lib/ boundary all the same.
+      problems.add(Mark{source.name, e.mark.line + 1, e.mark.column + 1},
+                   "cannot read this part of the configuration: " + e.msg,
+                   "check the structure against certrotd.example.yaml");
+    }
+  }
+  auto config = loader.finish(main_file);
+  if (!config) return fail(problems.render());
+  return std::move(*config);
+}
+
+// conf.d/*.yaml beside the main file, by name. Hidden files (editor backups) are skipped.
+Result<std::vector<fs::path>> drop_in_files(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path& p = it->path();
+    const std::string name = p.filename().string();
+    if (name.starts_with(".") || p.extension() != ".yaml") continue;
+    if (!it->is_regular_file(ec)) continue;
+    out.push_back(p);
+  }
+  if (ec) return fail("cannot list " + dir.string() + ": " + ec.message(), dir.string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+Result<Config> load_config(const fs::path& file) {
+  std::error_code ec;
+  fs::path absolute = fs::absolute(file, ec);
+  if (ec) absolute = file;
+  const fs::path base_dir = absolute.parent_path();
+  std::vector<Source> sources;
+  sources.push_back(Source{file.string(), base_dir, read_file(file)});
+  if (sources.front().text) {
+    auto drop_ins = drop_in_files(base_dir / "conf.d");
+    if (!drop_ins) return fail(drop_ins.error());
+    for (const auto& p : *drop_ins) {
+      // Named as the user would find them: beside the main file as it was given.
+      const fs::path shown = file.parent_path() / "conf.d" / p.filename();
+      sources.push_back(Source{shown.string(), base_dir / "conf.d", read_file(p)});
+    }
+  }
+  return load_sources(sources, absolute);
+}
+
+Result<Config> parse_config(const std::string& yaml_text, const std::string& name,
+                            const fs::path& base_dir) {
+  return load_sources({Source{name, base_dir, yaml_text}}, base_dir / name);
+}
+
+}  // namespace certrotd::config

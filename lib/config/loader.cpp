@@ -1,0 +1,281 @@
+#include "config/loader.hpp"
+
+#include <algorithm>
+
+#include "util/duration.hpp"
+#include "util/strings.hpp"
+
+namespace certrotd::config::detail {
+
+namespace {
+
+constexpr std::string_view k_top_example =
+    "state_dir: /var/lib/certrotd, then issuers: and credentials: mappings";
+constexpr std::string_view k_issuer_example =
+    "dev-ca: { type: local, ca_cert: /etc/certrotd/ca/ca.pem, ca_key: /etc/certrotd/ca/ca.key }";
+
+std::vector<std::string> top_keys() {
+  return {"state_dir",  "max_concurrent_rotations", "min_remaining_validity", "defaults", "issuers",
+          "credentials"};
+}
+
+std::vector<std::string> local_issuer_keys() {
+  return {"type",  "ca_cert", "ca_key",   "ca_key_passphrase_file",
+          "chain", "roots",   "lifetime", "backdate"};
+}
+
+std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+std::optional<IssuerConfig> read_local_issuer(const Field& entry, const Reader& reader) {
+  const auto fields = reader.fields(entry.value, entry.value_mark, "issuer " + in_quotes(entry.key),
+                                    local_issuer_keys(), k_issuer_example);
+  if (!fields) return std::nullopt;
+  issuer::LocalIssuerOptions options;
+  bool ok = true;
+  for (const char* required : {"ca_cert", "ca_key"}) {
+    if (!fields->get(required)) {
+      reader.add(entry.key_mark,
+                 "issuer " + in_quotes(entry.key) + " of type local needs " + required,
+                 std::string("write ") + required + ": /etc/certrotd/ca/" +
+                     (std::string_view(required) == "ca_cert" ? "ca.pem" : "ca.key"));
+      ok = false;
+    }
+  }
+  const auto read_path = [&](const char* key) -> std::optional<fs::path> {
+    const Field* f = fields->get(key);
+    if (!f) return std::nullopt;
+    auto p = reader.path(*f);
+    if (!p) ok = false;
+    return p;
+  };
+  if (auto p = read_path("ca_cert")) options.ca_cert = *p;
+  if (auto p = read_path("ca_key")) options.ca_key = *p;
+  options.ca_key_passphrase_file = read_path("ca_key_passphrase_file");
+  options.chain = read_path("chain");
+  options.roots = read_path("roots");
+  if (const Field* f = fields->get("lifetime")) {
+    if (auto d = reader.duration(*f, Millis(std::chrono::seconds(1))))
+      options.lifetime = *d;
+    else
+      ok = false;
+  }
+  if (const Field* f = fields->get("backdate")) {
+    if (auto d = reader.duration(*f, Millis(0)))
+      options.backdate = *d;
+    else
+      ok = false;
+  }
+  if (!ok) return std::nullopt;
+  return IssuerConfig{entry.key, "local", options, entry.key_mark};
+}
+
+std::optional<IssuerConfig> read_issuer(const Field& entry, const Reader& reader) {
+  if (!entry.value.IsMap()) {
+    // Let the generic check word the message.
+    (void)reader.fields(entry.value, entry.value_mark, "issuer " + in_quotes(entry.key), {"type"},
+                        k_issuer_example);
+    return std::nullopt;
+  }
+  const YAML::Node& node = entry.value;
+  const YAML::Node type = node["type"];
+  if (!type.IsDefined() || type.IsNull()) {
+    reader.add(entry.key_mark, "issuer " + in_quotes(entry.key) + " has no type",
+               "write type: local");
+    return std::nullopt;
+  }
+  const Mark type_mark = reader.mark(type, entry.key_mark);
+  const auto name = reader.string(type, type_mark, "type");
+  if (!name) return std::nullopt;
+  if (*name == "local") return read_local_issuer(entry, reader);
+  const std::string hint = closest_match(*name, {"local"});
+  reader.add(type_mark, "unknown issuer type " + in_quotes(*name),
+             (hint.empty() ? std::string() : "did you mean '" + hint + "'? ") +
+                 "this version of certrotd supports type: local");
+  return std::nullopt;
+}
+
+}  // namespace
+
+void Loader::read_main(const YAML::Node& root, const Reader& reader) {
+  m_main_file = reader.file();
+  const auto fields =
+      reader.fields(root, Mark{reader.file(), 1, 1}, "the top level", top_keys(), k_top_example);
+  if (!fields) return;
+  // state_dir and defaults first: credentials above them in the file still depend on them.
+  if (const Field* f = fields->get("state_dir")) {
+    if (auto p = reader.path(*f)) m_config.state_dir = *p;
+  }
+  if (const Field* f = fields->get("max_concurrent_rotations")) {
+    if (auto n = reader.integer(*f, 1, 1024)) {
+      m_config.max_concurrent_rotations = static_cast<int>(*n);
+    }
+  }
+  if (const Field* f = fields->get("min_remaining_validity")) {
+    if (auto d = reader.duration(*f, Millis(0))) m_config.min_remaining_validity = *d;
+  }
+  if (const Field* f = fields->get("defaults")) {
+    if (auto defaults = reader.fields(f->value, f->value_mark, "defaults", tunable_keys(),
+                                      "defaults: { renew_at: 66%, jitter: 5% }")) {
+      m_defaults = read_tunables(*defaults, reader);
+    }
+  }
+  if (const Field* f = fields->get("issuers")) read_issuers(*f, reader);
+  if (const Field* f = fields->get("credentials")) read_credentials(*f, reader);
+}
+
+void Loader::read_drop_in(const YAML::Node& root, const Reader& reader) {
+  const auto fields = reader.fields(root, Mark{reader.file(), 1, 1}, "the top level", top_keys(),
+                                    "issuers: and credentials: mappings");
+  if (!fields) return;
+  for (const Field& f : fields->all()) {
+    if (f.key == "issuers") {
+      read_issuers(f, reader);
+    } else if (f.key == "credentials") {
+      read_credentials(f, reader);
+    } else {
+      reader.add(f.key_mark, f.key + " can only be set in the main file " + m_main_file,
+                 "move it there; files in conf.d/ may only add issuers: and credentials:");
+    }
+  }
+}
+
+void Loader::read_issuers(const Field& field, const Reader& reader) {
+  const auto entries = reader.entries(field.value, field.value_mark, "issuers",
+                                      "issuers: { " + std::string(k_issuer_example) + " }");
+  if (!entries) return;
+  for (const Field& entry : entries->all()) {
+    std::optional<Mark> previous;
+    if (const auto it = m_config.issuers.find(entry.key); it != m_config.issuers.end()) {
+      previous = it->second.mark;
+    } else if (const auto b = m_broken_issuers.find(entry.key); b != m_broken_issuers.end()) {
+      previous = b->second;
+    }
+    if (previous) {
+      reader.add(
+          entry.key_mark,
+          "issuer " + in_quotes(entry.key) + " is already defined at " + previous->to_string(),
+          "rename one of them");
+      continue;
+    }
+    if (auto issuer = read_issuer(entry, reader)) {
+      m_config.issuers.emplace(entry.key, std::move(*issuer));
+    } else {
+      // Still known by name, so credentials that use it are not also reported as dangling.
+      m_broken_issuers.emplace(entry.key, entry.key_mark);
+    }
+  }
+}
+
+void Loader::read_credentials(const Field& field, const Reader& reader) {
+  const auto entries = reader.entries(
+      field.value, field.value_mark, "credentials",
+      "credentials: { web: { issuer: dev-ca, sans: [\"DNS:web.example.internal\"] } }");
+  if (!entries) return;
+  for (const Field& entry : entries->all()) {
+    const auto previous =
+        std::find_if(m_credentials.begin(), m_credentials.end(),
+                     [&](const PendingCredential& c) { return c.config.name == entry.key; });
+    if (previous != m_credentials.end()) {
+      reader.add(entry.key_mark,
+                 "credential " + in_quotes(entry.key) + " is already defined at " +
+                     previous->config.mark.to_string(),
+                 "rename one of them");
+      continue;
+    }
+    if (auto credential = read_credential(entry, m_defaults, m_config.state_dir, reader)) {
+      m_credentials.push_back(std::move(*credential));
+    }
+  }
+}
+
+void Loader::check_credential(const PendingCredential& credential) {
+  const CredentialConfig& config = credential.config;
+  std::optional<Millis> issuer_lifetime;
+  if (!config.issuer.empty()) {
+    const auto it = m_config.issuers.find(config.issuer);
+    if (it != m_config.issuers.end()) {
+      issuer_lifetime = std::get<issuer::LocalIssuerOptions>(it->second.options).lifetime;
+    } else if (!m_broken_issuers.contains(config.issuer)) {
+      std::vector<std::string> names;
+      for (const auto& [name, issuer] : m_config.issuers) names.push_back(name);
+      for (const auto& [name, mark] : m_broken_issuers) names.push_back(name);
+      const std::string hint = closest_match(config.issuer, names);
+      std::string instead;
+      if (!hint.empty()) {
+        instead = "did you mean '" + hint + "'?";
+      } else if (names.empty()) {
+        instead = "define it under issuers:";
+      } else {
+        std::sort(names.begin(), names.end());
+        instead = "define it under issuers: or name one of:";
+        for (const auto& n : names) instead += " " + n;
+      }
+      m_problems.add(credential.issuer_mark,
+                     "credential " + in_quotes(config.name) + " names issuer " +
+                         in_quotes(config.issuer) + ", which is not defined",
+                     instead);
+    }
+  }
+  if (!credential.renew_before) return;
+  // The issuer caps what the credential asks for, so the shorter of the two is what arrives.
+  std::optional<Millis> lifetime = config.lifetime;
+  bool issuer_wins = false;
+  if (issuer_lifetime && (!lifetime || *issuer_lifetime < *lifetime)) {
+    lifetime = issuer_lifetime;
+    issuer_wins = true;
+  }
+  if (!lifetime || credential.renew_before->value < *lifetime) return;
+  std::string what = "renew_before " + format_duration(credential.renew_before->value) +
+                     " is not shorter than the " + format_duration(*lifetime) +
+                     " lifetime of credential " + in_quotes(config.name);
+  if (issuer_wins) what += " (the most issuer " + in_quotes(config.issuer) + " grants)";
+  m_problems.add(credential.renew_before->mark, what,
+                 "write a shorter renew_before, or renew_at: 66% to renew at a share of the "
+                 "lifetime");
+}
+
+void Loader::check_distinct_outputs() {
+  struct Owner {
+    const PendingCredential* credential;
+    Mark mark;
+  };
+  std::map<fs::path, Owner> dirs;
+  std::map<fs::path, Owner> copies;
+  for (const auto& c : m_credentials) {
+    const fs::path& dir = c.config.output.dir;
+    if (const auto it = dirs.find(dir); it != dirs.end()) {
+      m_problems.add(c.output_dir_mark,
+                     "output dir " + dir.string() + " of credential " + in_quotes(c.config.name) +
+                         " is also the output dir of credential " +
+                         in_quotes(it->second.credential->config.name) + " (" +
+                         it->second.mark.to_string() + ")",
+                     "give each credential its own output dir");
+    } else {
+      dirs.emplace(dir, Owner{&c, c.output_dir_mark});
+    }
+    for (std::size_t i = 0; i < c.config.output.copies.size(); ++i) {
+      const fs::path& path = c.config.output.copies[i].path;
+      if (const auto it = copies.find(path); it != copies.end()) {
+        m_problems.add(c.copy_marks[i],
+                       "copy " + path.string() + " is already written by credential " +
+                           in_quotes(it->second.credential->config.name) + " (" +
+                           it->second.mark.to_string() + ")",
+                       "write each file from one credential and one copy entry only");
+      } else {
+        copies.emplace(path, Owner{&c, c.copy_marks[i]});
+      }
+    }
+  }
+}
+
+std::optional<Config> Loader::finish(const fs::path& source) {
+  for (const auto& c : m_credentials) check_credential(c);
+  check_distinct_outputs();
+  if (!m_problems.empty()) return std::nullopt;
+  m_config.source = source;
+  m_config.credentials.clear();
+  for (auto& c : m_credentials) m_config.credentials.push_back(std::move(c.config));
+  return std::move(m_config);
+}
+
+}  // namespace certrotd::config::detail

@@ -1,0 +1,82 @@
+// Private to lib/config: turns parsed YAML documents into a Config. The main file is read first
+// (state_dir and defaults live only there), then each conf.d file; the checks that span files
+// (issuer references, distinct output folders) run once everything is read.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "config/reader.hpp"
+
+namespace certrotd::config::detail {
+
+// A value with the place it was written, kept for checks that run after reading.
+template <typename T>
+struct Setting {
+  T value;
+  Mark mark;
+};
+
+// The settings that `defaults:` and each credential can both give; a credential's own value wins.
+struct Tunables {
+  std::optional<Setting<x509::KeySpec>> key;
+  std::optional<Setting<double>> renew_at;
+  std::optional<Setting<Millis>> renew_before;
+  std::optional<Setting<double>> jitter;
+  std::optional<Setting<Millis>> backoff_base;
+  std::optional<Setting<Millis>> backoff_cap;
+  std::optional<Setting<double>> expiring_at;
+  std::optional<Setting<Millis>> lifetime;
+};
+
+// The keys of Tunables, as written in YAML.
+std::vector<std::string> tunable_keys();
+// Reads the Tunables keys present in `fields`; problems go to the reader.
+Tunables read_tunables(const Fields& fields, const Reader& reader);
+// Each setting of `over` that is set replaces the one in `base`.
+Tunables overlay(const Tunables& base, const Tunables& over);
+
+// A credential as read, with the positions the cross-file checks report at.
+struct PendingCredential {
+  CredentialConfig config;
+  Mark issuer_mark;
+  std::optional<Setting<Millis>> renew_before;
+  std::optional<Setting<Millis>> lifetime;
+  Mark output_dir_mark;
+  std::vector<Mark> copy_marks;  // one per config.output.copies entry
+};
+
+// Reads one entry of `credentials:`; `defaults` from the main file fill what it leaves out.
+std::optional<PendingCredential> read_credential(const Field& entry, const Tunables& defaults,
+                                                 const fs::path& state_dir, const Reader& reader);
+
+class Loader {
+public:
+  explicit Loader(Problems& problems) : m_problems(problems) {}
+
+  void read_main(const YAML::Node& root, const Reader& reader);
+  void read_drop_in(const YAML::Node& root, const Reader& reader);
+  // Runs the checks that need every file; the Config when nothing was wrong anywhere.
+  std::optional<Config> finish(const fs::path& source);
+
+private:
+  void read_issuers(const Field& field, const Reader& reader);
+  void read_credentials(const Field& field, const Reader& reader);
+  void check_credential(const PendingCredential& credential);
+  void check_distinct_outputs();
+
+  Problems& m_problems;
+  std::string m_main_file;
+  Config m_config;
+  // Issuers defined with mistakes (already reported), by name.
+  std::map<std::string, Mark> m_broken_issuers;
+  Tunables m_defaults;
+  std::vector<PendingCredential> m_credentials;
+};
+
+}  // namespace certrotd::config::detail
