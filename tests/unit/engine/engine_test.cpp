@@ -1,0 +1,336 @@
+// The engine driven by a ManualClock: no timers, no sleeping. Rotations run synchronously
+// through run_job(), exactly the code the worker threads run.
+#include "engine/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+#include "issuer/ca_init.hpp"
+#include "support/test_support.hpp"
+#include "util/files.hpp"
+#include "x509/certificate.hpp"
+
+namespace certrotd::engine {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TempDir;
+
+class RecordingSink final : public EventSink {
+public:
+  void emit(const Event& event) override {
+    std::lock_guard lock(m_mutex);
+    events.push_back(event);
+  }
+  int count(EventKind kind, const std::string& credential) const {
+    int n = 0;
+    for (const auto& e : events) n += (e.kind == kind && e.credential == credential) ? 1 : 0;
+    return n;
+  }
+  std::vector<Event> events;
+
+private:
+  std::mutex m_mutex;
+};
+
+class EngineTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    issuer::CaInitOptions ca;
+    ca.dir = dir / "ca";
+    ca.intermediate = true;
+    ASSERT_TRUE(issuer::init_ca(ca, clock, random).has_value());
+  }
+
+  std::string yaml(const std::string& lifetime, const std::vector<std::string>& names,
+                   const std::string& extra_issuer = "") const {
+    std::string text = "state_dir: " + (dir / "state").string() + "\n" +
+                       "defaults:\n  backoff: { base: 10s, cap: 1m }\n"
+                       "issuers:\n  ca:\n    type: local\n"
+                       "    ca_cert: " + (dir / "ca/intermediate.pem").string() + "\n" +
+                       "    ca_key: " + (dir / "ca/intermediate.key").string() + "\n" +
+                       "    roots: " + (dir / "ca/ca.pem").string() + "\n" +
+                       "    lifetime: " + lifetime + "\n" + extra_issuer +
+                       "credentials:\n";
+    for (const auto& n : names) {
+      text += "  " + n + ":\n    issuer: ca\n    subject: { common_name: " + n +
+              ".example }\n    sans: [\"DNS:" + n + ".example\"]\n    usage: [clientAuth]\n" +
+              "    output: { dir: " + (dir / "live" / n).string() + " }\n";
+    }
+    return text;
+  }
+
+  config::Config load(const std::string& text) const {
+    auto config = config::parse_config(text, "test.yaml", dir.path());
+    EXPECT_TRUE(config.has_value()) << (config ? "" : config.error().what());
+    return *config;
+  }
+
+  std::unique_ptr<Engine> make_engine(const config::Config& config) {
+    auto engine = Engine::create(config, {clock, random, sink});
+    EXPECT_TRUE(engine.has_value()) << (engine ? "" : engine.error().what());
+    return std::move(*engine);
+  }
+
+  // Runs every due job to completion, as the worker pool would; returns how many ran.
+  int run_due(Engine& engine) {
+    auto jobs = engine.take_due();
+    for (auto& job : jobs) engine.complete(run_job(std::move(job), engine.rotation_env()));
+    return static_cast<int>(jobs.size());
+  }
+
+  std::string live_serial(const std::string& name) const {
+    auto text = read_file(dir / "live" / name / "cert.pem");
+    if (!text) return {};
+    auto cert = x509::parse_certificate(*text);
+    return cert ? cert->info().serial : std::string{};
+  }
+
+  void advance_to_deadline(const Engine& engine) {
+    const auto deadline = engine.next_deadline();
+    ASSERT_TRUE(deadline.has_value());
+    if (*deadline > clock.mono_now()) clock.advance(*deadline - clock.mono_now());
+  }
+
+  TempDir dir;
+  ManualClock clock;
+  SeededRandom random{42};
+  RecordingSink sink;
+};
+
+TEST_F(EngineTest, MissingCredentialsAreIssuedAtOnce) {
+  auto engine = make_engine(load(yaml("1h", {"a", "b"})));
+  engine->start();
+  EXPECT_EQ(engine->next_deadline(), clock.mono_now());
+  EXPECT_EQ(run_due(*engine), 2);
+  EXPECT_FALSE(live_serial("a").empty());
+  EXPECT_FALSE(live_serial("b").empty());
+  for (const auto& s : engine->status()) EXPECT_EQ(s.state, schedule::State::valid) << s.name;
+}
+
+TEST_F(EngineTest, RenewsAtTwoThirdsOfTheLifetimeAndNotBefore) {
+  auto engine = make_engine(load(yaml("1h", {"a"})));
+  engine->start();
+  run_due(*engine);
+  const std::string first = live_serial("a");
+  const auto wait = *engine->next_deadline() - clock.mono_now();
+  // notAfter = notBefore + 1h with notBefore backdated 1 min, so 59 min remain from install:
+  // renewal at 2/3 of 59 min (39m20s), +/- 5% of 59 min (2m57s) jitter.
+  EXPECT_GE(wait, 39min + 20s - 2min - 57s - 1s);
+  EXPECT_LE(wait, 39min + 20s + 2min + 57s + 1s);
+
+  clock.advance(wait - 1s);
+  EXPECT_EQ(run_due(*engine), 0);
+  EXPECT_EQ(live_serial("a"), first);
+  clock.advance(1s);
+  EXPECT_EQ(run_due(*engine), 1);
+  EXPECT_NE(live_serial("a"), first);
+}
+
+TEST_F(EngineTest, OneMinuteCertificatesDoNotStormDespiteBackdating) {
+  auto engine = make_engine(load(yaml("1m", {"a"})));
+  engine->start();
+  int rotations = 0;
+  const auto end = clock.mono_now() + 10min;
+  while (clock.mono_now() < end) {
+    rotations += run_due(*engine);
+    advance_to_deadline(*engine);
+  }
+  // One rotation per ~40 s over ten minutes: about 15, never hundreds.
+  EXPECT_GE(rotations, 12);
+  EXPECT_LE(rotations, 20);
+  EXPECT_EQ(sink.count(EventKind::renew_failed, "a"), 0);
+}
+
+TEST_F(EngineTest, RequestRotationMakesNamedCredentialsDueAndRejectsUnknownNames) {
+  auto engine = make_engine(load(yaml("1h", {"a", "b"})));
+  engine->start();
+  run_due(*engine);
+  const std::string a = live_serial("a");
+  const std::string b = live_serial("b");
+  EXPECT_FALSE(engine->request_rotation({"nope"}).has_value());
+  ASSERT_TRUE(engine->request_rotation({"a"}).has_value());
+  EXPECT_EQ(run_due(*engine), 1);
+  EXPECT_NE(live_serial("a"), a);
+  EXPECT_EQ(live_serial("b"), b);
+  ASSERT_TRUE(engine->request_rotation({}).has_value());
+  EXPECT_EQ(run_due(*engine), 2);
+}
+
+// An issuer that is down.
+class UnavailableIssuer final : public issuer::Issuer {
+public:
+  std::string_view type() const override { return "unavailable"; }
+  Result<issuer::IssuedCredential> issue(const issuer::IssueRequest&) override {
+    return fail_retryable("HTTP 503 Service Unavailable");
+  }
+};
+
+// Runs the due job of `name` with `issuer` (and `anchors`, when given) in place of the
+// configured ones: how the tests put a misbehaving issuer behind the real pipeline.
+void run_with(Engine& engine, std::shared_ptr<issuer::Issuer> issuer,
+              std::vector<x509::Certificate> anchors = {}) {
+  auto jobs = engine.take_due();
+  ASSERT_EQ(jobs.size(), 1u);
+  auto plan = std::make_shared<CredentialPlan>(*jobs[0].plan);
+  plan->issuer = std::move(issuer);
+  if (!anchors.empty()) plan->anchors = std::move(anchors);
+  jobs[0].plan = plan;
+  engine.complete(run_job(std::move(jobs[0]), engine.rotation_env()));
+}
+
+TEST_F(EngineTest, AnUnavailableIssuerKeepsTheOldCredentialAndBacksOff) {
+  auto engine = make_engine(load(yaml("1h", {"a"})));
+  engine->start();
+  run_due(*engine);
+  const std::string first = live_serial("a");
+
+  std::vector<Millis> delays;
+  for (int attempt = 1; attempt <= 4; ++attempt) {
+    ASSERT_TRUE(engine->request_rotation({"a"}).has_value());
+    run_with(*engine, std::make_shared<UnavailableIssuer>());
+    delays.push_back(std::chrono::duration_cast<Millis>(*engine->next_deadline() - clock.mono_now()));
+    EXPECT_EQ(engine->status().front().failures, attempt);
+  }
+  EXPECT_EQ(live_serial("a"), first);
+  EXPECT_EQ(sink.count(EventKind::renew_failed, "a"), 4);
+  EXPECT_NE(engine->status().front().last_error.find("503"), std::string::npos);
+  for (const auto d : delays) {
+    EXPECT_GE(d, 1s);
+    EXPECT_LE(d, 1min) << "backoff cap from the config";
+  }
+
+  // The next good answer rotates and clears the failure count.
+  clock.advance(*engine->next_deadline() - clock.mono_now());
+  EXPECT_EQ(run_due(*engine), 1);
+  EXPECT_NE(live_serial("a"), first);
+  EXPECT_EQ(engine->status().front().failures, 0);
+  EXPECT_TRUE(engine->status().front().last_error.empty());
+}
+
+TEST_F(EngineTest, AnAnswerFromAnUntrustedCaNeverReachesDisk) {
+  auto engine = make_engine(load(yaml("1h", {"a"})));
+  engine->start();
+  run_due(*engine);
+  const std::string first = live_serial("a");
+
+  issuer::CaInitOptions other;
+  other.dir = dir / "other-ca";
+  ASSERT_TRUE(issuer::init_ca(other, clock, random).has_value());
+  issuer::LocalIssuerOptions foreign;
+  foreign.ca_cert = dir / "other-ca/ca.pem";
+  foreign.ca_key = dir / "other-ca/ca.key";
+  auto foreign_issuer = issuer::LocalIssuer::create(foreign, clock, random);
+  ASSERT_TRUE(foreign_issuer.has_value());
+  auto root = x509::parse_certificates(read_file(dir / "ca/ca.pem").value());
+  ASSERT_TRUE(root.has_value());
+
+  ASSERT_TRUE(engine->request_rotation({"a"}).has_value());
+  run_with(*engine, std::shared_ptr<issuer::Issuer>(std::move(*foreign_issuer)), *root);
+
+  EXPECT_EQ(live_serial("a"), first);
+  const auto status = engine->status().front();
+  EXPECT_EQ(status.failures, 1);
+  EXPECT_NE(status.last_error.find("chain does not verify"), std::string::npos) << status.last_error;
+}
+
+TEST_F(EngineTest, StateSurvivesARestart) {
+  {
+    auto engine = make_engine(load(yaml("1h", {"a"})));
+    engine->start();
+    run_due(*engine);
+  }
+  const std::string serial = live_serial("a");
+  clock.advance(5min);
+  auto engine = make_engine(load(yaml("1h", {"a"})));
+  engine->start();
+  // Installed by us five minutes ago: due at ~40 min after installation, not now.
+  EXPECT_EQ(run_due(*engine), 0);
+  EXPECT_EQ(live_serial("a"), serial);
+  const auto wait = *engine->next_deadline() - clock.mono_now();
+  EXPECT_GE(wait, 30min);
+  EXPECT_LE(wait, 40min);
+}
+
+TEST_F(EngineTest, ACertificateReplacedByHandIsAdoptedNotRenewed) {
+  auto engine = make_engine(load(yaml("1h", {"a"})));
+  engine->start();
+  run_due(*engine);
+
+  // Issue a 10-day certificate by other means (a second engine writing to a scratch folder).
+  auto other = load(yaml("240h", {"a"}));
+  other.credentials[0].output.dir = dir / "scratch";
+  other.state_dir = dir / "scratch-state";
+  auto issuing = make_engine(other);
+  issuing->start();
+  run_due(*issuing);
+  const std::string hand = read_file(dir / "scratch/cert.pem").value();
+  ASSERT_TRUE(write_file_atomic(dir / "live/a/key.pem", read_file(dir / "scratch/key.pem").value(), 0600));
+  ASSERT_TRUE(write_file_atomic(dir / "live/a/cert.pem", hand, 0644));
+  const std::string hand_serial = x509::parse_certificate(hand)->info().serial;
+
+  engine->on_disk_changed("a");
+  EXPECT_EQ(sink.count(EventKind::adopted, "a"), 1);
+  EXPECT_EQ(live_serial("a"), hand_serial);
+  // Scheduled from its own dates: 2/3 of ten days is more than six days away.
+  EXPECT_GE(*engine->next_deadline() - clock.mono_now(), std::chrono::hours(24 * 6));
+  EXPECT_EQ(run_due(*engine), 0);
+  // Seeing the same certificate again is not a second adoption.
+  engine->on_disk_changed("a");
+  EXPECT_EQ(sink.count(EventKind::adopted, "a"), 1);
+}
+
+TEST_F(EngineTest, ReloadAddsAndRemovesCredentialsAndKeepsStateOnError) {
+  auto engine = make_engine(load(yaml("1h", {"a"})));
+  engine->start();
+  run_due(*engine);
+  ASSERT_TRUE(engine->reload(load(yaml("1h", {"a", "b"}))).has_value());
+  EXPECT_EQ(engine->size(), 2u);
+  EXPECT_EQ(run_due(*engine), 1) << "only the new credential is due";
+
+  auto broken = load(yaml("1h", {"a"}));
+  std::get<issuer::LocalIssuerOptions>(broken.issuers.at("ca").options).ca_key = dir / "missing.key";
+  EXPECT_FALSE(engine->reload(broken).has_value());
+  EXPECT_EQ(engine->size(), 2u) << "a failed reload changes nothing";
+
+  ASSERT_TRUE(engine->reload(load(yaml("1h", {"b"}))).has_value());
+  EXPECT_EQ(engine->size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(dir / "live/a/cert.pem")) << "files of a removed credential stay";
+}
+
+TEST_F(EngineTest, InspectReportsStateWithoutTouchingDisk) {
+  const auto config = load(yaml("1h", {"a"}));
+  auto before = Engine::inspect(config, clock);
+  ASSERT_EQ(before.size(), 1u);
+  EXPECT_EQ(before[0].state, schedule::State::missing);
+  EXPECT_FALSE(std::filesystem::exists(dir / "live/a"));
+
+  auto engine = make_engine(config);
+  engine->start();
+  run_due(*engine);
+  auto after = Engine::inspect(config, clock);
+  EXPECT_EQ(after[0].state, schedule::State::valid);
+  ASSERT_TRUE(after[0].cert.has_value());
+  EXPECT_EQ(after[0].cert->serial, live_serial("a"));
+  ASSERT_TRUE(after[0].next_attempt.has_value());
+  EXPECT_GT(*after[0].next_attempt, clock.wall_now());
+}
+
+TEST_F(EngineTest, EventsNeverCarryKeyMaterial) {
+  auto engine = make_engine(load(yaml("1h", {"a", "b"})));
+  engine->start();
+  run_due(*engine);
+  ASSERT_TRUE(engine->request_rotation({}).has_value());
+  run_due(*engine);
+  const std::string key = read_file(dir / "live/a/key.pem").value();
+  const std::string key_body = key.substr(key.find('\n') + 1, 40);
+  ASSERT_FALSE(sink.events.empty());
+  for (const auto& e : sink.events) {
+    EXPECT_EQ(e.message.find("PRIVATE KEY"), std::string::npos) << e.message;
+    EXPECT_EQ(e.message.find(key_body), std::string::npos) << e.message;
+  }
+}
+
+}  // namespace
+}  // namespace certrotd::engine
