@@ -23,22 +23,8 @@ public:
   }
 };
 
-// Seeded from the OS once; thread-safe.
-class SystemRandom final : public Random {
-public:
-  SystemRandom() : m_engine(std::random_device{}()) {}
-  std::uint64_t next_u64() override {
-    std::lock_guard lock(m_mutex);
-    return m_engine();
-  }
-
-private:
-  std::mutex m_mutex;
-  std::mt19937_64 m_engine;
-};
-
-// Deterministic sequence for tests.
-class SeededRandom final : public Random {
+// A mutex-guarded mt19937_64 from a fixed seed: a deterministic sequence for tests.
+class SeededRandom : public Random {
 public:
   explicit SeededRandom(std::uint64_t seed) : m_engine(seed) {}
   std::uint64_t next_u64() override {
@@ -49,6 +35,18 @@ public:
 private:
   std::mutex m_mutex;
   std::mt19937_64 m_engine;
+};
+
+// The same engine seeded once from the OS (64 bits from two random_device draws); thread-safe.
+class SystemRandom final : public SeededRandom {
+public:
+  SystemRandom() : SeededRandom(os_seed()) {}
+
+private:
+  static std::uint64_t os_seed() {
+    std::random_device device;
+    return (static_cast<std::uint64_t>(device()) << 32) | device();
+  }
 };
 
 }  // namespace certrotd
