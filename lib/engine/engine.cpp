@@ -43,6 +43,39 @@ schedule::Validity validity_of(const x509::CertInfo& cert, std::optional<SystemT
   return schedule::Validity{cert.not_before, cert.not_after, installed_at};
 }
 
+store::CertCache cache_of(const x509::CertInfo& cert, std::string files_id) {
+  return store::CertCache{std::move(files_id), cert.serial, cert.sha256_fingerprint,
+                          cert.not_before, cert.not_after};
+}
+
+// What the engine needs of a certificate it does not parse again: the cached facts.
+x509::CertInfo info_of(const store::CertCache& cache) {
+  x509::CertInfo info;
+  info.serial = cache.serial;
+  info.sha256_fingerprint = cache.fingerprint;
+  info.not_before = cache.not_before;
+  info.not_after = cache.not_after;
+  return info;
+}
+
+// The live certificate's facts: from the state file's cache while the files are unchanged,
+// otherwise parsed (and checked: key matches certificate). nullopt when there is none.
+// `cache` is updated to what was found.
+Result<std::optional<x509::CertInfo>> live_info(const config::CredentialConfig& config,
+                                                std::optional<store::CertCache>& cache) {
+  const std::string id = live_files_id(config);
+  if (!id.empty() && cache && cache->files_id == id) {
+    return std::optional<x509::CertInfo>(info_of(*cache));
+  }
+  cache.reset();
+  auto live = read_live(config);
+  if (!live) return fail(live.error());
+  if (!*live) return std::optional<x509::CertInfo>{};
+  const x509::CertInfo& info = (*live)->chain.front().info();
+  if (!id.empty()) cache = cache_of(info, id);
+  return std::optional<x509::CertInfo>(info);
+}
+
 }  // namespace
 
 JobResult run_job(Job job, const RotationEnv& env) {
@@ -88,7 +121,7 @@ void Engine::load(Tracked& tracked) {
   }
   tracked.cert.reset();
   tracked.installed_at.reset();
-  auto live = read_live(config);
+  auto live = live_info(config, tracked.persisted.live_cert);
   if (!live) {
     emit(EventKind::loaded, Severity::warning, config.name, tracked,
          "live credential unusable, will request a new one: " + live.error().what());
@@ -98,7 +131,7 @@ void Engine::load(Tracked& tracked) {
     emit(EventKind::loaded, Severity::info, config.name, tracked, "no credential yet");
     return;
   }
-  tracked.cert = (*live)->chain.front().info();
+  tracked.cert = std::move(**live);
   if (tracked.persisted.installed_serial == tracked.cert->serial) {
     tracked.installed_at = tracked.persisted.installed_at;
   }
@@ -187,6 +220,8 @@ void Engine::complete(JobResult done) {
     tracked.persisted.last_success = now;
     tracked.persisted.installed_at = now;
     tracked.persisted.installed_serial = done.result->info.serial;
+    tracked.persisted.live_cert =
+        cache_of(done.result->info, live_files_id(tracked.plan->config));
     tracked.persisted.last_error.clear();
     tracked.persisted.failures = 0;
     emit(EventKind::renewed, Severity::info, name, tracked, "version " + done.result->version);
@@ -226,13 +261,15 @@ void Engine::on_disk_changed(const std::string& name) {
   auto it = m_tracked.find(name);
   if (it == m_tracked.end() || it->second.in_flight) return;  // our own swap: complete() handles it
   Tracked& tracked = it->second;
-  auto live = read_live(tracked.plan->config);
+  std::optional<store::CertCache> cache = tracked.persisted.live_cert;
+  auto live = live_info(tracked.plan->config, cache);
   if (!live || !*live) {
     // Half-written by hand, or removed: keep the schedule we have; a later change or the next
     // renewal sorts it out. Renewing now would race with whoever is writing.
     return;
   }
-  const x509::CertInfo& found = (*live)->chain.front().info();
+  tracked.persisted.live_cert = std::move(cache);
+  const x509::CertInfo& found = **live;
   if (tracked.cert && tracked.cert->sha256_fingerprint == found.sha256_fingerprint) return;
   tracked.cert = found;
   tracked.installed_at.reset();
@@ -303,12 +340,13 @@ std::vector<CredentialStatus> Engine::inspect(const config::Config& config, cons
     status.issuer = credential.issuer;
     status.dir = credential.output.dir;
     schedule::StateInputs inputs;
-    store::CredentialState persisted = state_files.load(credential.name).value_or(store::CredentialState{});
-    auto live = read_live(credential);
+    store::CredentialState persisted =
+        state_files.load(credential.name).value_or(store::CredentialState{});
+    auto live = live_info(credential, persisted.live_cert);
     if (!live) {
       status.last_error = live.error().what();
     } else if (*live) {
-      status.cert = (*live)->chain.front().info();
+      status.cert = std::move(**live);
       std::optional<SystemTime> installed_at;
       if (persisted.installed_serial == status.cert->serial) installed_at = persisted.installed_at;
       inputs.validity = validity_of(*status.cert, installed_at);

@@ -1,5 +1,7 @@
 #include "engine/rotation.hpp"
 
+#include <sys/stat.h>
+
 #include "engine/validate.hpp"
 #include "util/files.hpp"
 #include "x509/csr.hpp"
@@ -41,6 +43,18 @@ Result<std::string> read_passphrase(const std::filesystem::path& file) {
   if (end != std::string::npos) value.resize(end);
   if (value.empty()) return fail("passphrase file is empty", file.string());
   return value;
+}
+
+std::string live_files_id(const config::CredentialConfig& config) {
+  std::string id;
+  for (const auto content : {store::Content::cert, store::Content::key}) {
+    struct stat st {};
+    if (::stat((config.output.dir / store::file_name(content)).c_str(), &st) != 0) return {};
+    if (!id.empty()) id += '/';
+    id += std::to_string(st.st_ino) + ':' + std::to_string(st.st_size) + ':' +
+          std::to_string(st.st_mtim.tv_sec) + '.' + std::to_string(st.st_mtim.tv_nsec);
+  }
+  return id;
 }
 
 Result<std::optional<LiveCredential>> read_live(const config::CredentialConfig& config) {

@@ -42,6 +42,11 @@ struct LiveCredential {
 // `certrotd check` can use it on a host where the daemon runs.
 Result<std::optional<LiveCredential>> read_live(const config::CredentialConfig& config);
 
+// The identity of the live cert.pem and key.pem (inode, size, mtime of each, following the
+// stable links), or empty when either is missing. Changes whenever either file is replaced or
+// rewritten, by us or by hand.
+std::string live_files_id(const config::CredentialConfig& config);
+
 struct Installed {
   x509::CertInfo info;
   std::string version;

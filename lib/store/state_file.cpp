@@ -141,6 +141,25 @@ Result<std::string> string_from_json(const json& doc, const char* key) {
   return it->get<std::string>();
 }
 
+Result<CertCache> cert_cache_from_json(const json& doc) {
+  CertCache cache;
+  for (const auto& [key, field] : {std::pair{"files_id", &CertCache::files_id},
+                                   std::pair{"serial", &CertCache::serial},
+                                   std::pair{"fingerprint", &CertCache::fingerprint}}) {
+    auto value = string_from_json(doc, key);
+    if (!value) return fail(value.error());
+    cache.*field = std::move(*value);
+  }
+  for (const auto& [key, field] : {std::pair{"not_before", &CertCache::not_before},
+                                   std::pair{"not_after", &CertCache::not_after}}) {
+    auto t = time_from_json(doc, key);
+    if (!t) return fail(t.error());
+    if (!*t) return fail(std::string("live_cert.") + key + " is missing");
+    cache.*field = **t;
+  }
+  return cache;
+}
+
 Result<CredentialState> state_from_json(const json& doc) {
   if (!doc.is_object()) return fail("expected a JSON object");
   CredentialState state;
@@ -160,6 +179,11 @@ Result<CredentialState> state_from_json(const json& doc) {
   auto serial = string_from_json(doc, "installed_serial");
   if (!serial) return fail(serial.error());
   state.installed_serial = std::move(*serial);
+  if (const auto it = doc.find("live_cert"); it != doc.end() && it->is_object()) {
+    auto cache = cert_cache_from_json(*it);
+    if (!cache) return fail(cache.error());
+    state.live_cert = std::move(*cache);
+  }
   auto error = string_from_json(doc, "last_error");
   if (!error) return fail(error.error());
   state.last_error = std::move(*error);
@@ -174,14 +198,23 @@ Result<CredentialState> state_from_json(const json& doc) {
 }
 
 json state_to_json(const CredentialState& state) {
-  return json{{"format", k_format_version},
-              {"last_attempt", time_to_json(state.last_attempt)},
-              {"last_success", time_to_json(state.last_success)},
-              {"next_attempt", time_to_json(state.next_attempt)},
-              {"installed_at", time_to_json(state.installed_at)},
-              {"installed_serial", state.installed_serial},
-              {"last_error", state.last_error},
-              {"failures", state.failures}};
+  json doc{{"format", k_format_version},
+           {"last_attempt", time_to_json(state.last_attempt)},
+           {"last_success", time_to_json(state.last_success)},
+           {"next_attempt", time_to_json(state.next_attempt)},
+           {"installed_at", time_to_json(state.installed_at)},
+           {"installed_serial", state.installed_serial},
+           {"last_error", state.last_error},
+           {"failures", state.failures}};
+  if (state.live_cert) {
+    const CertCache& c = *state.live_cert;
+    doc["live_cert"] = json{{"files_id", c.files_id},
+                            {"serial", c.serial},
+                            {"fingerprint", c.fingerprint},
+                            {"not_before", format_time(c.not_before)},
+                            {"not_after", format_time(c.not_after)}};
+  }
+  return doc;
 }
 
 }  // namespace

@@ -17,6 +17,20 @@
 
 namespace certrotd::store {
 
+// Facts of the live certificate as last parsed, and the identity of the files they came from.
+// A restart with 10,000 credentials then needs 10,000 stat() calls instead of parsing 10,000
+// certificates and keys (about 0.7 ms each through OpenSSL 3.0's decoders). The cache holds only
+// while `files_id` (inode, size and mtime of cert.pem and key.pem) is unchanged.
+struct CertCache {
+  std::string files_id;
+  std::string serial;
+  std::string fingerprint;
+  SystemTime not_before;
+  SystemTime not_after;
+
+  friend bool operator==(const CertCache&, const CertCache&) = default;
+};
+
 struct CredentialState {
   std::optional<SystemTime> last_attempt;
   std::optional<SystemTime> last_success;
@@ -25,6 +39,7 @@ struct CredentialState {
   std::string installed_serial;            // serial of the certificate we installed
   std::string last_error;                  // empty after a success
   int failures = 0;                        // consecutive
+  std::optional<CertCache> live_cert;
 
   friend bool operator==(const CredentialState&, const CredentialState&) = default;
 };

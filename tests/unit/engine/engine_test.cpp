@@ -253,6 +253,36 @@ TEST_F(EngineTest, StateSurvivesARestart) {
   EXPECT_LE(wait, 40min);
 }
 
+TEST_F(EngineTest, ARestartTrustsCachedFactsOnlyWhileTheFilesAreUnchanged) {
+  const auto config = load(yaml("1h", {"a"}));
+  {
+    auto engine = make_engine(config);
+    engine->start();
+    run_due(*engine);
+  }
+  // Plant a cache entry that differs from the real certificate in one visible way: a notAfter
+  // ten days out. A restart that trusts the cache schedules from it.
+  const store::StateFiles state_files(config.state_dir);
+  auto state = state_files.load("a").value();
+  ASSERT_TRUE(state.live_cert.has_value());
+  EXPECT_EQ(state.live_cert->serial, live_serial("a"));
+  state.live_cert->not_after = clock.wall_now() + std::chrono::hours(240);
+  ASSERT_TRUE(state_files.save("a", state).has_value());
+  {
+    auto engine = make_engine(config);
+    engine->start();
+    EXPECT_GT(*engine->next_deadline() - clock.mono_now(), std::chrono::hours(24));
+  }
+  // Rewriting cert.pem (same bytes, new inode and mtime) invalidates the cache: the real
+  // one-hour certificate is parsed and scheduled again.
+  const auto cert_path = dir / "live/a/cert.pem";
+  const std::string bytes = read_file(cert_path).value();
+  ASSERT_TRUE(write_file_atomic(std::filesystem::canonical(cert_path), bytes, 0644).has_value());
+  auto engine = make_engine(config);
+  engine->start();
+  EXPECT_LT(*engine->next_deadline() - clock.mono_now(), 1h);
+}
+
 TEST_F(EngineTest, ACertificateReplacedByHandIsAdoptedNotRenewed) {
   auto engine = make_engine(load(yaml("1h", {"a"})));
   engine->start();

@@ -28,6 +28,8 @@ CredentialState sample_state() {
   s.installed_serial = "0a:1b:2c";
   s.last_error = "issuer said \"no\"";
   s.failures = 3;
+  s.live_cert = CertCache{"12:34:56/78:90:12", "0a1b2c", "ab:cd", k_may_first - 1min,
+                          k_may_first + 24h};
   return s;
 }
 
@@ -39,6 +41,15 @@ TEST(StateFilesTest, ASavedStateReadsBackEqual) {
   auto loaded = files.load("web");
   ASSERT_TRUE(loaded) << loaded.error().what();
   EXPECT_EQ(*loaded, saved);
+}
+
+TEST(StateFilesTest, ACertCacheWithoutItsDatesIsAnError) {
+  TempDir root;
+  const StateFiles files(root.path());
+  ASSERT_TRUE(files.save("web", sample_state()));
+  write_text(files.path_of("web"),
+             R"({"format": 1, "live_cert": {"files_id": "1", "serial": "ab", "fingerprint": "x"}})");
+  EXPECT_FALSE(files.load("web").has_value());
 }
 
 TEST(StateFilesTest, UnsetTimesReadBackUnset) {
