@@ -121,7 +121,13 @@ void Engine::load(Tracked& tracked) {
   }
   tracked.cert.reset();
   tracked.installed_at.reset();
+  const std::optional<store::CertCache> cached = tracked.persisted.live_cert;
   auto live = live_info(config, tracked.persisted.live_cert);
+  // Persist a refreshed cache once (after an upgrade or a change by hand), so the next start
+  // does not parse this credential again.
+  if (tracked.persisted.live_cert && tracked.persisted.live_cert != cached) {
+    save_state(config.name, tracked);
+  }
   if (!live) {
     emit(EventKind::loaded, Severity::warning, config.name, tracked,
          "live credential unusable, will request a new one: " + live.error().what());
