@@ -138,10 +138,20 @@ int run(const Options& options) {
     sd_notifyf(0, "STATUS=%s", status_text(d.service->engine()).c_str());
   });
 
-  sd_event_add_signal(loop.get(), nullptr, SIGTERM, on_stop_signal, &d);
-  sd_event_add_signal(loop.get(), nullptr, SIGINT, on_stop_signal, &d);
-  sd_event_add_signal(loop.get(), nullptr, SIGHUP, on_reload_signal, &d);
-  sd_event_add_signal(loop.get(), nullptr, SIGUSR1, on_rotate_signal, &d);
+  const struct {
+    int signal;
+    sd_event_signal_handler_t handler;
+  } signal_handlers[] = {{SIGTERM, on_stop_signal},
+                         {SIGINT, on_stop_signal},
+                         {SIGHUP, on_reload_signal},
+                         {SIGUSR1, on_rotate_signal}};
+  for (const auto& [signal, handler] : signal_handlers) {
+    // A daemon that cannot hear SIGTERM must not start at all.
+    if (int r = sd_event_add_signal(loop.get(), nullptr, signal, handler, &d); r < 0) {
+      d.logger->critical("cannot handle {}: {}", strsignal(signal), strerror(-r));
+      return EX_OSERR;
+    }
+  }
   // Pings the service manager's watchdog from the loop, when WatchdogSec= is set.
   sd_event_set_watchdog(loop.get(), 1);
 

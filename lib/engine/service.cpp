@@ -78,6 +78,15 @@ Result<void> Service::setup() {
   m_recheck_timer.reset(source);
   sd_event_source_set_enabled(m_recheck_timer.get(), SD_EVENT_OFF);
 
+  m_inotify_fd = Fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!m_inotify_fd) return fail("inotify_init1 failed: " + errno_text(errno));
+  if (int r = sd_event_add_io(m_loop, &source, m_inotify_fd.get(), EPOLLIN, &Service::on_inotify,
+                              this);
+      r < 0) {
+    return fail("cannot watch the inotify descriptor: " + errno_text(-r));
+  }
+  m_inotify_source.reset(source);
+
   m_engine->start();
   watch_all();
   pump();
@@ -153,44 +162,78 @@ void Service::watch_all() {
   std::map<std::string, std::unique_ptr<Watch>> old = std::move(m_watches);
   m_watches.clear();
   for (const auto& [name, dir] : m_engine->watch_dirs()) {
-    if (auto it = old.find(name); it != old.end()) {
+    if (auto it = old.find(name); it != old.end() && it->second->dir == dir) {
       m_watches.emplace(name, std::move(it->second));
+      old.erase(it);
     } else {
       watch(name, dir);
     }
   }
+  for (auto& [name, gone] : old) {
+    if (gone) unwatch(*gone);
+  }
+}
+
+int Service::add_watch(const std::filesystem::path& path, std::uint32_t mask,
+                       const std::string& name) {
+  // inotify_add_watch follows symlinks, so `..data` resolves to the live version folder now.
+  const int wd = ::inotify_add_watch(m_inotify_fd.get(), path.c_str(), mask);
+  if (wd >= 0) m_watch_names[wd] = name;
+  return wd;
+}
+
+void Service::remove_watch(int wd) {
+  if (wd < 0) return;
+  m_watch_names.erase(wd);
+  ::inotify_rm_watch(m_inotify_fd.get(), wd);
+}
+
+void Service::unwatch(Watch& w) {
+  remove_watch(w.data_wd);
+  remove_watch(w.dir_wd);
+  w.data_wd = w.dir_wd = -1;
 }
 
 void Service::watch(const std::string& name, const std::filesystem::path& dir) {
   auto w = std::make_unique<Watch>();
-  w->service = this;
   w->name = name;
   w->dir = dir;
-  sd_event_source* source = nullptr;
   // A failed watch (e.g. fs.inotify.max_user_watches reached) costs only the adoption of hand
   // replacements for this credential; rotations still run from the timer.
-  if (sd_event_add_inotify(m_loop, &source, dir.c_str(), k_dir_events, &Service::on_inotify,
-                           w.get()) >= 0) {
-    w->dir_source.reset(source);
-  }
+  w->dir_wd = add_watch(dir, k_dir_events, name);
   rewatch_data(*w);
   m_watches.emplace(name, std::move(w));
 }
 
 void Service::rewatch_data(Watch& w) {
-  w.data_source.reset();
-  sd_event_source* source = nullptr;
-  // inotify resolves the `..data` symlink now, so this watches the live version folder and must
-  // be renewed after every swap.
-  if (sd_event_add_inotify(m_loop, &source, (w.dir / "..data").c_str(), k_data_events,
-                           &Service::on_inotify, &w) >= 0) {
-    w.data_source.reset(source);
-  }
+  // The live version folder changes with every swap; watch the new one, drop the old one.
+  const int wd = add_watch(w.dir / "..data", k_data_events, w.name);
+  if (w.data_wd >= 0 && w.data_wd != wd && w.data_wd != w.dir_wd) remove_watch(w.data_wd);
+  w.data_wd = wd;
 }
 
-int Service::on_inotify(sd_event_source*, const struct inotify_event*, void* userdata) {
-  auto* w = static_cast<Watch*>(userdata);
-  w->service->disk_changed(w->name);
+int Service::on_inotify(sd_event_source*, int fd, uint32_t, void* userdata) {
+  auto* self = static_cast<Service*>(userdata);
+  alignas(struct inotify_event) char buffer[16384];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) break;  // EAGAIN: drained
+    for (ssize_t offset = 0; offset < n;) {
+      const auto* event = reinterpret_cast<const struct inotify_event*>(buffer + offset);
+      offset += static_cast<ssize_t>(sizeof(struct inotify_event) + event->len);
+      if (event->mask & IN_Q_OVERFLOW) {
+        // Events were lost: look at every credential once.
+        for (const auto& [name, watch] : self->m_watches) self->disk_changed(name);
+        continue;
+      }
+      auto it = self->m_watch_names.find(event->wd);
+      if (it == self->m_watch_names.end()) continue;
+      const std::string name = it->second;
+      // The kernel dropped the watch (its folder was pruned); forget the descriptor.
+      if (event->mask & IN_IGNORED) self->m_watch_names.erase(it);
+      self->disk_changed(name);
+    }
+  }
   return 0;
 }
 

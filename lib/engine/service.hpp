@@ -2,6 +2,10 @@
 // polling, no wake-ups while nothing is due), an eventfd through which rotation workers hand back
 // results, and inotify watches on every output folder so a certificate replaced by hand is
 // adopted. Signals stay in daemon/, which calls rotate(), reload() and shutdown().
+//
+// The watches share one inotify descriptor of the service's own rather than one
+// sd_event_add_inotify source each: sd-event holds an O_PATH descriptor per watched inode until
+// the loop runs, and 20,000 of them exhaust RLIMIT_NOFILE before the daemon is even ready.
 #pragma once
 
 #include <functional>
@@ -9,6 +13,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include "engine/engine.hpp"
 #include "engine/sd_handles.hpp"
@@ -39,11 +44,10 @@ public:
 
 private:
   struct Watch {
-    Service* service = nullptr;
     std::string name;
     std::filesystem::path dir;
-    SdEventSourcePtr dir_source;
-    SdEventSourcePtr data_source;  // the live version folder, through `..data`
+    int dir_wd = -1;   // the output folder
+    int data_wd = -1;  // the live version folder, through `..data`
   };
 
   Service(sd_event* loop, std::unique_ptr<Engine> engine);
@@ -53,12 +57,15 @@ private:
   void watch_all();
   void watch(const std::string& name, const std::filesystem::path& dir);
   void rewatch_data(Watch& watch);
+  void unwatch(Watch& watch);
+  int add_watch(const std::filesystem::path& path, std::uint32_t mask, const std::string& name);
+  void remove_watch(int wd);
   void disk_changed(const std::string& name);
 
   static int on_timer(sd_event_source* s, uint64_t usec, void* userdata);
   static int on_results(sd_event_source* s, int fd, uint32_t revents, void* userdata);
   static int on_recheck(sd_event_source* s, uint64_t usec, void* userdata);
-  static int on_inotify(sd_event_source* s, const struct inotify_event* event, void* userdata);
+  static int on_inotify(sd_event_source* s, int fd, uint32_t revents, void* userdata);
 
   sd_event* m_loop;
   std::unique_ptr<Engine> m_engine;
@@ -67,6 +74,9 @@ private:
   SdEventSourcePtr m_timer;
   SdEventSourcePtr m_results_source;
   SdEventSourcePtr m_recheck_timer;
+  Fd m_inotify_fd;
+  SdEventSourcePtr m_inotify_source;
+  std::unordered_map<int, std::string> m_watch_names;  // inotify watch descriptor -> credential
   std::map<std::string, std::unique_ptr<Watch>> m_watches;
   std::set<std::string> m_recheck;  // credentials whose folder changed, re-read after a pause
   bool m_stopping = false;
