@@ -7,19 +7,32 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "config/config.hpp"
+#include "engine/control.hpp"
 #include "engine/engine.hpp"
 #include "engine/events.hpp"
+#include "engine/journal.hpp"
 #include "engine/service.hpp"
+#include "engine/test_connection.hpp"
+#include "notify/bus.hpp"
+#include "notify/control.hpp"
+#include "notify/runner.hpp"
 #include "issuer/ca_init.hpp"
 #include "store/credential_store.hpp"
 #include "util/duration.hpp"
@@ -37,9 +50,40 @@ struct Options {
   bool ca_intermediate = false;
   bool ca_force = false;
   std::string credential;
+  std::string bus = "system";      // where the control interface lives (and is looked for)
+  std::string log_target = "auto";
+  bool json = false;
+  std::vector<std::string> names;
+  std::string url;
 };
 
-std::shared_ptr<spdlog::logger> make_logger(const std::string& level) {
+notify::BusKind bus_of(const Options& options) {
+  return options.bus == "user" ? notify::BusKind::user : notify::BusKind::system;
+}
+
+// journald when our stderr is connected to it (systemd sets JOURNAL_STREAM to the device and
+// inode of that stream), so structured fields reach it; a terminal or a pipe gets plain lines.
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (!stream) return false;
+  struct stat st {};
+  if (::fstat(2, &st) != 0) return false;
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) == stream;
+}
+
+engine::Severity severity_of(const std::string& level) {
+  if (level == "trace" || level == "debug") return engine::Severity::debug;
+  if (level == "warn" || level == "warning") return engine::Severity::warning;
+  if (level == "error" || level == "err" || level == "critical") return engine::Severity::error;
+  return engine::Severity::info;
+}
+
+std::shared_ptr<spdlog::logger> make_logger(const std::string& level, bool journal) {
+  if (journal) {
+    auto logger = spdlog::systemd_logger_mt("certrotd", "certrotd");
+    logger->set_level(spdlog::level::from_str(level));
+    return logger;
+  }
   auto logger = spdlog::stderr_color_mt("certrotd");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
   logger->set_level(spdlog::level::from_str(level));
@@ -56,20 +100,36 @@ struct Daemon {
   RealClock clock;
   SystemRandom random;
   std::shared_ptr<spdlog::logger> logger;
-  std::unique_ptr<engine::LogEventSink> events;
+  std::unique_ptr<engine::EventSink> events;
+  notify::SdBusConnector bus;
+  std::unique_ptr<notify::ActionRunner> actions;
   std::string config_path;
   std::unique_ptr<engine::Service> service;
+  std::unique_ptr<engine::ControlServer> control;  // destroyed before the service
 };
 
-std::string status_text(engine::Engine& engine) {
+// "12 credentials, next renewal web in 3h12m, 1 failing".
+std::string status_text(engine::Engine& engine, const Clock& clock) {
+  const auto status = engine.status();
   std::size_t renewing = 0;
   std::size_t failing = 0;
-  for (const auto& s : engine.status()) {
+  const engine::CredentialStatus* next = nullptr;
+  for (const auto& s : status) {
     if (s.state == schedule::State::renewing) ++renewing;
-    if (s.failures > 0) ++failing;
+    if (s.failures > 0 || std::any_of(s.dependents.begin(), s.dependents.end(),
+                                      [](const auto& d) { return !d.ok; })) {
+      ++failing;
+    }
+    if (s.next_attempt && (!next || *s.next_attempt < *next->next_attempt)) next = &s;
   }
-  return std::to_string(engine.size()) + " credentials, " + std::to_string(renewing) +
-         " renewing, " + std::to_string(failing) + " failing";
+  std::string text = std::to_string(status.size()) + " credentials";
+  if (next) {
+    const auto wait = std::chrono::duration_cast<Millis>(*next->next_attempt - clock.wall_now());
+    text += ", next renewal " + next->name + " in " + format_duration(std::max(wait, Millis(0)));
+  }
+  if (renewing > 0) text += ", " + std::to_string(renewing) + " renewing";
+  if (failing > 0) text += ", " + std::to_string(failing) + " failing";
+  return text;
 }
 
 int on_stop_signal(sd_event_source*, const signalfd_siginfo* info, void* userdata) {
@@ -115,8 +175,20 @@ int run(const Options& options) {
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
 
   Daemon d;
-  d.logger = make_logger(options.log_level);
-  d.events = std::make_unique<engine::LogEventSink>(d.logger);
+  const bool journal = options.log_target == "journal" ||
+                       (options.log_target == "auto" && stderr_is_journal());
+  d.logger = make_logger(options.log_level, journal);
+  if (journal) {
+    d.events = std::make_unique<engine::JournalEventSink>(severity_of(options.log_level));
+  } else {
+    d.events = std::make_unique<engine::LogEventSink>(d.logger);
+  }
+  d.actions = std::make_unique<notify::ActionRunner>(notify::RunnerDeps{
+      d.bus, [](Millis delay) { std::this_thread::sleep_for(delay); },
+      [&d](const std::string& action, int attempt, const Error& error, Millis delay) {
+        d.logger->warn("{}: attempt {} failed: {}; retrying in {}", action, attempt, error.what(),
+                       format_duration(delay));
+      }});
   d.config_path = options.config;
 
   sd_event* raw_loop = nullptr;
@@ -126,7 +198,12 @@ int run(const Options& options) {
   }
   engine::SdEventPtr loop(raw_loop);  // owned here; sources below are owned by the loop
 
-  auto engine = engine::Engine::create(*config, {d.clock, d.random, *d.events});
+  engine::EngineDeps deps{d.clock, d.random, *d.events, d.actions.get()};
+  // systemd's LoadCredential= puts secrets here; lib/ reads no environment, so pass it in.
+  if (const char* credentials = std::getenv("CREDENTIALS_DIRECTORY")) {
+    deps.credentials_directory = credentials;
+  }
+  auto engine = engine::Engine::create(*config, deps);
   if (!engine) return report_config_error(engine.error());
   auto service = engine::Service::create(loop.get(), std::move(*engine));
   if (!service) {
@@ -135,7 +212,7 @@ int run(const Options& options) {
   }
   d.service = std::move(*service);
   d.service->on_change([&d] {
-    sd_notifyf(0, "STATUS=%s", status_text(d.service->engine()).c_str());
+    sd_notifyf(0, "STATUS=%s", status_text(d.service->engine(), d.clock).c_str());
   });
 
   const struct {
@@ -157,8 +234,16 @@ int run(const Options& options) {
 
   d.logger->info("certrotd {} running with {} credentials from {}", CERTROTD_VERSION,
                  d.service->engine().size(), options.config);
-  sd_notifyf(0, "READY=1\nSTATUS=%s", status_text(d.service->engine()).c_str());
+  if (auto control = engine::ControlServer::create(loop.get(), bus_of(options), *d.service);
+      control) {
+    d.control = std::move(*control);
+  } else {
+    // Rotations do not need it; only `certrotd status/rotate/rollback` do.
+    d.logger->warn("control interface unavailable: {}", control.error().what());
+  }
+  sd_notifyf(0, "READY=1\nSTATUS=%s", status_text(d.service->engine(), d.clock).c_str());
   const int r = sd_event_loop(loop.get());
+  d.control.reset();
   d.service.reset();
   if (r < 0) {
     d.logger->critical("event loop failed: {}", strerror(-r));
@@ -215,6 +300,14 @@ int ca_init(const Options& options) {
 }
 
 int rollback(const Options& options) {
+  // Through the running daemon when there is one, so it never races a rotation of its own.
+  if (auto version = notify::ControlClient(bus_of(options)).rollback(options.credential); version) {
+    std::cout << options.credential << ": rolled back to version " << *version << "\n";
+    return 0;
+  } else if (!version.error().retryable()) {
+    std::cerr << "certrotd rollback: " << version.error().what() << "\n";
+    return EX_UNAVAILABLE;
+  }
   auto config = config::load_config(options.config);
   if (!config) return report_config_error(config.error());
   const auto* credential = config->find_credential(options.credential);
@@ -238,6 +331,115 @@ int rollback(const Options& options) {
   return 0;
 }
 
+void print_status_table(const nlohmann::json& status, SystemTime now) {
+  const auto time_of = [](const nlohmann::json& v) -> std::optional<SystemTime> {
+    const std::string text = v.get<std::string>();
+    if (text.empty()) return std::nullopt;
+    std::tm tm{};
+    if (!::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return std::nullopt;
+    return std::chrono::system_clock::from_time_t(::timegm(&tm));
+  };
+  for (const auto& s : status) {
+    std::printf("%-24s %-12s not-after %-34s next-renewal %s\n",
+                s["name"].get<std::string>().c_str(), s["state"].get<std::string>().c_str(),
+                when_text(time_of(s["not_after"]), now).c_str(),
+                when_text(time_of(s["next_renewal"]), now).c_str());
+    if (!s["last_error"].get<std::string>().empty()) {
+      std::printf("    last error: %s\n", s["last_error"].get<std::string>().c_str());
+    }
+    for (const auto& d : s["dependents"]) {
+      std::printf("    %-6s %s: %s\n", d["ok"].get<bool>() ? "ok" : "FAILED",
+                  d["action"].get<std::string>().c_str(), d["detail"].get<std::string>().c_str());
+    }
+  }
+}
+
+int status(const Options& options) {
+  RealClock clock;
+  std::string json;
+  if (auto answer = notify::ControlClient(bus_of(options)).status(); answer) {
+    json = std::move(*answer);
+  } else {
+    // No daemon: what is on disk and in the state files.
+    auto config = config::load_config(options.config);
+    if (!config) return report_config_error(config.error());
+    json = engine::status_json(engine::Engine::inspect(*config, clock));
+  }
+  if (options.json) {
+    std::cout << json << "\n";
+    return 0;
+  }
+  print_status_table(nlohmann::json::parse(json), clock.wall_now());
+  return 0;
+}
+
+int rotate(const Options& options) {
+  auto done = notify::ControlClient(bus_of(options)).rotate(options.names);
+  if (!done) {
+    std::cerr << "certrotd rotate: " << done.error().what() << "\n";
+    return EX_UNAVAILABLE;
+  }
+  std::cout << (options.names.empty() ? std::string("all credentials")
+                                      : std::to_string(options.names.size()) + " credential(s)")
+            << " queued for rotation\n";
+  return 0;
+}
+
+// Every unit, pidfile, hook and copy that depends on a credential.
+int where_used(const Options& options) {
+  auto config = config::load_config(options.config);
+  if (!config) return report_config_error(config.error());
+  const auto* credential = config->find_credential(options.credential);
+  if (!credential) {
+    std::cerr << "certrotd where-used: no credential named '" << options.credential << "'\n";
+    return EX_USAGE;
+  }
+  std::cout << "output  " << credential->output.dir.string() << "\n";
+  for (const auto& copy : credential->output.copies) {
+    std::cout << "copy    " << copy.path.string() << "\n";
+  }
+  for (const auto& action : credential->on_rotate) {
+    if (const auto* u = std::get_if<notify::SystemdAction>(&action.what)) {
+      std::cout << "unit    " << u->unit << "  (" << notify::describe(action) << ")\n";
+    } else if (const auto* p = std::get_if<notify::SignalAction>(&action.what)) {
+      std::cout << "pidfile " << p->pidfile.string() << "  (" << notify::describe(action) << ")\n";
+    } else {
+      std::cout << "hook    " << notify::describe(action) << "\n";
+    }
+  }
+  return 0;
+}
+
+int test_connection(const Options& options) {
+  auto config = config::load_config(options.config);
+  if (!config) return report_config_error(config.error());
+  const auto* credential = config->find_credential(options.credential);
+  if (!credential) {
+    std::cerr << "certrotd test-connection: no credential named '" << options.credential << "'\n";
+    return EX_USAGE;
+  }
+  auto report = engine::test_connection(*credential, options.url);
+  if (!report) {
+    std::cerr << "certrotd test-connection: " << report.error().what() << "\n";
+    return EX_UNAVAILABLE;
+  }
+  std::cout << "protocol:            " << report->protocol << "\n";
+  std::cout << "server chain:\n";
+  for (std::size_t i = 0; i < report->server_chain.size(); ++i) {
+    std::cout << "  " << i << " " << report->server_chain[i] << "\n";
+  }
+  std::cout << "server verification: " << report->verification << "\n";
+  std::cout << "client certificate:  "
+            << (!report->client_cert_requested  ? "not requested by the server"
+                : report->client_cert_accepted ? "accepted"
+                                               : "rejected")
+            << "\n";
+  if (!report->response.empty()) std::cout << "response:            " << report->response << "\n";
+  const bool ok = report->server_verified &&
+                  (!report->client_cert_requested || report->client_cert_accepted);
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -250,6 +452,41 @@ int main(int argc, char** argv) {
   run_cmd->add_option("-c,--config", options.config, "Configuration file")->capture_default_str();
   run_cmd->add_option("--log-level", options.log_level, "trace|debug|info|warn|error")
       ->capture_default_str();
+  run_cmd->add_option("--log-target", options.log_target,
+                      "auto (journald when stderr is the journal) | journal | stderr")
+      ->check(CLI::IsMember({"auto", "journal", "stderr"}))
+      ->capture_default_str();
+  const auto add_bus = [&](CLI::App* cmd) {
+    cmd->add_option("--bus", options.bus, "Bus of the control interface: system | user")
+        ->check(CLI::IsMember({"system", "user"}))
+        ->capture_default_str();
+  };
+  add_bus(run_cmd);
+
+  auto* status_cmd = app.add_subcommand(
+      "status", "Show every credential's state and its dependents (from the daemon if it runs)");
+  status_cmd->add_option("-c,--config", options.config, "Configuration file")
+      ->capture_default_str();
+  status_cmd->add_flag("--json", options.json, "Print JSON");
+  add_bus(status_cmd);
+
+  auto* rotate_cmd = app.add_subcommand("rotate", "Ask the running daemon to rotate now");
+  rotate_cmd->add_option("names", options.names, "Credential names (all when none)");
+  add_bus(rotate_cmd);
+
+  auto* where_cmd = app.add_subcommand(
+      "where-used", "List every unit, pidfile, hook and copy that depends on a credential");
+  where_cmd->add_option("-c,--config", options.config, "Configuration file")
+      ->capture_default_str();
+  where_cmd->add_option("name", options.credential, "Credential name")->required();
+
+  auto* test_cmd = app.add_subcommand(
+      "test-connection",
+      "TLS handshake to URL with the credential's key and certificate: server chain, "
+      "verification, client certificate accepted or not (exit 1 if not)");
+  test_cmd->add_option("-c,--config", options.config, "Configuration file")->capture_default_str();
+  test_cmd->add_option("name", options.credential, "Credential name")->required();
+  test_cmd->add_option("url", options.url, "https://host[:port][/path]")->required();
 
   auto* check_cmd = app.add_subcommand(
       "check", "Validate the configuration and show each credential's state (exit 78 if invalid)");
@@ -268,6 +505,7 @@ int main(int argc, char** argv) {
   rollback_cmd->add_option("-c,--config", options.config, "Configuration file")
       ->capture_default_str();
   rollback_cmd->add_option("name", options.credential, "Credential name")->required();
+  add_bus(rollback_cmd);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -275,5 +513,9 @@ int main(int argc, char** argv) {
   if (*check_cmd) return check(options);
   if (*ca_init_cmd) return ca_init(options);
   if (*rollback_cmd) return rollback(options);
+  if (*status_cmd) return status(options);
+  if (*rotate_cmd) return rotate(options);
+  if (*where_cmd) return where_used(options);
+  if (*test_cmd) return test_connection(options);
   return EX_USAGE;
 }

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "issuer/local.hpp"
+#include "issuer/network.hpp"
+#include "notify/action.hpp"
 #include "schedule/policy.hpp"
 #include "store/credential_store.hpp"
 #include "util/result.hpp"
@@ -31,8 +33,9 @@ struct Mark {
 
 struct IssuerConfig {
   std::string name;
-  std::string type;  // "local" (more types come with later issuers)
-  std::variant<issuer::LocalIssuerOptions> options;
+  std::string type;  // "local", "http" or "cfssl"
+  std::variant<issuer::LocalIssuerOptions, issuer::HttpIssuerOptions, issuer::CfsslIssuerOptions>
+      options;
   Mark mark;
 };
 
@@ -46,6 +49,8 @@ struct CredentialConfig {
   store::StoreOptions output;          // dir, owner/group, mode, copies, keep
   // Write key.pem as encrypted PKCS#8 with the passphrase in this file (read at use, never logged).
   std::optional<fs::path> key_passphrase_file;
+  // Run in order after every successful swap (see lib/notify/action.hpp).
+  std::vector<notify::Action> on_rotate;
   Mark mark;
 };
 

@@ -505,15 +505,7 @@ std::optional<PendingCredential> read_credential(const Field& entry, const Tunab
   if (const Field* f = fields->get("key_passphrase_file")) {
     if (auto p = reader.path(*f)) config.key_passphrase_file = *p;
   }
-  if (const Field* f = fields->get("on_rotate")) {
-    const bool empty = f->value.IsNull() || (f->value.IsSequence() && f->value.size() == 0);
-    if (!empty) {
-      reader.add(f->value_mark,
-                 "on_rotate actions are not available in this version of certrotd; they "
-                 "arrive in a later release",
-                 "remove on_rotate or write on_rotate: []");
-    }
-  }
+  if (const Field* f = fields->get("on_rotate")) read_on_rotate(*f, reader, config.on_rotate);
   read_output(fields->get("output"), reader, state_dir, credential);
   return credential;
 }

@@ -1,4 +1,5 @@
 #include "config/loader.hpp"
+#include "config/network_issuer.hpp"
 
 #include <algorithm>
 
@@ -87,10 +88,11 @@ std::optional<IssuerConfig> read_issuer(const Field& entry, const Reader& reader
   const auto name = reader.string(type, type_mark, "type");
   if (!name) return std::nullopt;
   if (*name == "local") return read_local_issuer(entry, reader);
-  const std::string hint = closest_match(*name, {"local"});
+  if (*name == "http" || *name == "cfssl") return read_network_issuer(entry, reader, *name);
+  const std::string hint = closest_match(*name, {"local", "http", "cfssl"});
   reader.add(type_mark, "unknown issuer type " + in_quotes(*name),
              (hint.empty() ? std::string() : "did you mean '" + hint + "'? ") +
-                 "this version of certrotd supports type: local");
+                 "this version of certrotd supports type: local, http and cfssl");
   return std::nullopt;
 }
 
@@ -194,7 +196,9 @@ void Loader::check_credential(const PendingCredential& credential) {
   if (!config.issuer.empty()) {
     const auto it = m_config.issuers.find(config.issuer);
     if (it != m_config.issuers.end()) {
-      issuer_lifetime = std::get<issuer::LocalIssuerOptions>(it->second.options).lifetime;
+      if (const auto* local = std::get_if<issuer::LocalIssuerOptions>(&it->second.options)) {
+        issuer_lifetime = local->lifetime;
+      }
     } else if (!m_broken_issuers.contains(config.issuer)) {
       std::vector<std::string> names;
       for (const auto& [name, issuer] : m_config.issuers) names.push_back(name);

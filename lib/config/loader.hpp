@@ -55,6 +55,9 @@ struct PendingCredential {
 std::optional<PendingCredential> read_credential(const Field& entry, const Tunables& defaults,
                                                  const fs::path& state_dir, const Reader& reader);
 
+// Reads a credential's `on_rotate:` list into `out`; problems go to the reader.
+void read_on_rotate(const Field& field, const Reader& reader, std::vector<notify::Action>& out);
+
 class Loader {
 public:
   explicit Loader(Problems& problems) : m_problems(problems) {}

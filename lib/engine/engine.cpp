@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/issuers.hpp"
+#include "http/curl_transport.hpp"
 #include "util/duration.hpp"
 
 namespace certrotd::engine {
@@ -14,7 +15,9 @@ using PlanMap = std::map<std::string, std::shared_ptr<const CredentialPlan>>;
 // Issuers, stores and plans for a configuration; nothing of the running engine is touched, so
 // a reload that fails here changes nothing.
 Result<PlanMap> build_plans(const config::Config& config, const EngineDeps& deps) {
-  auto issuers = build_issuers(config, deps.clock, deps.random);
+  const NetworkContext network{deps.transport, deps.tokens, deps.credentials_directory,
+                               &deps.events};
+  auto issuers = build_issuers(config, deps.clock, deps.random, network);
   if (!issuers) return fail(issuers.error());
   PlanMap plans;
   for (const auto& credential : config.credentials) {
@@ -27,6 +30,12 @@ Result<PlanMap> build_plans(const config::Config& config, const EngineDeps& deps
     plan->config = credential;
     plan->issuer_name = credential.issuer;
     plan->issuer = issuers->at(credential.issuer);
+    auto anchors = issuer_anchors(config.issuers.at(credential.issuer));
+    if (!anchors) {
+      return fail(anchors.error().wrap(credential.mark.to_string() + ": credential '" +
+                                       credential.name + "'"));
+    }
+    plan->anchors = std::move(*anchors);
     plan->store = std::make_shared<store::CredentialStore>(std::move(*store));
     plans.emplace(credential.name, std::move(plan));
   }
@@ -80,13 +89,21 @@ Result<std::optional<x509::CertInfo>> live_info(const config::CredentialConfig& 
 
 JobResult run_job(Job job, const RotationEnv& env) {
   auto result = rotate(*job.plan, env);
-  return JobResult{std::move(job), std::move(result)};
+  std::vector<notify::ActionOutcome> actions;
+  if (result) actions = notify_dependents(*job.plan, job.old_serial, *result, env);
+  return JobResult{std::move(job), std::move(result), std::move(actions)};
 }
 
 Engine::Engine(EngineDeps deps, std::unique_ptr<store::StateFiles> state)
     : m_deps(deps), m_state_files(std::move(state)) {}
 
 Result<std::unique_ptr<Engine>> Engine::create(const config::Config& config, EngineDeps deps) {
+  if (!deps.transport) {
+    auto transport = http::CurlTransport::create();
+    if (!transport) return fail(transport.error());
+    deps.transport = std::shared_ptr<http::Transport>(std::move(*transport));
+  }
+  if (!deps.tokens) deps.tokens = std::make_shared<auth::TokenClient>(*deps.transport, deps.clock);
   auto plans = build_plans(config, deps);
   if (!plans) return fail(plans.error());
   std::unique_ptr<Engine> engine(
@@ -99,7 +116,8 @@ Result<std::unique_ptr<Engine>> Engine::create(const config::Config& config, Eng
 }
 
 RotationEnv Engine::rotation_env() const {
-  return RotationEnv{m_deps.clock, m_deps.events, m_config->min_remaining_validity};
+  return RotationEnv{m_deps.clock, m_deps.events, m_config->min_remaining_validity,
+                     m_deps.actions};
 }
 
 void Engine::start() {
@@ -187,7 +205,7 @@ std::vector<Job> Engine::take_due() {
     tracked.in_flight = true;
     ++m_in_flight;
     emit(EventKind::renewing, Severity::info, name, tracked, {});
-    jobs.push_back(Job{name, tracked.plan, now});
+    jobs.push_back(Job{name, tracked.plan, now, tracked.cert ? tracked.cert->serial : ""});
   }
   return jobs;
 }
@@ -230,6 +248,7 @@ void Engine::complete(JobResult done) {
         cache_of(done.result->info, live_files_id(tracked.plan->config));
     tracked.persisted.last_error.clear();
     tracked.persisted.failures = 0;
+    tracked.dependents = std::move(done.actions);
     emit(EventKind::renewed, Severity::info, name, tracked, "version " + done.result->version);
     schedule_next(name, tracked);
   } else {
@@ -289,6 +308,19 @@ void Engine::on_disk_changed(const std::string& name) {
   save_state(name, tracked);
 }
 
+Result<std::string> Engine::rollback(const std::string& name) {
+  auto it = m_tracked.find(name);
+  if (it == m_tracked.end()) return fail("no credential named '" + name + "'");
+  Tracked& tracked = it->second;
+  if (tracked.in_flight) return fail_retryable("a rotation of '" + name + "' is in flight");
+  auto version = tracked.plan->store->rollback();
+  if (!version) return fail(version.error());
+  emit(EventKind::rolled_back, Severity::warning, name, tracked, "version " + *version + " is live");
+  // Schedule from the restored certificate's own dates, as for any change on disk.
+  on_disk_changed(name);
+  return version;
+}
+
 Result<void> Engine::reload(const config::Config& config) {
   auto plans = build_plans(config, m_deps);
   if (!plans) return fail(plans.error());
@@ -332,7 +364,8 @@ std::vector<CredentialStatus> Engine::status() const {
     out.push_back(CredentialStatus{credential.name, t.plan->issuer_name,
                                    state_of(credential.name, t), t.cert,
                                    t.persisted.next_attempt, t.persisted.failures,
-                                   t.persisted.last_error, credential.output.dir});
+                                   t.persisted.last_error, credential.output.dir,
+                                   t.dependents});
   }
   return out;
 }

@@ -17,7 +17,9 @@
 
 #include "config/config.hpp"
 #include "engine/events.hpp"
+#include "auth/token_client.hpp"
 #include "engine/rotation.hpp"
+#include "http/transport.hpp"
 #include "schedule/policy.hpp"
 #include "schedule/timer_queue.hpp"
 #include "store/state_file.hpp"
@@ -31,6 +33,15 @@ struct EngineDeps {
   const Clock& clock;
   Random& random;
   EventSink& events;
+  // Tells dependents after a swap; null skips `on_rotate` actions.
+  const notify::ActionRunner* actions = nullptr;
+  // HTTPS for the network issuers; null: Engine::create makes a libcurl transport.
+  std::shared_ptr<http::Transport> transport = nullptr;
+  // OAuth2 tokens, cached across reloads; null: Engine::create makes one on `transport`.
+  std::shared_ptr<auth::TokenClient> tokens = nullptr;
+  // $CREDENTIALS_DIRECTORY (systemd LoadCredential=) for token.client_secret_credential; the
+  // daemon reads the environment, lib/ does not.
+  std::optional<std::filesystem::path> credentials_directory = std::nullopt;
 };
 
 struct CredentialStatus {
@@ -42,6 +53,8 @@ struct CredentialStatus {
   int failures = 0;
   std::string last_error;
   std::filesystem::path dir;
+  // The on_rotate actions of the last swap (empty before the first one since start-up).
+  std::vector<notify::ActionOutcome> dependents;
 };
 
 // One rotation to run on a worker.
@@ -49,11 +62,13 @@ struct Job {
   std::string name;
   std::shared_ptr<const CredentialPlan> plan;
   SystemTime started;
+  std::string old_serial;  // of the live certificate when the job started; empty if none
 };
 
 struct JobResult {
   Job job;
   Result<Installed> result;
+  std::vector<notify::ActionOutcome> actions;  // on_rotate outcomes, after a successful swap
 };
 
 // Runs on a worker thread.
@@ -90,6 +105,10 @@ public:
   // replaced by hand (scheduled from its own dates, not renewed again).
   void on_disk_changed(const std::string& name);
 
+  // Makes the previous version of the credential live again; returns the version now live.
+  // Refused while a rotation of it is in flight.
+  Result<std::string> rollback(const std::string& name);
+
   std::vector<CredentialStatus> status() const;
   std::size_t size() const { return m_tracked.size(); }
   std::size_t in_flight() const { return m_in_flight; }
@@ -110,6 +129,7 @@ private:
     std::optional<SystemTime> installed_at;   // when we installed it (unset if adopted)
     store::CredentialState persisted;
     bool in_flight = false;
+    std::vector<notify::ActionOutcome> dependents;
   };
 
   Engine(EngineDeps deps, std::unique_ptr<store::StateFiles> state);

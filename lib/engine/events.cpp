@@ -19,6 +19,8 @@ std::string_view to_string(EventKind kind) {
     case EventKind::expiring: return "expiring";
     case EventKind::expired: return "expired";
     case EventKind::rolled_back: return "rolled-back";
+    case EventKind::dependent_reloaded: return "dependent-reloaded";
+    case EventKind::dependent_failed: return "dependent-failed";
   }
   return "unknown";
 }

@@ -28,6 +28,8 @@ enum class EventKind {
   expiring,        // less than the expiring threshold left and not renewed
   expired,         // past notAfter
   rolled_back,     // live version re-pointed to the previous one
+  dependent_reloaded,  // an on_rotate action succeeded
+  dependent_failed,    // an on_rotate action failed (retried, then reported; the swap stays)
 };
 
 enum class Severity { debug, info, warning, error };

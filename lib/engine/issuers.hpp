@@ -1,11 +1,17 @@
 // Turns the `issuers:` section into live Issuer objects.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "auth/token_client.hpp"
 #include "config/config.hpp"
+#include "engine/events.hpp"
+#include "http/transport.hpp"
 #include "issuer/issuer.hpp"
 #include "util/clock.hpp"
 #include "util/random.hpp"
@@ -15,6 +21,21 @@ namespace certrotd::engine {
 
 using IssuerMap = std::map<std::string, std::shared_ptr<issuer::Issuer>>;
 
-Result<IssuerMap> build_issuers(const config::Config& config, const Clock& clock, Random& random);
+// What the network issuers share: one transport (connection pools) and one token cache for the
+// whole process, kept across reloads.
+struct NetworkContext {
+  std::shared_ptr<http::Transport> transport;
+  std::shared_ptr<auth::TokenClient> tokens;
+  std::optional<std::filesystem::path> credentials_directory;
+  EventSink* events = nullptr;  // for loud notices (bootstrap auth in use)
+};
+
+Result<IssuerMap> build_issuers(const config::Config& config, const Clock& clock, Random& random,
+                                const NetworkContext& network);
+
+// The roots an issuer's chains must verify to when they come over the network: trust_anchors,
+// or ca_bundle when that is not set. Empty for `local`, whose anchors come from its own
+// configuration.
+Result<std::vector<x509::Certificate>> issuer_anchors(const config::IssuerConfig& issuer);
 
 }  // namespace certrotd::engine

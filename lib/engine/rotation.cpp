@@ -140,4 +140,30 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env) {
   return Installed{info, std::move(*version)};
 }
 
+std::vector<notify::ActionOutcome> notify_dependents(const CredentialPlan& plan,
+                                                     const std::string& old_serial,
+                                                     const Installed& installed,
+                                                     const RotationEnv& env) {
+  const config::CredentialConfig& config = plan.config;
+  if (config.on_rotate.empty() || !env.actions) return {};
+  const notify::RotationFacts facts{config.name, config.output.dir, old_serial,
+                                    installed.info.serial, format_time(installed.info.not_after)};
+  const notify::RetryPolicy retry{3, config.policy.backoff_base, config.policy.backoff_cap};
+  auto outcomes = env.actions->run(config.on_rotate, facts, retry);
+  for (const auto& outcome : outcomes) {
+    Event event = event_for(plan, outcome.ok ? EventKind::dependent_reloaded
+                                             : EventKind::dependent_failed,
+                            installed.info, {});
+    event.severity = outcome.ok ? Severity::info : Severity::error;
+    event.message = outcome.action + ": " + outcome.detail;
+    if (!outcome.ok) {
+      event.message += " (after " + std::to_string(outcome.attempts) +
+                       " attempts; the new credential stays live)";
+    }
+    if (!outcome.output.empty()) event.message += "; output: " + outcome.output;
+    env.events.emit(event);
+  }
+  return outcomes;
+}
+
 }  // namespace certrotd::engine

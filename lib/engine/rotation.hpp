@@ -11,6 +11,7 @@
 #include "config/config.hpp"
 #include "engine/events.hpp"
 #include "issuer/issuer.hpp"
+#include "notify/runner.hpp"
 #include "store/credential_store.hpp"
 #include "util/clock.hpp"
 #include "util/result.hpp"
@@ -56,9 +57,19 @@ struct RotationEnv {
   const Clock& clock;
   EventSink& events;
   Millis min_remaining_validity;
+  // Runs `on_rotate` actions after a swap; null: actions are skipped (tests, `certrotd check`).
+  const notify::ActionRunner* actions = nullptr;
 };
 
 Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env);
+
+// Runs the credential's `on_rotate` actions after a successful swap (nothing when it has none or
+// env.actions is null), emitting dependent-reloaded / dependent-failed for each. Never touches
+// the credential: a failing dependent does not undo the swap.
+std::vector<notify::ActionOutcome> notify_dependents(const CredentialPlan& plan,
+                                                     const std::string& old_serial,
+                                                     const Installed& installed,
+                                                     const RotationEnv& env);
 
 // Reads a passphrase file: the first line, without its line ending. The value is never logged.
 Result<std::string> read_passphrase(const std::filesystem::path& file);

@@ -99,6 +99,15 @@ Result<void> Service::rotate(const std::vector<std::string>& names) {
   return {};
 }
 
+Result<std::string> Service::rollback(const std::string& name) {
+  auto version = m_engine->rollback(name);
+  if (!version) return version;
+  if (auto it = m_watches.find(name); it != m_watches.end()) rewatch_data(*it->second);
+  pump();
+  if (m_on_change) m_on_change();
+  return version;
+}
+
 Result<void> Service::reload(const config::Config& config) {
   if (auto r = m_engine->reload(config); !r) return r;
   m_pool->set_env(m_engine->rotation_env());

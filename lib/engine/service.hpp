@@ -33,6 +33,8 @@ public:
 
   // Rotate the named credentials (all when empty) now.
   Result<void> rotate(const std::vector<std::string>& names);
+  // Make the previous version of a credential live again; returns the version now live.
+  Result<std::string> rollback(const std::string& name);
   // Swap in a new configuration; on error the old one stays.
   Result<void> reload(const config::Config& config);
   // Stop starting rotations, let running ones finish their swap, then exit the loop.

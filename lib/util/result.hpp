@@ -5,6 +5,8 @@
 // (`kind`). No exception crosses a lib/ boundary.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -25,6 +27,9 @@ struct Error {
   ErrorKind kind = ErrorKind::permanent;
   std::string message;
   std::string context;  // file:line:col, a path, a URL; empty when none applies
+  // How long the other side asked us to wait (HTTP Retry-After), already clamped; the engine
+  // waits at least this long before the next attempt.
+  std::optional<std::chrono::milliseconds> retry_after;
 
   bool retryable() const { return kind == ErrorKind::retryable; }
 
@@ -45,7 +50,7 @@ using Result = tl::expected<T, Error>;
 // Builds the error side of a Result: `return fail("no such file", path);`
 inline tl::unexpected<Error> fail(std::string message, std::string context = {},
                                   ErrorKind kind = ErrorKind::permanent) {
-  return tl::unexpected<Error>(Error{kind, std::move(message), std::move(context)});
+  return tl::unexpected<Error>(Error{kind, std::move(message), std::move(context), std::nullopt});
 }
 
 inline tl::unexpected<Error> fail_retryable(std::string message, std::string context = {}) {

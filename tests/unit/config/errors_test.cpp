@@ -195,9 +195,9 @@ issuers:
   c: { ca_cert: a }
 )"),
             "test.yaml:2:14: unknown issuer type 'lcoal'; did you mean 'local'? this version of "
-            "certrotd supports type: local\n"
+            "certrotd supports type: local, http and cfssl\n"
             "test.yaml:3:14: unknown issuer type 'acme'; this version of certrotd supports type: "
-            "local\n"
+            "local, http and cfssl\n"
             "test.yaml:4:3: issuer 'c' has no type; write type: local");
 }
 
@@ -507,7 +507,7 @@ credentials:
             "test.yaml:7:57: keep must be between 1 and 100, got 0; write a number in that range");
 }
 
-TEST(ConfigErrors, OnRotateActionsAreRefusedUntilTheyAreSupported) {
+TEST(ConfigErrors, UnknownOnRotateActionsAreNamed) {
   EXPECT_EQ(errors_of(with_issuer(R"(
 credentials:
   web:
@@ -515,8 +515,8 @@ credentials:
     sans: ["DNS:web"]
     on_rotate: [{ run: "systemctl reload nginx" }]
 )")),
-            "test.yaml:10:16: on_rotate actions are not available in this version of certrotd; "
-            "they arrive in a later release; remove on_rotate or write on_rotate: []");
+            "test.yaml:10:19: unknown key 'run' in an on_rotate action; the keys allowed here "
+            "are: systemd, signal, exec");
 }
 
 TEST(ConfigErrors, WrongShapesAreNamed) {

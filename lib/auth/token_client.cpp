@@ -1,0 +1,246 @@
+#include "auth/token_client.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace certrotd::auth {
+
+namespace {
+
+constexpr Millis k_default_lifetime = std::chrono::minutes(5);
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
+           return std::tolower(x) == std::tolower(y);
+         });
+}
+
+std::string cache_key(const TokenSettings& s, const std::optional<http::ClientIdentity>& mtls) {
+  return s.url + '\n' + s.client_id + '\n' + std::string(to_string(s.method)) + '\n' + s.scope +
+         '\n' + s.resource + '\n' + (mtls ? mtls->id : std::string("-"));
+}
+
+}  // namespace
+
+std::string_view to_string(ClientAuthMethod method) {
+  switch (method) {
+    case ClientAuthMethod::tls_client_auth: return "tls_client_auth";
+    case ClientAuthMethod::self_signed_tls_client_auth: return "self_signed_tls_client_auth";
+    case ClientAuthMethod::client_secret_basic: return "client_secret_basic";
+    case ClientAuthMethod::client_secret_post: return "client_secret_post";
+  }
+  return "?";
+}
+
+std::optional<ClientAuthMethod> parse_method(std::string_view name) {
+  for (auto m : {ClientAuthMethod::tls_client_auth, ClientAuthMethod::self_signed_tls_client_auth,
+                 ClientAuthMethod::client_secret_basic, ClientAuthMethod::client_secret_post}) {
+    if (name == to_string(m)) return m;
+  }
+  return std::nullopt;
+}
+
+bool uses_mtls(ClientAuthMethod method) {
+  return method == ClientAuthMethod::tls_client_auth ||
+         method == ClientAuthMethod::self_signed_tls_client_auth;
+}
+
+std::string base64_encode(std::string_view data) {
+  static constexpr char k_chars[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(data[k]); };
+  for (; i + 2 < data.size(); i += 3) {
+    const unsigned v = (unsigned{byte(i)} << 16) | (unsigned{byte(i + 1)} << 8) | byte(i + 2);
+    out += k_chars[(v >> 18) & 63];
+    out += k_chars[(v >> 12) & 63];
+    out += k_chars[(v >> 6) & 63];
+    out += k_chars[v & 63];
+  }
+  if (i + 1 == data.size()) {
+    const unsigned v = unsigned{byte(i)} << 16;
+    out += k_chars[(v >> 18) & 63];
+    out += k_chars[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == data.size()) {
+    const unsigned v = (unsigned{byte(i)} << 16) | (unsigned{byte(i + 1)} << 8);
+    out += k_chars[(v >> 18) & 63];
+    out += k_chars[(v >> 12) & 63];
+    out += k_chars[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view data) {
+  std::string out;
+  unsigned acc = 0;
+  int bits = 0;
+  for (const char c : data) {
+    int v = 0;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '-' || c == '+') v = 62;
+    else if (c == '_' || c == '/') v = 63;
+    else if (c == '=') break;
+    else return std::nullopt;
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xffu);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> jwt_payload(std::string_view token) {
+  const auto first = token.find('.');
+  if (first == std::string_view::npos) return std::nullopt;
+  const auto second = token.find('.', first + 1);
+  if (second == std::string_view::npos) return std::nullopt;
+  return base64url_decode(token.substr(first + 1, second - first - 1));
+}
+
+Result<std::string> read_secret(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return fail("cannot read the client secret file", file.string());
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) return fail("the client secret file is empty", file.string());
+  return line;
+}
+
+Millis TokenClient::refresh_margin(Millis lifetime) {
+  Millis margin = std::max<Millis>(std::chrono::seconds(60), lifetime / 10);
+  return std::min(margin, lifetime / 2);
+}
+
+TokenClient::TokenClient(http::Transport& transport, const Clock& clock)
+    : m_transport(transport), m_clock(clock) {}
+
+void TokenClient::forget_identity(const std::string& identity_id) {
+  std::lock_guard lock(m_mutex);
+  std::erase_if(m_cache, [&](const auto& entry) { return entry.second.identity_id == identity_id; });
+}
+
+Result<AccessToken> TokenClient::token(const TokenSettings& settings,
+                                       const std::string& ca_bundle_pem,
+                                       const std::optional<http::ClientIdentity>& mtls) {
+  const std::string key = cache_key(settings, mtls);
+  {
+    std::lock_guard lock(m_mutex);
+    const auto it = m_cache.find(key);
+    if (it != m_cache.end() && m_clock.wall_now() < it->second.refresh_at) {
+      return it->second.token;
+    }
+  }
+  if (uses_mtls(settings.method) && !mtls) {
+    return fail(std::string(to_string(settings.method)) +
+                    " needs a client certificate, and none is available",
+                settings.url);
+  }
+
+  http::Request request;
+  request.method = http::Method::post;
+  request.url = settings.url;
+  request.tls.ca_bundle_pem = ca_bundle_pem;
+  request.tls.client = mtls;
+  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                     {"Accept", "application/json"}};
+  std::vector<std::pair<std::string, std::string>> form{{"grant_type", "client_credentials"}};
+  if (!settings.scope.empty()) form.emplace_back("scope", settings.scope);
+  if (!settings.resource.empty()) form.emplace_back("resource", settings.resource);
+  switch (settings.method) {
+    case ClientAuthMethod::tls_client_auth:
+    case ClientAuthMethod::self_signed_tls_client_auth:
+      // RFC 8705 §2: client_id is required in the body; no secret (two methods would be refused).
+      form.emplace_back("client_id", settings.client_id);
+      break;
+    case ClientAuthMethod::client_secret_basic:
+    case ClientAuthMethod::client_secret_post: {
+      if (!settings.client_secret_file) {
+        return fail(std::string(to_string(settings.method)) + " needs client_secret_file",
+                    settings.url);
+      }
+      auto secret = read_secret(*settings.client_secret_file);
+      if (!secret) return fail(secret.error());
+      if (settings.method == ClientAuthMethod::client_secret_basic) {
+        // RFC 6749 §2.3.1: form-encode id and secret, then base64 (protocols.md §1.5).
+        request.headers.emplace_back(
+            "Authorization", "Basic " + base64_encode(http::form_encode(settings.client_id) + ":" +
+                                                      http::form_encode(*secret)));
+      } else {
+        form.emplace_back("client_id", settings.client_id);
+        form.emplace_back("client_secret", *secret);
+      }
+      break;
+    }
+  }
+  request.body = http::form_body(form);
+
+  const SystemTime sent_at = m_clock.wall_now();
+  auto response = m_transport.perform(request);
+  if (!response) return fail(response.error().to_error().wrap("token request"));
+  auto ok = http::expect_success(std::move(*response), settings.url, m_clock.wall_now());
+  if (!ok) return fail(ok.error().to_error().wrap("token request"));
+
+  const auto json = nlohmann::json::parse(ok->body, nullptr, false);
+  const auto malformed = [&](const std::string& what) {
+    return fail("token response malformed: " + what, http::redact_url(settings.url));
+  };
+  if (!json.is_object()) return malformed("not a JSON object");
+  const auto token_it = json.find("access_token");
+  if (token_it == json.end() || !token_it->is_string() || token_it->get<std::string>().empty()) {
+    return malformed("no access_token");
+  }
+  const auto type_it = json.find("token_type");
+  if (type_it == json.end() || !type_it->is_string()) return malformed("no token_type");
+  if (!iequals(type_it->get<std::string>(), "bearer")) {
+    return malformed("token_type '" + type_it->get<std::string>() + "' is not Bearer");
+  }
+  AccessToken token;
+  token.value = token_it->get<std::string>();
+  Millis lifetime = k_default_lifetime;
+  std::optional<nlohmann::json> claims;
+  if (auto payload = jwt_payload(token.value)) {
+    auto parsed = nlohmann::json::parse(*payload, nullptr, false);
+    if (parsed.is_object()) claims = std::move(parsed);
+  }
+  if (const auto it = json.find("expires_in"); it != json.end() && it->is_number()) {
+    lifetime = std::chrono::seconds(std::max<long long>(0, it->get<long long>()));
+  } else if (claims && claims->contains("exp") && (*claims)["exp"].is_number()) {
+    const auto exp = std::chrono::system_clock::from_time_t((*claims)["exp"].get<time_t>());
+    lifetime = exp > sent_at ? std::chrono::duration_cast<Millis>(exp - sent_at) : Millis{0};
+  }
+  // expires_in counts from the response; measuring from the request errs on the safe side.
+  token.expires_at = sent_at + lifetime;
+  if (claims) {
+    const auto cnf = claims->find("cnf");
+    if (cnf != claims->end() && cnf->is_object()) {
+      const auto x5t = cnf->find("x5t#S256");
+      if (x5t != cnf->end() && x5t->is_string()) token.cnf_x5t_s256 = x5t->get<std::string>();
+    }
+  }
+  if (token.cnf_x5t_s256 && (!mtls || *token.cnf_x5t_s256 != mtls->id)) {
+    return fail("the token is bound (cnf x5t#S256 " + *token.cnf_x5t_s256 +
+                    ") to another certificate than the one presented (" +
+                    (mtls ? mtls->id : std::string("none")) + ")",
+                http::redact_url(settings.url));
+  }
+
+  std::lock_guard lock(m_mutex);
+  m_cache[key] = Cached{token, mtls ? mtls->id : std::string(),
+                        token.expires_at - refresh_margin(lifetime)};
+  return token;
+}
+
+}  // namespace certrotd::auth

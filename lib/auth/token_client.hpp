@@ -1,0 +1,99 @@
+// OAuth 2.0 client_credentials (RFC 6749 §4.4) with the four client authentication methods
+// certrotd supports (protocols.md §1.1):
+//   tls_client_auth, self_signed_tls_client_auth  — RFC 8705: the TLS client certificate proves
+//                                                    the client; no secret is sent;
+//   client_secret_basic, client_secret_post       — RFC 6749 §2.3.1: a secret read from a file
+//                                                    at use time.
+// Tokens are cached per (token URL, client id, method, client identity) and shared by every
+// credential that uses that identity; a cached token is refreshed before `expires_in` runs out.
+// Tokens and secrets are never logged and never part of an error message.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "http/transport.hpp"
+#include "util/clock.hpp"
+#include "util/result.hpp"
+
+namespace certrotd::auth {
+
+enum class ClientAuthMethod {
+  tls_client_auth,
+  self_signed_tls_client_auth,
+  client_secret_basic,
+  client_secret_post,
+};
+
+std::string_view to_string(ClientAuthMethod method);
+std::optional<ClientAuthMethod> parse_method(std::string_view name);
+bool uses_mtls(ClientAuthMethod method);
+
+struct TokenSettings {
+  std::string url;  // the token endpoint (for mTLS methods: the mTLS alias, RFC 8705 §5)
+  std::string client_id;
+  ClientAuthMethod method = ClientAuthMethod::tls_client_auth;
+  std::optional<std::filesystem::path> client_secret_file;  // secret methods only
+  // A name under $CREDENTIALS_DIRECTORY (systemd LoadCredential=), turned into
+  // client_secret_file by whoever knows that directory; lib/ does not read the environment.
+  std::string client_secret_credential;
+  std::string scope;     // space-separated; empty: none sent
+  std::string resource;  // RFC 8707 resource indicator; empty: none sent
+};
+
+struct AccessToken {
+  std::string value;  // never logged
+  SystemTime expires_at;
+  // The RFC 8705 §3.1 confirmation claim, when the token is a JWT that carries one.
+  std::optional<std::string> cnf_x5t_s256;
+};
+
+class TokenClient {
+public:
+  TokenClient(http::Transport& transport, const Clock& clock);
+
+  // A valid token for these settings: from the cache while it has more than its refresh margin
+  // left, otherwise fetched. `mtls` is the client identity used for the TLS handshake; it is
+  // required for the mTLS methods and also sent with the secret methods when given (so the
+  // token may be bound to it). `ca_bundle_pem` verifies the token endpoint.
+  //
+  // Errors: HTTP 400/401 (invalid_client, invalid_scope, ...) are permanent and summarise the
+  // server's error; 5xx, 429 and network trouble are retryable. A token bound (cnf) to another
+  // certificate than the one presented is a permanent error.
+  Result<AccessToken> token(const TokenSettings& settings, const std::string& ca_bundle_pem,
+                            const std::optional<http::ClientIdentity>& mtls);
+
+  // Drops cached tokens obtained with this client identity (after the certificate rotated:
+  // RFC 8705 §6.3, a bound token dies with its certificate).
+  void forget_identity(const std::string& identity_id);
+
+  // Seconds before expiry at which a cached token is refreshed: at least 60 s and 10 % of its
+  // lifetime, but never more than half of it (protocols.md §1.2).
+  static Millis refresh_margin(Millis lifetime);
+
+private:
+  struct Cached {
+    AccessToken token;
+    std::string identity_id;
+    SystemTime refresh_at;
+  };
+  http::Transport& m_transport;
+  const Clock& m_clock;
+  std::mutex m_mutex;
+  std::map<std::string, Cached> m_cache;
+};
+
+// Reads a secret file: the first line without its line ending. Errors name the file, not the value.
+Result<std::string> read_secret(const std::filesystem::path& file);
+
+// The claims of a JWT (no signature check: the client only reads `cnf` and `exp`); nullopt if
+// the token is not a JWT.
+std::optional<std::string> jwt_payload(std::string_view token);
+
+std::string base64_encode(std::string_view data);
+std::optional<std::string> base64url_decode(std::string_view data);
+
+}  // namespace certrotd::auth

@@ -1,0 +1,257 @@
+#include "http/curl_transport.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <openssl/x509_vfy.h>
+
+namespace certrotd::http {
+
+namespace {
+
+struct Sink {
+  std::string body;
+  std::size_t cap = 0;
+  bool overflow = false;
+  std::map<std::string, std::string> headers;
+};
+
+extern "C" size_t write_body(char* data, size_t size, size_t count, void* user) {
+  auto* sink = static_cast<Sink*>(user);
+  const size_t n = size * count;
+  if (sink->body.size() + n > sink->cap) {
+    sink->overflow = true;
+    return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
+  }
+  sink->body.append(data, n);
+  return n;
+}
+
+extern "C" size_t write_header(char* data, size_t size, size_t count, void* user) {
+  auto* sink = static_cast<Sink*>(user);
+  const size_t n = size * count;
+  std::string_view line(data, n);
+  if (line.starts_with("HTTP/")) {
+    sink->headers.clear();  // a new response (after 100 Continue or a proxy CONNECT)
+    return n;
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return n;
+  std::string name(line.substr(0, colon));
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+    value.remove_suffix(1);
+  sink->headers[name] = std::string(value);
+  return n;
+}
+
+std::string pool_key_of(const Request& request) {
+  const std::string id = request.tls.client ? request.tls.client->id : std::string("-");
+  return id + '\n' + request.tls.ca_bundle_pem;
+}
+
+bool contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
+
+// Maps libcurl's result to a typed failure. The TLS reasons matter to operators: "unknown CA"
+// means ca_bundle is wrong, "client certificate rejected" means the server does not trust the
+// credential (or it expired), "name mismatch" means the URL names the wrong host.
+Failure classify(CURL* h, CURLcode code, const char* errbuf, const Request& request) {
+  Failure f;
+  f.url = redact_url(request.url);
+  const std::string detail = errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(code);
+  f.message = detail;
+  switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+      f.kind = FailureKind::timeout;
+      return f;
+    case CURLE_PEER_FAILED_VERIFICATION: {
+      long verify = 0;
+      curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &verify);
+      if (verify != X509_V_OK) {
+        f.kind = FailureKind::tls_unknown_ca;
+        f.message = std::string(X509_verify_cert_error_string(verify)) +
+                    " (the server certificate does not verify against the issuer's ca_bundle)";
+      } else {
+        f.kind = FailureKind::tls_name_mismatch;
+        f.message = detail + " (the server certificate is not for this host)";
+      }
+      return f;
+    }
+    case CURLE_SSL_CERTPROBLEM:
+      f.kind = FailureKind::tls_other;
+      f.message = "the client certificate or key cannot be used: " + detail;
+      return f;
+    default:
+      break;
+  }
+  // The server's refusal of our certificate arrives as a TLS alert: during the handshake in TLS
+  // 1.2, after it (on the first read) in TLS 1.3.
+  const bool alert = contains(detail, "alert");
+  if (alert && (contains(detail, "certificate") || contains(detail, "unknown ca") ||
+                contains(detail, "handshake failure") || contains(detail, "access denied"))) {
+    f.kind = FailureKind::tls_client_cert_rejected;
+    f.message = detail + (request.tls.client ? " (the server refused our client certificate)"
+                                             : " (the server requires a client certificate)");
+    return f;
+  }
+  if (code == CURLE_SSL_CONNECT_ERROR || code == CURLE_SSL_CACERT_BADFILE ||
+      code == CURLE_SSL_CIPHER || code == CURLE_SSL_ENGINE_INITFAILED) {
+    f.kind = FailureKind::tls_other;
+    return f;
+  }
+  if (code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT) {
+    f.kind = FailureKind::transport;
+    f.message = detail + " (only https:// URLs are allowed)";
+    return f;
+  }
+  f.kind = FailureKind::transport;
+  return f;
+}
+
+template <typename T>
+bool set(CURL* h, CURLoption option, T value) {
+  return curl_easy_setopt(h, option, value) == CURLE_OK;
+}
+
+}  // namespace
+
+CurlTransport::CurlTransport(std::size_t max_idle_handles) : m_max_idle(max_idle_handles) {}
+
+CurlTransport::~CurlTransport() = default;
+
+Result<std::unique_ptr<CurlTransport>> CurlTransport::create(std::size_t max_idle_handles) {
+  const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+  if (info == nullptr || info->version_num < 0x074d00) {
+    return fail("libcurl 7.77 or newer is required (in-memory client certificates)");
+  }
+  if ((info->features & CURL_VERSION_SSL) == 0) return fail("libcurl has no TLS support");
+  return std::unique_ptr<CurlTransport>(new CurlTransport(max_idle_handles));
+}
+
+CurlEasy CurlTransport::take(const std::string& pool_key) {
+  std::lock_guard lock(m_mutex);
+  const auto it = std::find_if(m_idle.begin(), m_idle.end(),
+                               [&](const Idle& idle) { return idle.pool_key == pool_key; });
+  if (it == m_idle.end()) return CurlEasy(curl_easy_init());
+  CurlEasy handle = std::move(it->handle);
+  m_idle.erase(it);
+  return handle;
+}
+
+void CurlTransport::give_back(std::string pool_key, std::string identity_id, CurlEasy handle) {
+  std::lock_guard lock(m_mutex);
+  m_idle.push_front(Idle{std::move(pool_key), std::move(identity_id), std::move(handle)});
+  while (m_idle.size() > m_max_idle) m_idle.pop_back();
+}
+
+void CurlTransport::forget_identity(const std::string& identity_id) {
+  std::lock_guard lock(m_mutex);
+  m_idle.remove_if([&](const Idle& idle) { return idle.identity_id == identity_id; });
+}
+
+HttpResult<Response> CurlTransport::perform(const Request& request) {
+  const std::string pool_key = pool_key_of(request);
+  CurlEasy easy = take(pool_key);
+  CURL* h = easy.get();
+  if (h == nullptr) {
+    return tl::unexpected(Failure{FailureKind::transport, "curl_easy_init failed",
+                                  redact_url(request.url), 0, std::nullopt, {}});
+  }
+  // A pooled handle keeps its connections and session cache; everything per request is reset.
+  curl_easy_reset(h);
+
+  Sink sink;
+  sink.cap = request.max_response_bytes;
+  char errbuf[CURL_ERROR_SIZE] = {};
+
+  curl_blob ca{const_cast<char*>(request.tls.ca_bundle_pem.data()),
+               request.tls.ca_bundle_pem.size(), CURL_BLOB_COPY};
+  bool ok = set(h, CURLOPT_URL, request.url.c_str()) &&
+            set(h, CURLOPT_PROTOCOLS_STR, "https") &&
+            set(h, CURLOPT_FOLLOWLOCATION, 0L) && set(h, CURLOPT_NOSIGNAL, 1L) &&
+            set(h, CURLOPT_ERRORBUFFER, errbuf) &&
+            set(h, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2)) &&
+            set(h, CURLOPT_SSL_VERIFYPEER, 1L) && set(h, CURLOPT_SSL_VERIFYHOST, 2L) &&
+            set(h, CURLOPT_CAINFO_BLOB, &ca) &&
+            // Only the issuer's bundle: no system store, no default CA path.
+            set(h, CURLOPT_CAINFO, static_cast<char*>(nullptr)) &&
+            set(h, CURLOPT_CAPATH, static_cast<char*>(nullptr)) &&
+            set(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count())) &&
+            set(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.total_timeout.count())) &&
+            set(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_response_bytes)) &&
+            set(h, CURLOPT_WRITEFUNCTION, write_body) && set(h, CURLOPT_WRITEDATA, &sink) &&
+            set(h, CURLOPT_HEADERFUNCTION, write_header) && set(h, CURLOPT_HEADERDATA, &sink) &&
+            set(h, CURLOPT_USERAGENT, "certrotd/" CERTROTD_VERSION) &&
+            set(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  // The blob copies are taken by libcurl at setopt time (CURL_BLOB_COPY), so the key lives only
+  // in our string and libcurl's own memory, never in a file.
+  std::string identity_id;
+  if (ok && request.tls.client) {
+    const ClientIdentity& id = *request.tls.client;
+    identity_id = id.id;
+    curl_blob cert{const_cast<char*>(id.chain_pem.data()), id.chain_pem.size(), CURL_BLOB_COPY};
+    curl_blob key{const_cast<char*>(id.key_pem.data()), id.key_pem.size(), CURL_BLOB_COPY};
+    ok = set(h, CURLOPT_SSLCERT_BLOB, &cert) && set(h, CURLOPT_SSLCERTTYPE, "PEM") &&
+         set(h, CURLOPT_SSLKEY_BLOB, &key) && set(h, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+  if (ok && request.method == Method::post) {
+    ok = set(h, CURLOPT_POST, 1L) &&
+         set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size())) &&
+         set(h, CURLOPT_POSTFIELDS, request.body.c_str());
+  }
+  CurlSlist headers;
+  for (const auto& [name, value] : request.headers) {
+    const std::string line = name + ": " + value;
+    curl_slist* appended = curl_slist_append(headers.get(), line.c_str());
+    if (appended == nullptr) {
+      ok = false;
+      break;
+    }
+    // curl_slist_append returns the list head, which we own through `headers` again.
+    (void)headers.release();
+    headers.reset(appended);
+  }
+  if (ok && request.method == Method::post) {
+    // No "Expect: 100-continue" round trip for our small bodies.
+    curl_slist* appended = curl_slist_append(headers.get(), "Expect:");
+    if (appended != nullptr) {
+      (void)headers.release();  // the head is owned by `headers` again below
+      headers.reset(appended);
+    }
+  }
+  if (ok && headers) ok = set(h, CURLOPT_HTTPHEADER, headers.get());
+  if (!ok) {
+    return tl::unexpected(Failure{FailureKind::transport,
+                                  "libcurl refused an option (TLS 1.2, in-memory certificates)",
+                                  redact_url(request.url), 0, std::nullopt, {}});
+  }
+
+  const CURLcode code = curl_easy_perform(h);
+  // Drop the header list from the handle before it is freed, in case the handle is reused.
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
+  if (code != CURLE_OK) {
+    Failure failure;
+    if (sink.overflow || code == CURLE_FILESIZE_EXCEEDED) {
+      failure = Failure{FailureKind::too_large,
+                        "the body exceeds " + std::to_string(request.max_response_bytes) + " bytes",
+                        redact_url(request.url), 0, std::nullopt, {}};
+    } else {
+      failure = classify(h, code, errbuf, request);
+    }
+    // A handle that failed mid-transfer may hold a half-used connection: do not pool it.
+    return tl::unexpected(std::move(failure));
+  }
+  Response response;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+  response.headers = std::move(sink.headers);
+  response.body = std::move(sink.body);
+  give_back(pool_key, identity_id, std::move(easy));
+  return response;
+}
+
+}  // namespace certrotd::http

@@ -1,0 +1,148 @@
+// Issuers that answer over HTTPS: `http` (a token from an OAuth2 endpoint, then a CSR POSTed with
+// the Bearer token over mTLS) and `cfssl` (CloudFlare's CFSSL sign API over mTLS).
+//
+// Who we are to the issuer (the TLS client certificate) is chosen per request:
+//   mtls: self              the credential being renewed — it proves itself with the certificate
+//                           it is about to replace;
+//   mtls: credential:NAME   another managed credential (read from its live files at use time);
+//   mtls: { cert, key }     files on disk (read at use time);
+//   (no auth)               no client certificate.
+// When that credential is missing or already expired it cannot prove anything; then, and only
+// then, the `bootstrap` auth is used (a long-lived bootstrap cert/key, or a client secret for the
+// token endpoint), and a warning says so every time.
+//
+// After the client certificate changes, pooled connections, TLS sessions and cached tokens of the
+// old one are dropped (protocols.md §0, RFC 8705 §6.3).
+//
+// Trust: issued chains are verified by the engine against `trust_anchors` (default: ca_bundle);
+// what a network issuer says about its own roots is never trusted.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "auth/token_client.hpp"
+#include "http/transport.hpp"
+#include "issuer/issuer.hpp"
+
+namespace certrotd::issuer {
+
+struct MtlsAuth {
+  enum class Source { none, self, credential, files };
+  Source source = Source::none;
+  std::string credential;            // Source::credential
+  std::filesystem::path cert;        // Source::files: chain, leaf first
+  std::filesystem::path key;         // Source::files: unencrypted key
+};
+
+struct BootstrapAuth {
+  MtlsAuth mtls;                              // Source::files or none
+  std::optional<auth::TokenSettings> token;   // token settings to use instead (a client secret)
+};
+
+struct NetworkIssuerOptions {
+  std::string url;
+  std::filesystem::path ca_bundle;                     // trusts the issuer's TLS server cert
+  std::optional<std::filesystem::path> trust_anchors;  // roots issued chains must verify to
+  MtlsAuth mtls;
+  std::optional<BootstrapAuth> bootstrap;
+  Millis connect_timeout = std::chrono::seconds(10);
+  Millis timeout = std::chrono::seconds(60);
+};
+
+struct HttpIssuerOptions : NetworkIssuerOptions {
+  std::optional<auth::TokenSettings> token;   // unset: no Authorization header
+  std::string csr_field = "csr";
+  bool server_generated_key = false;          // send names instead of a CSR; read the key back
+  std::string certificate_pointer = "/certificate";
+  std::string chain_pointer = "/chain";       // optional in the answer
+  std::string key_pointer = "/key";
+};
+
+struct CfsslIssuerOptions : NetworkIssuerOptions {
+  std::string profile;
+  std::string label;
+  std::optional<std::filesystem::path> auth_key_file;  // hex HMAC key: use /authsign
+};
+
+// What network issuers are given by whoever builds them.
+struct NetworkDeps {
+  std::shared_ptr<http::Transport> transport;
+  std::shared_ptr<auth::TokenClient> tokens;
+  const Clock* clock = nullptr;
+  // Reads another managed credential's live files; nullopt when it has none yet.
+  std::function<Result<std::optional<CurrentCredential>>(const std::string& name)> read_credential;
+  // Loud notices (bootstrap in use); never secrets.
+  std::function<void(const std::string& credential, const std::string& message)> warn;
+};
+
+// Loads the PEM roots of a trust_anchors / ca_bundle file.
+Result<std::vector<x509::Certificate>> load_anchors(const std::filesystem::path& file);
+
+// Shared by the network issuers: TLS material, identity choice, identity change tracking.
+class NetworkIssuer : public Issuer {
+public:
+  const NetworkIssuerOptions& network_options() const { return m_options; }
+
+protected:
+  NetworkIssuer(NetworkIssuerOptions options, NetworkDeps deps, std::string ca_bundle_pem);
+
+  struct Identity {
+    std::optional<http::ClientIdentity> client;
+    bool bootstrap = false;
+  };
+  // The client identity for this request (see the header comment). `required`: fail when there
+  // is none rather than go without a client certificate.
+  Result<Identity> identity_for(const IssueRequest& request, bool required);
+  http::Request base_request(std::string url) const;
+  // Wraps a transport failure and records it as the reason.
+  static Error transport_error(const http::Failure& failure, const std::string& what);
+
+  NetworkIssuerOptions m_options;
+  NetworkDeps m_deps;
+  std::string m_ca_bundle_pem;
+
+private:
+  Result<std::optional<http::ClientIdentity>> identity_from(const MtlsAuth& auth,
+                                                            const IssueRequest& request,
+                                                            bool& unusable);
+  void note_identity(const std::string& credential, const std::string& id);
+  std::mutex m_mutex;
+  std::map<std::string, std::string> m_last_identity;  // credential -> identity id
+};
+
+class HttpIssuer final : public NetworkIssuer {
+public:
+  static Result<std::unique_ptr<HttpIssuer>> create(HttpIssuerOptions options, NetworkDeps deps);
+  std::string_view type() const override { return "http"; }
+  bool generates_keys() const override { return m_http.server_generated_key; }
+  Result<IssuedCredential> issue(const IssueRequest& request) override;
+
+private:
+  HttpIssuer(HttpIssuerOptions options, NetworkDeps deps, std::string ca_bundle_pem);
+  HttpIssuerOptions m_http;
+};
+
+class CfsslIssuer final : public NetworkIssuer {
+public:
+  static Result<std::unique_ptr<CfsslIssuer>> create(CfsslIssuerOptions options, NetworkDeps deps);
+  std::string_view type() const override { return "cfssl"; }
+  Result<IssuedCredential> issue(const IssueRequest& request) override;
+
+private:
+  CfsslIssuer(CfsslIssuerOptions options, NetworkDeps deps, std::string ca_bundle_pem);
+  CfsslIssuerOptions m_cfssl;
+};
+
+// Parses an issuance answer: an application/pem-certificate-chain body as is, or JSON read through
+// the pointers (certificate may itself hold the chain; chain may be a string or an array of
+// strings; one-line PEM with literal "\n" is accepted). `want_key`: read the key pointer too.
+Result<IssuedCredential> parse_issue_response(const http::Response& response,
+                                              const HttpIssuerOptions& options, bool want_key);
+
+}  // namespace certrotd::issuer

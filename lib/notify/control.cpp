@@ -1,0 +1,86 @@
+#include "notify/control.hpp"
+
+#include <cstring>
+
+#include "notify/sd_bus_handles.hpp"
+
+namespace certrotd::notify {
+
+namespace {
+
+Result<SdBusPtr> open_bus(BusKind kind) {
+  sd_bus* raw = nullptr;
+  const int r = kind == BusKind::user ? sd_bus_open_user(&raw) : sd_bus_open_system(&raw);
+  if (r < 0) {
+    return fail_retryable("cannot connect to the " + std::string(to_string(kind)) +
+                          " bus: " + std::strerror(-r));
+  }
+  return SdBusPtr(raw);  // owned by the caller now
+}
+
+// No daemon on the bus is retryable (fall back); anything the daemon said is permanent.
+tl::unexpected<Error> call_failure(BusError& error, int r) {
+  if (error.is_set()) {
+    const std::string name = error.name();
+    const std::string text = name + ": " + error.message();
+    if (name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+        name == "org.freedesktop.DBus.Error.NameHasNoOwner") {
+      return fail_retryable("no certrotd daemon on the bus (" + text + ")");
+    }
+    return fail(error.message());
+  }
+  return fail_retryable(std::string("D-Bus call failed: ") + std::strerror(-r));
+}
+
+Result<std::string> call_returning_string(BusKind kind, const char* method, const char* sig,
+                                          const std::string* arg) {
+  auto bus = open_bus(kind);
+  if (!bus) return fail(bus.error());
+  BusError error;
+  sd_bus_message* reply = nullptr;
+  const int r = arg ? sd_bus_call_method(bus->get(), k_control_name, k_control_path,
+                                         k_control_interface, method, error.get(), &reply, sig,
+                                         arg->c_str())
+                    : sd_bus_call_method(bus->get(), k_control_name, k_control_path,
+                                         k_control_interface, method, error.get(), &reply, "");
+  SdBusMessagePtr owned(reply);  // the reply is ours to free
+  if (r < 0) return call_failure(error, r);
+  const char* text = nullptr;
+  if (int rr = sd_bus_message_read(reply, "s", &text); rr < 0) {
+    return fail(std::string("unexpected reply from certrotd: ") + std::strerror(-rr));
+  }
+  return std::string(text);
+}
+
+}  // namespace
+
+Result<std::string> ControlClient::status() const {
+  return call_returning_string(m_bus, "Status", "", nullptr);
+}
+
+Result<std::string> ControlClient::rollback(const std::string& name) const {
+  return call_returning_string(m_bus, "Rollback", "s", &name);
+}
+
+Result<void> ControlClient::rotate(const std::vector<std::string>& names) const {
+  auto bus = open_bus(m_bus);
+  if (!bus) return fail(bus.error());
+  sd_bus_message* raw = nullptr;
+  int r = sd_bus_message_new_method_call(bus->get(), &raw, k_control_name, k_control_path,
+                                         k_control_interface, "Rotate");
+  if (r < 0) return fail(std::string("cannot build the call: ") + std::strerror(-r));
+  SdBusMessagePtr call(raw);  // ours until sent
+  std::vector<const char*> list;
+  for (const auto& n : names) list.push_back(n.c_str());
+  list.push_back(nullptr);
+  r = sd_bus_message_append_strv(call.get(), const_cast<char**>(list.data()));
+  if (r < 0) return fail(std::string("cannot build the call: ") + std::strerror(-r));
+  BusError error;
+  sd_bus_message* reply = nullptr;
+  r = sd_bus_call(bus->get(), call.get(), 0, error.get(), &reply);
+  SdBusMessagePtr owned(reply);
+  if (r < 0) return call_failure(error, r);
+  return {};
+}
+
+}  // namespace certrotd::notify

@@ -1,0 +1,40 @@
+// The daemon's D-Bus control interface: its names, and the client the CLI uses.
+//
+//   bus name   org.certrotd.Daemon
+//   object     /org/certrotd/Daemon
+//   interface  org.certrotd.Daemon1
+//     Status()           -> s   JSON array, one object per credential (see `certrotd status --json`)
+//     Rotate(as names)   -> ()  rotate the named credentials (all when empty) now
+//     Rollback(s name)   -> s   make the previous version live; returns the version now live
+//
+// The server side lives in lib/engine (it needs the engine); the policy file
+// packaging/dbus/org.certrotd.Daemon.conf lets only root call it on the system bus.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "notify/action.hpp"
+#include "util/result.hpp"
+
+namespace certrotd::notify {
+
+inline constexpr const char* k_control_name = "org.certrotd.Daemon";
+inline constexpr const char* k_control_path = "/org/certrotd/Daemon";
+inline constexpr const char* k_control_interface = "org.certrotd.Daemon1";
+
+// Calls into a running daemon. Errors are retryable when no daemon answers on that bus (the CLI
+// then falls back to reading the files), permanent when the daemon refused.
+class ControlClient {
+public:
+  explicit ControlClient(BusKind bus) : m_bus(bus) {}
+
+  Result<std::string> status() const;
+  Result<void> rotate(const std::vector<std::string>& names) const;
+  Result<std::string> rollback(const std::string& name) const;
+
+private:
+  BusKind m_bus;
+};
+
+}  // namespace certrotd::notify

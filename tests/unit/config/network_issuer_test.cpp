@@ -1,0 +1,117 @@
+#include <gtest/gtest.h>
+
+#include "unit/config/config_test_util.hpp"
+
+namespace certrotd::config {
+namespace {
+
+using test::errors_of;
+
+TEST(NetworkIssuerConfig, ReadsTheHttpIssuerShapeFromTheDocumentation) {
+  const auto config = test::parse(R"(
+issuers:
+  corp-http:
+    type: http
+    url: https://pki.internal/v1/certificates
+    ca_bundle: /etc/certrotd/ca-bundle.pem
+    trust_anchors: /etc/certrotd/roots.pem
+    timeout: 20s
+    token:
+      url: https://auth.internal/oauth/token
+      client_id: host-42
+      method: tls_client_auth
+      scope: certs:issue
+    auth: { mtls: self }
+    bootstrap:
+      token: { url: "https://auth.internal/oauth/token", client_id: boot, method: client_secret_post, client_secret_file: /etc/certrotd/secret }
+    request: { csr_field: pkcs10 }
+    response: { certificate: /data/cert, chain: /data/chain, key: /data/key }
+)");
+  ASSERT_TRUE(config) << config.error().message;
+  const auto& o = std::get<issuer::HttpIssuerOptions>(config->issuers.at("corp-http").options);
+  EXPECT_EQ(o.url, "https://pki.internal/v1/certificates");
+  EXPECT_EQ(o.ca_bundle, "/etc/certrotd/ca-bundle.pem");
+  EXPECT_EQ(o.trust_anchors, std::filesystem::path("/etc/certrotd/roots.pem"));
+  EXPECT_EQ(o.timeout, Millis(std::chrono::seconds(20)));
+  EXPECT_EQ(o.mtls.source, issuer::MtlsAuth::Source::self);
+  ASSERT_TRUE(o.token);
+  EXPECT_EQ(o.token->client_id, "host-42");
+  EXPECT_EQ(o.token->method, auth::ClientAuthMethod::tls_client_auth);
+  EXPECT_EQ(o.token->scope, "certs:issue");
+  ASSERT_TRUE(o.bootstrap && o.bootstrap->token);
+  EXPECT_EQ(o.bootstrap->token->method, auth::ClientAuthMethod::client_secret_post);
+  EXPECT_EQ(o.csr_field, "pkcs10");
+  EXPECT_EQ(o.certificate_pointer, "/data/cert");
+  EXPECT_EQ(o.key_pointer, "/data/key");
+}
+
+TEST(NetworkIssuerConfig, ReadsTheCfsslIssuerShapeFromTheDocumentation) {
+  const auto config = test::parse(R"(
+issuers:
+  corp-cfssl:
+    type: cfssl
+    url: https://ca.internal:8888
+    ca_bundle: /etc/certrotd/ca-bundle.pem
+    profile: client
+    auth: { mtls: "credential:host" }
+    bootstrap: { mtls: { cert: /etc/certrotd/bootstrap.pem, key: /etc/certrotd/bootstrap.key } }
+)");
+  ASSERT_TRUE(config) << config.error().message;
+  const auto& o = std::get<issuer::CfsslIssuerOptions>(config->issuers.at("corp-cfssl").options);
+  EXPECT_EQ(o.profile, "client");
+  EXPECT_EQ(o.mtls.source, issuer::MtlsAuth::Source::credential);
+  EXPECT_EQ(o.mtls.credential, "host");
+  ASSERT_TRUE(o.bootstrap);
+  EXPECT_EQ(o.bootstrap->mtls.source, issuer::MtlsAuth::Source::files);
+  EXPECT_EQ(o.bootstrap->mtls.key, "/etc/certrotd/bootstrap.key");
+}
+
+TEST(NetworkIssuerConfig, RefusesPlainHttpAndInlineSecrets) {
+  EXPECT_EQ(errors_of(R"(
+issuers:
+  a:
+    type: http
+    url: http://pki.internal/x
+    ca_bundle: /b.pem
+    token: { url: "https://auth/token", client_id: c, method: client_secret_basic, client_secret: hunter2 }
+)"),
+            "test.yaml:4:10: the issuer url must be https://; write url: https://...; certrotd "
+            "never sends credentials in clear text\n"
+            "test.yaml:6:5: token method client_secret_basic needs a secret; write "
+            "client_secret_file: /etc/certrotd/client-secret\n"
+            "test.yaml:6:84: 'client_secret' must not be written inline: the config file is no "
+            "place for secrets; write client_secret_file: /path instead, naming a file only "
+            "certrotd can read");
+}
+
+TEST(NetworkIssuerConfig, MutualTlsTokenMethodsNeedACertificateAndNoSecret) {
+  EXPECT_EQ(errors_of(R"(
+issuers:
+  a:
+    type: http
+    url: https://pki.internal/x
+    ca_bundle: /b.pem
+    token: { url: "https://auth/token", client_id: c, method: tls_client_auth }
+  b:
+    type: http
+    url: https://pki.internal/x
+    ca_bundle: /b.pem
+    auth: { mtls: self }
+    token: { url: "https://auth/token", client_id: c, method: tls_client_auht }
+)"),
+            "test.yaml:2:3: issuer 'a': token method tls_client_auth needs a client certificate; "
+            "write auth: { mtls: self }\n"
+            "test.yaml:12:63: unknown token method 'tls_client_auht'; write one of "
+            "tls_client_auth, self_signed_tls_client_auth, client_secret_basic, "
+            "client_secret_post");
+}
+
+TEST(NetworkIssuerConfig, NeedsUrlAndCaBundle) {
+  EXPECT_EQ(errors_of("issuers:\n  a: { type: cfssl }\n"),
+            "test.yaml:2:3: issuer 'a' of type cfssl needs url; write url: https://...\n"
+            "test.yaml:2:3: issuer 'a' of type cfssl needs ca_bundle; write ca_bundle: "
+            "/etc/certrotd/ca-bundle.pem");
+}
+
+}  // namespace
+}  // namespace certrotd::config
