@@ -174,17 +174,16 @@ void Loader::read_credentials(const Field& field, const Reader& reader) {
       "credentials: { web: { issuer: dev-ca, sans: [\"DNS:web.example.internal\"] } }");
   if (!entries) return;
   for (const Field& entry : entries->all()) {
-    const auto previous =
-        std::find_if(m_credentials.begin(), m_credentials.end(),
-                     [&](const PendingCredential& c) { return c.config.name == entry.key; });
-    if (previous != m_credentials.end()) {
+    if (const auto previous = m_credential_index.find(entry.key);
+        previous != m_credential_index.end()) {
       reader.add(entry.key_mark,
                  "credential " + in_quotes(entry.key) + " is already defined at " +
-                     previous->config.mark.to_string(),
+                     m_credentials[previous->second].config.mark.to_string(),
                  "rename one of them");
       continue;
     }
     if (auto credential = read_credential(entry, m_defaults, m_config.state_dir, reader)) {
+      m_credential_index.emplace(entry.key, m_credentials.size());
       m_credentials.push_back(std::move(*credential));
     }
   }

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.hpp"
@@ -80,6 +81,9 @@ private:
   std::map<std::string, Mark> m_broken_issuers;
   Tunables m_defaults;
   std::vector<PendingCredential> m_credentials;
+  // name -> index in m_credentials: a linear search per credential made loading 10,000 of them
+  // quadratic.
+  std::unordered_map<std::string, std::size_t> m_credential_index;
 };
 
 }  // namespace certrotd::config::detail
