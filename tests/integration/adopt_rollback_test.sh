@@ -36,7 +36,7 @@ sleep 2
 
 # Rotate, then roll back to the hand certificate.
 kill -USR1 "$daemon_pid"
-wait_for 10 "forced rotation" bash -c "[ \"\$(openssl x509 -noout -serial -in '$dir/cert.pem' | cut -d= -f2)\" != '$hand' ]"
+wait_for 10 "forced rotation" serial_is_not "$dir/cert.pem" "$hand"
 rotated=$(serial_of "$dir/cert.pem")
 stop_daemon
 "$CERTROTD" rollback --config "$work/config.yaml" web > "$work/rollback.out" ||

@@ -49,14 +49,14 @@ YAML
 start_daemon "$work/config.yaml"
 
 wait_for 30 "first issuance (bootstrap)" test -f "$work/live/host/cert.pem"
-assert_issued_ok "$work/live/host"
+assert_credential_ok "$work/live/host"
 grep -q "credential=host.*BOOTSTRAP certificate" "$work/daemon.log" || fail "bootstrap was not logged"
 
 for round in 1 2 3; do
   before=$(serial_of "$work/live/host/cert.pem")
   kill -USR1 "$daemon_pid"
   wait_for 30 "self-authenticated renewal $round" serial_is_not "$work/live/host/cert.pem" "$before"
-  assert_issued_ok "$work/live/host"
+  assert_credential_ok "$work/live/host"
   openssl verify -CAfile "$ca.pem" "$work/live/host/cert.pem" >/dev/null ||
     fail "renewal $round does not chain to the CA"
 done

@@ -110,7 +110,7 @@ CREDENTIALS_DIRECTORY=$work/creds start_daemon "$work/config.yaml"
 
 # 1. Bootstrap: web has no certificate, so the client secret gets the first one — loudly.
 wait_for 30 "first issuance of web" test -f "$work/live/web/cert.pem"
-assert_issued_ok "$work/live/web"
+assert_credential_ok "$work/live/web"
 grep -q "credential=web.*BOOTSTRAP client secret" "$work/daemon.log" || fail "bootstrap was not logged"
 grep -q "client=bootstrap cnf=-" "$work/issuance.events" || fail "bootstrap token not seen by the service"
 
@@ -120,7 +120,7 @@ first=$(serial_of "$work/live/web/cert.pem")
 first_x5t=$(x5t_of "$work/live/web/cert.pem")
 kill -USR1 "$daemon_pid"
 wait_for 20 "mTLS renewal of web" serial_is_not "$work/live/web/cert.pem" "$first"
-assert_issued_ok "$work/live/web"
+assert_credential_ok "$work/live/web"
 grep -q "client=host-web cnf=$first_x5t peer=$first_x5t" "$work/issuance.events" ||
   fail "the renewal's token was not bound to the old certificate ($first_x5t)"
 wait_for 20 "api refused" grep -q "renew-failed credential=api.*invalid_client" "$work/daemon.log"
@@ -139,7 +139,7 @@ expect_failure() {  # expect_failure MODE REASON_REGEX
   wait_for 30 "web failing with '$2' ($1)" \
     logged_since "$start" "renew-failed credential=web .*($2).*old credential kept"
   [ "$(serial_of "$work/live/web/cert.pem")" = "$serial" ] || fail "web changed on a bad answer ($1)"
-  assert_issued_ok "$work/live/web"
+  assert_credential_ok "$work/live/web"
 }
 echo 500 > "$work/mode"
 kill -USR1 "$daemon_pid"
@@ -158,12 +158,12 @@ retries=$(grep -c "renew-failed credential=web" "$work/daemon.log")
 #    application/pem-certificate-chain answer rotates too.
 echo good > "$work/mode"
 wait_for 30 "recovery of web" serial_is_not "$work/live/web/cert.pem" "$serial"
-assert_issued_ok "$work/live/web"
+assert_credential_ok "$work/live/web"
 serial=$(serial_of "$work/live/web/cert.pem")
 echo pem > "$work/mode"
 kill -USR1 "$daemon_pid"
 wait_for 20 "PEM-chain answer" serial_is_not "$work/live/web/cert.pem" "$serial"
-assert_issued_ok "$work/live/web"
+assert_credential_ok "$work/live/web"
 
 stop_daemon
 # Nothing secret reaches the log: no client secret, no token, no key.

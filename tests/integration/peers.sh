@@ -59,19 +59,3 @@ x5t_of() {
   openssl x509 -in "$1" -outform DER | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=\n'
 }
 
-serial_is_not() {  # serial_is_not FILE SERIAL
-  [ "$(serial_of "$1")" != "$2" ]
-}
-
-# Like assert_credential_ok, for chains without intermediates (chain.pem is empty).
-assert_issued_ok() {
-  local dir=$1
-  [ -f "$dir/cert.pem" ] && [ -f "$dir/key.pem" ] && [ -f "$dir/bundle.pem" ] ||
-    fail "$dir is incomplete"
-  [ "$(cert_pubkey "$dir/cert.pem")" = "$(key_pubkey "$dir/key.pem")" ] ||
-    fail "$dir: key.pem does not match cert.pem"
-  local untrusted=()
-  [ -s "$dir/chain.pem" ] && untrusted=(-untrusted "$dir/chain.pem")
-  openssl verify -CAfile "$dir/ca.pem" "${untrusted[@]}" "$dir/cert.pem" >/dev/null ||
-    fail "$dir: chain does not verify"
-}
