@@ -111,26 +111,17 @@ struct Daemon {
 };
 
 // "12 credentials, next renewal web in 3h12m, 1 failing".
-std::string status_text(engine::Engine& engine, const Clock& clock) {
-  const auto status = engine.status();
-  std::size_t renewing = 0;
-  std::size_t failing = 0;
-  const engine::CredentialStatus* next = nullptr;
-  for (const auto& s : status) {
-    if (s.state == schedule::State::renewing) ++renewing;
-    if (s.failures > 0 || std::any_of(s.dependents.begin(), s.dependents.end(),
-                                      [](const auto& d) { return !d.ok; })) {
-      ++failing;
-    }
-    if (s.next_attempt && (!next || *s.next_attempt < *next->next_attempt)) next = &s;
+// "12 credentials, next renewal web in 3h12m": cheap enough to send after every change.
+std::string status_text(const engine::Engine& engine, const Clock& clock) {
+  const engine::EngineSummary summary = engine.summary();
+  std::string text = std::to_string(summary.credentials) + " credentials";
+  if (summary.next_at) {
+    const auto wait = std::chrono::duration_cast<Millis>(*summary.next_at - clock.mono_now());
+    text += ", next renewal " + summary.next_name + " in " +
+            format_duration(std::max(wait, Millis(0)));
   }
-  std::string text = std::to_string(status.size()) + " credentials";
-  if (next) {
-    const auto wait = std::chrono::duration_cast<Millis>(*next->next_attempt - clock.wall_now());
-    text += ", next renewal " + next->name + " in " + format_duration(std::max(wait, Millis(0)));
-  }
-  if (renewing > 0) text += ", " + std::to_string(renewing) + " renewing";
-  if (failing > 0) text += ", " + std::to_string(failing) + " failing";
+  if (summary.renewing > 0) text += ", " + std::to_string(summary.renewing) + " renewing";
+  if (summary.failing > 0) text += ", " + std::to_string(summary.failing) + " failing";
   return text;
 }
 

@@ -1,12 +1,13 @@
 #include "config/config.hpp"
 
-#include <yaml-cpp/yaml.h>
+#include <yaml-cpp/exceptions.h>
 
 #include <algorithm>
 #include <system_error>
 
 #include "config/loader.hpp"
 #include "config/reader.hpp"
+#include "config/yaml_tree.hpp"
 #include "util/files.hpp"
 
 namespace certrotd::config {
@@ -31,18 +32,18 @@ struct Source {
 };
 
 // The single YAML document of a file; a syntax error is reported at its position.
-std::optional<YAML::Node> parse_yaml(const Source& source, detail::Problems& problems) {
+std::optional<detail::YamlNode> parse_yaml(const Source& source, detail::Problems& problems) {
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(*source.text);
-    if (documents.empty()) return YAML::Node(YAML::NodeType::Null);
+    std::vector<detail::YamlNode> documents = detail::parse_yaml_documents(*source.text);
+    if (documents.empty()) return detail::YamlNode();
     if (documents.size() > 1) {
-      const YAML::Mark m = documents[1].Mark();
-      const Mark at =
-          m.is_null() ? Mark{source.name, 1, 1} : Mark{source.name, m.line + 1, m.column + 1};
+      const detail::YamlNode& second = documents[1];
+      const Mark at = second.line() <= 0 ? Mark{source.name, 1, 1}
+                                         : Mark{source.name, second.line(), second.column()};
       problems.add(at, "a second YAML document starts here, and only one is read per file",
                    "remove the '---' line; put further credentials in conf.d/*.yaml");
     }
-    return documents.front();
+    return std::move(documents.front());
   } catch (const YAML::Exception& e) {
     problems.add(Mark{source.name, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg,
                  "check the indentation and quoting here and on the line before");
@@ -65,17 +66,10 @@ Result<Config> load_sources(const std::vector<Source>& sources, const fs::path& 
     const auto root = parse_yaml(source, problems);
     if (!root) continue;
     const detail::Reader reader(source.name, source.base_dir, problems);
-    try {
-      if (i == 0) {
-        loader.read_main(*root, reader);
-      } else {
-        loader.read_drop_in(*root, reader);
-      }
-    } catch (const YAML::Exception& e) {
-      // Reading uses only non-throwing accessors; this guards the lib/ boundary all the same.
-      problems.add(Mark{source.name, e.mark.line + 1, e.mark.column + 1},
-                   "cannot read this part of the configuration: " + e.msg,
-                   "check the structure against certrotd.example.yaml");
+    if (i == 0) {
+      loader.read_main(*root, reader);
+    } else {
+      loader.read_drop_in(*root, reader);
     }
   }
   auto config = loader.finish(main_file);

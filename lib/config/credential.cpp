@@ -25,7 +25,7 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
 
 std::optional<x509::KeySpec> read_key(const Field& field, const Reader& reader) {
   auto fields =
-      reader.fields(field.value, field.value_mark, "key", {"type", "curve", "bits"}, k_key_example);
+      reader.fields(*field.value, field.value_mark, "key", {"type", "curve", "bits"}, k_key_example);
   if (!fields) return std::nullopt;
   const Field* type = fields->get("type");
   if (!type) {
@@ -107,7 +107,7 @@ std::optional<double> read_fraction(const Field& field, const Reader& reader, do
     const std::string high = "less than " + std::to_string(static_cast<int>(max * 100.0)) + "%";
     reader.add(
         field.value_mark,
-        field.key + " must be " + low + " and " + high + ", got '" + field.value.Scalar() + "'",
+        field.key + " must be " + low + " and " + high + ", got '" + field.value->scalar() + "'",
         "write e.g. " + field.key + ": " + std::string(example));
     return std::nullopt;
   }
@@ -146,7 +146,7 @@ Tunables read_tunables(const Fields& fields, const Reader& reader) {
     set(t.lifetime, reader.duration(*f, Millis(std::chrono::seconds(1))), *f);
   }
   if (const Field* f = fields.get("backoff")) {
-    const auto backoff = reader.fields(f->value, f->value_mark, "backoff", {"base", "cap"},
+    const auto backoff = reader.fields(*f->value, f->value_mark, "backoff", {"base", "cap"},
                                        "backoff: { base: 30s, cap: 1h }");
     if (backoff) {
       if (const Field* b = backoff->get("base")) {
@@ -184,7 +184,7 @@ bool is_safe_file_name(std::string_view name) {
 
 void read_subject(const Field& field, const Reader& reader, x509::Subject& subject) {
   const auto fields = reader.fields(
-      field.value, field.value_mark, "subject",
+      *field.value, field.value_mark, "subject",
       {"common_name", "organization", "organizational_unit", "country", "state", "locality"},
       "subject: { common_name: web.example.internal, organization: [Example] }");
   if (!fields) return;
@@ -344,14 +344,14 @@ void read_copies(const Field& field, const Reader& reader, const Ownership& outp
                  std::optional<mode_t> output_mode, PendingCredential& credential) {
   constexpr std::string_view example =
       "copies: [{ path: /etc/nginx/tls/web.crt, content: fullchain }]";
-  const YAML::Node& node = field.value;
-  if (node.IsNull()) return;
-  if (!node.IsSequence()) {
+  const YamlNode& node = *field.value;
+  if (node.is_null()) return;
+  if (!node.is_sequence()) {
     reader.add(field.value_mark, "copies must be a list, not " + std::string(describe(node)),
                "write " + std::string(example));
     return;
   }
-  for (const auto& item : node) {
+  for (const auto& item : node.items()) {
     const Mark item_mark = reader.mark(item, field.value_mark);
     const auto fields =
         reader.fields(item, item_mark, "a copy", {"path", "content", "mode", "owner", "group"},
@@ -406,7 +406,7 @@ void read_output(const Field* field, const Reader& reader, const fs::path& state
   credential.output_dir_mark = credential.config.mark;
   if (!field) return;
   const auto fields =
-      reader.fields(field->value, field->value_mark, "output",
+      reader.fields(*field->value, field->value_mark, "output",
                     {"dir", "owner", "group", "mode", "keep", "copies"},
                     "output: { dir: /var/lib/certrotd/live/web, group: www-data, mode: \"0640\" }");
   if (!fields) return;
@@ -453,7 +453,7 @@ std::optional<PendingCredential> read_credential(const Field& entry, const Tunab
                "use only letters, digits, '.', '_' and '-', not starting with '.'");
   }
   const auto fields = reader.fields(
-      entry.value, entry.value_mark, "credential " + in_quotes(config.name), credential_keys(),
+      *entry.value, entry.value_mark, "credential " + in_quotes(config.name), credential_keys(),
       "web: { issuer: dev-ca, sans: [\"DNS:web.example.internal\"] }");
   if (!fields) return std::nullopt;
 

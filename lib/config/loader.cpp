@@ -28,7 +28,7 @@ std::vector<std::string> local_issuer_keys() {
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 std::optional<IssuerConfig> read_local_issuer(const Field& entry, const Reader& reader) {
-  const auto fields = reader.fields(entry.value, entry.value_mark, "issuer " + in_quotes(entry.key),
+  const auto fields = reader.fields(*entry.value, entry.value_mark, "issuer " + in_quotes(entry.key),
                                     local_issuer_keys(), k_issuer_example);
   if (!fields) return std::nullopt;
   issuer::LocalIssuerOptions options;
@@ -71,21 +71,20 @@ std::optional<IssuerConfig> read_local_issuer(const Field& entry, const Reader& 
 }
 
 std::optional<IssuerConfig> read_issuer(const Field& entry, const Reader& reader) {
-  if (!entry.value.IsMap()) {
+  if (!entry.value->is_map()) {
     // Let the generic check word the message.
-    (void)reader.fields(entry.value, entry.value_mark, "issuer " + in_quotes(entry.key), {"type"},
+    (void)reader.fields(*entry.value, entry.value_mark, "issuer " + in_quotes(entry.key), {"type"},
                         k_issuer_example);
     return std::nullopt;
   }
-  const YAML::Node& node = entry.value;
-  const YAML::Node type = node["type"];
-  if (!type.IsDefined() || type.IsNull()) {
+  const YamlNode* type = entry.value->find("type");
+  if (!type || type->is_null()) {
     reader.add(entry.key_mark, "issuer " + in_quotes(entry.key) + " has no type",
                "write type: local");
     return std::nullopt;
   }
-  const Mark type_mark = reader.mark(type, entry.key_mark);
-  const auto name = reader.string(type, type_mark, "type");
+  const Mark type_mark = reader.mark(*type, entry.key_mark);
+  const auto name = reader.string(*type, type_mark, "type");
   if (!name) return std::nullopt;
   if (*name == "local") return read_local_issuer(entry, reader);
   if (*name == "http" || *name == "cfssl") return read_network_issuer(entry, reader, *name);
@@ -98,7 +97,7 @@ std::optional<IssuerConfig> read_issuer(const Field& entry, const Reader& reader
 
 }  // namespace
 
-void Loader::read_main(const YAML::Node& root, const Reader& reader) {
+void Loader::read_main(const YamlNode& root, const Reader& reader) {
   m_main_file = reader.file();
   const auto fields =
       reader.fields(root, Mark{reader.file(), 1, 1}, "the top level", top_keys(), k_top_example);
@@ -116,7 +115,7 @@ void Loader::read_main(const YAML::Node& root, const Reader& reader) {
     if (auto d = reader.duration(*f, Millis(0))) m_config.min_remaining_validity = *d;
   }
   if (const Field* f = fields->get("defaults")) {
-    if (auto defaults = reader.fields(f->value, f->value_mark, "defaults", tunable_keys(),
+    if (auto defaults = reader.fields(*f->value, f->value_mark, "defaults", tunable_keys(),
                                       "defaults: { renew_at: 66%, jitter: 5% }")) {
       m_defaults = read_tunables(*defaults, reader);
     }
@@ -125,7 +124,7 @@ void Loader::read_main(const YAML::Node& root, const Reader& reader) {
   if (const Field* f = fields->get("credentials")) read_credentials(*f, reader);
 }
 
-void Loader::read_drop_in(const YAML::Node& root, const Reader& reader) {
+void Loader::read_drop_in(const YamlNode& root, const Reader& reader) {
   const auto fields = reader.fields(root, Mark{reader.file(), 1, 1}, "the top level", top_keys(),
                                     "issuers: and credentials: mappings");
   if (!fields) return;
@@ -142,7 +141,7 @@ void Loader::read_drop_in(const YAML::Node& root, const Reader& reader) {
 }
 
 void Loader::read_issuers(const Field& field, const Reader& reader) {
-  const auto entries = reader.entries(field.value, field.value_mark, "issuers",
+  const auto entries = reader.entries(*field.value, field.value_mark, "issuers",
                                       "issuers: { " + std::string(k_issuer_example) + " }");
   if (!entries) return;
   for (const Field& entry : entries->all()) {
@@ -170,7 +169,7 @@ void Loader::read_issuers(const Field& field, const Reader& reader) {
 
 void Loader::read_credentials(const Field& field, const Reader& reader) {
   const auto entries = reader.entries(
-      field.value, field.value_mark, "credentials",
+      *field.value, field.value_mark, "credentials",
       "credentials: { web: { issuer: dev-ca, sans: [\"DNS:web.example.internal\"] } }");
   if (!entries) return;
   for (const Field& entry : entries->all()) {

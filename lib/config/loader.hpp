@@ -3,8 +3,6 @@
 // (issuer references, distinct output folders) run once everything is read.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <map>
 #include <optional>
 #include <string>
@@ -63,8 +61,8 @@ class Loader {
 public:
   explicit Loader(Problems& problems) : m_problems(problems) {}
 
-  void read_main(const YAML::Node& root, const Reader& reader);
-  void read_drop_in(const YAML::Node& root, const Reader& reader);
+  void read_main(const YamlNode& root, const Reader& reader);
+  void read_drop_in(const YamlNode& root, const Reader& reader);
   // Runs the checks that need every file; the Config when nothing was wrong anywhere.
   std::optional<Config> finish(const fs::path& source);
 

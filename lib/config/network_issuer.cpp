@@ -22,8 +22,8 @@ constexpr std::string_view k_mtls_example = "auth: { mtls: self }  (or credentia
 std::optional<issuer::MtlsAuth> read_mtls(const Field& field, const Reader& reader,
                                           bool allow_self) {
   issuer::MtlsAuth auth;
-  if (field.value.IsMap()) {
-    const auto fields = reader.fields(field.value, field.value_mark, "mtls", {"cert", "key"},
+  if (field.value->is_map()) {
+    const auto fields = reader.fields(*field.value, field.value_mark, "mtls", {"cert", "key"},
                                       "mtls: { cert: /etc/certrotd/client.pem, key: "
                                       "/etc/certrotd/client.key }");
     if (!fields) return std::nullopt;
@@ -61,7 +61,7 @@ std::optional<issuer::MtlsAuth> read_mtls(const Field& field, const Reader& read
 
 std::optional<auth::TokenSettings> read_token(const Field& field, const Reader& reader) {
   const auto fields = reader.fields(
-      field.value, field.value_mark, "token",
+      *field.value, field.value_mark, "token",
       {"url", "client_id", "method", "client_secret_file", "client_secret_credential", "scope",
        "resource"},
       "token: { url: https://auth.internal/oauth/token, client_id: host-42, method: "
@@ -144,7 +144,7 @@ std::optional<IssuerConfig> read_network_issuer(const Field& entry, const Reader
     for (const char* k : {"profile", "label", "auth_key_file"}) keys.emplace_back(k);
   }
   const std::string where = "issuer " + in_quotes_(entry.key);
-  const auto fields = reader.fields(entry.value, entry.value_mark, where, keys,
+  const auto fields = reader.fields(*entry.value, entry.value_mark, where, keys,
                                     is_http ? k_http_example : k_cfssl_example);
   if (!fields) return std::nullopt;
   bool ok = true;
@@ -183,7 +183,7 @@ std::optional<IssuerConfig> read_network_issuer(const Field& entry, const Reader
     if (auto d = reader.duration(*f, Millis(100))) net.timeout = *d; else ok = false;
   }
   if (const Field* f = fields->get("auth")) {
-    if (const auto a = reader.fields(f->value, f->value_mark, "auth", {"mtls"}, k_mtls_example)) {
+    if (const auto a = reader.fields(*f->value, f->value_mark, "auth", {"mtls"}, k_mtls_example)) {
       if (const Field* m = a->get("mtls")) {
         if (auto mtls = read_mtls(*m, reader, true)) net.mtls = *mtls; else ok = false;
       }
@@ -193,7 +193,7 @@ std::optional<IssuerConfig> read_network_issuer(const Field& entry, const Reader
   }
   if (const Field* f = fields->get("bootstrap")) {
     const auto b = reader.fields(
-        f->value, f->value_mark, "bootstrap", is_http ? std::vector<std::string>{"mtls", "token"}
+        *f->value, f->value_mark, "bootstrap", is_http ? std::vector<std::string>{"mtls", "token"}
                                                       : std::vector<std::string>{"mtls"},
         "bootstrap: { mtls: { cert: /etc/certrotd/bootstrap.pem, key: "
         "/etc/certrotd/bootstrap.key } }");
@@ -238,7 +238,7 @@ std::optional<IssuerConfig> read_network_issuer(const Field& entry, const Reader
     if (auto token = read_token(*f, reader)) options.token = *token; else ok = false;
   }
   if (const Field* f = fields->get("request")) {
-    if (const auto r = reader.fields(f->value, f->value_mark, "request",
+    if (const auto r = reader.fields(*f->value, f->value_mark, "request",
                                      {"csr_field", "server_generated_key"},
                                      "request: { csr_field: csr }")) {
       if (const Field* c = r->get("csr_field")) {
@@ -259,7 +259,7 @@ std::optional<IssuerConfig> read_network_issuer(const Field& entry, const Reader
     }
   }
   if (const Field* f = fields->get("response")) {
-    if (const auto r = reader.fields(f->value, f->value_mark, "response",
+    if (const auto r = reader.fields(*f->value, f->value_mark, "response",
                                      {"certificate", "chain", "key"},
                                      "response: { certificate: /certificate, chain: /chain }")) {
       const auto pointer = [&](const char* key, std::string& out) {

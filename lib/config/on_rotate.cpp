@@ -24,7 +24,7 @@ std::optional<int> read_signal(const Field& field, const Reader& reader) {
 }
 
 std::optional<notify::Action> read_systemd(const Field& field, const Reader& reader) {
-  const auto fields = reader.fields(field.value, field.value_mark, "systemd action",
+  const auto fields = reader.fields(*field.value, field.value_mark, "systemd action",
                                     {"unit", "action", "signal", "bus", "timeout"},
                                     "systemd: { unit: nginx.service, action: reload }");
   if (!fields) return std::nullopt;
@@ -84,7 +84,7 @@ std::optional<notify::Action> read_systemd(const Field& field, const Reader& rea
 }
 
 std::optional<notify::Action> read_signal_action(const Field& field, const Reader& reader) {
-  const auto fields = reader.fields(field.value, field.value_mark, "signal action",
+  const auto fields = reader.fields(*field.value, field.value_mark, "signal action",
                                     {"pidfile", "signal"},
                                     "signal: { pidfile: /run/app.pid, signal: HUP }");
   if (!fields) return std::nullopt;
@@ -108,7 +108,7 @@ std::optional<notify::Action> read_signal_action(const Field& field, const Reade
 
 std::optional<notify::Action> read_exec(const Field& field, const Reader& reader) {
   const auto fields =
-      reader.fields(field.value, field.value_mark, "exec action", {"command", "timeout"},
+      reader.fields(*field.value, field.value_mark, "exec action", {"command", "timeout"},
                     "exec: { command: [/usr/local/bin/push-cert, --to, backend], timeout: 30s }");
   if (!fields) return std::nullopt;
   notify::ExecAction a;
@@ -118,7 +118,7 @@ std::optional<notify::Action> read_exec(const Field& field, const Reader& reader
                "write exec: { command: [/usr/local/bin/push-cert, --to, backend] }");
     return std::nullopt;
   }
-  if (command->value.IsScalar()) {
+  if (command->value->is_scalar()) {
     // A single string would need a shell to split it; we run argv only.
     reader.add(command->value_mark, "command must be a list of arguments (no shell is used)",
                "write command: [/usr/local/bin/push-cert, --to, backend]");
@@ -143,20 +143,20 @@ std::optional<notify::Action> read_exec(const Field& field, const Reader& reader
 }  // namespace
 
 void read_on_rotate(const Field& field, const Reader& reader, std::vector<notify::Action>& out) {
-  const YAML::Node& node = field.value;
-  if (node.IsNull()) return;
-  if (!node.IsSequence()) {
+  const YamlNode& node = *field.value;
+  if (node.is_null()) return;
+  if (!node.is_sequence()) {
     reader.add(field.value_mark, "on_rotate must be a list, not " + std::string(describe(node)),
                "write on_rotate: followed by lines such as " + std::string(k_example));
     return;
   }
-  for (const auto& item : node) {
+  for (const auto& item : node.items()) {
     const Mark item_mark = reader.mark(item, field.value_mark);
     const auto fields = reader.fields(item, item_mark, "an on_rotate action",
                                       {"systemd", "signal", "exec"}, k_example);
     if (!fields) continue;
     // Unknown keys were reported already and left out; an item of only those is not "empty".
-    if (fields->all().empty() && item.IsMap() && item.size() > 0) continue;
+    if (fields->all().empty() && item.is_map() && item.size() > 0) continue;
     if (fields->all().size() != 1) {
       reader.add(fields->mark(),
                  fields->all().empty() ? "an on_rotate action is empty"

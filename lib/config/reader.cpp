@@ -42,8 +42,7 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-// yaml-cpp gives "?" as the tag of a plain scalar and "!" to a quoted one.
-bool is_plain_scalar(const YAML::Node& node) { return node.IsScalar() && node.Tag() == "?"; }
+bool is_plain_scalar(const YamlNode& node) { return node.is_scalar() && node.is_plain(); }
 
 bool is_number(std::string_view text, double& value) {
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -59,16 +58,15 @@ std::string format_number(double value) {
 
 }  // namespace
 
-std::string_view describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
+std::string_view describe(const YamlNode& node) {
+  switch (node.kind()) {
+    case YamlNode::Kind::map:
       return "a mapping";
-    case YAML::NodeType::Sequence:
+    case YamlNode::Kind::sequence:
       return "a list";
-    case YAML::NodeType::Scalar:
+    case YamlNode::Kind::scalar:
       return "a single value";
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
+    case YamlNode::Kind::null:
       break;
   }
   return "an empty value";
@@ -120,29 +118,28 @@ const Field* Fields::get(std::string_view key) const {
   return nullptr;
 }
 
-Mark Reader::mark(const YAML::Node& node, const Mark& fallback) const {
-  const YAML::Mark m = node.Mark();
-  if (m.is_null() || m.line < 0) return fallback;
-  return Mark{m_file, m.line + 1, m.column + 1};
+Mark Reader::mark(const YamlNode& node, const Mark& fallback) const {
+  if (node.line() <= 0) return fallback;
+  return Mark{m_file, node.line(), node.column()};
 }
 
-std::optional<Fields> Reader::fields(const YAML::Node& node, const Mark& at, std::string_view where,
+std::optional<Fields> Reader::fields(const YamlNode& node, const Mark& at, std::string_view where,
                                      const std::vector<std::string>& valid,
                                      std::string_view example) const {
   return collect(node, at, where, &valid, example);
 }
 
-std::optional<Fields> Reader::entries(const YAML::Node& node, const Mark& at,
+std::optional<Fields> Reader::entries(const YamlNode& node, const Mark& at,
                                       std::string_view where, std::string_view example) const {
   return collect(node, at, where, nullptr, example);
 }
 
-std::optional<Fields> Reader::collect(const YAML::Node& node, const Mark& at,
+std::optional<Fields> Reader::collect(const YamlNode& node, const Mark& at,
                                       std::string_view where, const std::vector<std::string>* valid,
                                       std::string_view example) const {
   const Mark map_mark = mark(node, at);
-  if (node.IsNull() || !node.IsDefined()) return Fields(map_mark, {});
-  if (!node.IsMap()) {
+  if (node.is_null()) return Fields(map_mark, {});
+  if (!node.is_map()) {
     add(map_mark,
         std::string(where) + " must be a mapping of keys to values, not " +
             std::string(describe(node)),
@@ -151,15 +148,16 @@ std::optional<Fields> Reader::collect(const YAML::Node& node, const Mark& at,
   }
   std::vector<Field> out;
   std::map<std::string, Mark> seen;
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node key_node = it->first;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const YamlNode& key_node = node.key_at(i);
+    const YamlNode& value_node = node.value_at(i);
     const Mark key_mark = mark(key_node, map_mark);
-    if (!key_node.IsScalar()) {
+    if (!key_node.is_scalar()) {
       add(key_mark, "a key in " + std::string(where) + " is " + std::string(describe(key_node)),
           "keys are plain names, written before a colon");
       continue;
     }
-    const std::string key = key_node.Scalar();
+    const std::string& key = key_node.scalar();
     if (const auto prev = seen.find(key); prev != seen.end()) {
       add(key_mark,
           "'" + key + "' is given twice in " + std::string(where) + " (first at line " +
@@ -193,16 +191,16 @@ std::optional<Fields> Reader::collect(const YAML::Node& node, const Mark& at,
       continue;
     }
     // yaml-cpp places an empty value at the next token, often on a later line: point at the key.
-    const Mark value_mark = it->second.IsNull() ? key_mark : mark(it->second, key_mark);
-    out.push_back(Field{key, key_mark, it->second, value_mark});
+    const Mark value_mark = value_node.is_null() ? key_mark : mark(value_node, key_mark);
+    out.push_back(Field{key, key_mark, &value_node, value_mark});
   }
   return Fields(map_mark, std::move(out));
 }
 
-std::optional<std::string> Reader::string(const YAML::Node& node, const Mark& at,
+std::optional<std::string> Reader::string(const YamlNode& node, const Mark& at,
                                           std::string_view what) const {
-  if (node.IsScalar()) return node.Scalar();
-  if (node.IsNull() || !node.IsDefined()) {
+  if (node.is_scalar()) return node.scalar();
+  if (node.is_null()) {
     add(at, std::string(what) + " has no value", "write a value after the colon or remove the key");
   } else {
     add(at, std::string(what) + " must be a single value, not " + std::string(describe(node)),
@@ -212,7 +210,7 @@ std::optional<std::string> Reader::string(const YAML::Node& node, const Mark& at
 }
 
 std::optional<std::string> Reader::string(const Field& field) const {
-  return string(field.value, field.value_mark, field.key);
+  return string(*field.value, field.value_mark, field.key);
 }
 
 std::optional<std::filesystem::path> Reader::path(const Field& field) const {
@@ -295,7 +293,7 @@ std::optional<mode_t> Reader::mode(const Field& field) const {
   if (!text) return std::nullopt;
   const bool octal_digits = !text->empty() && text->size() <= 4 &&
                             text->find_first_not_of("01234567") == std::string::npos;
-  if (is_plain_scalar(field.value)) {
+  if (is_plain_scalar(*field.value)) {
     // YAML 1.1 reads 0640 as octal (416), YAML 1.2 as decimal 640: the reader's version decides,
     // so an unquoted mode is refused rather than guessed.
     std::string octal = *text;
@@ -320,18 +318,18 @@ std::optional<mode_t> Reader::mode(const Field& field) const {
 
 std::optional<std::vector<MarkedString>> Reader::string_list(const Field& field,
                                                              std::string_view example) const {
-  const YAML::Node& node = field.value;
-  if (node.IsNull() || !node.IsDefined()) return std::vector<MarkedString>{};
-  if (!node.IsSequence()) {
+  const YamlNode& node = *field.value;
+  if (node.is_null()) return std::vector<MarkedString>{};
+  if (!node.is_sequence()) {
     add(field.value_mark, field.key + " must be a list, not " + std::string(describe(node)),
         "write " + std::string(example));
     return std::nullopt;
   }
   std::vector<MarkedString> out;
   bool ok = true;
-  for (const auto& item : node) {
+  for (const auto& item : node.items()) {
     const Mark item_mark = mark(item, field.value_mark);
-    if (!item.IsScalar()) {
+    if (!item.is_scalar()) {
       add(item_mark,
           "each entry of " + field.key + " must be a single value, not " +
               std::string(describe(item)),
@@ -339,7 +337,7 @@ std::optional<std::vector<MarkedString>> Reader::string_list(const Field& field,
       ok = false;
       continue;
     }
-    out.push_back(MarkedString{item.Scalar(), item_mark});
+    out.push_back(MarkedString{item.scalar(), item_mark});
   }
   if (!ok) return std::nullopt;
   return out;

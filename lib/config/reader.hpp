@@ -3,7 +3,6 @@
 #pragma once
 
 #include <sys/types.h>
-#include <yaml-cpp/yaml.h>
 
 #include <cstddef>
 #include <filesystem>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "config/yaml_tree.hpp"
 #include "util/clock.hpp"
 
 namespace certrotd::config::detail {
@@ -52,7 +52,7 @@ private:
 struct Field {
   std::string key;
   Mark key_mark;
-  YAML::Node value;
+  const YamlNode* value = nullptr;  // into the document, which outlives every Field
   Mark value_mark;  // the key's mark when the value has none (an empty value)
 };
 
@@ -86,8 +86,8 @@ public:
   const std::filesystem::path& base_dir() const { return m_base_dir; }
   Problems& problems() const { return m_problems; }
 
-  // The node's position, 1-based; `fallback` for nodes yaml-cpp has no position for.
-  Mark mark(const YAML::Node& node, const Mark& fallback) const;
+  // The node's position; `fallback` for nodes without one.
+  Mark mark(const YamlNode& node, const Mark& fallback) const;
   void add(const Mark& mark, std::string_view what, std::string_view instead) const {
     m_problems.add(mark, what, instead);
   }
@@ -96,17 +96,17 @@ public:
   // plain names from `valid`, each given once. Inline secrets and unknown keys are reported (with
   // a "did you mean" hint) and left out of the result. `where` names the mapping in messages,
   // e.g. "credential 'web'"; `example` shows how to write it. nullopt when it is not a mapping.
-  std::optional<Fields> fields(const YAML::Node& node, const Mark& at, std::string_view where,
+  std::optional<Fields> fields(const YamlNode& node, const Mark& at, std::string_view where,
                                const std::vector<std::string>& valid,
                                std::string_view example) const;
   // Like fields(), for mappings whose keys are names the user chooses (issuers, credentials):
   // any plain key is accepted once.
-  std::optional<Fields> entries(const YAML::Node& node, const Mark& at, std::string_view where,
+  std::optional<Fields> entries(const YamlNode& node, const Mark& at, std::string_view where,
                                 std::string_view example) const;
 
   // A single scalar value, as written (quoted or not).
   std::optional<std::string> string(const Field& field) const;
-  std::optional<std::string> string(const YAML::Node& node, const Mark& at,
+  std::optional<std::string> string(const YamlNode& node, const Mark& at,
                                     std::string_view what) const;
   // A non-empty path; relative ones are resolved against base_dir().
   std::optional<std::filesystem::path> path(const Field& field) const;
@@ -123,7 +123,7 @@ public:
                                                        std::string_view example) const;
 
 private:
-  std::optional<Fields> collect(const YAML::Node& node, const Mark& at, std::string_view where,
+  std::optional<Fields> collect(const YamlNode& node, const Mark& at, std::string_view where,
                                 const std::vector<std::string>* valid,
                                 std::string_view example) const;
 
@@ -133,6 +133,6 @@ private:
 };
 
 // "a mapping", "a list", "a single value", "an empty value": what a node is, for messages.
-std::string_view describe(const YAML::Node& node);
+std::string_view describe(const YamlNode& node);
 
 }  // namespace certrotd::config::detail

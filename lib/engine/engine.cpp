@@ -14,28 +14,37 @@ using PlanMap = std::map<std::string, std::shared_ptr<const CredentialPlan>>;
 
 // Issuers, stores and plans for a configuration; nothing of the running engine is touched, so
 // a reload that fails here changes nothing.
-Result<PlanMap> build_plans(const config::Config& config, const EngineDeps& deps) {
+Result<PlanMap> build_plans(const std::shared_ptr<const config::Config>& generation,
+                            const EngineDeps& deps) {
+  const config::Config& config = *generation;
   const NetworkContext network{deps.transport, deps.tokens, deps.credentials_directory,
                                &deps.events};
   auto issuers = build_issuers(config, deps.clock, deps.random, network);
   if (!issuers) return fail(issuers.error());
+  // Loaded once per issuer in use: thousands of credentials share one issuer's roots.
+  std::map<std::string, std::shared_ptr<const std::vector<x509::Certificate>>> anchors;
   PlanMap plans;
   for (const auto& credential : config.credentials) {
-    auto store = store::CredentialStore::open(credential.output);
+    // The store shares the options inside `generation` instead of copying them.
+    auto store = store::CredentialStore::open(
+        std::shared_ptr<const store::StoreOptions>(generation, &credential.output));
     if (!store) {
       return fail(store.error().wrap(credential.mark.to_string() + ": credential '" +
                                      credential.name + "'"));
     }
-    auto plan = std::make_shared<CredentialPlan>();
-    plan->config = credential;
+    auto plan = std::make_shared<CredentialPlan>(generation, credential);
     plan->issuer_name = credential.issuer;
     plan->issuer = issuers->at(credential.issuer);
-    auto anchors = issuer_anchors(config.issuers.at(credential.issuer));
-    if (!anchors) {
-      return fail(anchors.error().wrap(credential.mark.to_string() + ": credential '" +
-                                       credential.name + "'"));
+    auto& issuer_roots = anchors[credential.issuer];
+    if (!issuer_roots) {
+      auto loaded = issuer_anchors(config.issuers.at(credential.issuer));
+      if (!loaded) {
+        return fail(loaded.error().wrap(credential.mark.to_string() + ": credential '" +
+                                        credential.name + "'"));
+      }
+      issuer_roots = std::make_shared<const std::vector<x509::Certificate>>(std::move(*loaded));
     }
-    plan->anchors = std::move(*anchors);
+    plan->anchors = issuer_roots;
     plan->store = std::make_shared<store::CredentialStore>(std::move(*store));
     plans.emplace(credential.name, std::move(plan));
   }
@@ -49,6 +58,11 @@ MonoTime to_mono(const Clock& clock, SystemTime when) {
 }
 
 schedule::Validity validity_of(const x509::CertInfo& cert, std::optional<SystemTime> installed_at) {
+  return schedule::Validity{cert.not_before, cert.not_after, installed_at};
+}
+
+schedule::Validity validity_of(const store::CertCache& cert,
+                               std::optional<SystemTime> installed_at) {
   return schedule::Validity{cert.not_before, cert.not_after, installed_at};
 }
 
@@ -81,7 +95,8 @@ Result<std::optional<x509::CertInfo>> live_info(const config::CredentialConfig& 
   if (!live) return fail(live.error());
   if (!*live) return std::optional<x509::CertInfo>{};
   const x509::CertInfo& info = (*live)->chain.front().info();
-  if (!id.empty()) cache = cache_of(info, id);
+  // An empty id (a file vanished meanwhile) never matches, so the next look parses again.
+  cache = cache_of(info, id);
   return std::optional<x509::CertInfo>(info);
 }
 
@@ -104,11 +119,12 @@ Result<std::unique_ptr<Engine>> Engine::create(const config::Config& config, Eng
     deps.transport = std::shared_ptr<http::Transport>(std::move(*transport));
   }
   if (!deps.tokens) deps.tokens = std::make_shared<auth::TokenClient>(*deps.transport, deps.clock);
-  auto plans = build_plans(config, deps);
+  auto generation = std::make_shared<const config::Config>(config);
+  auto plans = build_plans(generation, deps);
   if (!plans) return fail(plans.error());
   std::unique_ptr<Engine> engine(
       new Engine(deps, std::make_unique<store::StateFiles>(config.state_dir)));
-  engine->m_config = std::make_shared<const config::Config>(config);
+  engine->m_config = std::move(generation);
   for (auto& [name, plan] : *plans) {
     engine->m_tracked[name].plan = std::move(plan);
   }
@@ -123,8 +139,35 @@ RotationEnv Engine::rotation_env() const {
 void Engine::start() {
   for (auto& [name, tracked] : m_tracked) {
     load(tracked);
+    count_failing(tracked);
     schedule_next(name, tracked);
   }
+}
+
+void Engine::count_failing(Tracked& tracked) {
+  const bool failing =
+      tracked.persisted.failures > 0 ||
+      std::any_of(tracked.dependents.begin(), tracked.dependents.end(),
+                  [](const notify::ActionOutcome& outcome) { return !outcome.ok; });
+  if (failing == tracked.counted_failing) return;
+  tracked.counted_failing = failing;
+  if (failing) {
+    ++m_failing;
+  } else {
+    --m_failing;
+  }
+}
+
+EngineSummary Engine::summary() const {
+  EngineSummary out;
+  out.credentials = m_tracked.size();
+  out.renewing = m_in_flight;
+  out.failing = m_failing;
+  if (const std::string* next = m_queue.next_key()) {
+    out.next_name = *next;
+    out.next_at = m_queue.next_deadline();
+  }
+  return out;
 }
 
 void Engine::load(Tracked& tracked) {
@@ -137,7 +180,6 @@ void Engine::load(Tracked& tracked) {
     emit(EventKind::loaded, Severity::warning, config.name, tracked,
          "state file ignored: " + persisted.error().what());
   }
-  tracked.cert.reset();
   tracked.installed_at.reset();
   const std::optional<store::CertCache> cached = tracked.persisted.live_cert;
   auto live = live_info(config, tracked.persisted.live_cert);
@@ -155,8 +197,7 @@ void Engine::load(Tracked& tracked) {
     emit(EventKind::loaded, Severity::info, config.name, tracked, "no credential yet");
     return;
   }
-  tracked.cert = std::move(**live);
-  if (tracked.persisted.installed_serial == tracked.cert->serial) {
+  if (tracked.persisted.installed_serial == tracked.cert()->serial) {
     tracked.installed_at = tracked.persisted.installed_at;
   }
   emit(EventKind::loaded, Severity::info, config.name, tracked, {});
@@ -165,7 +206,8 @@ void Engine::load(Tracked& tracked) {
 void Engine::schedule_next(const std::string& name, Tracked& tracked) {
   const auto& policy = tracked.plan->config.policy;
   const SystemTime now = m_deps.clock.wall_now();
-  if (!tracked.cert || tracked.cert->not_after <= now) {
+  const store::CertCache* cert = tracked.cert();
+  if (!cert || cert->not_after <= now) {
     // Missing or expired: request at once, unless a failed attempt asked us to wait.
     SystemTime when = now;
     if (tracked.persisted.failures > 0 && tracked.persisted.next_attempt) {
@@ -175,10 +217,10 @@ void Engine::schedule_next(const std::string& name, Tracked& tracked) {
     return;
   }
   SystemTime when =
-      schedule::renewal_time(validity_of(*tracked.cert, tracked.installed_at), policy, name);
+      schedule::renewal_time(validity_of(*cert, tracked.installed_at), policy, name);
   if (tracked.persisted.failures > 0 && tracked.persisted.next_attempt) {
     // Keep the backoff a previous run (or attempt) decided on.
-    when = std::min(std::max(*tracked.persisted.next_attempt, now), tracked.cert->not_after);
+    when = std::min(std::max(*tracked.persisted.next_attempt, now), cert->not_after);
   }
   schedule_at(name, tracked, when);
 }
@@ -186,9 +228,9 @@ void Engine::schedule_next(const std::string& name, Tracked& tracked) {
 void Engine::schedule_at(const std::string& name, Tracked& tracked, SystemTime when) {
   tracked.persisted.next_attempt = when;
   m_queue.schedule(name, to_mono(m_deps.clock, when));
+  const store::CertCache* cert = tracked.cert();
   Event event{EventKind::scheduled, Severity::debug, name, tracked.plan->issuer_name,
-              tracked.cert ? tracked.cert->serial : "",
-              tracked.cert ? std::optional(tracked.cert->not_after) : std::nullopt,
+              cert ? cert->serial : "", cert ? std::optional(cert->not_after) : std::nullopt,
               "next renewal " + format_time(when)};
   m_deps.events.emit(event);
 }
@@ -205,7 +247,7 @@ std::vector<Job> Engine::take_due() {
     tracked.in_flight = true;
     ++m_in_flight;
     emit(EventKind::renewing, Severity::info, name, tracked, {});
-    jobs.push_back(Job{name, tracked.plan, now, tracked.cert ? tracked.cert->serial : ""});
+    jobs.push_back(Job{name, tracked.plan, now, tracked.cert() ? tracked.cert()->serial : ""});
   }
   return jobs;
 }
@@ -239,7 +281,6 @@ void Engine::complete(JobResult done) {
   const SystemTime now = m_deps.clock.wall_now();
   tracked.persisted.last_attempt = done.job.started;
   if (done.result) {
-    tracked.cert = done.result->info;
     tracked.installed_at = now;
     tracked.persisted.last_success = now;
     tracked.persisted.installed_at = now;
@@ -255,8 +296,9 @@ void Engine::complete(JobResult done) {
     const Error& error = done.result.error();
     tracked.persisted.failures += 1;
     tracked.persisted.last_error = error.what();
+    const store::CertCache* cert = tracked.cert();
     const Millis remaining =
-        tracked.cert ? std::chrono::duration_cast<Millis>(tracked.cert->not_after - now) : Millis{0};
+        cert ? std::chrono::duration_cast<Millis>(cert->not_after - now) : Millis{0};
     const Millis delay = schedule::backoff_delay(tracked.persisted.failures, remaining,
                                                  tracked.plan->config.policy, m_deps.random);
     emit(EventKind::renew_failed, Severity::warning, name, tracked,
@@ -264,9 +306,10 @@ void Engine::complete(JobResult done) {
              std::to_string(tracked.persisted.failures) + ", retry in " + format_duration(delay));
     warn_if_near_expiry(name, tracked);
     SystemTime when = now + delay;
-    if (tracked.cert && tracked.cert->not_after > now) when = std::min(when, tracked.cert->not_after);
+    if (cert && cert->not_after > now) when = std::min(when, cert->not_after);
     schedule_at(name, tracked, when);
   }
+  count_failing(tracked);
   save_state(name, tracked);
 }
 
@@ -275,7 +318,7 @@ void Engine::warn_if_near_expiry(const std::string& name, const Tracked& tracked
   if (state == schedule::State::expired) {
     emit(EventKind::expired, Severity::error, name, tracked, "certificate has expired");
   } else if (state == schedule::State::expiring) {
-    const auto left = std::chrono::duration_cast<Millis>(tracked.cert->not_after -
+    const auto left = std::chrono::duration_cast<Millis>(tracked.cert()->not_after -
                                                          m_deps.clock.wall_now());
     emit(EventKind::expiring, Severity::warning, name, tracked,
          "certificate expires in " + format_duration(left) + " and renewal keeps failing");
@@ -293,15 +336,16 @@ void Engine::on_disk_changed(const std::string& name) {
     // renewal sorts it out. Renewing now would race with whoever is writing.
     return;
   }
+  const bool unchanged =
+      tracked.cert() && tracked.cert()->fingerprint == (**live).sha256_fingerprint;
   tracked.persisted.live_cert = std::move(cache);
-  const x509::CertInfo& found = **live;
-  if (tracked.cert && tracked.cert->sha256_fingerprint == found.sha256_fingerprint) return;
-  tracked.cert = found;
+  if (unchanged) return;
   tracked.installed_at.reset();
   tracked.persisted.failures = 0;
   tracked.persisted.last_error.clear();
   tracked.persisted.installed_serial.clear();
   tracked.persisted.installed_at.reset();
+  count_failing(tracked);
   emit(EventKind::adopted, Severity::info, name, tracked,
        "certificate replaced on disk; scheduling from its own dates");
   schedule_next(name, tracked);
@@ -322,24 +366,29 @@ Result<std::string> Engine::rollback(const std::string& name) {
 }
 
 Result<void> Engine::reload(const config::Config& config) {
-  auto plans = build_plans(config, m_deps);
+  auto generation = std::make_shared<const config::Config>(config);
+  auto plans = build_plans(generation, m_deps);
   if (!plans) return fail(plans.error());
   // Forget credentials that are gone (their in-flight result is dropped in complete()).
   for (auto it = m_tracked.begin(); it != m_tracked.end();) {
     if (!plans->contains(it->first)) {
       m_queue.cancel(it->first);
       if (it->second.in_flight) --m_in_flight;
+      if (it->second.counted_failing) --m_failing;
       it = m_tracked.erase(it);
     } else {
       ++it;
     }
   }
-  m_config = std::make_shared<const config::Config>(config);
+  m_config = std::move(generation);
   m_state_files = std::make_unique<store::StateFiles>(config.state_dir);
   for (auto& [name, plan] : *plans) {
     auto [it, added] = m_tracked.try_emplace(name);
     it->second.plan = std::move(plan);
-    if (added) load(it->second);
+    if (added) {
+      load(it->second);
+      count_failing(it->second);
+    }
     // The policy or dates may have changed; an in-flight one is rescheduled on completion.
     if (!it->second.in_flight) schedule_next(name, it->second);
   }
@@ -348,7 +397,7 @@ Result<void> Engine::reload(const config::Config& config) {
 
 schedule::State Engine::state_of(const std::string& name, const Tracked& tracked) const {
   schedule::StateInputs inputs;
-  if (tracked.cert) inputs.validity = validity_of(*tracked.cert, tracked.installed_at);
+  if (tracked.cert()) inputs.validity = validity_of(*tracked.cert(), tracked.installed_at);
   inputs.renewing = tracked.in_flight;
   inputs.failures = tracked.persisted.failures;
   return schedule::classify(inputs, tracked.plan->config.policy, name, m_deps.clock.wall_now());
@@ -362,7 +411,8 @@ std::vector<CredentialStatus> Engine::status() const {
     if (it == m_tracked.end()) continue;
     const Tracked& t = it->second;
     out.push_back(CredentialStatus{credential.name, t.plan->issuer_name,
-                                   state_of(credential.name, t), t.cert,
+                                   state_of(credential.name, t),
+                                   t.cert() ? std::optional(info_of(*t.cert())) : std::nullopt,
                                    t.persisted.next_attempt, t.persisted.failures,
                                    t.persisted.last_error, credential.output.dir,
                                    t.dependents});
@@ -421,9 +471,10 @@ void Engine::save_state(const std::string& name, const Tracked& tracked) {
 
 void Engine::emit(EventKind kind, Severity severity, const std::string& name,
                   const Tracked& tracked, std::string message) const {
+  const store::CertCache* cert = tracked.cert();
   m_deps.events.emit(Event{kind, severity, name, tracked.plan->issuer_name,
-                           tracked.cert ? tracked.cert->serial : "",
-                           tracked.cert ? std::optional(tracked.cert->not_after) : std::nullopt,
+                           cert ? cert->serial : "",
+                           cert ? std::optional(cert->not_after) : std::nullopt,
                            std::move(message)});
 }
 

@@ -57,6 +57,17 @@ struct CredentialStatus {
   std::vector<notify::ActionOutcome> dependents;
 };
 
+// The few numbers the service manager's STATUS= line shows after every change, kept up to date
+// as things happen: with 10,000 credentials, building status() for each change would be O(n)
+// work per rotation.
+struct EngineSummary {
+  std::size_t credentials = 0;
+  std::size_t renewing = 0;  // rotations in flight
+  std::size_t failing = 0;   // last attempt failed, or a dependent did after the last swap
+  std::string next_name;     // the credential due first; empty when none is scheduled
+  std::optional<MonoTime> next_at;
+};
+
 // One rotation to run on a worker.
 struct Job {
   std::string name;
@@ -110,6 +121,7 @@ public:
   Result<std::string> rollback(const std::string& name);
 
   std::vector<CredentialStatus> status() const;
+  EngineSummary summary() const;
   std::size_t size() const { return m_tracked.size(); }
   std::size_t in_flight() const { return m_in_flight; }
   const config::Config& config() const { return *m_config; }
@@ -125,11 +137,17 @@ public:
 private:
   struct Tracked {
     std::shared_ptr<const CredentialPlan> plan;
-    std::optional<x509::CertInfo> cert;       // the live certificate, if any usable one
     std::optional<SystemTime> installed_at;   // when we installed it (unset if adopted)
+    // persisted.live_cert holds the facts of the live certificate, if there is a usable one;
+    // they are kept once, in the form the state file stores them.
     store::CredentialState persisted;
     bool in_flight = false;
+    bool counted_failing = false;  // included in m_failing
     std::vector<notify::ActionOutcome> dependents;
+
+    const store::CertCache* cert() const {
+      return persisted.live_cert ? &*persisted.live_cert : nullptr;
+    }
   };
 
   Engine(EngineDeps deps, std::unique_ptr<store::StateFiles> state);
@@ -138,6 +156,7 @@ private:
   void schedule_next(const std::string& name, Tracked& tracked);
   void schedule_at(const std::string& name, Tracked& tracked, SystemTime when);
   void save_state(const std::string& name, const Tracked& tracked);
+  void count_failing(Tracked& tracked);
   void warn_if_near_expiry(const std::string& name, const Tracked& tracked);
   schedule::State state_of(const std::string& name, const Tracked& tracked) const;
   void emit(EventKind kind, Severity severity, const std::string& name, const Tracked& tracked,
@@ -149,6 +168,7 @@ private:
   std::unordered_map<std::string, Tracked> m_tracked;
   schedule::TimerQueue m_queue;
   std::size_t m_in_flight = 0;
+  std::size_t m_failing = 0;
 };
 
 }  // namespace certrotd::engine

@@ -117,7 +117,8 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env) {
     return fail("issuer " + plan.issuer_name + " returned no key and none was generated");
   }
 
-  const std::vector<x509::Certificate>& anchors = plan.anchors.empty() ? issued->ca : plan.anchors;
+  const std::vector<x509::Certificate>& anchors =
+      plan.anchors && !plan.anchors->empty() ? *plan.anchors : issued->ca;
   const Expectations expected{config.request,  config.key,  anchors, env.clock.wall_now(),
                               env.min_remaining_validity, std::chrono::minutes(5),
                               current_fingerprint};

@@ -22,13 +22,21 @@ namespace certrotd::engine {
 // Everything a rotation of one credential needs, fixed for one configuration generation.
 // Shared with in-flight rotations, so a reload never pulls the floor from under one.
 struct CredentialPlan {
-  config::CredentialConfig config;
+  CredentialPlan(std::shared_ptr<const config::Config> generation_,
+                 const config::CredentialConfig& config_)
+      : generation(std::move(generation_)), config(config_) {}
+
+  // The configuration this plan was built from, kept alive by the plan: `config` points into
+  // it, so 10,000 credentials hold their settings once, not once per plan.
+  std::shared_ptr<const config::Config> generation;
+  const config::CredentialConfig& config;
   std::string issuer_name;
   std::shared_ptr<issuer::Issuer> issuer;
   std::shared_ptr<store::CredentialStore> store;
-  // Roots the issued chain must verify to. Empty: use the anchors the issuer reports (only
-  // trustworthy for issuers whose anchors come from local configuration, like `local`).
-  std::vector<x509::Certificate> anchors;
+  // Roots the issued chain must verify to, shared by every plan of the issuer. Empty: use the
+  // anchors the issuer reports (only trustworthy for issuers whose anchors come from local
+  // configuration, like `local`).
+  std::shared_ptr<const std::vector<x509::Certificate>> anchors;
 };
 
 // The credential as it is on disk, read through the stable file names.

@@ -171,7 +171,7 @@ void Service::watch_all() {
   std::map<std::string, std::unique_ptr<Watch>> old = std::move(m_watches);
   m_watches.clear();
   for (const auto& [name, dir] : m_engine->watch_dirs()) {
-    if (auto it = old.find(name); it != old.end() && it->second->dir == dir) {
+    if (auto it = old.find(name); it != old.end() && it->second->dir == dir.native()) {
       m_watches.emplace(name, std::move(it->second));
       old.erase(it);
     } else {
@@ -206,7 +206,7 @@ void Service::unwatch(Watch& w) {
 void Service::watch(const std::string& name, const std::filesystem::path& dir) {
   auto w = std::make_unique<Watch>();
   w->name = name;
-  w->dir = dir;
+  w->dir = dir.native();
   // A failed watch (e.g. fs.inotify.max_user_watches reached) costs only the adoption of hand
   // replacements for this credential; rotations still run from the timer.
   w->dir_wd = add_watch(dir, k_dir_events, name);
@@ -216,7 +216,7 @@ void Service::watch(const std::string& name, const std::filesystem::path& dir) {
 
 void Service::rewatch_data(Watch& w) {
   // The live version folder changes with every swap; watch the new one, drop the old one.
-  const int wd = add_watch(w.dir / "..data", k_data_events, w.name);
+  const int wd = add_watch(w.dir + "/..data", k_data_events, w.name);
   if (w.data_wd >= 0 && w.data_wd != wd && w.data_wd != w.dir_wd) remove_watch(w.data_wd);
   w.data_wd = wd;
 }

@@ -47,7 +47,7 @@ public:
 private:
   struct Watch {
     std::string name;
-    std::filesystem::path dir;
+    std::string dir;  // a string, not a path: 10,000 of these live as long as the daemon
     int dir_wd = -1;   // the output folder
     int data_wd = -1;  // the live version folder, through `..data`
   };

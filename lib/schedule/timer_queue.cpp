@@ -46,6 +46,10 @@ std::optional<MonoTime> TimerQueue::deadline_of(const std::string& key) const {
   return std::nullopt;
 }
 
+const std::string* TimerQueue::next_key() const {
+  return m_heap.empty() ? nullptr : &m_heap.front().key;
+}
+
 std::optional<MonoTime> TimerQueue::next_deadline() const {
   if (m_heap.empty()) {
     return std::nullopt;

@@ -21,8 +21,9 @@ public:
   bool contains(const std::string& key) const;
   std::optional<MonoTime> deadline_of(const std::string& key) const;
 
-  // The earliest deadline, if any.
+  // The earliest deadline, if any, and whose it is.
   std::optional<MonoTime> next_deadline() const;
+  const std::string* next_key() const;
   // Removes and returns every key whose deadline is <= now, earliest first (equal deadlines in
   // key order, so the result does not depend on the order of earlier calls).
   std::vector<std::string> pop_due(MonoTime now);

@@ -307,20 +307,28 @@ std::string CredentialFiles::content(Content c) const {
   return {};
 }
 
-CredentialStore::CredentialStore(StoreOptions options) : m_options(std::move(options)) {}
+CredentialStore::CredentialStore(std::shared_ptr<const StoreOptions> options)
+    : m_options(std::move(options)) {}
+
+std::size_t CredentialStore::keep_versions() const {
+  return static_cast<std::size_t>(std::max(1, m_options->keep_versions));
+}
 
 Result<CredentialStore> CredentialStore::open(StoreOptions options) {
-  if (options.dir.empty()) return fail("output directory is not set");
-  if (options.keep_versions < 1) options.keep_versions = 1;
-  const fs::path dir = options.dir;
+  return open(std::make_shared<const StoreOptions>(std::move(options)));
+}
+
+Result<CredentialStore> CredentialStore::open(std::shared_ptr<const StoreOptions> options) {
+  if (options->dir.empty()) return fail("output directory is not set");
+  const fs::path& dir = options->dir;
   std::error_code ec;
   const bool existed = fs::exists(dir, ec);
-  if (auto r = make_dirs(dir, dir_mode(options.owner)); !r) return fail(r.error());
   if (!existed) {
+    if (auto r = make_dirs(dir, dir_mode(options->owner)); !r) return fail(r.error());
     // mkdir's mode went through the umask; say exactly what the folder should be.
     Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) return fail_retryable("cannot open directory: " + errno_text(errno), dir.string());
-    if (auto r = apply_dir_mode(fd.get(), options.owner, dir); !r) return fail(r.error());
+    if (auto r = apply_dir_mode(fd.get(), options->owner, dir); !r) return fail(r.error());
   }
   CredentialStore store(std::move(options));
   if (auto r = store.recover(); !r) return fail(r.error().wrap("cannot recover " + dir.string()));
@@ -328,7 +336,7 @@ Result<CredentialStore> CredentialStore::open(StoreOptions options) {
 }
 
 Result<void> CredentialStore::recover() {
-  const fs::path& dir = m_options.dir;
+  const fs::path& dir = m_options->dir;
   bool changed = false;
   std::error_code ec;
   std::vector<fs::path> leftovers;
@@ -368,8 +376,8 @@ Result<void> CredentialStore::recover() {
 }
 
 Result<std::string> CredentialStore::install(const CredentialFiles& files, std::string_view label) {
-  const fs::path& dir = m_options.dir;
-  const FileOwner& owner = m_options.owner;
+  const fs::path& dir = m_options->dir;
+  const FileOwner& owner = m_options->owner;
 
   auto counter = next_counter(dir);
   if (!counter) return fail(counter.error());
@@ -394,7 +402,7 @@ Result<std::string> CredentialStore::install(const CredentialFiles& files, std::
     if (auto r = apply_dir_mode(fd.get(), owner, temp_dir); !r) return fail(r.error());
   }
   for (const Content c : k_all_contents) {
-    const mode_t mode = is_secret(c) ? m_options.secret_mode : m_options.public_mode;
+    const mode_t mode = is_secret(c) ? m_options->secret_mode : m_options->public_mode;
     if (auto r = write_new_file(temp_dir / file_name(c), files.content(c), mode, owner); !r) {
       return fail(r.error());
     }
@@ -421,7 +429,7 @@ Result<std::string> CredentialStore::install(const CredentialFiles& files, std::
   std::size_t remaining = all->size();
   bool pruned = false;
   for (const Version& v : *all) {
-    if (remaining <= static_cast<std::size_t>(m_options.keep_versions)) break;
+    if (remaining <= keep_versions()) break;
     if (v.counter >= live_counter) break;
     if (auto r = remove_version(dir, v.id); !r) return fail(r.error());
     --remaining;
@@ -438,7 +446,7 @@ Result<std::string> CredentialStore::install(const CredentialFiles& files, std::
 }
 
 Result<std::optional<CredentialFiles>> CredentialStore::load_current() const {
-  const fs::path& dir = m_options.dir;
+  const fs::path& dir = m_options->dir;
   for (int attempt = 0;; ++attempt) {
     // Opening `..data` resolves the link once; every file is then read relative to that one
     // version directory, so a concurrent swap cannot mix two versions.
@@ -480,7 +488,7 @@ Result<std::optional<CredentialFiles>> CredentialStore::load_current() const {
 }
 
 Result<std::string> CredentialStore::rollback() {
-  const fs::path& dir = m_options.dir;
+  const fs::path& dir = m_options->dir;
   auto live = live_id(dir);
   if (!live) return fail(live.error());
   if (!*live) return fail("nothing is installed yet", dir.string());
@@ -508,9 +516,9 @@ Result<std::string> CredentialStore::rollback() {
 }
 
 Result<std::vector<VersionInfo>> CredentialStore::versions() const {
-  auto live = live_id(m_options.dir);
+  auto live = live_id(m_options->dir);
   if (!live) return fail(live.error());
-  auto all = list_versions(m_options.dir);
+  auto all = list_versions(m_options->dir);
   if (!all) return fail(all.error());
   std::vector<VersionInfo> out;
   out.reserve(all->size());
@@ -521,7 +529,7 @@ Result<std::vector<VersionInfo>> CredentialStore::versions() const {
 }
 
 Result<void> CredentialStore::write_copies(const CredentialFiles& files) const {
-  for (const CopySpec& copy : m_options.copies) {
+  for (const CopySpec& copy : m_options->copies) {
     if (copy.path.has_parent_path()) {
       if (auto r = make_dirs(copy.path.parent_path(), 0755); !r) return r;
     }
@@ -535,7 +543,7 @@ Result<void> CredentialStore::write_copies(const CredentialFiles& files) const {
 }
 
 fs::path CredentialStore::live_path(Content content) const {
-  return m_options.dir / file_name(content);
+  return m_options->dir / file_name(content);
 }
 
 }  // namespace certrotd::store

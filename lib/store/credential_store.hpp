@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -82,6 +83,9 @@ class CredentialStore {
 public:
   // Creates <dir> if needed (0755, or 0750 when a group is set) and recovers from any crash.
   static Result<CredentialStore> open(StoreOptions options);
+  // The same, sharing options that live elsewhere (the engine points into its configuration
+  // rather than holding a copy per credential).
+  static Result<CredentialStore> open(std::shared_ptr<const StoreOptions> options);
 
   // Writes a new complete version and makes it live; prunes history to `keep_versions`, never
   // removing the live version. `label` (e.g. the serial) becomes part of the version id.
@@ -103,13 +107,14 @@ public:
 
   // <dir>/<file_name(content)>: the stable path readers use.
   fs::path live_path(Content content) const;
-  const StoreOptions& options() const { return m_options; }
+  const StoreOptions& options() const { return *m_options; }
 
 private:
-  explicit CredentialStore(StoreOptions options);
+  explicit CredentialStore(std::shared_ptr<const StoreOptions> options);
   Result<void> recover();
+  std::size_t keep_versions() const;
 
-  StoreOptions m_options;
+  std::shared_ptr<const StoreOptions> m_options;  // never null
 };
 
 }  // namespace certrotd::store

@@ -175,7 +175,9 @@ void run_with(Engine& engine, std::shared_ptr<issuer::Issuer> issuer,
   ASSERT_EQ(jobs.size(), 1u);
   auto plan = std::make_shared<CredentialPlan>(*jobs[0].plan);
   plan->issuer = std::move(issuer);
-  if (!anchors.empty()) plan->anchors = std::move(anchors);
+  if (!anchors.empty()) {
+    plan->anchors = std::make_shared<const std::vector<x509::Certificate>>(std::move(anchors));
+  }
   jobs[0].plan = plan;
   engine.complete(run_job(std::move(jobs[0]), engine.rotation_env()));
 }
