@@ -391,7 +391,7 @@ int where_used(const Options& options) {
     std::cerr << "certrotd where-used: no credential named '" << options.credential << "'\n";
     return EX_USAGE;
   }
-  std::cout << "output  " << credential->output.dir.string() << "\n";
+  std::cout << "output  " << credential->output.dir << "\n";
   for (const auto& copy : credential->output.copies) {
     std::cout << "copy    " << copy.path.string() << "\n";
   }

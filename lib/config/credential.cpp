@@ -402,7 +402,7 @@ void read_copies(const Field& field, const Reader& reader, const Ownership& outp
 void read_output(const Field* field, const Reader& reader, const fs::path& state_dir,
                  PendingCredential& credential) {
   store::StoreOptions& output = credential.config.output;
-  output.dir = (state_dir / "live" / credential.config.name).lexically_normal();
+  output.dir = (state_dir / "live" / credential.config.name).lexically_normal().native();
   credential.output_dir_mark = credential.config.mark;
   if (!field) return;
   const auto fields =
@@ -412,7 +412,7 @@ void read_output(const Field* field, const Reader& reader, const fs::path& state
   if (!fields) return;
   if (const Field* f = fields->get("dir")) {
     if (auto dir = reader.path(*f)) {
-      output.dir = *dir;
+      output.dir = dir->native();
       credential.output_dir_mark = f->value_mark;
     }
   }

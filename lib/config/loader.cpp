@@ -244,7 +244,7 @@ void Loader::check_distinct_outputs() {
   std::map<fs::path, Owner> dirs;
   std::map<fs::path, Owner> copies;
   for (const auto& c : m_credentials) {
-    const fs::path& dir = c.config.output.dir;
+    const fs::path dir = c.config.output.dir;
     if (const auto it = dirs.find(dir); it != dirs.end()) {
       m_problems.add(c.output_dir_mark,
                      "output dir " + dir.string() + " of credential " + in_quotes(c.config.name) +

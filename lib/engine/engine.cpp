@@ -66,8 +66,10 @@ schedule::Validity validity_of(const store::CertCache& cert,
   return schedule::Validity{cert.not_before, cert.not_after, installed_at};
 }
 
-store::CertCache cache_of(const x509::CertInfo& cert, std::string files_id) {
-  return store::CertCache{std::move(files_id), cert.serial, cert.sha256_fingerprint,
+store::CertCache cache_of(const x509::CertInfo& cert, std::uint64_t files_id) {
+  return store::CertCache{files_id, cert.serial,
+                          store::parse_fingerprint(cert.sha256_fingerprint).value_or(
+                              store::Fingerprint{}),
                           cert.not_before, cert.not_after};
 }
 
@@ -75,7 +77,7 @@ store::CertCache cache_of(const x509::CertInfo& cert, std::string files_id) {
 x509::CertInfo info_of(const store::CertCache& cache) {
   x509::CertInfo info;
   info.serial = cache.serial;
-  info.sha256_fingerprint = cache.fingerprint;
+  info.sha256_fingerprint = store::format_fingerprint(cache.fingerprint);
   info.not_before = cache.not_before;
   info.not_after = cache.not_after;
   return info;
@@ -86,8 +88,8 @@ x509::CertInfo info_of(const store::CertCache& cache) {
 // `cache` is updated to what was found.
 Result<std::optional<x509::CertInfo>> live_info(const config::CredentialConfig& config,
                                                 std::optional<store::CertCache>& cache) {
-  const std::string id = live_files_id(config);
-  if (!id.empty() && cache && cache->files_id == id) {
+  const std::uint64_t id = live_files_id(config);
+  if (id != 0 && cache && cache->files_id == id) {
     return std::optional<x509::CertInfo>(info_of(*cache));
   }
   cache.reset();
@@ -95,7 +97,7 @@ Result<std::optional<x509::CertInfo>> live_info(const config::CredentialConfig& 
   if (!live) return fail(live.error());
   if (!*live) return std::optional<x509::CertInfo>{};
   const x509::CertInfo& info = (*live)->chain.front().info();
-  // An empty id (a file vanished meanwhile) never matches, so the next look parses again.
+  // A 0 id (a file vanished meanwhile) never matches, so the next look parses again.
   cache = cache_of(info, id);
   return std::optional<x509::CertInfo>(info);
 }
@@ -337,7 +339,7 @@ void Engine::on_disk_changed(const std::string& name) {
     return;
   }
   const bool unchanged =
-      tracked.cert() && tracked.cert()->fingerprint == (**live).sha256_fingerprint;
+      tracked.cert() && cache && tracked.cert()->fingerprint == cache->fingerprint;
   tracked.persisted.live_cert = std::move(cache);
   if (unchanged) return;
   tracked.installed_at.reset();

@@ -45,20 +45,33 @@ Result<std::string> read_passphrase(const std::filesystem::path& file) {
   return value;
 }
 
-std::string live_files_id(const config::CredentialConfig& config) {
-  std::string id;
+std::uint64_t live_files_id(const config::CredentialConfig& config) {
+  // FNV-1a: stable across builds and versions, which std::hash is not promised to be.
+  std::uint64_t id = 0xcbf29ce484222325ULL;
+  const auto mix = [&id](std::uint64_t value) {
+    for (int i = 0; i < 8; ++i) {
+      id ^= (value >> (8 * i)) & 0xff;
+      id *= 0x100000001b3ULL;
+    }
+  };
   for (const auto content : {store::Content::cert, store::Content::key}) {
     struct stat st {};
-    if (::stat((config.output.dir / store::file_name(content)).c_str(), &st) != 0) return {};
-    if (!id.empty()) id += '/';
-    id += std::to_string(st.st_ino) + ':' + std::to_string(st.st_size) + ':' +
-          std::to_string(st.st_mtim.tv_sec) + '.' + std::to_string(st.st_mtim.tv_nsec);
+    const std::string path = config.output.dir + "/" + std::string(store::file_name(content));
+    if (::stat(path.c_str(), &st) != 0) return 0;
+    for (const auto value : {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                             static_cast<std::uint64_t>(st.st_size),
+                             static_cast<std::uint64_t>(st.st_mtim.tv_sec),
+                             static_cast<std::uint64_t>(st.st_mtim.tv_nsec)}) {
+      mix(value);
+    }
   }
-  return id;
+  return id == 0 ? 1 : id;  // 0 means "unknown"
 }
 
 Result<std::optional<LiveCredential>> read_live(const config::CredentialConfig& config) {
-  const auto live_path = [&](store::Content c) { return config.output.dir / store::file_name(c); };
+  const auto live_path = [&](store::Content c) {
+    return std::filesystem::path(config.output.dir) / store::file_name(c);
+  };
   std::error_code ec;
   if (!std::filesystem::exists(live_path(store::Content::cert), ec)) {
     return std::optional<LiveCredential>{};

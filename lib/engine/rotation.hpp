@@ -3,6 +3,7 @@
 // Runs on a worker thread; touches only its own credential's files and immutable plan.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,10 +52,10 @@ struct LiveCredential {
 // `certrotd check` can use it on a host where the daemon runs.
 Result<std::optional<LiveCredential>> read_live(const config::CredentialConfig& config);
 
-// The identity of the live cert.pem and key.pem (inode, size, mtime of each, following the
-// stable links), or empty when either is missing. Changes whenever either file is replaced or
-// rewritten, by us or by hand.
-std::string live_files_id(const config::CredentialConfig& config);
+// The identity of the live cert.pem and key.pem: a digest of inode, size and mtime of each,
+// following the stable links; 0 when either is missing. Changes whenever either file is
+// replaced or rewritten, by us or by hand.
+std::uint64_t live_files_id(const config::CredentialConfig& config);
 
 struct Installed {
   x509::CertInfo info;

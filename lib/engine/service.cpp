@@ -102,7 +102,7 @@ Result<void> Service::rotate(const std::vector<std::string>& names) {
 Result<std::string> Service::rollback(const std::string& name) {
   auto version = m_engine->rollback(name);
   if (!version) return version;
-  if (auto it = m_watches.find(name); it != m_watches.end()) rewatch_data(*it->second);
+  if (auto it = m_watches.find(name); it != m_watches.end()) rewatch_data(it->first, it->second);
   pump();
   if (m_on_change) m_on_change();
   return version;
@@ -134,7 +134,7 @@ void Service::pump() {
   for (auto& result : m_pool->take_results()) {
     const std::string name = result.job.name;
     m_engine->complete(std::move(result));
-    if (auto it = m_watches.find(name); it != m_watches.end()) rewatch_data(*it->second);
+    if (auto it = m_watches.find(name); it != m_watches.end()) rewatch_data(it->first, it->second);
     changed = true;
   }
   for (auto& job : m_engine->take_due()) {
@@ -168,26 +168,23 @@ int Service::on_results(sd_event_source*, int fd, uint32_t, void* userdata) {
 }
 
 void Service::watch_all() {
-  std::map<std::string, std::unique_ptr<Watch>> old = std::move(m_watches);
+  WatchMap old = std::move(m_watches);
   m_watches.clear();
   for (const auto& [name, dir] : m_engine->watch_dirs()) {
-    if (auto it = old.find(name); it != old.end() && it->second->dir == dir.native()) {
-      m_watches.emplace(name, std::move(it->second));
-      old.erase(it);
+    if (auto it = old.find(name); it != old.end() && it->second.dir == dir.native()) {
+      // Moves the node itself, so the name that m_watch_names points to stays where it is.
+      m_watches.insert(old.extract(it));
     } else {
       watch(name, dir);
     }
   }
-  for (auto& [name, gone] : old) {
-    if (gone) unwatch(*gone);
-  }
+  for (auto& [name, gone] : old) unwatch(gone);
 }
 
-int Service::add_watch(const std::filesystem::path& path, std::uint32_t mask,
-                       const std::string& name) {
+int Service::add_watch(const std::string& path, std::uint32_t mask, const std::string& name) {
   // inotify_add_watch follows symlinks, so `..data` resolves to the live version folder now.
   const int wd = ::inotify_add_watch(m_inotify_fd.get(), path.c_str(), mask);
-  if (wd >= 0) m_watch_names[wd] = name;
+  if (wd >= 0) m_watch_names[wd] = &name;
   return wd;
 }
 
@@ -204,19 +201,18 @@ void Service::unwatch(Watch& w) {
 }
 
 void Service::watch(const std::string& name, const std::filesystem::path& dir) {
-  auto w = std::make_unique<Watch>();
-  w->name = name;
-  w->dir = dir.native();
+  auto [it, added] = m_watches.try_emplace(name);
+  Watch& w = it->second;
+  w.dir = dir.native();
   // A failed watch (e.g. fs.inotify.max_user_watches reached) costs only the adoption of hand
   // replacements for this credential; rotations still run from the timer.
-  w->dir_wd = add_watch(dir, k_dir_events, name);
-  rewatch_data(*w);
-  m_watches.emplace(name, std::move(w));
+  w.dir_wd = add_watch(w.dir, k_dir_events, it->first);
+  rewatch_data(it->first, w);
 }
 
-void Service::rewatch_data(Watch& w) {
+void Service::rewatch_data(const std::string& name, Watch& w) {
   // The live version folder changes with every swap; watch the new one, drop the old one.
-  const int wd = add_watch(w.dir + "/..data", k_data_events, w.name);
+  const int wd = add_watch(w.dir + "/..data", k_data_events, name);
   if (w.data_wd >= 0 && w.data_wd != wd && w.data_wd != w.dir_wd) remove_watch(w.data_wd);
   w.data_wd = wd;
 }
@@ -237,7 +233,7 @@ int Service::on_inotify(sd_event_source*, int fd, uint32_t, void* userdata) {
       }
       auto it = self->m_watch_names.find(event->wd);
       if (it == self->m_watch_names.end()) continue;
-      const std::string name = it->second;
+      const std::string name = *it->second;
       // The kernel dropped the watch (its folder was pruned); forget the descriptor.
       if (event->mask & IN_IGNORED) self->m_watch_names.erase(it);
       self->disk_changed(name);
@@ -258,7 +254,7 @@ int Service::on_recheck(sd_event_source*, uint64_t, void* userdata) {
   for (const auto& name : std::exchange(self->m_recheck, {})) {
     self->m_engine->on_disk_changed(name);
     if (auto it = self->m_watches.find(name); it != self->m_watches.end()) {
-      self->rewatch_data(*it->second);
+      self->rewatch_data(it->first, it->second);
     }
   }
   self->pump();

@@ -46,7 +46,6 @@ public:
 
 private:
   struct Watch {
-    std::string name;
     std::string dir;  // a string, not a path: 10,000 of these live as long as the daemon
     int dir_wd = -1;   // the output folder
     int data_wd = -1;  // the live version folder, through `..data`
@@ -58,9 +57,10 @@ private:
   void arm_timer();
   void watch_all();
   void watch(const std::string& name, const std::filesystem::path& dir);
-  void rewatch_data(Watch& watch);
+  void rewatch_data(const std::string& name, Watch& watch);
   void unwatch(Watch& watch);
-  int add_watch(const std::filesystem::path& path, std::uint32_t mask, const std::string& name);
+  // `name` must be a key of m_watches: the descriptor is mapped to it, not to a copy.
+  int add_watch(const std::string& path, std::uint32_t mask, const std::string& name);
   void remove_watch(int wd);
   void disk_changed(const std::string& name);
 
@@ -78,8 +78,10 @@ private:
   SdEventSourcePtr m_recheck_timer;
   Fd m_inotify_fd;
   SdEventSourcePtr m_inotify_source;
-  std::unordered_map<int, std::string> m_watch_names;  // inotify watch descriptor -> credential
-  std::map<std::string, std::unique_ptr<Watch>> m_watches;
+  using WatchMap = std::unordered_map<std::string, Watch>;
+  WatchMap m_watches;  // by credential; nodes stay put, so m_watch_names may point into them
+  // inotify watch descriptor -> the credential's key in m_watches.
+  std::unordered_map<int, const std::string*> m_watch_names;
   std::set<std::string> m_recheck;  // credentials whose folder changed, re-read after a pause
   bool m_stopping = false;
   std::function<void()> m_on_change;

@@ -83,7 +83,7 @@ Result<ConnectionReport> test_connection(const config::CredentialConfig& credent
                                          const std::string& url) {
   auto target = parse_url(url);
   if (!target) return fail(target.error());
-  const auto& dir = credential.output.dir;
+  const std::filesystem::path dir = credential.output.dir;
 
   SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return fail("cannot create a TLS context: " + ssl_errors());

@@ -320,7 +320,7 @@ Result<CredentialStore> CredentialStore::open(StoreOptions options) {
 
 Result<CredentialStore> CredentialStore::open(std::shared_ptr<const StoreOptions> options) {
   if (options->dir.empty()) return fail("output directory is not set");
-  const fs::path& dir = options->dir;
+  const fs::path dir = options->dir;
   std::error_code ec;
   const bool existed = fs::exists(dir, ec);
   if (!existed) {
@@ -336,7 +336,7 @@ Result<CredentialStore> CredentialStore::open(std::shared_ptr<const StoreOptions
 }
 
 Result<void> CredentialStore::recover() {
-  const fs::path& dir = m_options->dir;
+  const fs::path dir = m_options->dir;
   bool changed = false;
   std::error_code ec;
   std::vector<fs::path> leftovers;
@@ -376,7 +376,7 @@ Result<void> CredentialStore::recover() {
 }
 
 Result<std::string> CredentialStore::install(const CredentialFiles& files, std::string_view label) {
-  const fs::path& dir = m_options->dir;
+  const fs::path dir = m_options->dir;
   const FileOwner& owner = m_options->owner;
 
   auto counter = next_counter(dir);
@@ -446,7 +446,7 @@ Result<std::string> CredentialStore::install(const CredentialFiles& files, std::
 }
 
 Result<std::optional<CredentialFiles>> CredentialStore::load_current() const {
-  const fs::path& dir = m_options->dir;
+  const fs::path dir = m_options->dir;
   for (int attempt = 0;; ++attempt) {
     // Opening `..data` resolves the link once; every file is then read relative to that one
     // version directory, so a concurrent swap cannot mix two versions.
@@ -488,7 +488,7 @@ Result<std::optional<CredentialFiles>> CredentialStore::load_current() const {
 }
 
 Result<std::string> CredentialStore::rollback() {
-  const fs::path& dir = m_options->dir;
+  const fs::path dir = m_options->dir;
   auto live = live_id(dir);
   if (!live) return fail(live.error());
   if (!*live) return fail("nothing is installed yet", dir.string());
@@ -516,9 +516,10 @@ Result<std::string> CredentialStore::rollback() {
 }
 
 Result<std::vector<VersionInfo>> CredentialStore::versions() const {
-  auto live = live_id(m_options->dir);
+  const fs::path dir = m_options->dir;
+  auto live = live_id(dir);
   if (!live) return fail(live.error());
-  auto all = list_versions(m_options->dir);
+  auto all = list_versions(dir);
   if (!all) return fail(all.error());
   std::vector<VersionInfo> out;
   out.reserve(all->size());
@@ -543,7 +544,7 @@ Result<void> CredentialStore::write_copies(const CredentialFiles& files) const {
 }
 
 fs::path CredentialStore::live_path(Content content) const {
-  return m_options->dir / file_name(content);
+  return fs::path(m_options->dir) / file_name(content);
 }
 
 }  // namespace certrotd::store

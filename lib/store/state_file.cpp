@@ -141,15 +141,34 @@ Result<std::string> string_from_json(const json& doc, const char* key) {
   return it->get<std::string>();
 }
 
+// 16 hex digits. Anything else (such as the longer text form of earlier versions) reads as 0,
+// "unknown": the certificate is then parsed once more and the cache rewritten.
+std::uint64_t parse_files_id(std::string_view text) {
+  std::uint64_t value = 0;
+  if (text.size() != 16) return 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
+  return ec == std::errc() && ptr == text.data() + text.size() ? value : 0;
+}
+
+std::string format_files_id(std::uint64_t id) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(id));
+  return text;
+}
+
 Result<CertCache> cert_cache_from_json(const json& doc) {
   CertCache cache;
-  for (const auto& [key, field] : {std::pair{"files_id", &CertCache::files_id},
-                                   std::pair{"serial", &CertCache::serial},
-                                   std::pair{"fingerprint", &CertCache::fingerprint}}) {
-    auto value = string_from_json(doc, key);
-    if (!value) return fail(value.error());
-    cache.*field = std::move(*value);
-  }
+  auto files_id = string_from_json(doc, "files_id");
+  if (!files_id) return fail(files_id.error());
+  cache.files_id = parse_files_id(*files_id);
+  auto serial = string_from_json(doc, "serial");
+  if (!serial) return fail(serial.error());
+  cache.serial = std::move(*serial);
+  auto fingerprint_text = string_from_json(doc, "fingerprint");
+  if (!fingerprint_text) return fail(fingerprint_text.error());
+  const auto fingerprint = parse_fingerprint(*fingerprint_text);
+  if (!fingerprint) return fail("live_cert.fingerprint is not a SHA-256 fingerprint");
+  cache.fingerprint = *fingerprint;
   for (const auto& [key, field] : {std::pair{"not_before", &CertCache::not_before},
                                    std::pair{"not_after", &CertCache::not_after}}) {
     auto t = time_from_json(doc, key);
@@ -208,9 +227,9 @@ json state_to_json(const CredentialState& state) {
            {"failures", state.failures}};
   if (state.live_cert) {
     const CertCache& c = *state.live_cert;
-    doc["live_cert"] = json{{"files_id", c.files_id},
+    doc["live_cert"] = json{{"files_id", format_files_id(c.files_id)},
                             {"serial", c.serial},
-                            {"fingerprint", c.fingerprint},
+                            {"fingerprint", format_fingerprint(c.fingerprint)},
                             {"not_before", format_time(c.not_before)},
                             {"not_after", format_time(c.not_after)}};
   }
@@ -218,6 +237,32 @@ json state_to_json(const CredentialState& state) {
 }
 
 }  // namespace
+
+std::string format_fingerprint(const Fingerprint& fingerprint) {
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string text;
+  text.reserve(fingerprint.size() * 3);
+  for (const std::uint8_t byte : fingerprint) {
+    if (!text.empty()) text += ':';
+    text += k_hex[byte >> 4];
+    text += k_hex[byte & 0x0f];
+  }
+  return text;
+}
+
+std::optional<Fingerprint> parse_fingerprint(std::string_view text) {
+  Fingerprint out{};
+  if (text.size() != out.size() * 3 - 1) return std::nullopt;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const std::size_t at = i * 3;
+    if (i > 0 && text[at - 1] != ':') return std::nullopt;
+    std::uint8_t byte = 0;
+    const auto [ptr, ec] = std::from_chars(text.data() + at, text.data() + at + 2, byte, 16);
+    if (ec != std::errc() || ptr != text.data() + at + 2) return std::nullopt;
+    out[i] = byte;
+  }
+  return out;
+}
 
 std::filesystem::path StateFiles::path_of(const std::string& credential) const {
   return m_dir / "state" / (credential + ".json");

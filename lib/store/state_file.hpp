@@ -8,9 +8,12 @@
 // others with a permanent error. I/O failures are retryable.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "util/clock.hpp"
 #include "util/result.hpp"
@@ -20,16 +23,24 @@ namespace certrotd::store {
 // Facts of the live certificate as last parsed, and the identity of the files they came from.
 // A restart with 10,000 credentials then needs 10,000 stat() calls instead of parsing 10,000
 // certificates and keys (about 0.7 ms each through OpenSSL 3.0's decoders). The cache holds only
-// while `files_id` (inode, size and mtime of cert.pem and key.pem) is unchanged.
+// while `files_id` (a digest of inode, size and mtime of cert.pem and key.pem) is unchanged.
+// Kept in memory for every credential, so the fixed-size facts are stored as numbers and bytes,
+// not as their text forms.
+using Fingerprint = std::array<std::uint8_t, 32>;  // SHA-256 of the DER certificate
+
 struct CertCache {
-  std::string files_id;
+  std::uint64_t files_id = 0;  // 0: unknown, matches no files
   std::string serial;
-  std::string fingerprint;
+  Fingerprint fingerprint{};
   SystemTime not_before;
   SystemTime not_after;
 
   friend bool operator==(const CertCache&, const CertCache&) = default;
 };
+
+// The text form certificates are shown in: lower-case hex pairs joined by ':'.
+std::string format_fingerprint(const Fingerprint& fingerprint);
+std::optional<Fingerprint> parse_fingerprint(std::string_view text);
 
 struct CredentialState {
   std::optional<SystemTime> last_attempt;

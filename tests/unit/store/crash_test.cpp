@@ -98,9 +98,9 @@ TEST(CrashTest, SigkillDuringInstallAlwaysLeavesACompleteConsistentLiveVersion) 
     ASSERT_TRUE(store) << store.error().what();
     EXPECT_EQ(count_leftovers(options.dir), 0u);
 
-    const fs::path data = options.dir / "..data";
+    const fs::path data = fs::path(options.dir) / "..data";
     ASSERT_TRUE(fs::is_symlink(data));
-    const fs::path version = options.dir / fs::read_symlink(data);
+    const fs::path version = fs::path(options.dir) / fs::read_symlink(data);
     ASSERT_TRUE(fs::is_directory(version)) << version;
 
     auto current = store->load_current();

@@ -68,7 +68,7 @@ protected:
 
   std::string data_target(const CredentialStore& store) {
     std::error_code ec;
-    return fs::read_symlink(store.options().dir / "..data", ec).string();
+    return fs::read_symlink(fs::path(store.options().dir) / "..data", ec).string();
   }
 
   // Every stable name shows version n, byte for byte.

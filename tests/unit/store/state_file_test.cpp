@@ -28,7 +28,11 @@ CredentialState sample_state() {
   s.installed_serial = "0a:1b:2c";
   s.last_error = "issuer said \"no\"";
   s.failures = 3;
-  s.live_cert = CertCache{"12:34:56/78:90:12", "0a1b2c", "ab:cd", k_may_first - 1min,
+  Fingerprint fingerprint{};
+  for (std::size_t i = 0; i < fingerprint.size(); ++i) {
+    fingerprint[i] = static_cast<std::uint8_t>(i * 7 + 3);
+  }
+  s.live_cert = CertCache{0x0123456789abcdefULL, "0a1b2c", fingerprint, k_may_first - 1min,
                           k_may_first + 24h};
   return s;
 }
@@ -50,6 +54,38 @@ TEST(StateFilesTest, ACertCacheWithoutItsDatesIsAnError) {
   write_text(files.path_of("web"),
              R"({"format": 1, "live_cert": {"files_id": "1", "serial": "ab", "fingerprint": "x"}})");
   EXPECT_FALSE(files.load("web").has_value());
+}
+
+TEST(StateFilesTest, AFilesIdOfAnEarlierVersionReadsAsUnknownNotAsAnError) {
+  TempDir root;
+  const StateFiles files(root.path());
+  ASSERT_TRUE(files.save("web", CredentialState{}));  // creates the state folder
+  const std::string fingerprint = format_fingerprint(Fingerprint{});
+  write_text(files.path_of("web"),
+             R"({"format": 1, "failures": 2, "live_cert": {"files_id": "12:34:56/78:90:12",
+                 "serial": "ab", "fingerprint": ")" + fingerprint + R"(",
+                 "not_before": "2024-05-01T00:00:00Z", "not_after": "2024-05-02T00:00:00Z"}})");
+  auto loaded = files.load("web");
+  ASSERT_TRUE(loaded) << loaded.error().what();
+  EXPECT_EQ(loaded->failures, 2);
+  ASSERT_TRUE(loaded->live_cert);
+  EXPECT_EQ(loaded->live_cert->files_id, 0u);
+  EXPECT_EQ(loaded->live_cert->serial, "ab");
+}
+
+TEST(StateFilesTest, FingerprintsReadAndWriteInTheirColonSeparatedForm) {
+  const std::string text =
+      "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:"
+      "0f:1e:2d:3c:4b:5a:69:78:87:96:a5:b4:c3:d2:e1:f0";
+  const auto parsed = parse_fingerprint(text);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ((*parsed)[10], 0xaa);
+  EXPECT_EQ(format_fingerprint(*parsed), text);
+  EXPECT_FALSE(parse_fingerprint("ab:cd"));
+  EXPECT_FALSE(parse_fingerprint(text.substr(0, text.size() - 1) + "g"));
+  std::string no_colons = text;
+  no_colons[2] = '-';
+  EXPECT_FALSE(parse_fingerprint(no_colons));
 }
 
 TEST(StateFilesTest, UnsetTimesReadBackUnset) {
