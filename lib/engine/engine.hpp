@@ -85,6 +85,18 @@ struct JobResult {
 // Runs on a worker thread.
 JobResult run_job(Job job, const RotationEnv& env);
 
+// What the engine reads of one credential at start-up (or when a reload adds it).
+struct OnDisk {
+  Result<store::CredentialState> persisted = store::CredentialState{};  // error: file ignored
+  store::CredentialState state;  // as persisted (empty if unreadable), cache refreshed
+  Result<std::optional<x509::CertInfo>> live = std::optional<x509::CertInfo>{};
+  Result<void> saved = {};  // writing back a refreshed cache, when there was one to write
+};
+
+// Reads the credential's state file and live files, and persists a refreshed certificate cache.
+// Touches only that credential's files, so start-up runs it for many credentials at once.
+OnDisk read_on_disk(const config::CredentialConfig& config, const store::StateFiles& files);
+
 class Engine {
 public:
   // Builds issuers and opens every credential's store (creating output folders and recovering
@@ -153,6 +165,7 @@ private:
   Engine(EngineDeps deps, std::unique_ptr<store::StateFiles> state);
 
   void load(Tracked& tracked);
+  void apply(Tracked& tracked, const OnDisk& found);
   void schedule_next(const std::string& name, Tracked& tracked);
   void schedule_at(const std::string& name, Tracked& tracked, SystemTime when);
   void save_state(const std::string& name, const Tracked& tracked);

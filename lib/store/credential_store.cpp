@@ -81,33 +81,62 @@ std::string make_version_id(std::uint64_t counter, std::string_view label) {
   return id;
 }
 
-fs::path version_dir(const fs::path& dir, std::string_view id) {
-  return dir / (std::string(k_version_prefix) + std::string(id));
+std::string version_name(std::string_view id) {
+  return std::string(k_version_prefix) + std::string(id);
 }
 
-bool is_complete_version(const fs::path& version) {
+fs::path version_dir(const fs::path& dir, std::string_view id) { return dir / version_name(id); }
+
+// An output folder, opened once. The checks below name entries relative to its descriptor, so
+// the kernel resolves one or two path components per call instead of the whole path: at
+// start-up with 10,000 credentials, those lookups were most of the time spent.
+class Folder {
+public:
+  static Result<Folder> open(const fs::path& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return fail_retryable("cannot open directory: " + errno_text(errno), path.string());
+    return Folder(path, std::move(fd));
+  }
+
+  int fd() const { return m_fd.get(); }
+  const fs::path& path() const { return m_path; }
+  // An entry's full path, for messages.
+  std::string shown(std::string_view name) const { return (m_path / name).string(); }
+
+private:
+  Folder(fs::path path, Fd fd) : m_path(std::move(path)), m_fd(std::move(fd)) {}
+
+  fs::path m_path;
+  Fd m_fd;
+};
+
+bool is_complete_version(const Folder& folder, std::string_view name) {
   for (const Content c : k_all_contents) {
     struct stat st {};
-    const fs::path file = version / file_name(c);
-    if (::lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    const std::string file = std::string(name) + "/" + std::string(file_name(c));
+    if (::fstatat(folder.fd(), file.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode)) {
+      return false;
+    }
   }
   return true;
 }
 
-Result<std::optional<std::string>> read_link(const fs::path& link) {
+Result<std::optional<std::string>> read_link(const Folder& folder, std::string_view name) {
   std::array<char, PATH_MAX> buf{};
-  const ssize_t n = ::readlink(link.c_str(), buf.data(), buf.size() - 1);
+  const std::string entry(name);
+  const ssize_t n = ::readlinkat(folder.fd(), entry.c_str(), buf.data(), buf.size() - 1);
   if (n < 0) {
     if (errno == ENOENT) return std::optional<std::string>{};
-    if (errno == EINVAL) return fail("not a symbolic link", link.string());
-    return fail_retryable("cannot read link: " + errno_text(errno), link.string());
+    if (errno == EINVAL) return fail("not a symbolic link", folder.shown(name));
+    return fail_retryable("cannot read link: " + errno_text(errno), folder.shown(name));
   }
   return std::optional<std::string>(std::string(buf.data(), static_cast<std::size_t>(n)));
 }
 
 // The id `..data` points at, or nullopt if it is missing or points somewhere we did not put it.
-Result<std::optional<std::string>> live_id(const fs::path& dir) {
-  auto target = read_link(dir / k_data_link);
+Result<std::optional<std::string>> live_id(const Folder& folder) {
+  auto target = read_link(folder, k_data_link);
   if (!target) return fail(target.error());
   if (!*target || !starts_with(**target, k_version_prefix) ||
       (*target)->find('/') != std::string::npos) {
@@ -122,18 +151,18 @@ struct Version {
 };
 
 // Complete versions, oldest first.
-Result<std::vector<Version>> list_versions(const fs::path& dir) {
+Result<std::vector<Version>> list_versions(const Folder& folder) {
   std::vector<Version> out;
   std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+  for (fs::directory_iterator it(folder.path(), ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (!starts_with(name, k_version_prefix)) continue;
     const std::string id = name.substr(k_version_prefix.size());
     const auto counter = version_counter(id);
-    if (!counter || !is_complete_version(it->path())) continue;
+    if (!counter || !is_complete_version(folder, name)) continue;
     out.push_back({id, *counter});
   }
-  if (ec) return fail_retryable("cannot list directory: " + ec.message(), dir.string());
+  if (ec) return fail_retryable("cannot list directory: " + ec.message(), folder.path().string());
   std::sort(out.begin(), out.end(),
             [](const Version& a, const Version& b) { return a.counter < b.counter; });
   return out;
@@ -181,23 +210,24 @@ enum class ForeignEntries { keep, replace };
 // folder before certrotd is replaced only when a version has just been installed, so that open()
 // never hides a credential that is still being served.
 // Returns whether any link was (re)created.
-Result<bool> ensure_stable_links(const fs::path& dir, ForeignEntries foreign) {
+Result<bool> ensure_stable_links(const Folder& folder, ForeignEntries foreign) {
+  const fs::path& dir = folder.path();
   bool changed = false;
   for (const Content c : k_all_contents) {
     const std::string name(file_name(c));
     const std::string target = std::string(k_data_link) + "/" + name;
-    const fs::path link = dir / name;
     struct stat st {};
-    if (::lstat(link.c_str(), &st) == 0) {
+    if (::fstatat(folder.fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
       if (S_ISLNK(st.st_mode)) {
-        auto current = read_link(link);
+        auto current = read_link(folder, name);
         if (current && *current && **current == target) continue;
       } else if (S_ISDIR(st.st_mode) || foreign == ForeignEntries::keep) {
         continue;
       }
     } else if (errno != ENOENT) {
-      return fail_retryable("cannot stat: " + errno_text(errno), link.string());
+      return fail_retryable("cannot stat: " + errno_text(errno), folder.shown(name));
     }
+    const fs::path link = dir / name;
     const fs::path temp = dir / (std::string(k_temp_prefix) + "link-" + name);
     if (auto r = replace_symlink(link, target, temp); !r) return fail(r.error());
     changed = true;
@@ -354,11 +384,13 @@ Result<void> CredentialStore::recover() {
     changed = true;
   }
 
-  auto live = live_id(dir);
+  auto folder = Folder::open(dir);
+  if (!folder) return fail(folder.error());
+  auto live = live_id(*folder);
   if (!live) return fail(live.error());
-  bool live_ok = *live && is_complete_version(version_dir(dir, **live));
+  bool live_ok = *live && is_complete_version(*folder, version_name(**live));
   if (!live_ok) {
-    auto all = list_versions(dir);
+    auto all = list_versions(*folder);
     if (!all) return fail(all.error());
     if (!all->empty()) {
       if (auto r = point_data_at(dir, all->back().id); !r) return r;
@@ -367,7 +399,7 @@ Result<void> CredentialStore::recover() {
     }
   }
   if (live_ok) {
-    auto links = ensure_stable_links(dir, ForeignEntries::keep);
+    auto links = ensure_stable_links(*folder, ForeignEntries::keep);
     if (!links) return fail(links.error());
     changed = changed || *links;
   }
@@ -419,10 +451,12 @@ Result<std::string> CredentialStore::install(const CredentialFiles& files, std::
     (void)remove_version(dir, id);
     return fail(r.error());
   }
-  if (auto r = ensure_stable_links(dir, ForeignEntries::replace); !r) return fail(r.error());
+  auto folder = Folder::open(dir);
+  if (!folder) return fail(folder.error());
+  if (auto r = ensure_stable_links(*folder, ForeignEntries::replace); !r) return fail(r.error());
   if (auto r = fsync_dir(dir); !r) return fail(r.error());
 
-  auto all = list_versions(dir);
+  auto all = list_versions(*folder);
   if (!all) return fail(all.error());
   // Oldest first, never the live one nor anything newer (only possible after a rollback).
   const std::uint64_t live_counter = *counter;
@@ -489,12 +523,14 @@ Result<std::optional<CredentialFiles>> CredentialStore::load_current() const {
 
 Result<std::string> CredentialStore::rollback() {
   const fs::path dir = m_options->dir;
-  auto live = live_id(dir);
+  auto folder = Folder::open(dir);
+  if (!folder) return fail(folder.error());
+  auto live = live_id(*folder);
   if (!live) return fail(live.error());
   if (!*live) return fail("nothing is installed yet", dir.string());
   const auto live_counter = version_counter(**live);
   if (!live_counter) return fail("..data names an unknown version " + **live, dir.string());
-  auto all = list_versions(dir);
+  auto all = list_versions(*folder);
   if (!all) return fail(all.error());
   const Version* previous = nullptr;
   for (const Version& v : *all) {
@@ -503,7 +539,7 @@ Result<std::string> CredentialStore::rollback() {
   if (!previous) return fail("no older version to roll back to", dir.string());
   const std::string id = previous->id;
   if (auto r = point_data_at(dir, id); !r) return fail(r.error());
-  if (auto r = ensure_stable_links(dir, ForeignEntries::replace); !r) return fail(r.error());
+  if (auto r = ensure_stable_links(*folder, ForeignEntries::replace); !r) return fail(r.error());
   if (auto r = fsync_dir(dir); !r) return fail(r.error());
 
   auto files = load_current();
@@ -516,10 +552,11 @@ Result<std::string> CredentialStore::rollback() {
 }
 
 Result<std::vector<VersionInfo>> CredentialStore::versions() const {
-  const fs::path dir = m_options->dir;
-  auto live = live_id(dir);
+  auto folder = Folder::open(m_options->dir);
+  if (!folder) return fail(folder.error());
+  auto live = live_id(*folder);
   if (!live) return fail(live.error());
-  auto all = list_versions(dir);
+  auto all = list_versions(*folder);
   if (!all) return fail(all.error());
   std::vector<VersionInfo> out;
   out.reserve(all->size());
