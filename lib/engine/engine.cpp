@@ -1,6 +1,7 @@
 #include "engine/engine.hpp"
 
 #include <algorithm>
+#include <functional>
 
 #include "engine/issuers.hpp"
 #include "http/curl_transport.hpp"
@@ -13,10 +14,14 @@ namespace {
 
 using PlanMap = std::map<std::string, std::shared_ptr<const CredentialPlan>>;
 
+// Whether a credential's output folder is already open in this process.
+using IsOpen = std::function<bool(const config::CredentialConfig&)>;
+
 // Issuers, stores and plans for a configuration; nothing of the running engine is touched, so
-// a reload that fails here changes nothing.
+// a reload that fails here changes nothing. Folders already open are not recovered again: a
+// rotation in flight may be writing there.
 Result<PlanMap> build_plans(const std::shared_ptr<const config::Config>& generation,
-                            const EngineDeps& deps) {
+                            const EngineDeps& deps, const IsOpen& is_open) {
   const config::Config& config = *generation;
   const NetworkContext network{deps.transport, deps.tokens, deps.credentials_directory,
                                &deps.events};
@@ -30,8 +35,9 @@ Result<PlanMap> build_plans(const std::shared_ptr<const config::Config>& generat
   std::vector<std::optional<Result<store::CredentialStore>>> stores(credentials.size());
   parallel_for(credentials.size(), chore_threads(), [&](std::size_t i) {
     // The store shares the options inside `generation` instead of copying them.
-    stores[i] = store::CredentialStore::open(
-        std::shared_ptr<const store::StoreOptions>(generation, &credentials[i].output));
+    std::shared_ptr<const store::StoreOptions> options(generation, &credentials[i].output);
+    stores[i] = is_open(credentials[i]) ? store::CredentialStore::reopen(std::move(options))
+                                        : store::CredentialStore::open(std::move(options));
   });
   PlanMap plans;
   for (std::size_t i = 0; i < credentials.size(); ++i) {
@@ -145,7 +151,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const config::Config& config, Eng
   }
   if (!deps.tokens) deps.tokens = std::make_shared<auth::TokenClient>(*deps.transport, deps.clock);
   auto generation = std::make_shared<const config::Config>(config);
-  auto plans = build_plans(generation, deps);
+  auto plans = build_plans(generation, deps, [](const config::CredentialConfig&) { return false; });
   if (!plans) return fail(plans.error());
   std::unique_ptr<Engine> engine(
       new Engine(deps, std::make_unique<store::StateFiles>(config.state_dir)));
@@ -210,7 +216,9 @@ EngineSummary Engine::summary() const {
   return out;
 }
 
-void Engine::load(Tracked& tracked) { apply(tracked, read_on_disk(tracked.plan->config, *m_state_files)); }
+void Engine::load(Tracked& tracked) {
+  apply(tracked, read_on_disk(tracked.plan->config, *m_state_files));
+}
 
 void Engine::apply(Tracked& tracked, const OnDisk& found) {
   const auto& config = tracked.plan->config;
@@ -232,14 +240,16 @@ void Engine::apply(Tracked& tracked, const OnDisk& found) {
          "live credential unusable, will request a new one: " + found.live.error().what());
     return;
   }
+  // Debug, not info: a start with 10,000 credentials would otherwise log 10,000 lines that say
+  // nothing is wrong. `certrotd status` lists them; problems above are warnings.
   if (!*found.live) {
-    emit(EventKind::loaded, Severity::info, config.name, tracked, "no credential yet");
+    emit(EventKind::loaded, Severity::debug, config.name, tracked, "no credential yet");
     return;
   }
   if (tracked.persisted.installed_serial == tracked.cert()->serial) {
     tracked.installed_at = tracked.persisted.installed_at;
   }
-  emit(EventKind::loaded, Severity::info, config.name, tracked, {});
+  emit(EventKind::loaded, Severity::debug, config.name, tracked, {});
 }
 
 void Engine::schedule_next(const std::string& name, Tracked& tracked) {
@@ -406,7 +416,12 @@ Result<std::string> Engine::rollback(const std::string& name) {
 
 Result<void> Engine::reload(const config::Config& config) {
   auto generation = std::make_shared<const config::Config>(config);
-  auto plans = build_plans(generation, m_deps);
+  const auto is_open = [this](const config::CredentialConfig& credential) {
+    const auto it = m_tracked.find(credential.name);
+    if (it == m_tracked.end()) return false;
+    return it->second.plan->store->options().dir == credential.output.dir;
+  };
+  auto plans = build_plans(generation, m_deps, is_open);
   if (!plans) return fail(plans.error());
   // Forget credentials that are gone (their in-flight result is dropped in complete()).
   for (auto it = m_tracked.begin(); it != m_tracked.end();) {

@@ -1,5 +1,6 @@
 #include "store/credential_store.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <initializer_list>
+#include <memory>
 #include <system_error>
 
 #include "util/fd.hpp"
@@ -206,26 +208,94 @@ Result<void> point_data_at(const fs::path& dir, const std::string& id) {
 
 enum class ForeignEntries { keep, replace };
 
+// What a name in the folder is, as far as the checks here care.
+enum class EntryKind { absent, link, directory, other, unknown };
+
+EntryKind kind_of_dirent(unsigned char d_type) {
+  switch (d_type) {
+    case DT_LNK:
+      return EntryKind::link;
+    case DT_DIR:
+      return EntryKind::directory;
+    case DT_UNKNOWN:
+      return EntryKind::unknown;  // some file systems leave it to stat()
+    default:
+      return EntryKind::other;
+  }
+}
+
+Result<EntryKind> stat_kind(const Folder& folder, const std::string& name) {
+  struct stat st {};
+  if (::fstatat(folder.fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return EntryKind::absent;
+    return fail_retryable("cannot stat: " + errno_text(errno), folder.shown(name));
+  }
+  if (S_ISLNK(st.st_mode)) return EntryKind::link;
+  if (S_ISDIR(st.st_mode)) return EntryKind::directory;
+  return EntryKind::other;
+}
+
+// One pass over a folder: the leftovers of unfinished writes, and what each stable name is
+// (sparing recover() a stat() per name, which adds up over 10,000 folders at start-up).
+struct Listing {
+  std::vector<std::string> leftovers;
+  std::array<EntryKind, k_all_contents.size()> stable{};  // EntryKind::absent unless listed
+};
+
+struct DirCloser {
+  void operator()(DIR* dir) const { ::closedir(dir); }
+};
+
+Result<Listing> list_folder(const Folder& folder) {
+  const auto failed = [&folder] {
+    return fail_retryable("cannot list directory: " + errno_text(errno), folder.path().string());
+  };
+  Fd copy(::dup(folder.fd()));
+  if (!copy) return failed();
+  std::unique_ptr<DIR, DirCloser> dir(::fdopendir(copy.get()));
+  if (!dir) return failed();
+  copy.release();  // closedir() closes it now
+  ::rewinddir(dir.get());  // the copy shares its read position with the folder's descriptor
+  Listing out;
+  errno = 0;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    const std::string_view name = entry->d_name;
+    if (starts_with(name, k_temp_prefix) || starts_with(name, k_data_temp_prefix)) {
+      out.leftovers.emplace_back(name);
+      continue;
+    }
+    for (std::size_t i = 0; i < k_all_contents.size(); ++i) {
+      if (name == file_name(k_all_contents[i])) out.stable[i] = kind_of_dirent(entry->d_type);
+    }
+  }
+  if (errno != 0) return failed();
+  return out;
+}
+
 // The stable names (`cert.pem` -> `..data/cert.pem`). A regular file left by whatever managed the
 // folder before certrotd is replaced only when a version has just been installed, so that open()
 // never hides a credential that is still being served.
 // Returns whether any link was (re)created.
-Result<bool> ensure_stable_links(const Folder& folder, ForeignEntries foreign) {
+// `listing`, when given, says what each name was a moment ago; otherwise each is looked up.
+Result<bool> ensure_stable_links(const Folder& folder, ForeignEntries foreign,
+                                 const Listing* listing = nullptr) {
   const fs::path& dir = folder.path();
   bool changed = false;
-  for (const Content c : k_all_contents) {
-    const std::string name(file_name(c));
+  for (std::size_t i = 0; i < k_all_contents.size(); ++i) {
+    const std::string name(file_name(k_all_contents[i]));
     const std::string target = std::string(k_data_link) + "/" + name;
-    struct stat st {};
-    if (::fstatat(folder.fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-      if (S_ISLNK(st.st_mode)) {
-        auto current = read_link(folder, name);
-        if (current && *current && **current == target) continue;
-      } else if (S_ISDIR(st.st_mode) || foreign == ForeignEntries::keep) {
-        continue;
-      }
-    } else if (errno != ENOENT) {
-      return fail_retryable("cannot stat: " + errno_text(errno), folder.shown(name));
+    EntryKind kind = listing ? listing->stable[i] : EntryKind::unknown;
+    if (kind == EntryKind::unknown) {
+      auto looked_up = stat_kind(folder, name);
+      if (!looked_up) return fail(looked_up.error());
+      kind = *looked_up;
+    }
+    if (kind == EntryKind::link) {
+      auto current = read_link(folder, name);
+      if (current && *current && **current == target) continue;
+    } else if (kind == EntryKind::directory ||
+               (kind == EntryKind::other && foreign == ForeignEntries::keep)) {
+      continue;
     }
     const fs::path link = dir / name;
     const fs::path temp = dir / (std::string(k_temp_prefix) + "link-" + name);
@@ -365,27 +435,25 @@ Result<CredentialStore> CredentialStore::open(std::shared_ptr<const StoreOptions
   return store;
 }
 
+CredentialStore CredentialStore::reopen(std::shared_ptr<const StoreOptions> options) {
+  return CredentialStore(std::move(options));
+}
+
 Result<void> CredentialStore::recover() {
   const fs::path dir = m_options->dir;
+  auto folder = Folder::open(dir);
+  if (!folder) return fail(folder.error());
+  auto listing = list_folder(*folder);
+  if (!listing) return fail(listing.error());
   bool changed = false;
-  std::error_code ec;
-  std::vector<fs::path> leftovers;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (starts_with(name, k_temp_prefix) || starts_with(name, k_data_temp_prefix)) {
-      leftovers.push_back(it->path());
-    }
-  }
-  if (ec) return fail_retryable("cannot list directory: " + ec.message(), dir.string());
-  for (const fs::path& leftover : leftovers) {
+  for (const std::string& name : listing->leftovers) {
     // remove_all removes a symlink itself, never what it points at.
-    fs::remove_all(leftover, ec);
-    if (ec) return fail_retryable("cannot remove leftover: " + ec.message(), leftover.string());
+    std::error_code ec;
+    fs::remove_all(dir / name, ec);
+    if (ec) return fail_retryable("cannot remove leftover: " + ec.message(), folder->shown(name));
     changed = true;
   }
 
-  auto folder = Folder::open(dir);
-  if (!folder) return fail(folder.error());
   auto live = live_id(*folder);
   if (!live) return fail(live.error());
   bool live_ok = *live && is_complete_version(*folder, version_name(**live));
@@ -399,7 +467,8 @@ Result<void> CredentialStore::recover() {
     }
   }
   if (live_ok) {
-    auto links = ensure_stable_links(*folder, ForeignEntries::keep);
+    // The listing predates any repair of `..data` above, which does not touch the stable names.
+    auto links = ensure_stable_links(*folder, ForeignEntries::keep, &*listing);
     if (!links) return fail(links.error());
     changed = changed || *links;
   }

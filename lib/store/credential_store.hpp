@@ -88,6 +88,9 @@ public:
   // The same, sharing options that live elsewhere (the engine points into its configuration
   // rather than holding a copy per credential).
   static Result<CredentialStore> open(std::shared_ptr<const StoreOptions> options);
+  // For a folder this process has opened already (a reload that keeps a credential's output):
+  // recovers nothing, because a rotation may be writing its next version there right now.
+  static CredentialStore reopen(std::shared_ptr<const StoreOptions> options);
 
   // Writes a new complete version and makes it live; prunes history to `keep_versions`, never
   // removing the live version. `label` (e.g. the serial) becomes part of the version id.

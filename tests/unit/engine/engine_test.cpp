@@ -331,6 +331,21 @@ TEST_F(EngineTest, ReloadAddsAndRemovesCredentialsAndKeepsStateOnError) {
   EXPECT_TRUE(std::filesystem::exists(dir / "live/a/cert.pem")) << "files of a removed credential stay";
 }
 
+TEST_F(EngineTest, AReloadLeavesTheFolderOfAKeptCredentialAlone) {
+  auto engine = make_engine(load(yaml("1h", {"a"})));
+  engine->start();
+  run_due(*engine);
+  // What a rotation in flight has written so far; recovering the folder would delete it.
+  const auto writing = dir / "live/a/..tmp-inflight";
+  std::filesystem::create_directory(writing);
+  ASSERT_TRUE(engine->reload(load(yaml("1h", {"a", "b"}))).has_value());
+  EXPECT_TRUE(std::filesystem::exists(writing));
+
+  // A fresh engine (a restart) does recover it.
+  auto restarted = make_engine(load(yaml("1h", {"a"})));
+  EXPECT_FALSE(std::filesystem::exists(writing));
+}
+
 TEST_F(EngineTest, InspectReportsStateWithoutTouchingDisk) {
   const auto config = load(yaml("1h", {"a"}));
   auto before = Engine::inspect(config, clock);
