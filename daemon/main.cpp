@@ -325,6 +325,12 @@ int rollback(const Options& options) {
   }
   // A running daemon sees the change through inotify and schedules from the restored dates.
   std::cout << options.credential << ": rolled back to version " << *version << "\n";
+  if (!credential->on_rotate.empty()) {
+    std::cerr << "certrotd rollback: the daemon is not running, so its on_rotate actions did not "
+                 "run; reload the dependents of "
+              << options.credential << " yourself (certrotd where-used " << options.credential
+              << ")\n";
+  }
   return 0;
 }
 

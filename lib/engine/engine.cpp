@@ -5,8 +5,8 @@
 
 #include "engine/issuers.hpp"
 #include "http/curl_transport.hpp"
-#include "util/parallel.hpp"
 #include "util/duration.hpp"
+#include "util/parallel.hpp"
 
 namespace certrotd::engine {
 
@@ -133,8 +133,22 @@ OnDisk read_on_disk(const config::CredentialConfig& config, const store::StateFi
   return out;
 }
 
+// The live certificate, for telling dependents about a version made live by a rollback.
+Result<Installed> live_version(const CredentialPlan& plan) {
+  auto live = read_live(plan.config);
+  if (!live) return fail(live.error());
+  if (!*live) return fail("no certificate is live", plan.config.output.dir);
+  auto versions = plan.store->versions();
+  if (!versions) return fail(versions.error());
+  Installed installed{(*live)->chain.front().info(), {}};
+  for (const auto& v : *versions) {
+    if (v.live) installed.version = v.id;
+  }
+  return installed;
+}
+
 JobResult run_job(Job job, const RotationEnv& env) {
-  auto result = rotate(*job.plan, env);
+  auto result = job.dependents_only ? live_version(*job.plan) : rotate(*job.plan, env);
   std::vector<notify::ActionOutcome> actions;
   if (result) actions = notify_dependents(*job.plan, job.old_serial, *result, env);
   return JobResult{std::move(job), std::move(result), std::move(actions)};
@@ -295,6 +309,11 @@ std::vector<Job> Engine::take_due() {
     Tracked& tracked = it->second;
     tracked.in_flight = true;
     ++m_in_flight;
+    if (auto rolled = m_rolled_back.find(name); rolled != m_rolled_back.end()) {
+      jobs.push_back(Job{name, tracked.plan, now, std::move(rolled->second), true});
+      m_rolled_back.erase(rolled);
+      continue;
+    }
     emit(EventKind::renewing, Severity::info, name, tracked, {});
     jobs.push_back(Job{name, tracked.plan, now, tracked.cert() ? tracked.cert()->serial : ""});
   }
@@ -327,6 +346,19 @@ void Engine::complete(JobResult done) {
     --m_in_flight;
   }
   const std::string& name = done.job.name;
+  if (done.job.dependents_only) {
+    // Nothing was rotated: record what the dependents said and go back to the schedule (the
+    // timer entry may have come due meanwhile and been dropped while this job ran).
+    if (done.result) {
+      tracked.dependents = std::move(done.actions);
+    } else {
+      emit(EventKind::dependent_failed, Severity::error, name, tracked,
+           "dependents not told about the rollback: " + done.result.error().what());
+    }
+    count_failing(tracked);
+    schedule_next(name, tracked);
+    return;
+  }
   const SystemTime now = m_deps.clock.wall_now();
   tracked.persisted.last_attempt = done.job.started;
   if (done.result) {
@@ -406,11 +438,16 @@ Result<std::string> Engine::rollback(const std::string& name) {
   if (it == m_tracked.end()) return fail("no credential named '" + name + "'");
   Tracked& tracked = it->second;
   if (tracked.in_flight) return fail_retryable("a rotation of '" + name + "' is in flight");
+  const std::string rolled_away_from = tracked.cert() ? tracked.cert()->serial : "";
   auto version = tracked.plan->store->rollback();
   if (!version) return fail(version.error());
-  emit(EventKind::rolled_back, Severity::warning, name, tracked, "version " + *version + " is live");
   // Schedule from the restored certificate's own dates, as for any change on disk.
   on_disk_changed(name);
+  emit(EventKind::rolled_back, Severity::warning, name, tracked, "version " + *version + " is live");
+  if (!tracked.plan->config.on_rotate.empty()) {
+    m_rolled_back[name] = rolled_away_from;
+    m_queue.schedule(name, m_deps.clock.mono_now());
+  }
   return version;
 }
 
@@ -427,6 +464,7 @@ Result<void> Engine::reload(const config::Config& config) {
   for (auto it = m_tracked.begin(); it != m_tracked.end();) {
     if (!plans->contains(it->first)) {
       m_queue.cancel(it->first);
+      m_rolled_back.erase(it->first);
       if (it->second.in_flight) --m_in_flight;
       if (it->second.counted_failing) --m_failing;
       it = m_tracked.erase(it);

@@ -68,12 +68,14 @@ struct EngineSummary {
   std::optional<MonoTime> next_at;
 };
 
-// One rotation to run on a worker.
+// One rotation to run on a worker; or, after a rollback, only the credential's on_rotate
+// actions, so that dependents load the restored key.
 struct Job {
   std::string name;
   std::shared_ptr<const CredentialPlan> plan;
   SystemTime started;
   std::string old_serial;  // of the live certificate when the job started; empty if none
+  bool dependents_only = false;  // after a rollback: old_serial is the version rolled away from
 };
 
 struct JobResult {
@@ -129,7 +131,8 @@ public:
   void on_disk_changed(const std::string& name);
 
   // Makes the previous version of the credential live again; returns the version now live.
-  // Refused while a rotation of it is in flight.
+  // Refused while a rotation of it is in flight. Its on_rotate actions then run as after a swap:
+  // take_due() hands them out at once, as a dependents-only job.
   Result<std::string> rollback(const std::string& name);
 
   std::vector<CredentialStatus> status() const;
@@ -182,6 +185,8 @@ private:
   schedule::TimerQueue m_queue;
   std::size_t m_in_flight = 0;
   std::size_t m_failing = 0;
+  // Rolled back, dependents not told yet: credential -> serial of the version rolled away from.
+  std::unordered_map<std::string, std::string> m_rolled_back;
 };
 
 }  // namespace certrotd::engine

@@ -112,6 +112,10 @@ grep -q "unit    nginx-it.service" "$work/where" && grep -q "^hook    exec /bin/
 "$CERTROTD" rollback --bus user "$cred" | grep -q "rolled back to version" || fail "rollback failed"
 [ "$(serial_of "$work/live/$cred/cert.pem")" = "$serial2" ] || fail "rollback did not restore $serial2"
 wait_for 10 "status after rollback" sh -c "'$CERTROTD' status --bus user --json | grep -qi '\"serial\": \"$serial2\"'"
+# ...and its dependents are told, as after a swap: nginx serves the restored certificate.
+wait_for 20 "nginx serving the restored serial $serial2" sh -c "[ \"\$(openssl s_client -connect 127.0.0.1:$port </dev/null 2>/dev/null | openssl x509 -noout -serial | cut -d= -f2)\" = $serial2 ]"
+wait_for 20 "the hook told of the rollback" grep -qi "^CERTROT_OLD_SERIAL=$serial3\$" "$work/hook.env"
+grep -qi "^CERTROT_NEW_SERIAL=$serial2\$" "$work/hook.env" || fail "hook did not get the restored serial"
 "$CERTROTD" rollback --bus user nope 2>/dev/null && fail "rollback of an unknown credential succeeded"
 
 # systemctl reload: SIGHUP, the unit stays active.

@@ -129,6 +129,31 @@ TEST_F(DependentsTest, AFailingDependentIsRetriedReportedAndKeepsTheSwap) {
   EXPECT_EQ(events.of(EventKind::renewed).size(), 1u);
 }
 
+TEST_F(DependentsTest, ARollbackTellsTheDependentsAboutTheRestoredCertificate) {
+  const auto out = dir / "hook.out";
+  auto engine = Engine::create(
+      load("      - exec: { command: [/bin/sh, -c, 'echo \"$CERTROT_OLD_SERIAL>$CERTROT_NEW_SERIAL\" "
+           ">> " + out.string() + "'] }\n"),
+      {clock, random, events, &runner});
+  ASSERT_TRUE(engine) << engine.error().what();
+  (*engine)->start();
+  ASSERT_EQ(run_due(**engine), 1);
+  const std::string first = (*engine)->status().at(0).cert->serial;
+  ASSERT_TRUE((*engine)->request_rotation({"web"}));
+  ASSERT_EQ(run_due(**engine), 1);
+  const std::string second = (*engine)->status().at(0).cert->serial;
+
+  ASSERT_TRUE((*engine)->rollback("web").has_value());
+  EXPECT_EQ((*engine)->status().at(0).cert->serial, first);
+  ASSERT_EQ(run_due(**engine), 1) << "the dependents are told at once";
+  EXPECT_EQ(*read_file(out), ">" + first + "\n" + first + ">" + second + "\n" + second + ">" +
+                                 first + "\n");
+  EXPECT_EQ(events.of(EventKind::dependent_reloaded).size(), 3u);
+  EXPECT_EQ(events.of(EventKind::renewed).size(), 2u) << "a rollback renews nothing";
+  EXPECT_EQ((*engine)->status().at(0).cert->serial, first);
+  EXPECT_EQ(run_due(**engine), 0) << "and then waits for the restored certificate's renewal";
+}
+
 TEST_F(DependentsTest, WithoutARunnerNoActionRuns) {
   auto engine = Engine::create(load("      - exec: { command: [/bin/false] }\n"),
                                {clock, random, events});
