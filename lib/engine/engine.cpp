@@ -48,7 +48,6 @@ Result<PlanMap> build_plans(const std::shared_ptr<const config::Config>& generat
                                      credential.name + "'"));
     }
     auto plan = std::make_shared<CredentialPlan>(generation, credential);
-    plan->issuer_name = credential.issuer;
     plan->issuer = issuers->at(credential.issuer);
     auto& issuer_roots = anchors[credential.issuer];
     if (!issuer_roots) {
@@ -64,6 +63,23 @@ Result<PlanMap> build_plans(const std::shared_ptr<const config::Config>& generat
     plans.emplace(credential.name, std::move(plan));
   }
   return plans;
+}
+
+// HTTPS and the token client, made only when a network issuer needs them: a daemon with local
+// issuers only never initialises libcurl.
+Result<void> ensure_network(EngineDeps& deps, const config::Config& config) {
+  const auto is_network = [](const auto& entry) {
+    return !std::holds_alternative<issuer::LocalIssuerOptions>(entry.second.options);
+  };
+  const bool needed = std::any_of(config.issuers.begin(), config.issuers.end(), is_network);
+  if (!needed) return {};
+  if (!deps.transport) {
+    auto transport = http::CurlTransport::create();
+    if (!transport) return fail(transport.error());
+    deps.transport = std::shared_ptr<http::Transport>(std::move(*transport));
+  }
+  if (!deps.tokens) deps.tokens = std::make_shared<auth::TokenClient>(*deps.transport, deps.clock);
+  return {};
 }
 
 MonoTime to_mono(const Clock& clock, SystemTime when) {
@@ -158,12 +174,7 @@ Engine::Engine(EngineDeps deps, std::unique_ptr<store::StateFiles> state)
     : m_deps(deps), m_state_files(std::move(state)) {}
 
 Result<std::unique_ptr<Engine>> Engine::create(const config::Config& config, EngineDeps deps) {
-  if (!deps.transport) {
-    auto transport = http::CurlTransport::create();
-    if (!transport) return fail(transport.error());
-    deps.transport = std::shared_ptr<http::Transport>(std::move(*transport));
-  }
-  if (!deps.tokens) deps.tokens = std::make_shared<auth::TokenClient>(*deps.transport, deps.clock);
+  if (auto r = ensure_network(deps, config); !r) return fail(r.error());
   auto generation = std::make_shared<const config::Config>(config);
   auto plans = build_plans(generation, deps, [](const config::CredentialConfig&) { return false; });
   if (!plans) return fail(plans.error());
@@ -239,7 +250,6 @@ void Engine::apply(Tracked& tracked, const OnDisk& found) {
   // Copied, not moved: `found` may come from another thread, and its allocations are better
   // given back than kept alive in that thread's malloc arena.
   tracked.persisted = found.state;
-  tracked.installed_at.reset();
   if (!found.persisted) {
     // A corrupt state file costs us history, not correctness: dates come from the certificate.
     emit(EventKind::loaded, Severity::warning, config.name, tracked,
@@ -260,9 +270,6 @@ void Engine::apply(Tracked& tracked, const OnDisk& found) {
     emit(EventKind::loaded, Severity::debug, config.name, tracked, "no credential yet");
     return;
   }
-  if (tracked.persisted.installed_serial == tracked.cert()->serial) {
-    tracked.installed_at = tracked.persisted.installed_at;
-  }
   emit(EventKind::loaded, Severity::debug, config.name, tracked, {});
 }
 
@@ -280,7 +287,7 @@ void Engine::schedule_next(const std::string& name, Tracked& tracked) {
     return;
   }
   SystemTime when =
-      schedule::renewal_time(validity_of(*cert, tracked.installed_at), policy, name);
+      schedule::renewal_time(validity_of(*cert, tracked.installed_at()), policy, name);
   if (tracked.persisted.failures > 0 && tracked.persisted.next_attempt) {
     // Keep the backoff a previous run (or attempt) decided on.
     when = std::min(std::max(*tracked.persisted.next_attempt, now), cert->not_after);
@@ -292,7 +299,7 @@ void Engine::schedule_at(const std::string& name, Tracked& tracked, SystemTime w
   tracked.persisted.next_attempt = when;
   m_queue.schedule(name, to_mono(m_deps.clock, when));
   const store::CertCache* cert = tracked.cert();
-  Event event{EventKind::scheduled, Severity::debug, name, tracked.plan->issuer_name,
+  Event event{EventKind::scheduled, Severity::debug, name, tracked.plan->config.issuer,
               cert ? cert->serial : "", cert ? std::optional(cert->not_after) : std::nullopt,
               "next renewal " + format_time(when)};
   m_deps.events.emit(event);
@@ -362,7 +369,6 @@ void Engine::complete(JobResult done) {
   const SystemTime now = m_deps.clock.wall_now();
   tracked.persisted.last_attempt = done.job.started;
   if (done.result) {
-    tracked.installed_at = now;
     tracked.persisted.last_success = now;
     tracked.persisted.installed_at = now;
     tracked.persisted.installed_serial = done.result->info.serial;
@@ -421,7 +427,6 @@ void Engine::on_disk_changed(const std::string& name) {
       tracked.cert() && cache && tracked.cert()->fingerprint == cache->fingerprint;
   tracked.persisted.live_cert = std::move(cache);
   if (unchanged) return;
-  tracked.installed_at.reset();
   tracked.persisted.failures = 0;
   tracked.persisted.last_error.clear();
   tracked.persisted.installed_serial.clear();
@@ -452,6 +457,7 @@ Result<std::string> Engine::rollback(const std::string& name) {
 }
 
 Result<void> Engine::reload(const config::Config& config) {
+  if (auto r = ensure_network(m_deps, config); !r) return r;
   auto generation = std::make_shared<const config::Config>(config);
   const auto is_open = [this](const config::CredentialConfig& credential) {
     const auto it = m_tracked.find(credential.name);
@@ -489,7 +495,7 @@ Result<void> Engine::reload(const config::Config& config) {
 
 schedule::State Engine::state_of(const std::string& name, const Tracked& tracked) const {
   schedule::StateInputs inputs;
-  if (tracked.cert()) inputs.validity = validity_of(*tracked.cert(), tracked.installed_at);
+  if (tracked.cert()) inputs.validity = validity_of(*tracked.cert(), tracked.installed_at());
   inputs.renewing = tracked.in_flight;
   inputs.failures = tracked.persisted.failures;
   return schedule::classify(inputs, tracked.plan->config.policy, name, m_deps.clock.wall_now());
@@ -502,7 +508,7 @@ std::vector<CredentialStatus> Engine::status() const {
     auto it = m_tracked.find(credential.name);
     if (it == m_tracked.end()) continue;
     const Tracked& t = it->second;
-    out.push_back(CredentialStatus{credential.name, t.plan->issuer_name,
+    out.push_back(CredentialStatus{credential.name, t.plan->config.issuer,
                                    state_of(credential.name, t),
                                    t.cert() ? std::optional(info_of(*t.cert())) : std::nullopt,
                                    t.persisted.next_attempt, t.persisted.failures,
@@ -546,6 +552,11 @@ std::vector<CredentialStatus> Engine::inspect(const config::Config& config, cons
   return out;
 }
 
+const std::string* Engine::output_dir(const std::string& name) const {
+  const auto it = m_tracked.find(name);
+  return it == m_tracked.end() ? nullptr : &it->second.plan->config.output.dir;
+}
+
 std::vector<std::pair<std::string, std::filesystem::path>> Engine::watch_dirs() const {
   std::vector<std::pair<std::string, std::filesystem::path>> out;
   for (const auto& [name, tracked] : m_tracked) {
@@ -564,7 +575,7 @@ void Engine::save_state(const std::string& name, const Tracked& tracked) {
 void Engine::emit(EventKind kind, Severity severity, const std::string& name,
                   const Tracked& tracked, std::string message) const {
   const store::CertCache* cert = tracked.cert();
-  m_deps.events.emit(Event{kind, severity, name, tracked.plan->issuer_name,
+  m_deps.events.emit(Event{kind, severity, name, tracked.plan->config.issuer,
                            cert ? cert->serial : "",
                            cert ? std::optional(cert->not_after) : std::nullopt,
                            std::move(message)});

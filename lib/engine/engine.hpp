@@ -35,9 +35,10 @@ struct EngineDeps {
   EventSink& events;
   // Tells dependents after a swap; null skips `on_rotate` actions.
   const notify::ActionRunner* actions = nullptr;
-  // HTTPS for the network issuers; null: Engine::create makes a libcurl transport.
+  // HTTPS for the network issuers; null: the engine makes a libcurl transport once the
+  // configuration has a network issuer.
   std::shared_ptr<http::Transport> transport = nullptr;
-  // OAuth2 tokens, cached across reloads; null: Engine::create makes one on `transport`.
+  // OAuth2 tokens, cached across reloads; null: made on `transport` along with it.
   std::shared_ptr<auth::TokenClient> tokens = nullptr;
   // $CREDENTIALS_DIRECTORY (systemd LoadCredential=) for token.client_secret_credential; the
   // daemon reads the environment, lib/ does not.
@@ -142,6 +143,8 @@ public:
   const config::Config& config() const { return *m_config; }
   RotationEnv rotation_env() const;
 
+  // The output folder of a credential; null for an unknown name.
+  const std::string* output_dir(const std::string& name) const;
   // Output folders to watch, by credential name.
   std::vector<std::pair<std::string, std::filesystem::path>> watch_dirs() const;
 
@@ -152,7 +155,6 @@ public:
 private:
   struct Tracked {
     std::shared_ptr<const CredentialPlan> plan;
-    std::optional<SystemTime> installed_at;   // when we installed it (unset if adopted)
     // persisted.live_cert holds the facts of the live certificate, if there is a usable one;
     // they are kept once, in the form the state file stores them.
     store::CredentialState persisted;
@@ -162,6 +164,12 @@ private:
 
     const store::CertCache* cert() const {
       return persisted.live_cert ? &*persisted.live_cert : nullptr;
+    }
+    // When we installed the live certificate; unset when it was adopted (placed by hand).
+    std::optional<SystemTime> installed_at() const {
+      const store::CertCache* live = cert();
+      if (live && persisted.installed_serial == live->serial) return persisted.installed_at;
+      return std::nullopt;
     }
   };
 

@@ -29,7 +29,7 @@ std::vector<x509::Certificate> tail(const std::vector<x509::Certificate>& chain)
 
 Event event_for(const CredentialPlan& plan, EventKind kind, const x509::CertInfo& info,
                 std::string message) {
-  return Event{kind, Severity::info, plan.config.name, plan.issuer_name, info.serial,
+  return Event{kind, Severity::info, plan.config.name, plan.config.issuer, info.serial,
                info.not_after, std::move(message)};
 }
 
@@ -122,12 +122,12 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env) {
   }
 
   auto issued = plan.issuer->issue(request);
-  if (!issued) return fail(issued.error().wrap("issuer " + plan.issuer_name));
+  if (!issued) return fail(issued.error().wrap("issuer " + plan.config.issuer));
   if (issued->key) {
     key = std::move(issued->key);
   }
   if (!key) {
-    return fail("issuer " + plan.issuer_name + " returned no key and none was generated");
+    return fail("issuer " + plan.config.issuer + " returned no key and none was generated");
   }
 
   const std::vector<x509::Certificate>& anchors =
@@ -136,7 +136,7 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env) {
                               env.min_remaining_validity, std::chrono::minutes(5),
                               current_fingerprint};
   if (auto valid = validate_issued(issued->chain, *key, expected); !valid) {
-    return fail(valid.error().wrap("issuer " + plan.issuer_name + " answer rejected"));
+    return fail(valid.error().wrap("issuer " + plan.config.issuer + " answer rejected"));
   }
   const x509::CertInfo& info = issued->chain.front().info();
   env.events.emit(event_for(plan, EventKind::validated, info, {}));

@@ -30,8 +30,7 @@ struct CredentialPlan {
   // The configuration this plan was built from, kept alive by the plan: `config` points into
   // it, so 10,000 credentials hold their settings once, not once per plan.
   std::shared_ptr<const config::Config> generation;
-  const config::CredentialConfig& config;
-  std::string issuer_name;
+  const config::CredentialConfig& config;  // config.issuer names the issuer
   std::shared_ptr<issuer::Issuer> issuer;
   std::shared_ptr<store::CredentialStore> store;
   // Roots the issued chain must verify to, shared by every plan of the issuer. Empty: use the

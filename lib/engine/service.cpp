@@ -88,7 +88,7 @@ Result<void> Service::setup() {
   m_inotify_source.reset(source);
 
   m_engine->start();
-  watch_all();
+  watch_all({});
   pump();
   return {};
 }
@@ -109,9 +109,11 @@ Result<std::string> Service::rollback(const std::string& name) {
 }
 
 Result<void> Service::reload(const config::Config& config) {
+  DirMap before;
+  for (auto& [name, dir] : m_engine->watch_dirs()) before.emplace(name, dir.native());
   if (auto r = m_engine->reload(config); !r) return r;
   m_pool->set_env(m_engine->rotation_env());
-  watch_all();
+  watch_all(before);
   pump();
   return {};
 }
@@ -167,11 +169,13 @@ int Service::on_results(sd_event_source*, int fd, uint32_t, void* userdata) {
   return 0;
 }
 
-void Service::watch_all() {
+void Service::watch_all(const DirMap& before) {
   WatchMap old = std::move(m_watches);
   m_watches.clear();
   for (const auto& [name, dir] : m_engine->watch_dirs()) {
-    if (auto it = old.find(name); it != old.end() && it->second.dir == dir.native()) {
+    const auto was = before.find(name);
+    const bool same_dir = was != before.end() && was->second == dir.native();
+    if (auto it = old.find(name); it != old.end() && same_dir) {
       // Moves the node itself, so the name that m_watch_names points to stays where it is.
       m_watches.insert(old.extract(it));
     } else {
@@ -203,16 +207,17 @@ void Service::unwatch(Watch& w) {
 void Service::watch(const std::string& name, const std::filesystem::path& dir) {
   auto [it, added] = m_watches.try_emplace(name);
   Watch& w = it->second;
-  w.dir = dir.native();
   // A failed watch (e.g. fs.inotify.max_user_watches reached) costs only the adoption of hand
   // replacements for this credential; rotations still run from the timer.
-  w.dir_wd = add_watch(w.dir, k_dir_events, it->first);
+  w.dir_wd = add_watch(dir.native(), k_dir_events, it->first);
   rewatch_data(it->first, w);
 }
 
 void Service::rewatch_data(const std::string& name, Watch& w) {
   // The live version folder changes with every swap; watch the new one, drop the old one.
-  const int wd = add_watch(w.dir + "/..data", k_data_events, name);
+  const std::string* dir = m_engine->output_dir(name);
+  if (!dir) return;
+  const int wd = add_watch(*dir + "/..data", k_data_events, name);
   if (w.data_wd >= 0 && w.data_wd != wd && w.data_wd != w.dir_wd) remove_watch(w.data_wd);
   w.data_wd = wd;
 }

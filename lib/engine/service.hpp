@@ -45,8 +45,9 @@ public:
   void on_change(std::function<void()> callback) { m_on_change = std::move(callback); }
 
 private:
+  // The folder itself is the engine's to know (Engine::output_dir); 10,000 of these live as
+  // long as the daemon.
   struct Watch {
-    std::string dir;  // a string, not a path: 10,000 of these live as long as the daemon
     int dir_wd = -1;   // the output folder
     int data_wd = -1;  // the live version folder, through `..data`
   };
@@ -55,7 +56,9 @@ private:
   Result<void> setup();
   void pump();  // start due jobs, apply results, re-arm the timer
   void arm_timer();
-  void watch_all();
+  using DirMap = std::unordered_map<std::string, std::string>;
+  // Watches every credential's folder; keeps the watches of those whose folder was `before`.
+  void watch_all(const DirMap& before);
   void watch(const std::string& name, const std::filesystem::path& dir);
   void rewatch_data(const std::string& name, Watch& watch);
   void unwatch(Watch& watch);
