@@ -448,7 +448,8 @@ Result<std::string> Engine::rollback(const std::string& name) {
   if (!version) return fail(version.error());
   // Schedule from the restored certificate's own dates, as for any change on disk.
   on_disk_changed(name);
-  emit(EventKind::rolled_back, Severity::warning, name, tracked, "version " + *version + " is live");
+  emit(EventKind::rolled_back, Severity::warning, name, tracked,
+       "version " + *version + " is live");
   if (!tracked.plan->config.on_rotate.empty()) {
     m_rolled_back[name] = rolled_away_from;
     m_queue.schedule(name, m_deps.clock.mono_now());
@@ -545,7 +546,8 @@ std::vector<CredentialStatus> Engine::inspect(const config::Config& config, cons
     if (persisted.next_attempt) {
       status.next_attempt = persisted.next_attempt;
     } else if (inputs.validity) {
-      status.next_attempt = schedule::renewal_time(*inputs.validity, credential.policy, credential.name);
+      status.next_attempt =
+          schedule::renewal_time(*inputs.validity, credential.policy, credential.name);
     }
     out.push_back(std::move(status));
   }

@@ -58,12 +58,11 @@ std::uint64_t live_files_id(const config::CredentialConfig& config) {
     struct stat st {};
     const std::string path = config.output.dir + "/" + std::string(store::file_name(content));
     if (::stat(path.c_str(), &st) != 0) return 0;
-    for (const auto value : {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
-                             static_cast<std::uint64_t>(st.st_size),
-                             static_cast<std::uint64_t>(st.st_mtim.tv_sec),
-                             static_cast<std::uint64_t>(st.st_mtim.tv_nsec)}) {
-      mix(value);
-    }
+    mix(static_cast<std::uint64_t>(st.st_dev));
+    mix(static_cast<std::uint64_t>(st.st_ino));
+    mix(static_cast<std::uint64_t>(st.st_size));
+    mix(static_cast<std::uint64_t>(st.st_mtim.tv_sec));
+    mix(static_cast<std::uint64_t>(st.st_mtim.tv_nsec));
   }
   return id == 0 ? 1 : id;  // 0 means "unknown"
 }
