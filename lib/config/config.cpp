@@ -12,8 +12,13 @@
 
 namespace certrotd::config {
 
+const std::string& Mark::file() const {
+  static const std::string none;
+  return m_file ? *m_file : none;
+}
+
 std::string Mark::to_string() const {
-  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+  return file() + ":" + std::to_string(line) + ":" + std::to_string(column);
 }
 
 const CredentialConfig* Config::find_credential(const std::string& name) const {

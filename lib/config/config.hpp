@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -25,10 +26,21 @@ namespace fs = std::filesystem;
 
 // Where something was written, for messages: "config.yaml:12:5".
 struct Mark {
-  std::string file;
+  Mark() = default;
+  Mark(std::string file, int line_, int column_)
+      : Mark(std::make_shared<const std::string>(std::move(file)), line_, column_) {}
+  // Every mark of one file shares its name: 10,000 credentials keep one copy, not 10,000.
+  Mark(std::shared_ptr<const std::string> file, int line_, int column_)
+      : line(line_), column(column_), m_file(std::move(file)) {}
+
+  const std::string& file() const;
+  std::string to_string() const;
+
   int line = 0;    // 1-based
   int column = 0;  // 1-based
-  std::string to_string() const;
+
+private:
+  std::shared_ptr<const std::string> m_file;  // null: no file
 };
 
 struct IssuerConfig {

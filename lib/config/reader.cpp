@@ -86,7 +86,7 @@ void Problems::add(const Mark& mark, std::string_view what, std::string_view ins
   for (const auto& p : m_problems) {
     if (p.text == text) return;
   }
-  m_problems.push_back({source_index(mark.file), mark.line, mark.column, std::move(text)});
+  m_problems.push_back({source_index(mark.file()), mark.line, mark.column, std::move(text)});
 }
 
 void Problems::add_unpositioned(const std::string& file, std::string_view what,

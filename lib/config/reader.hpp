@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,9 +81,11 @@ struct MarkedString {
 class Reader {
 public:
   Reader(std::string file, std::filesystem::path base_dir, Problems& problems)
-      : m_file(std::move(file)), m_base_dir(std::move(base_dir)), m_problems(problems) {}
+      : m_file(std::make_shared<const std::string>(std::move(file))),
+        m_base_dir(std::move(base_dir)),
+        m_problems(problems) {}
 
-  const std::string& file() const { return m_file; }
+  const std::string& file() const { return *m_file; }
   const std::filesystem::path& base_dir() const { return m_base_dir; }
   Problems& problems() const { return m_problems; }
 
@@ -127,7 +130,7 @@ private:
                                 const std::vector<std::string>* valid,
                                 std::string_view example) const;
 
-  std::string m_file;
+  std::shared_ptr<const std::string> m_file;  // shared by every Mark made here
   std::filesystem::path m_base_dir;
   Problems& m_problems;
 };

@@ -47,7 +47,7 @@ Result<PlanMap> build_plans(const std::shared_ptr<const config::Config>& generat
       return fail(store.error().wrap(credential.mark.to_string() + ": credential '" +
                                      credential.name + "'"));
     }
-    auto plan = std::make_shared<CredentialPlan>(generation, credential);
+    auto plan = std::make_shared<CredentialPlan>(generation, credential, std::move(*store));
     plan->issuer = issuers->at(credential.issuer);
     auto& issuer_roots = anchors[credential.issuer];
     if (!issuer_roots) {
@@ -59,7 +59,6 @@ Result<PlanMap> build_plans(const std::shared_ptr<const config::Config>& generat
       issuer_roots = std::make_shared<const std::vector<x509::Certificate>>(std::move(*loaded));
     }
     plan->anchors = issuer_roots;
-    plan->store = std::make_shared<store::CredentialStore>(std::move(*store));
     plans.emplace(credential.name, std::move(plan));
   }
   return plans;
@@ -123,6 +122,7 @@ Result<std::optional<x509::CertInfo>> live_info(const config::CredentialConfig& 
   if (id != 0 && cache && cache->files_id == id) {
     return std::optional<x509::CertInfo>(info_of(*cache));
   }
+  const std::optional<store::CertCache> before = std::move(cache);
   cache.reset();
   auto live = read_live(config);
   if (!live) return fail(live.error());
@@ -130,6 +130,8 @@ Result<std::optional<x509::CertInfo>> live_info(const config::CredentialConfig& 
   const x509::CertInfo& info = (*live)->chain.front().info();
   // A 0 id (a file vanished meanwhile) never matches, so the next look parses again.
   cache = cache_of(info, id);
+  // The same certificate with new file facts (touched, copied back) is still the one we installed.
+  cache->installed = before && before->installed && before->fingerprint == cache->fingerprint;
   return std::optional<x509::CertInfo>(info);
 }
 
@@ -154,7 +156,7 @@ Result<Installed> live_version(const CredentialPlan& plan) {
   auto live = read_live(plan.config);
   if (!live) return fail(live.error());
   if (!*live) return fail("no certificate is live", plan.config.output.dir);
-  auto versions = plan.store->versions();
+  auto versions = plan.store.versions();
   if (!versions) return fail(versions.error());
   Installed installed{(*live)->chain.front().info(), {}};
   for (const auto& v : *versions) {
@@ -371,9 +373,9 @@ void Engine::complete(JobResult done) {
   if (done.result) {
     tracked.persisted.last_success = now;
     tracked.persisted.installed_at = now;
-    tracked.persisted.installed_serial = done.result->info.serial;
     tracked.persisted.live_cert =
         cache_of(done.result->info, live_files_id(tracked.plan->config));
+    tracked.persisted.live_cert->installed = true;
     tracked.persisted.last_error.clear();
     tracked.persisted.failures = 0;
     tracked.dependents = std::move(done.actions);
@@ -429,7 +431,6 @@ void Engine::on_disk_changed(const std::string& name) {
   if (unchanged) return;
   tracked.persisted.failures = 0;
   tracked.persisted.last_error.clear();
-  tracked.persisted.installed_serial.clear();
   tracked.persisted.installed_at.reset();
   count_failing(tracked);
   emit(EventKind::adopted, Severity::info, name, tracked,
@@ -444,7 +445,7 @@ Result<std::string> Engine::rollback(const std::string& name) {
   Tracked& tracked = it->second;
   if (tracked.in_flight) return fail_retryable("a rotation of '" + name + "' is in flight");
   const std::string rolled_away_from = tracked.cert() ? tracked.cert()->serial : "";
-  auto version = tracked.plan->store->rollback();
+  auto version = tracked.plan->store.rollback();
   if (!version) return fail(version.error());
   // Schedule from the restored certificate's own dates, as for any change on disk.
   on_disk_changed(name);
@@ -463,7 +464,7 @@ Result<void> Engine::reload(const config::Config& config) {
   const auto is_open = [this](const config::CredentialConfig& credential) {
     const auto it = m_tracked.find(credential.name);
     if (it == m_tracked.end()) return false;
-    return it->second.plan->store->options().dir == credential.output.dir;
+    return it->second.plan->store.options().dir == credential.output.dir;
   };
   auto plans = build_plans(generation, m_deps, is_open);
   if (!plans) return fail(plans.error());
@@ -536,7 +537,9 @@ std::vector<CredentialStatus> Engine::inspect(const config::Config& config, cons
     } else if (*live) {
       status.cert = std::move(**live);
       std::optional<SystemTime> installed_at;
-      if (persisted.installed_serial == status.cert->serial) installed_at = persisted.installed_at;
+      if (persisted.live_cert && persisted.live_cert->installed) {
+        installed_at = persisted.installed_at;
+      }
       inputs.validity = validity_of(*status.cert, installed_at);
     }
     inputs.failures = persisted.failures;

@@ -168,7 +168,7 @@ private:
     // When we installed the live certificate; unset when it was adopted (placed by hand).
     std::optional<SystemTime> installed_at() const {
       const store::CertCache* live = cert();
-      if (live && persisted.installed_serial == live->serial) return persisted.installed_at;
+      if (live && live->installed) return persisted.installed_at;
       return std::nullopt;
     }
   };

@@ -147,7 +147,7 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env) {
 
   store::CredentialFiles files{issued->chain.front().to_pem(), x509::to_pem(tail(issued->chain)),
                                std::move(*key_pem), x509::to_pem(anchors)};
-  auto version = plan.store->install(files, info.serial);
+  auto version = plan.store.install(files, info.serial);
   if (!version) return fail(version.error().wrap("cannot install the new credential"));
   env.events.emit(event_for(plan, EventKind::swapped, info, "version " + *version));
   return Installed{info, std::move(*version)};

@@ -24,15 +24,15 @@ namespace certrotd::engine {
 // Shared with in-flight rotations, so a reload never pulls the floor from under one.
 struct CredentialPlan {
   CredentialPlan(std::shared_ptr<const config::Config> generation_,
-                 const config::CredentialConfig& config_)
-      : generation(std::move(generation_)), config(config_) {}
+                 const config::CredentialConfig& config_, store::CredentialStore store_)
+      : generation(std::move(generation_)), config(config_), store(std::move(store_)) {}
 
   // The configuration this plan was built from, kept alive by the plan: `config` points into
   // it, so 10,000 credentials hold their settings once, not once per plan.
   std::shared_ptr<const config::Config> generation;
   const config::CredentialConfig& config;  // config.issuer names the issuer
   std::shared_ptr<issuer::Issuer> issuer;
-  std::shared_ptr<store::CredentialStore> store;
+  store::CredentialStore store;
   // Roots the issued chain must verify to, shared by every plan of the issuer. Empty: use the
   // anchors the issuer reports (only trustworthy for issuers whose anchors come from local
   // configuration, like `local`).

@@ -12,22 +12,22 @@ bool earlier(const Entry& a, const Entry& b) {
   if (a.deadline != b.deadline) {
     return a.deadline < b.deadline;
   }
-  return a.key < b.key;
+  return a.slot->first < b.slot->first;
 }
 
 }  // namespace
 
 void TimerQueue::schedule(const std::string& key, MonoTime deadline) {
   if (const auto it = m_pos.find(key); it != m_pos.end()) {
-    const std::size_t i = it->second;
-    m_heap[i].deadline = deadline;
+    Slot& slot = *it;
+    m_heap[slot.second].deadline = deadline;
     // The entry moved one way or the other; only one of these does anything.
-    sift_up(i);
-    sift_down(m_pos.at(key));
+    sift_up(slot.second);
+    sift_down(slot.second);
     return;
   }
-  m_heap.push_back(Entry{deadline, key});
-  m_pos.emplace(key, m_heap.size() - 1);
+  const auto [it, added] = m_pos.emplace(key, m_heap.size());
+  m_heap.push_back(Entry{deadline, &*it});
   sift_up(m_heap.size() - 1);
 }
 
@@ -47,7 +47,7 @@ std::optional<MonoTime> TimerQueue::deadline_of(const std::string& key) const {
 }
 
 const std::string* TimerQueue::next_key() const {
-  return m_heap.empty() ? nullptr : &m_heap.front().key;
+  return m_heap.empty() ? nullptr : &m_heap.front().slot->first;
 }
 
 std::optional<MonoTime> TimerQueue::next_deadline() const {
@@ -60,7 +60,7 @@ std::optional<MonoTime> TimerQueue::next_deadline() const {
 std::vector<std::string> TimerQueue::pop_due(MonoTime now) {
   std::vector<std::string> due;
   while (!m_heap.empty() && m_heap.front().deadline <= now) {
-    due.push_back(m_heap.front().key);
+    due.push_back(m_heap.front().slot->first);
     remove_at(0);
   }
   return due;
@@ -99,8 +99,8 @@ void TimerQueue::sift_down(std::size_t i) {
 
 void TimerQueue::swap_entries(std::size_t a, std::size_t b) {
   std::swap(m_heap[a], m_heap[b]);
-  m_pos[m_heap[a].key] = a;
-  m_pos[m_heap[b].key] = b;
+  m_heap[a].slot->second = a;
+  m_heap[b].slot->second = b;
 }
 
 void TimerQueue::remove_at(std::size_t i) {
@@ -108,7 +108,8 @@ void TimerQueue::remove_at(std::size_t i) {
   if (i != last) {
     swap_entries(i, last);
   }
-  m_pos.erase(m_heap[last].key);
+  // By iterator: erasing by a key that lives in the node being erased is asking for trouble.
+  m_pos.erase(m_pos.find(m_heap[last].slot->first));
   m_heap.pop_back();
   if (i < m_heap.size()) {
     // The entry moved into slot i came from the bottom; it may belong above or below.

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "util/clock.hpp"
@@ -32,9 +33,12 @@ public:
   bool empty() const { return m_heap.empty(); }
 
 private:
+  using Slot = std::pair<const std::string, std::size_t>;  // a node of m_pos
+  // The key is not copied into the heap: the entry points at its node in m_pos, which stays
+  // where it is while the key is queued (16 bytes an entry instead of 40, for 10,000 keys).
   struct Entry {
     MonoTime deadline;
-    std::string key;
+    Slot* slot;
   };
   void sift_up(std::size_t i);
   void sift_down(std::size_t i);

@@ -476,7 +476,8 @@ Result<void> CredentialStore::recover() {
   return {};
 }
 
-Result<std::string> CredentialStore::install(const CredentialFiles& files, std::string_view label) {
+Result<std::string> CredentialStore::install(const CredentialFiles& files,
+                                             std::string_view label) const {
   const fs::path dir = m_options->dir;
   const FileOwner& owner = m_options->owner;
 
@@ -590,7 +591,7 @@ Result<std::optional<CredentialFiles>> CredentialStore::load_current() const {
   }
 }
 
-Result<std::string> CredentialStore::rollback() {
+Result<std::string> CredentialStore::rollback() const {
   const fs::path dir = m_options->dir;
   auto folder = Folder::open(dir);
   if (!folder) return fail(folder.error());

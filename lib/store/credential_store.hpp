@@ -95,14 +95,15 @@ public:
   // Writes a new complete version and makes it live; prunes history to `keep_versions`, never
   // removing the live version. `label` (e.g. the serial) becomes part of the version id.
   // Then refreshes the copies. Returns the new version id.
-  Result<std::string> install(const CredentialFiles& files, std::string_view label);
+  // (const: a store names its folder; what it writes there does not change the store itself)
+  Result<std::string> install(const CredentialFiles& files, std::string_view label) const;
 
   // The live version's files, or nullopt before the first install.
   Result<std::optional<CredentialFiles>> load_current() const;
 
   // Re-points `..data` to the newest version older than the live one and refreshes the copies.
   // Error if there is none. Returns the version id now live.
-  Result<std::string> rollback();
+  Result<std::string> rollback() const;
 
   // All complete versions, oldest first.
   Result<std::vector<VersionInfo>> versions() const;

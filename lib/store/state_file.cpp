@@ -195,12 +195,12 @@ Result<CredentialState> state_from_json(const json& doc) {
     if (!t) return fail(t.error());
     state.*field = *t;
   }
-  auto serial = string_from_json(doc, "installed_serial");
-  if (!serial) return fail(serial.error());
-  state.installed_serial = std::move(*serial);
+  auto installed_serial = string_from_json(doc, "installed_serial");
+  if (!installed_serial) return fail(installed_serial.error());
   if (const auto it = doc.find("live_cert"); it != doc.end() && it->is_object()) {
     auto cache = cert_cache_from_json(*it);
     if (!cache) return fail(cache.error());
+    cache->installed = !installed_serial->empty() && *installed_serial == cache->serial;
     state.live_cert = std::move(*cache);
   }
   auto error = string_from_json(doc, "last_error");
@@ -222,7 +222,9 @@ json state_to_json(const CredentialState& state) {
            {"last_success", time_to_json(state.last_success)},
            {"next_attempt", time_to_json(state.next_attempt)},
            {"installed_at", time_to_json(state.installed_at)},
-           {"installed_serial", state.installed_serial},
+           {"installed_serial", state.live_cert && state.live_cert->installed
+                                    ? state.live_cert->serial
+                                    : std::string()},
            {"last_error", state.last_error},
            {"failures", state.failures}};
   if (state.live_cert) {

@@ -34,6 +34,9 @@ struct CertCache {
   Fingerprint fingerprint{};
   SystemTime not_before;
   SystemTime not_after;
+  // certrotd installed this certificate (rather than adopting one placed by hand). In the file
+  // it is the top-level "installed_serial", which names the live serial exactly when this holds.
+  bool installed = false;
 
   friend bool operator==(const CertCache&, const CertCache&) = default;
 };
@@ -47,7 +50,6 @@ struct CredentialState {
   std::optional<SystemTime> last_success;
   std::optional<SystemTime> next_attempt;
   std::optional<SystemTime> installed_at;  // when the live certificate was installed by us
-  std::string installed_serial;            // serial of the certificate we installed
   std::string last_error;                  // empty after a success
   int failures = 0;                        // consecutive
   std::optional<CertCache> live_cert;

@@ -38,6 +38,9 @@ wait_for() {
 }
 
 serial_of() { openssl x509 -noout -serial -in "$1" 2>/dev/null | cut -d= -f2; }
+# A serial as certrotd writes it (logs, hook environment, status): lower-case hex without the
+# leading zeros openssl prints for a first byte below 0x10.
+as_certrotd_serial() { printf '%s' "$1" | tr 'A-F' 'a-f' | sed 's/^0*//'; }
 serial_is_not() { [ "$(serial_of "$1")" != "$2" ]; }  # serial_is_not FILE SERIAL, for wait_for
 
 # The public key of a certificate and of a private key, for "does this key match" checks.

@@ -25,7 +25,6 @@ CredentialState sample_state() {
   s.last_success = k_may_first;
   s.next_attempt = k_may_first + std::chrono::hours(24 * 30) + 500ms;
   s.installed_at = k_may_first - 1s;
-  s.installed_serial = "0a:1b:2c";
   s.last_error = "issuer said \"no\"";
   s.failures = 3;
   Fingerprint fingerprint{};
@@ -33,7 +32,7 @@ CredentialState sample_state() {
     fingerprint[i] = static_cast<std::uint8_t>(i * 7 + 3);
   }
   s.live_cert = CertCache{0x0123456789abcdefULL, "0a1b2c", fingerprint, k_may_first - 1min,
-                          k_may_first + 24h};
+                          k_may_first + 24h, true};
   return s;
 }
 
@@ -88,6 +87,30 @@ TEST(StateFilesTest, FingerprintsReadAndWriteInTheirColonSeparatedForm) {
   EXPECT_FALSE(parse_fingerprint(no_colons));
 }
 
+TEST(StateFilesTest, TheLiveCertificateIsOursExactlyWhenInstalledSerialNamesIt) {
+  TempDir root;
+  const StateFiles files(root.path());
+  CredentialState state = sample_state();
+  ASSERT_TRUE(files.save("web", state));
+  EXPECT_NE(read_text(files.path_of("web")).find(R"("installed_serial": "0a1b2c")"),
+            std::string::npos);
+
+  state.live_cert->installed = false;  // adopted: placed by hand
+  ASSERT_TRUE(files.save("web", state));
+  EXPECT_NE(read_text(files.path_of("web")).find(R"("installed_serial": "")"), std::string::npos);
+  auto loaded = files.load("web");
+  ASSERT_TRUE(loaded);
+  EXPECT_FALSE(loaded->live_cert->installed);
+
+  // A file naming another serial than the live one (replaced while certrotd was down).
+  std::string text = read_text(files.path_of("web"));
+  text.replace(text.find(R"("installed_serial": "")"), 22, R"("installed_serial": "ff")");
+  write_text(files.path_of("web"), text);
+  loaded = files.load("web");
+  ASSERT_TRUE(loaded);
+  EXPECT_FALSE(loaded->live_cert->installed);
+}
+
 TEST(StateFilesTest, UnsetTimesReadBackUnset) {
   TempDir root;
   const StateFiles files(root.path());
@@ -106,7 +129,7 @@ TEST(StateFilesTest, SavingAgainReplacesTheState) {
   const StateFiles files(root.path());
   ASSERT_TRUE(files.save("web", sample_state()));
   CredentialState newer;
-  newer.installed_serial = "ff";
+  newer.failures = 7;
   ASSERT_TRUE(files.save("web", newer));
   auto loaded = files.load("web");
   ASSERT_TRUE(loaded);
