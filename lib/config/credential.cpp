@@ -191,15 +191,16 @@ void read_subject(const Field& field, const Reader& reader, x509::Subject& subje
   if (const Field* f = fields->get("common_name")) {
     if (auto v = reader.string(*f)) subject.common_name = *v;
   }
-  const auto read_list = [&](std::string_view key, std::vector<std::string>& out) {
+  using Attribute = x509::Subject::Attribute;
+  const auto read_list = [&](std::string_view key, Attribute attribute) {
     const Field* f = fields->get(key);
     if (!f) return;
     const auto items = reader.string_list(*f, f->key + ": [Example]");
     if (!items) return;
-    for (const auto& item : *items) out.push_back(item.value);
+    for (const auto& item : *items) subject.add(attribute, item.value);
   };
-  read_list("organization", subject.organization);
-  read_list("organizational_unit", subject.organizational_unit);
+  read_list("organization", Attribute::organization);
+  read_list("organizational_unit", Attribute::organizational_unit);
   if (const Field* f = fields->get("country")) {
     if (auto v = reader.string(*f)) {
       const bool two_letters = v->size() == 2 && std::all_of(v->begin(), v->end(), [](char c) {
@@ -209,15 +210,15 @@ void read_subject(const Field& field, const Reader& reader, x509::Subject& subje
         reader.add(f->value_mark, "country " + in_quotes(*v) + " is not a two-letter country code",
                    "write an ISO 3166 code such as country: DE");
       } else {
-        subject.country = *v;
+        subject.set(Attribute::country, *v);
       }
     }
   }
   if (const Field* f = fields->get("state")) {
-    if (auto v = reader.string(*f)) subject.state = *v;
+    if (auto v = reader.string(*f)) subject.set(Attribute::state, *v);
   }
   if (const Field* f = fields->get("locality")) {
-    if (auto v = reader.string(*f)) subject.locality = *v;
+    if (auto v = reader.string(*f)) subject.set(Attribute::locality, *v);
   }
 }
 

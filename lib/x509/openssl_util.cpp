@@ -133,14 +133,27 @@ Result<X509NamePtr> build_name(const Subject& subject) {
     }
     return {};
   };
-  if (auto r = add(NID_countryName, "C", subject.country); !r) return fail(r.error());
-  if (auto r = add(NID_stateOrProvinceName, "ST", subject.state); !r) return fail(r.error());
-  if (auto r = add(NID_localityName, "L", subject.locality); !r) return fail(r.error());
-  for (const auto& o : subject.organization) {
-    if (auto r = add(NID_organizationName, "O", o); !r) return fail(r.error());
-  }
-  for (const auto& ou : subject.organizational_unit) {
-    if (auto r = add(NID_organizationalUnitName, "OU", ou); !r) return fail(r.error());
+  using Attribute = Subject::Attribute;
+  for (const auto& [attribute, value] : subject.attributes) {  // already in C, ST, L, O, OU order
+    Result<void> added;
+    switch (attribute) {
+      case Attribute::country:
+        added = add(NID_countryName, "C", value);
+        break;
+      case Attribute::state:
+        added = add(NID_stateOrProvinceName, "ST", value);
+        break;
+      case Attribute::locality:
+        added = add(NID_localityName, "L", value);
+        break;
+      case Attribute::organization:
+        added = add(NID_organizationName, "O", value);
+        break;
+      case Attribute::organizational_unit:
+        added = add(NID_organizationalUnitName, "OU", value);
+        break;
+    }
+    if (!added) return fail(added.error());
   }
   if (auto r = add(NID_commonName, "CN", subject.common_name); !r) return fail(r.error());
   return name;
@@ -174,24 +187,29 @@ Subject subject_from_name(const X509_NAME* name) {
     const X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, i);
     const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry));
     const std::string value = asn1_string_utf8(X509_NAME_ENTRY_get_data(entry));
+    using Attribute = Subject::Attribute;
+    // C, ST and L once (the first), O and OU as often as they appear.
+    const auto once = [&](Attribute attribute) {
+      if (subject.value(attribute).empty()) subject.add(attribute, value);
+    };
     switch (nid) {
       case NID_commonName:
         if (subject.common_name.empty()) subject.common_name = value;
         break;
       case NID_organizationName:
-        subject.organization.push_back(value);
+        subject.add(Attribute::organization, value);
         break;
       case NID_organizationalUnitName:
-        subject.organizational_unit.push_back(value);
+        subject.add(Attribute::organizational_unit, value);
         break;
       case NID_countryName:
-        if (subject.country.empty()) subject.country = value;
+        once(Attribute::country);
         break;
       case NID_stateOrProvinceName:
-        if (subject.state.empty()) subject.state = value;
+        once(Attribute::state);
         break;
       case NID_localityName:
-        if (subject.locality.empty()) subject.locality = value;
+        once(Attribute::locality);
         break;
       default:
         break;

@@ -113,6 +113,33 @@ Result<ExtendedUsage> parse_extended_usage(std::string_view text) {
   return fail("expected serverAuth or clientAuth, got '" + std::string(text) + "'");
 }
 
+std::vector<std::string> Subject::values(Attribute attribute) const {
+  std::vector<std::string> out;
+  for (const auto& [type, text] : attributes) {
+    if (type == attribute) out.push_back(text);
+  }
+  return out;
+}
+
+std::string Subject::value(Attribute attribute) const {
+  for (const auto& [type, text] : attributes) {
+    if (type == attribute) return text;
+  }
+  return {};
+}
+
+void Subject::add(Attribute attribute, std::string value) {
+  const auto after = std::upper_bound(
+      attributes.begin(), attributes.end(), attribute,
+      [](Attribute a, const std::pair<Attribute, std::string>& entry) { return a < entry.first; });
+  attributes.emplace(after, attribute, std::move(value));
+}
+
+void Subject::set(Attribute attribute, std::string value) {
+  std::erase_if(attributes, [attribute](const auto& entry) { return entry.first == attribute; });
+  add(attribute, std::move(value));
+}
+
 std::string to_string(ExtendedUsage usage) {
   switch (usage) {
     case ExtendedUsage::server_auth:

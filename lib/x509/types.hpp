@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "util/clock.hpp"
@@ -48,12 +49,20 @@ Result<ExtendedUsage> parse_extended_usage(std::string_view text);
 std::string to_string(ExtendedUsage usage);
 
 struct Subject {
+  // C, ST, L, O and OU are rarely set, so they share one list instead of five members (every
+  // one of 10,000 credentials holds a Subject). The list is kept in this order, the order the
+  // name is built in; values of one attribute stay in the order given.
+  enum class Attribute { country, state, locality, organization, organizational_unit };
+
   std::string common_name;
-  std::vector<std::string> organization;
-  std::vector<std::string> organizational_unit;
-  std::string country;
-  std::string state;
-  std::string locality;
+  std::vector<std::pair<Attribute, std::string>> attributes;
+
+  // Every value of an attribute; the first one ("" if none).
+  std::vector<std::string> values(Attribute attribute) const;
+  std::string value(Attribute attribute) const;
+  // Appends a value after the others of its attribute; set() replaces them.
+  void add(Attribute attribute, std::string value);
+  void set(Attribute attribute, std::string value);
 
   friend bool operator==(const Subject&, const Subject&) = default;
 };

@@ -96,11 +96,12 @@ TEST(ConfigParse, ReadsTheSubjectNamesAndUsagesOfACredential) {
   EXPECT_EQ(web->mark.to_string(), "test.yaml:22:3");
   const x509::Subject& s = web->request.subject;
   EXPECT_EQ(s.common_name, "web.example.internal");
-  EXPECT_EQ(s.organization, std::vector<std::string>{"Example"});
-  EXPECT_EQ(s.organizational_unit, (std::vector<std::string>{"Ops", "Web"}));
-  EXPECT_EQ(s.country, "DE");
-  EXPECT_EQ(s.state, "Berlin");
-  EXPECT_EQ(s.locality, "Berlin");
+  using Attribute = x509::Subject::Attribute;
+  EXPECT_EQ(s.values(Attribute::organization), std::vector<std::string>{"Example"});
+  EXPECT_EQ(s.values(Attribute::organizational_unit), (std::vector<std::string>{"Ops", "Web"}));
+  EXPECT_EQ(s.value(Attribute::country), "DE");
+  EXPECT_EQ(s.value(Attribute::state), "Berlin");
+  EXPECT_EQ(s.value(Attribute::locality), "Berlin");
   const std::vector<x509::San> sans = {{x509::SanType::dns, "web.example.internal"},
                                        {x509::SanType::ip, "10.0.0.5"},
                                        {x509::SanType::uri, "spiffe://example.org/web"},

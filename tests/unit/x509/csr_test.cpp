@@ -13,11 +13,14 @@ using testing::value_of;
 CertificateRequest full_request() {
   CertificateRequest request;
   request.subject.common_name = "web.example";
-  request.subject.organization = {"Example Corp", "Example Labs"};
-  request.subject.organizational_unit = {"Platform"};
-  request.subject.country = "DE";
-  request.subject.state = "Bavaria";
-  request.subject.locality = "Munich";
+  using Attribute = Subject::Attribute;
+  // Given out of the conventional order on purpose: the subject keeps C, ST, L, O, OU order.
+  request.subject.add(Attribute::organization, "Example Corp");
+  request.subject.add(Attribute::organizational_unit, "Platform");
+  request.subject.add(Attribute::organization, "Example Labs");
+  request.subject.add(Attribute::locality, "Munich");
+  request.subject.add(Attribute::country, "DE");
+  request.subject.add(Attribute::state, "Bavaria");
   request.sans = {{SanType::dns, "web.example"},
                   {SanType::ip, "10.0.0.5"},
                   {SanType::ip, "2001:db8::5"},
@@ -115,7 +118,7 @@ TEST(Csr, SomethingElseIsNotACsr) {
 TEST(Csr, AnInvalidCountryCodeIsAnError) {
   const auto key = value_of(generate_key(KeySpec{}));
   auto request = full_request();
-  request.subject.country = "Germany";
+  request.subject.set(Subject::Attribute::country, "Germany");
   EXPECT_FALSE(build_csr(key, request));
 }
 

@@ -80,5 +80,27 @@ TEST(ExtendedUsageText, RejectsOtherUsages) {
   EXPECT_NE(bad.error().message.find("codeSigning"), std::string::npos);
 }
 
+TEST(Subject, KeepsAttributesInNameOrderAndSetReplaces) {
+  using Attribute = Subject::Attribute;
+  Subject subject;
+  subject.add(Attribute::organizational_unit, "Web");
+  subject.add(Attribute::organization, "Example");
+  subject.add(Attribute::organizational_unit, "Ops");
+  subject.add(Attribute::country, "DE");
+  EXPECT_EQ(subject.attributes.front().first, Attribute::country);
+  EXPECT_EQ(subject.values(Attribute::organizational_unit),
+            (std::vector<std::string>{"Web", "Ops"}));
+  subject.set(Attribute::country, "FR");
+  EXPECT_EQ(subject.values(Attribute::country), std::vector<std::string>{"FR"});
+  EXPECT_EQ(subject.value(Attribute::locality), "");
+
+  Subject same;  // the same attributes given in another order compare equal
+  same.add(Attribute::country, "FR");
+  same.add(Attribute::organizational_unit, "Web");
+  same.add(Attribute::organizational_unit, "Ops");
+  same.add(Attribute::organization, "Example");
+  EXPECT_EQ(subject, same);
+}
+
 }  // namespace
 }  // namespace certrotd::x509
