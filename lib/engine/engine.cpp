@@ -87,13 +87,10 @@ MonoTime to_mono(const Clock& clock, SystemTime when) {
   return clock.mono_now() + std::chrono::duration_cast<MonoTime::duration>(wait);
 }
 
-schedule::Validity validity_of(const x509::CertInfo& cert, std::optional<SystemTime> installed_at) {
-  return schedule::Validity{cert.not_before, cert.not_after, installed_at};
-}
-
-schedule::Validity validity_of(const store::CertCache& cert,
-                               std::optional<SystemTime> installed_at) {
-  return schedule::Validity{cert.not_before, cert.not_after, installed_at};
+// The live certificate's dates, as the schedule sees them.
+schedule::Validity validity_of(const store::CredentialState& state) {
+  return schedule::Validity{state.live_cert->not_before, state.live_cert->not_after,
+                            state.live_installed_at()};
 }
 
 store::CertCache cache_of(const x509::CertInfo& cert, std::uint64_t files_id) {
@@ -139,8 +136,11 @@ Result<std::optional<x509::CertInfo>> live_info(const config::CredentialConfig& 
 
 OnDisk read_on_disk(const config::CredentialConfig& config, const store::StateFiles& files) {
   OnDisk out;
-  out.persisted = files.load(config.name);
-  if (out.persisted) out.state = *out.persisted;
+  if (auto persisted = files.load(config.name); persisted) {
+    out.state = std::move(*persisted);
+  } else {
+    out.read = fail(persisted.error());
+  }
   const std::optional<store::CertCache> cached = out.state.live_cert;
   out.live = live_info(config, out.state.live_cert);
   // Persist a refreshed cache once (after an upgrade or a change by hand), so the next start
@@ -252,10 +252,10 @@ void Engine::apply(Tracked& tracked, const OnDisk& found) {
   // Copied, not moved: `found` may come from another thread, and its allocations are better
   // given back than kept alive in that thread's malloc arena.
   tracked.persisted = found.state;
-  if (!found.persisted) {
+  if (!found.read) {
     // A corrupt state file costs us history, not correctness: dates come from the certificate.
     emit(EventKind::loaded, Severity::warning, config.name, tracked,
-         "state file ignored: " + found.persisted.error().what());
+         "state file ignored: " + found.read.error().what());
   }
   if (!found.saved) {
     emit(EventKind::renew_failed, Severity::warning, config.name, tracked,
@@ -288,8 +288,7 @@ void Engine::schedule_next(const std::string& name, Tracked& tracked) {
     schedule_at(name, tracked, when);
     return;
   }
-  SystemTime when =
-      schedule::renewal_time(validity_of(*cert, tracked.installed_at()), policy, name);
+  SystemTime when = schedule::renewal_time(validity_of(tracked.persisted), policy, name);
   if (tracked.persisted.failures > 0 && tracked.persisted.next_attempt) {
     // Keep the backoff a previous run (or attempt) decided on.
     when = std::min(std::max(*tracked.persisted.next_attempt, now), cert->not_after);
@@ -497,7 +496,7 @@ Result<void> Engine::reload(const config::Config& config) {
 
 schedule::State Engine::state_of(const std::string& name, const Tracked& tracked) const {
   schedule::StateInputs inputs;
-  if (tracked.cert()) inputs.validity = validity_of(*tracked.cert(), tracked.installed_at());
+  if (tracked.cert()) inputs.validity = validity_of(tracked.persisted);
   inputs.renewing = tracked.in_flight;
   inputs.failures = tracked.persisted.failures;
   return schedule::classify(inputs, tracked.plan->config.policy, name, m_deps.clock.wall_now());
@@ -536,11 +535,7 @@ std::vector<CredentialStatus> Engine::inspect(const config::Config& config, cons
       status.last_error = live.error().what();
     } else if (*live) {
       status.cert = std::move(**live);
-      std::optional<SystemTime> installed_at;
-      if (persisted.live_cert && persisted.live_cert->installed) {
-        installed_at = persisted.installed_at;
-      }
-      inputs.validity = validity_of(*status.cert, installed_at);
+      inputs.validity = validity_of(persisted);  // live_info() refreshed persisted.live_cert
     }
     inputs.failures = persisted.failures;
     status.failures = persisted.failures;

@@ -90,8 +90,8 @@ JobResult run_job(Job job, const RotationEnv& env);
 
 // What the engine reads of one credential at start-up (or when a reload adds it).
 struct OnDisk {
-  Result<store::CredentialState> persisted = store::CredentialState{};  // error: file ignored
   store::CredentialState state;  // as persisted (empty if unreadable), cache refreshed
+  Result<void> read = {};        // why the state file was ignored, when it was
   Result<std::optional<x509::CertInfo>> live = std::optional<x509::CertInfo>{};
   Result<void> saved = {};  // writing back a refreshed cache, when there was one to write
 };
@@ -164,12 +164,6 @@ private:
 
     const store::CertCache* cert() const {
       return persisted.live_cert ? &*persisted.live_cert : nullptr;
-    }
-    // When we installed the live certificate; unset when it was adopted (placed by hand).
-    std::optional<SystemTime> installed_at() const {
-      const store::CertCache* live = cert();
-      if (live && live->installed) return persisted.installed_at;
-      return std::nullopt;
     }
   };
 

@@ -54,6 +54,11 @@ struct CredentialState {
   int failures = 0;                        // consecutive
   std::optional<CertCache> live_cert;
 
+  // installed_at when the live certificate is one certrotd installed; unset when it was adopted.
+  std::optional<SystemTime> live_installed_at() const {
+    return live_cert && live_cert->installed ? installed_at : std::nullopt;
+  }
+
   friend bool operator==(const CredentialState&, const CredentialState&) = default;
 };
 

@@ -120,6 +120,33 @@ const EVP_MD* digest_for(const EVP_PKEY* key) {
   return EVP_sha256();
 }
 
+namespace {
+
+// The subject attributes besides CN, with their OpenSSL ids; single-valued ones (C, ST, L) keep
+// only the first value read from a name, O and OU every value.
+struct AttributeNid {
+  Subject::Attribute attribute;
+  int nid;
+  const char* label;
+  bool repeats;
+};
+constexpr AttributeNid k_attribute_nids[] = {
+    {Subject::Attribute::country, NID_countryName, "C", false},
+    {Subject::Attribute::state, NID_stateOrProvinceName, "ST", false},
+    {Subject::Attribute::locality, NID_localityName, "L", false},
+    {Subject::Attribute::organization, NID_organizationName, "O", true},
+    {Subject::Attribute::organizational_unit, NID_organizationalUnitName, "OU", true},
+};
+
+const AttributeNid& nid_of(Subject::Attribute attribute) {
+  for (const auto& entry : k_attribute_nids) {
+    if (entry.attribute == attribute) return entry;
+  }
+  return k_attribute_nids[0];  // unreachable: every attribute is in the table
+}
+
+}  // namespace
+
 Result<X509NamePtr> build_name(const Subject& subject) {
   X509NamePtr name(X509_NAME_new());
   if (!name) return fail_openssl("cannot allocate a name");
@@ -133,27 +160,9 @@ Result<X509NamePtr> build_name(const Subject& subject) {
     }
     return {};
   };
-  using Attribute = Subject::Attribute;
   for (const auto& [attribute, value] : subject.attributes) {  // already in C, ST, L, O, OU order
-    Result<void> added;
-    switch (attribute) {
-      case Attribute::country:
-        added = add(NID_countryName, "C", value);
-        break;
-      case Attribute::state:
-        added = add(NID_stateOrProvinceName, "ST", value);
-        break;
-      case Attribute::locality:
-        added = add(NID_localityName, "L", value);
-        break;
-      case Attribute::organization:
-        added = add(NID_organizationName, "O", value);
-        break;
-      case Attribute::organizational_unit:
-        added = add(NID_organizationalUnitName, "OU", value);
-        break;
-    }
-    if (!added) return fail(added.error());
+    const AttributeNid& entry = nid_of(attribute);
+    if (auto r = add(entry.nid, entry.label, value); !r) return fail(r.error());
   }
   if (auto r = add(NID_commonName, "CN", subject.common_name); !r) return fail(r.error());
   return name;
@@ -187,32 +196,15 @@ Subject subject_from_name(const X509_NAME* name) {
     const X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, i);
     const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry));
     const std::string value = asn1_string_utf8(X509_NAME_ENTRY_get_data(entry));
-    using Attribute = Subject::Attribute;
-    // C, ST and L once (the first), O and OU as often as they appear.
-    const auto once = [&](Attribute attribute) {
-      if (subject.value(attribute).empty()) subject.add(attribute, value);
-    };
-    switch (nid) {
-      case NID_commonName:
-        if (subject.common_name.empty()) subject.common_name = value;
-        break;
-      case NID_organizationName:
-        subject.add(Attribute::organization, value);
-        break;
-      case NID_organizationalUnitName:
-        subject.add(Attribute::organizational_unit, value);
-        break;
-      case NID_countryName:
-        once(Attribute::country);
-        break;
-      case NID_stateOrProvinceName:
-        once(Attribute::state);
-        break;
-      case NID_localityName:
-        once(Attribute::locality);
-        break;
-      default:
-        break;
+    if (nid == NID_commonName) {
+      if (subject.common_name.empty()) subject.common_name = value;
+      continue;
+    }
+    for (const auto& known : k_attribute_nids) {
+      if (known.nid != nid) continue;
+      if (known.repeats || subject.value(known.attribute).empty()) {
+        subject.add(known.attribute, value);
+      }
     }
   }
   return subject;

@@ -84,22 +84,34 @@ protected:
   std::vector<Millis> slept;
   notify::ActionRunner runner{
       notify::RunnerDeps{bus, [this](Millis d) { slept.push_back(d); }, nullptr}};
+
+  // An engine whose hook appends "OLD>NEW" serials to hook_log, after the first issuance
+  // (`first`) and one forced rotation (`second`).
+  void issue_and_rotate_with_serial_hook() {
+    auto created = Engine::create(
+        load("      - exec: { command: [/bin/sh, -c, 'echo \"$CERTROT_OLD_SERIAL>$CERTROT_NEW_SERIAL\" "
+             ">> " + hook_log.string() + "'] }\n"),
+        {clock, random, events, &runner});
+    ASSERT_TRUE(created) << created.error().what();
+    hooked = std::move(*created);
+    hooked->start();
+    ASSERT_EQ(run_due(*hooked), 1);
+    first = live_serial();
+    ASSERT_TRUE(hooked->request_rotation({"web"}));
+    ASSERT_EQ(run_due(*hooked), 1);
+    second = live_serial();
+  }
+  std::string live_serial() const { return hooked->status().at(0).cert->serial; }
+
+  std::filesystem::path hook_log = dir / "hook.out";
+  std::unique_ptr<Engine> hooked;
+  std::string first;
+  std::string second;
 };
 
 TEST_F(DependentsTest, HooksRunAfterTheSwapWithTheOldAndNewSerial) {
-  const auto out = dir / "hook.out";
-  auto engine = Engine::create(
-      load("      - exec: { command: [/bin/sh, -c, 'echo \"$CERTROT_OLD_SERIAL>$CERTROT_NEW_SERIAL\" "
-           ">> " + out.string() + "'] }\n"),
-      {clock, random, events, &runner});
-  ASSERT_TRUE(engine) << engine.error().what();
-  (*engine)->start();
-  ASSERT_EQ(run_due(**engine), 1);
-  const std::string first = (*engine)->status().at(0).cert->serial;
-  ASSERT_TRUE((*engine)->request_rotation({"web"}));
-  ASSERT_EQ(run_due(**engine), 1);
-  const std::string second = (*engine)->status().at(0).cert->serial;
-  EXPECT_EQ(*read_file(out), ">" + first + "\n" + first + ">" + second + "\n");
+  ASSERT_NO_FATAL_FAILURE(issue_and_rotate_with_serial_hook());
+  EXPECT_EQ(*read_file(hook_log), ">" + first + "\n" + first + ">" + second + "\n");
   EXPECT_EQ(events.of(EventKind::dependent_reloaded).size(), 2u);
 }
 
@@ -130,28 +142,16 @@ TEST_F(DependentsTest, AFailingDependentIsRetriedReportedAndKeepsTheSwap) {
 }
 
 TEST_F(DependentsTest, ARollbackTellsTheDependentsAboutTheRestoredCertificate) {
-  const auto out = dir / "hook.out";
-  auto engine = Engine::create(
-      load("      - exec: { command: [/bin/sh, -c, 'echo \"$CERTROT_OLD_SERIAL>$CERTROT_NEW_SERIAL\" "
-           ">> " + out.string() + "'] }\n"),
-      {clock, random, events, &runner});
-  ASSERT_TRUE(engine) << engine.error().what();
-  (*engine)->start();
-  ASSERT_EQ(run_due(**engine), 1);
-  const std::string first = (*engine)->status().at(0).cert->serial;
-  ASSERT_TRUE((*engine)->request_rotation({"web"}));
-  ASSERT_EQ(run_due(**engine), 1);
-  const std::string second = (*engine)->status().at(0).cert->serial;
-
-  ASSERT_TRUE((*engine)->rollback("web").has_value());
-  EXPECT_EQ((*engine)->status().at(0).cert->serial, first);
-  ASSERT_EQ(run_due(**engine), 1) << "the dependents are told at once";
-  EXPECT_EQ(*read_file(out), ">" + first + "\n" + first + ">" + second + "\n" + second + ">" +
-                                 first + "\n");
+  ASSERT_NO_FATAL_FAILURE(issue_and_rotate_with_serial_hook());
+  ASSERT_TRUE(hooked->rollback("web").has_value());
+  EXPECT_EQ(live_serial(), first);
+  ASSERT_EQ(run_due(*hooked), 1) << "the dependents are told at once";
+  EXPECT_EQ(*read_file(hook_log),
+            ">" + first + "\n" + first + ">" + second + "\n" + second + ">" + first + "\n");
   EXPECT_EQ(events.of(EventKind::dependent_reloaded).size(), 3u);
   EXPECT_EQ(events.of(EventKind::renewed).size(), 2u) << "a rollback renews nothing";
-  EXPECT_EQ((*engine)->status().at(0).cert->serial, first);
-  EXPECT_EQ(run_due(**engine), 0) << "and then waits for the restored certificate's renewal";
+  EXPECT_EQ(live_serial(), first);
+  EXPECT_EQ(run_due(*hooked), 0) << "and then waits for the restored certificate's renewal";
 }
 
 TEST_F(DependentsTest, WithoutARunnerNoActionRuns) {

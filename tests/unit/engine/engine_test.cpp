@@ -182,6 +182,34 @@ void run_with(Engine& engine, std::shared_ptr<issuer::Issuer> issuer,
   engine.complete(run_job(std::move(jobs[0]), engine.rotation_env()));
 }
 
+TEST_F(EngineTest, TheSummaryFollowsFailuresRecoveriesAndReloads) {
+  auto engine = make_engine(load(yaml("1h", {"a", "b"})));
+  engine->start();
+  EXPECT_EQ(engine->summary().credentials, 2u);
+  run_due(*engine);
+  EXPECT_EQ(engine->summary().failing, 0u);
+
+  ASSERT_TRUE(engine->request_rotation({"a"}).has_value());
+  EXPECT_EQ(engine->summary().next_name, "a") << "due now, so first";
+  run_with(*engine, std::make_shared<UnavailableIssuer>());
+  EXPECT_EQ(engine->summary().failing, 1u);
+  ASSERT_TRUE(engine->request_rotation({"a"}).has_value());
+  run_with(*engine, std::make_shared<UnavailableIssuer>());
+  EXPECT_EQ(engine->summary().failing, 1u) << "a credential counts once, however often it fails";
+
+  ASSERT_TRUE(engine->request_rotation({"a"}).has_value());
+  EXPECT_EQ(run_due(*engine), 1);
+  EXPECT_EQ(engine->summary().failing, 0u) << "a success clears it";
+
+  ASSERT_TRUE(engine->request_rotation({"b"}).has_value());
+  run_with(*engine, std::make_shared<UnavailableIssuer>());
+  EXPECT_EQ(engine->summary().failing, 1u);
+  ASSERT_TRUE(engine->reload(load(yaml("1h", {"a"}))).has_value());
+  EXPECT_EQ(engine->summary().failing, 0u) << "a removed credential no longer counts";
+  EXPECT_EQ(engine->summary().credentials, 1u);
+  EXPECT_EQ(engine->summary().renewing, 0u);
+}
+
 TEST_F(EngineTest, AnUnavailableIssuerKeepsTheOldCredentialAndBacksOff) {
   auto engine = make_engine(load(yaml("1h", {"a"})));
   engine->start();

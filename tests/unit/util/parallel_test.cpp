@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -30,9 +31,13 @@ TEST(ParallelFor, UsesMoreThanOneThreadWhenAllowed) {
       const std::lock_guard lock(mutex);
       seen.insert(std::this_thread::get_id());
     }
-    // Hold each call until a second one has started, so one thread cannot take every index.
+    // Hold each call until a second one has started, so one thread cannot take every index. A
+    // single-threaded parallel_for gives up waiting after a while and fails below, not hangs.
     waiting.fetch_add(1);
-    while (waiting.load() < 2) std::this_thread::yield();
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (waiting.load() < 2 && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::yield();
+    }
   });
   EXPECT_GE(seen.size(), 2u);
 }
