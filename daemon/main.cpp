@@ -421,26 +421,16 @@ int test_connection(const Options& options) {
     std::cerr << "certrotd test-connection: no credential named '" << options.credential << "'\n";
     return EX_USAGE;
   }
+  // A server that refuses the certificate may close before the request is written; a write to
+  // that socket must fail with EPIPE, not kill the process.
+  signal(SIGPIPE, SIG_IGN);
   auto report = engine::test_connection(*credential, options.url);
   if (!report) {
     std::cerr << "certrotd test-connection: " << report.error().what() << "\n";
     return EX_UNAVAILABLE;
   }
-  std::cout << "protocol:            " << report->protocol << "\n";
-  std::cout << "server chain:\n";
-  for (std::size_t i = 0; i < report->server_chain.size(); ++i) {
-    std::cout << "  " << i << " " << report->server_chain[i] << "\n";
-  }
-  std::cout << "server verification: " << report->verification << "\n";
-  std::cout << "client certificate:  "
-            << (!report->client_cert_requested  ? "not requested by the server"
-                : report->client_cert_accepted ? "accepted"
-                                               : "rejected")
-            << "\n";
-  if (!report->response.empty()) std::cout << "response:            " << report->response << "\n";
-  const bool ok = report->server_verified &&
-                  (!report->client_cert_requested || report->client_cert_accepted);
-  return ok ? 0 : 1;
+  engine::print_connection_report(*report, std::cout);
+  return engine::connection_passed(*report) ? 0 : 1;
 }
 
 }  // namespace
