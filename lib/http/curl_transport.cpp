@@ -57,6 +57,47 @@ bool contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }
 
+// libcurl with OpenSSL checks the host name itself, after a chain that verified, and then leaves
+// CURLINFO_SSL_VERIFYRESULT at its initial "unspecified" value (not X509_V_OK): the verify result
+// alone cannot tell a wrong name from an untrusted chain. Its messages name the target host
+// ("... does not match target host name '...'"); OpenSSL's own check (newer libcurl) reports
+// X509_V_ERR_HOSTNAME_MISMATCH.
+bool is_name_mismatch(long verify, std::string_view detail) {
+  return verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH ||
+         contains(detail, "target host name") ||
+         contains(detail, "unable to obtain common name from peer certificate");
+}
+
+// The host part of an https:// URL, as the certificate must name it.
+std::string host_of(std::string_view url) {
+  if (const auto scheme = url.find("://"); scheme != std::string_view::npos) {
+    url.remove_prefix(scheme + 3);
+  }
+  url = url.substr(0, url.find_first_of("/?#"));
+  if (url.starts_with("[")) return std::string(url.substr(1, url.find(']') - 1));
+  return std::string(url.substr(0, url.rfind(':')));
+}
+
+// The subjectAltName of the server's leaf certificate, from libcurl's certificate info (filled
+// before its host-name check fails), or the subject when it has none.
+std::string server_names(CURL* h) {
+  curl_certinfo* info = nullptr;
+  if (curl_easy_getinfo(h, CURLINFO_CERTINFO, &info) != CURLE_OK || info == nullptr ||
+      info->num_of_certs < 1) {
+    return "other names";
+  }
+  std::string subject;
+  for (const curl_slist* field = info->certinfo[0]; field != nullptr; field = field->next) {
+    const std::string_view text(field->data);
+    constexpr std::string_view k_san = "X509v3 Subject Alternative Name:";
+    if (text.starts_with(k_san)) return std::string(text.substr(k_san.size()));
+    if (text.starts_with("Subject:")) {
+      subject = std::string(text.substr(8)) + " (no subjectAltName)";
+    }
+  }
+  return subject.empty() ? "other names" : subject;
+}
+
 // Maps libcurl's result to a typed failure. The TLS reasons matter to operators: "unknown CA"
 // means ca_bundle is wrong, "client certificate rejected" means the server does not trust the
 // credential (or it expired), "name mismatch" means the URL names the wrong host.
@@ -72,13 +113,14 @@ Failure classify(CURL* h, CURLcode code, const char* errbuf, const Request& requ
     case CURLE_PEER_FAILED_VERIFICATION: {
       long verify = 0;
       curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &verify);
-      if (verify != X509_V_OK) {
+      if (is_name_mismatch(verify, detail)) {
+        f.kind = FailureKind::tls_name_mismatch;
+        f.message = "host name mismatch: the server certificate is for " + server_names(h) +
+                    ", not for '" + host_of(request.url) + "' (" + detail + ")";
+      } else {
         f.kind = FailureKind::tls_unknown_ca;
         f.message = std::string(X509_verify_cert_error_string(verify)) +
                     " (the server certificate does not verify against the issuer's ca_bundle)";
-      } else {
-        f.kind = FailureKind::tls_name_mismatch;
-        f.message = detail + " (the server certificate is not for this host)";
       }
       return f;
     }
@@ -187,7 +229,10 @@ HttpResult<Response> CurlTransport::perform(const Request& request) {
             set(h, CURLOPT_WRITEFUNCTION, write_body) && set(h, CURLOPT_WRITEDATA, &sink) &&
             set(h, CURLOPT_HEADERFUNCTION, write_header) && set(h, CURLOPT_HEADERDATA, &sink) &&
             set(h, CURLOPT_USERAGENT, "certrotd/" CERTROTD_VERSION) &&
-            set(h, CURLOPT_TCP_KEEPALIVE, 1L);
+            set(h, CURLOPT_TCP_KEEPALIVE, 1L) &&
+            // The server certificate's names, for a host-name mismatch message; filled only on
+            // a new handshake, a few kilobytes of text.
+            set(h, CURLOPT_CERTINFO, 1L);
   // The blob copies are taken by libcurl at setopt time (CURL_BLOB_COPY), so the key lives only
   // in our string and libcurl's own memory, never in a file.
   std::string identity_id;

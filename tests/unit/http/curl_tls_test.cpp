@@ -1,0 +1,169 @@
+// CurlTransport against a real TLS server in this process (127.0.0.1, a port picked by the
+// kernel, certificates made by the openssl CLI): what an operator reads when the server's
+// certificate is for another host, or from a CA the issuer's bundle does not hold.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <thread>
+
+#include "http/curl_transport.hpp"
+#include "support/test_support.hpp"
+
+namespace certrotd::http {
+namespace {
+
+using testing::read_text;
+using testing::run_command;
+using testing::TempDir;
+using testing::write_text;
+
+void openssl_ok(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"openssl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto r = run_command(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+}
+
+// A root CA in DIR/NAME.{pem,key}.
+void make_ca(const TempDir& dir, const std::string& name) {
+  openssl_ok({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+              "-subj", "/CN=" + name, "-days", "1", "-keyout", (dir / (name + ".key")).string(),
+              "-out", (dir / (name + ".pem")).string(), "-addext",
+              "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=keyCertSign"});
+}
+
+// A server certificate DIR/NAME.{pem,key} for SANS (openssl syntax), signed by DIR/CA.
+void make_server_cert(const TempDir& dir, const std::string& name, const std::string& ca,
+                      const std::string& sans) {
+  const std::string key = (dir / (name + ".key")).string();
+  const std::string csr = (dir / (name + ".csr")).string();
+  const std::string ext = (dir / (name + ".ext")).string();
+  write_text(ext, "subjectAltName=" + sans + "\nextendedKeyUsage=serverAuth\n");
+  openssl_ok({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+              "-subj", "/CN=" + name, "-keyout", key, "-out", csr});
+  openssl_ok({"x509", "-req", "-in", csr, "-CA", (dir / (ca + ".pem")).string(), "-CAkey",
+              (dir / (ca + ".key")).string(), "-set_serial", "7", "-days", "1", "-extfile", ext,
+              "-out", (dir / (name + ".pem")).string()});
+}
+
+// Accepts one connection, completes the handshake if the client does, answers 200 to whatever
+// comes. The poll bound only keeps a broken test from hanging; it is never waited out.
+class OneConnectionTlsServer {
+public:
+  OneConnectionTlsServer(const std::string& cert, const std::string& key) {
+    m_ctx.reset(SSL_CTX_new(TLS_server_method()));
+    if (SSL_CTX_use_certificate_chain_file(m_ctx.get(), cert.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(m_ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1) {
+      throw std::runtime_error("server certificate unusable");
+    }
+    m_listen = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (bind(m_listen, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        listen(m_listen, 1) != 0 ||
+        getsockname(m_listen, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      throw std::runtime_error("cannot listen on 127.0.0.1");
+    }
+    m_port = ntohs(addr.sin_port);
+    m_thread = std::thread([this] { serve(); });
+  }
+  ~OneConnectionTlsServer() {
+    m_thread.join();
+    close(m_listen);
+  }
+  int port() const { return m_port; }
+
+private:
+  void serve() {
+    // A client that gives up closes the socket; a write to it must fail here with EPIPE rather
+    // than end the test binary (SIGPIPE goes to the writing thread, where it stays blocked).
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    pollfd p{m_listen, POLLIN, 0};
+    if (poll(&p, 1, 30'000) != 1) return;
+    const int fd = accept4(m_listen, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) return;
+    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(m_ctx.get()), &SSL_free);
+    SSL_set_fd(ssl.get(), fd);
+    if (SSL_accept(ssl.get()) == 1) {
+      char buf[4096];
+      if (SSL_read(ssl.get(), buf, sizeof buf) > 0) {
+        const std::string answer =
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        SSL_write(ssl.get(), answer.data(), static_cast<int>(answer.size()));
+      }
+      SSL_shutdown(ssl.get());
+    }
+    close(fd);
+  }
+
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> m_ctx{nullptr, &SSL_CTX_free};
+  int m_listen = -1;
+  int m_port = 0;
+  std::thread m_thread;
+};
+
+class CurlTlsTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    make_ca(m_dir, "ca");
+    make_ca(m_dir, "other-ca");
+  }
+
+  HttpResult<Response> get(const std::string& server, const std::string& ca) {
+    OneConnectionTlsServer tls((m_dir / (server + ".pem")).string(),
+                               (m_dir / (server + ".key")).string());
+    auto transport = CurlTransport::create();
+    EXPECT_TRUE(transport) << transport.error().what();
+    Request request;
+    request.url = "https://127.0.0.1:" + std::to_string(tls.port()) + "/v1/sign";
+    request.tls.ca_bundle_pem = read_text(m_dir / (ca + ".pem"));
+    return (*transport)->perform(request);
+  }
+
+  TempDir m_dir;
+};
+
+TEST_F(CurlTlsTest, AServerWithTheRightNameAndCaAnswers) {
+  make_server_cert(m_dir, "server", "ca", "IP:127.0.0.1");
+  auto response = get("server", "ca");
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "ok");
+}
+
+TEST_F(CurlTlsTest, ACertificateForAnotherHostIsANameMismatchThatNamesBothSides) {
+  make_server_cert(m_dir, "server", "ca", "DNS:other.test.internal,DNS:www.other.test.internal");
+  auto response = get("server", "ca");
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().kind, FailureKind::tls_name_mismatch) << response.error().message;
+  const std::string& m = response.error().message;
+  EXPECT_NE(m.find("'127.0.0.1'"), std::string::npos) << m;
+  EXPECT_NE(m.find("DNS:other.test.internal, DNS:www.other.test.internal"), std::string::npos) << m;
+  EXPECT_EQ(m.find("ca_bundle"), std::string::npos) << m;
+}
+
+TEST_F(CurlTlsTest, ACertificateFromAnotherCaIsAnUnknownCaNotANameMismatch) {
+  make_server_cert(m_dir, "server", "other-ca", "IP:127.0.0.1");
+  auto response = get("server", "ca");
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().kind, FailureKind::tls_unknown_ca) << response.error().message;
+  EXPECT_NE(response.error().message.find("ca_bundle"), std::string::npos)
+      << response.error().message;
+}
+
+}  // namespace
+}  // namespace certrotd::http
