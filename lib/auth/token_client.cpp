@@ -189,9 +189,11 @@ Result<AccessToken> TokenClient::token(const TokenSettings& settings,
 
   const SystemTime sent_at = m_clock.wall_now();
   auto response = m_transport.perform(request);
-  if (!response) return fail(response.error().to_error().wrap("token request"));
+  if (!response) {
+    return fail(http::naming_presented(response.error(), mtls).to_error().wrap("token request"));
+  }
   auto ok = http::expect_success(std::move(*response), settings.url, m_clock.wall_now());
-  if (!ok) return fail(ok.error().to_error().wrap("token request"));
+  if (!ok) return fail(http::naming_presented(ok.error(), mtls).to_error().wrap("token request"));
 
   const auto json = nlohmann::json::parse(ok->body, nullptr, false);
   const auto malformed = [&](const std::string& what) {

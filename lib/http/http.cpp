@@ -78,6 +78,17 @@ Error to_error_impl(const Failure& f) {
 
 Error Failure::to_error() const { return to_error_impl(*this); }
 
+Failure naming_presented(Failure failure, const std::optional<ClientIdentity>& client) {
+  if (!client || client->description.empty()) return failure;
+  const bool about_certificate =
+      failure.kind == FailureKind::tls_client_cert_rejected ||
+      (failure.kind == FailureKind::http_status &&
+       (failure.status == 401 || failure.status == 403 ||
+        failure.body_summary.find("invalid_client") != std::string::npos));
+  if (about_certificate) failure.message += "; presented " + client->description;
+  return failure;
+}
+
 std::optional<Millis> parse_retry_after(std::string_view value, SystemTime now) {
   const std::string v = trim(value);
   if (v.empty()) return std::nullopt;

@@ -34,6 +34,9 @@ struct ClientIdentity {
   std::string id;
   std::string chain_pem;  // leaf first, then intermediates (sent in the handshake)
   std::string key_pem;    // unencrypted PKCS#8 or traditional PEM; never logged
+  // Which certificate this is, for messages: "the bootstrap certificate (subject CN=..., issuer
+  // CN=..., serial 1f...)". Empty: not said.
+  std::string description;
 };
 
 struct TlsOptions {
@@ -105,6 +108,11 @@ public:
   // Drops pooled connections and TLS sessions made with this client identity (after a rotation).
   virtual void forget_identity(const std::string& identity_id) = 0;
 };
+
+// A failure of a request made with `client` names that certificate when the failure may be about
+// it: the TLS handshake refused it, or the server answered 401, 403 or `invalid_client`. Without
+// a client identity, or for other failures, it is returned as it is.
+Failure naming_presented(Failure failure, const std::optional<ClientIdentity>& client);
 
 // Turns a non-2xx Response into a Failure (with Retry-After and a summarised body); passes 2xx.
 HttpResult<Response> expect_success(Response response, const std::string& url,

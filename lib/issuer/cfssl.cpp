@@ -95,7 +95,10 @@ Result<IssuedCredential> CfsslIssuer::issue(const IssueRequest& request) {
   }
 
   auto response = m_deps.transport->perform(post);
-  if (!response) return fail(transport_error(response.error(), "cfssl sign"));
+  if (!response) {
+    return fail(transport_error(http::naming_presented(response.error(), post.tls.client),
+                                "cfssl sign"));
+  }
   const long status = response->status;
   const auto json = nlohmann::json::parse(response->body, nullptr, false);
   // CFSSL reports failures as {"success":false,"errors":[{"code":..,"message":..}]}, often with
@@ -117,7 +120,10 @@ Result<IssuedCredential> CfsslIssuer::issue(const IssueRequest& request) {
     return fail(std::move(e));
   }
   auto ok = http::expect_success(std::move(*response), post.url, m_deps.clock->wall_now());
-  if (!ok) return fail(transport_error(ok.error(), "cfssl sign"));
+  if (!ok) {
+    return fail(transport_error(http::naming_presented(ok.error(), post.tls.client),
+                                "cfssl sign"));
+  }
   if (!json.is_object()) return fail("cfssl sign: malformed response: not JSON");
   const auto result = json.find("result");
   if (result == json.end() || !result->is_object() || !result->contains("certificate") ||

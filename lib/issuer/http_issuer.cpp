@@ -146,9 +146,15 @@ Result<IssuedCredential> HttpIssuer::issue(const IssueRequest& request) {
   post.body = body.dump();
 
   auto response = m_deps.transport->perform(post);
-  if (!response) return fail(transport_error(response.error(), "issuance request"));
+  if (!response) {
+    return fail(transport_error(http::naming_presented(response.error(), post.tls.client),
+                                "issuance request"));
+  }
   auto ok = http::expect_success(std::move(*response), m_http.url, m_deps.clock->wall_now());
-  if (!ok) return fail(transport_error(ok.error(), "issuance request"));
+  if (!ok) {
+    return fail(transport_error(http::naming_presented(ok.error(), post.tls.client),
+                                "issuance request"));
+  }
   auto issued = parse_issue_response(*ok, m_http, m_http.server_generated_key);
   if (!issued) {
     Error e = issued.error();

@@ -32,18 +32,23 @@ Error NetworkIssuer::transport_error(const http::Failure& failure, const std::st
 
 namespace {
 
+// `what` says whose certificate it is ("the certificate of credential 'web'"); subject, issuer
+// and serial let an operator find it when a server refuses it.
 Result<http::ClientIdentity> to_identity(const std::vector<x509::Certificate>& chain,
-                                         const x509::PrivateKey& key) {
+                                         const x509::PrivateKey& key, const std::string& what) {
   auto key_pem = key.to_pkcs8_pem();
   if (!key_pem) return fail(key_pem.error());
+  const x509::CertInfo& leaf = chain.front().info();
   return http::ClientIdentity{x509::x5t_s256(chain.front()), x509::to_pem(chain),
-                              std::move(*key_pem)};
+                              std::move(*key_pem),
+                              what + " (subject " + leaf.subject + ", issuer " + leaf.issuer +
+                                  ", serial " + leaf.serial + ")"};
 }
 
 }  // namespace
 
 Result<std::optional<http::ClientIdentity>> NetworkIssuer::identity_from(
-    const MtlsAuth& auth, const IssueRequest& request, bool& unusable) {
+    const MtlsAuth& auth, const IssueRequest& request, bool& unusable, std::string_view role) {
   using Source = MtlsAuth::Source;
   unusable = false;
   const SystemTime now = m_deps.clock->wall_now();
@@ -59,7 +64,8 @@ Result<std::optional<http::ClientIdentity>> NetworkIssuer::identity_from(
         unusable = true;
         return std::optional<http::ClientIdentity>{};
       }
-      return to_identity(request.current->chain, request.current->key);
+      return to_identity(request.current->chain, request.current->key,
+                         "the certificate of credential '" + request.credential + "'");
     case Source::credential: {
       if (!m_deps.read_credential) return fail("no way to read credential " + auth.credential);
       auto other = m_deps.read_credential(auth.credential);
@@ -68,7 +74,8 @@ Result<std::optional<http::ClientIdentity>> NetworkIssuer::identity_from(
         unusable = true;
         return std::optional<http::ClientIdentity>{};
       }
-      return to_identity((*other)->chain, (*other)->key);
+      return to_identity((*other)->chain, (*other)->key,
+                         "the certificate of credential '" + auth.credential + "'");
     }
     case Source::files: {
       auto cert_text = read_file(auth.cert);
@@ -86,7 +93,8 @@ Result<std::optional<http::ClientIdentity>> NetworkIssuer::identity_from(
         unusable = true;
         return std::optional<http::ClientIdentity>{};
       }
-      return to_identity(*chain, *key);
+      return to_identity(*chain, *key,
+                         "the " + std::string(role) + " certificate " + auth.cert.string());
     }
   }
   return std::optional<http::ClientIdentity>{};
@@ -109,7 +117,7 @@ void NetworkIssuer::note_identity(const std::string& credential, const std::stri
 Result<NetworkIssuer::Identity> NetworkIssuer::identity_for(const IssueRequest& request,
                                                             bool required) {
   bool unusable = false;
-  auto primary = identity_from(m_options.mtls, request, unusable);
+  auto primary = identity_from(m_options.mtls, request, unusable, "client");
   if (!primary) return fail(primary.error());
   if (*primary) {
     note_identity(request.credential, (*primary)->id);
@@ -125,7 +133,7 @@ Result<NetworkIssuer::Identity> NetworkIssuer::identity_for(const IssueRequest& 
                       "output folder or add bootstrap: to the issuer");
   }
   bool bootstrap_unusable = false;
-  auto boot = identity_from(m_options.bootstrap->mtls, request, bootstrap_unusable);
+  auto boot = identity_from(m_options.bootstrap->mtls, request, bootstrap_unusable, "bootstrap");
   if (!boot) return fail(boot.error().wrap("bootstrap"));
   if (bootstrap_unusable) return fail(why + ", and the bootstrap certificate is expired too");
   if (m_deps.warn) {

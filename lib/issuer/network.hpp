@@ -108,9 +108,10 @@ protected:
   std::string m_ca_bundle_pem;
 
 private:
+  // `role` names a certificate from files in messages: "client" or "bootstrap".
   Result<std::optional<http::ClientIdentity>> identity_from(const MtlsAuth& auth,
                                                             const IssueRequest& request,
-                                                            bool& unusable);
+                                                            bool& unusable, std::string_view role);
   void note_identity(const std::string& credential, const std::string& id);
   std::mutex m_mutex;
   std::map<std::string, std::string> m_last_identity;  // credential -> identity id

@@ -124,6 +124,11 @@ assert_credential_ok "$work/live/web"
 grep -q "client=host-web cnf=$first_x5t peer=$first_x5t" "$work/issuance.events" ||
   fail "the renewal's token was not bound to the old certificate ($first_x5t)"
 wait_for 20 "api refused" grep -q "renew-failed credential=api.*invalid_client" "$work/daemon.log"
+# The refusal names the certificate that was presented.
+rogue_serial=$(as_certrotd_serial "$(serial_of "$work/rogue-client.pem")")
+grep "renew-failed credential=api.*invalid_client" "$work/daemon.log" | grep -qF \
+  "presented the client certificate $work/rogue-client.pem (subject CN=api.test.internal, issuer CN=certrotd development root CA, serial $rogue_serial)" ||
+  fail "the refused client certificate is not named: $(grep 'renew-failed credential=api' "$work/daemon.log" | head -1)"
 [ "$(serial_of "$work/live/api/cert.pem")" = "$api_serial" ] || fail "api changed after a refusal"
 if [ "$(grep -c 'BOOTSTRAP' "$work/daemon.log")" -ne 1 ]; then fail "bootstrap used more than once"; fi
 

@@ -62,7 +62,7 @@ protected:
   ManualClock clock;
   TokenClient client{transport, clock};
   testing::TempDir dir;
-  http::ClientIdentity identity{"x5t-A", "CHAIN", "KEY"};
+  http::ClientIdentity identity{"x5t-A", "CHAIN", "KEY", {}};
 
   TokenSettings mtls_settings() {
     TokenSettings s;
@@ -137,7 +137,7 @@ TEST_F(TokenClientTest, CacheIsPerClientIdentityAndForgottenAfterRotation) {
   transport.answer(200, R"({"access_token":"AT2","token_type":"bearer","expires_in":600})");
   transport.answer(200, R"({"access_token":"AT3","token_type":"bearer","expires_in":600})");
   EXPECT_EQ(client.token(mtls_settings(), "R", identity)->value, "AT1");
-  http::ClientIdentity other{"x5t-B", "C", "K"};
+  http::ClientIdentity other{"x5t-B", "C", "K", {}};
   EXPECT_EQ(client.token(mtls_settings(), "R", other)->value, "AT2");
   client.forget_identity("x5t-A");
   EXPECT_EQ(client.token(mtls_settings(), "R", identity)->value, "AT3");
@@ -156,6 +156,34 @@ TEST_F(TokenClientTest, InvalidClientIsPermanentAndSummarised) {
   ASSERT_FALSE(token);
   EXPECT_FALSE(token.error().retryable());
   EXPECT_NE(token.error().message.find("invalid_client: Bad credentials"), std::string::npos);
+}
+
+TEST_F(TokenClientTest, ARefusedCertificateIsNamedInTheError) {
+  identity.description = "the certificate of credential 'web' (subject CN=web, issuer CN=CA, "
+                         "serial 1f)";
+  transport.answers.emplace_back(tl::unexpected(http::Failure{
+      http::FailureKind::tls_client_cert_rejected, "tlsv13 alert certificate required",
+      "https://auth.example/oauth/token", 0, std::nullopt, {}}));
+  auto refused = client.token(mtls_settings(), "R", identity);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("certificate required; presented the certificate of "
+                                         "credential 'web' (subject CN=web, issuer CN=CA, serial "
+                                         "1f)"),
+            std::string::npos)
+      << refused.error().message;
+
+  transport.answer(401, R"({"error":"invalid_client","error_description":"no such client"})");
+  auto invalid = client.token(mtls_settings(), "R", identity);
+  ASSERT_FALSE(invalid);
+  EXPECT_NE(invalid.error().message.find("presented the certificate of credential 'web'"),
+            std::string::npos)
+      << invalid.error().message;
+
+  // Server trouble is not about the certificate.
+  transport.answer(503, "down");
+  auto down = client.token(mtls_settings(), "R", identity);
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().message.find("presented"), std::string::npos) << down.error().message;
 }
 
 TEST_F(TokenClientTest, ServerTroubleIsRetryable) {

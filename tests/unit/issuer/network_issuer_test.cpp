@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <optional>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -22,9 +24,14 @@ public:
   std::deque<http::Response> answers;
   std::vector<http::Request> requests;
   std::vector<std::string> forgotten;
+  std::optional<http::FailureKind> fail_next;  // the next request fails this way
 
   http::HttpResult<http::Response> perform(const http::Request& request) override {
     requests.push_back(request);
+    if (const auto kind = std::exchange(fail_next, std::nullopt)) {
+      return tl::unexpected(
+          http::Failure{*kind, "tlsv1 alert unknown ca", request.url, 0, std::nullopt, {}});
+    }
     if (answers.empty()) {
       return tl::unexpected(http::Failure{http::FailureKind::timeout, "no answer queued",
                                           request.url, 0, std::nullopt, {}});
@@ -206,6 +213,55 @@ TEST_F(NetworkIssuerTest, ANewCertificateDropsConnectionsAndTokensOfTheOldOne) {
   ASSERT_TRUE(issuer->issue(r2));
   EXPECT_EQ(m_transport->forgotten, std::vector<std::string>{x509::x5t_s256(first.chain.front())});
   EXPECT_EQ(m_transport->requests.size(), 4u);
+}
+
+TEST_F(NetworkIssuerTest, ARefusedClientCertificateIsNamedWithSubjectIssuerAndSerial) {
+  HttpIssuerOptions o = http_options();
+  o.token.reset();
+  auto issuer = value_of(HttpIssuer::create(o, deps()));
+  const CurrentCredential now = current();
+  const x509::CertInfo& leaf = now.chain.front().info();
+  m_transport->fail_next = http::FailureKind::tls_client_cert_rejected;
+  auto refused = issuer->issue(request(now));
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("unknown ca; presented the certificate of credential "
+                                         "'web' (subject " + leaf.subject + ", issuer " +
+                                         leaf.issuer + ", serial " + leaf.serial + ")"),
+            std::string::npos)
+      << refused.error().message;
+
+  // Other trouble is not about the certificate.
+  m_transport->fail_next = http::FailureKind::timeout;
+  auto timeout = issuer->issue(request(now));
+  ASSERT_FALSE(timeout);
+  EXPECT_EQ(timeout.error().message.find("presented"), std::string::npos)
+      << timeout.error().message;
+}
+
+TEST_F(NetworkIssuerTest, ARefusedBootstrapCertificateIsNamedAsTheBootstrap) {
+  const CurrentCredential boot = current();
+  testing::write_text(m_dir / "boot.pem", boot.chain.front().to_pem());
+  testing::write_text(m_dir / "boot.key", value_of(boot.key.to_pkcs8_pem()));
+  CfsslIssuerOptions o;
+  o.url = "https://cfssl.example:8888";
+  o.ca_bundle = m_ca.ca_cert;
+  o.mtls.source = MtlsAuth::Source::self;
+  BootstrapAuth bootstrap;
+  bootstrap.mtls.source = MtlsAuth::Source::files;
+  bootstrap.mtls.cert = m_dir / "boot.pem";
+  bootstrap.mtls.key = m_dir / "boot.key";
+  o.bootstrap = bootstrap;
+  auto issuer = value_of(CfsslIssuer::create(o, deps()));
+  m_transport->fail_next = http::FailureKind::tls_client_cert_rejected;
+  auto refused = issuer->issue(request());  // no current certificate: the bootstrap one is used
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("presented the bootstrap certificate " +
+                                         (m_dir / "boot.pem").string() + " (subject " +
+                                         boot.chain.front().info().subject + ", issuer " +
+                                         boot.chain.front().info().issuer + ", serial " +
+                                         boot.chain.front().info().serial + ")"),
+            std::string::npos)
+      << refused.error().message;
 }
 
 TEST_F(NetworkIssuerTest, BadAnswersAreReportedClearly) {
