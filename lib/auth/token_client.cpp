@@ -21,8 +21,11 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 std::string cache_key(const TokenSettings& s, const std::optional<http::ClientIdentity>& mtls) {
-  return s.url + '\n' + s.client_id + '\n' + std::string(to_string(s.method)) + '\n' + s.scope +
-         '\n' + s.resource + '\n' + (mtls ? mtls->id : std::string("-"));
+  std::string key = s.url + '\n' + s.client_id + '\n' + std::string(to_string(s.method)) + '\n' +
+                    s.scope + '\n' + s.resource + '\n' + (mtls ? mtls->id : std::string("-"));
+  // Another audience is another token.
+  for (const auto& [name, value] : s.extra_params) key += '\n' + name + '=' + value;
+  return key;
 }
 
 }  // namespace
@@ -159,6 +162,7 @@ Result<AccessToken> TokenClient::token(const TokenSettings& settings,
   std::vector<std::pair<std::string, std::string>> form{{"grant_type", "client_credentials"}};
   if (!settings.scope.empty()) form.emplace_back("scope", settings.scope);
   if (!settings.resource.empty()) form.emplace_back("resource", settings.resource);
+  form.insert(form.end(), settings.extra_params.begin(), settings.extra_params.end());
   switch (settings.method) {
     case ClientAuthMethod::tls_client_auth:
     case ClientAuthMethod::self_signed_tls_client_auth:

@@ -14,6 +14,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "http/transport.hpp"
 #include "util/clock.hpp"
@@ -42,6 +44,8 @@ struct TokenSettings {
   std::string client_secret_credential;
   std::string scope;     // space-separated; empty: none sent
   std::string resource;  // RFC 8707 resource indicator; empty: none sent
+  // More form fields, in this order (`audience`, a tenant, ...); never the ones above.
+  std::vector<std::pair<std::string, std::string>> extra_params;
 };
 
 struct AccessToken {

@@ -59,11 +59,41 @@ std::optional<issuer::MtlsAuth> read_mtls(const Field& field, const Reader& read
   return std::nullopt;
 }
 
+// `extra_params: { audience: https://pki.internal }`: more form fields for the token request
+// (Auth0 and Okta want `audience`, some servers `resource` lists or a tenant). The fields certrotd
+// sends itself, and secrets, cannot be given here.
+std::optional<std::vector<std::pair<std::string, std::string>>> read_extra_params(
+    const Field& field, const Reader& reader) {
+  const auto entries = reader.entries(*field.value, field.value_mark, "extra_params",
+                                      "extra_params: { audience: https://pki.internal }");
+  if (!entries) return std::nullopt;
+  std::vector<std::pair<std::string, std::string>> params;
+  bool ok = true;
+  for (const Field& e : entries->all()) {
+    if (e.key == "scope" || e.key == "resource") {
+      reader.add(e.key_mark, "'" + e.key + "' has its own key in token",
+                 "write " + e.key + ": ... next to extra_params");
+      ok = false;
+    } else if (e.key == "grant_type" || e.key == "client_id" || e.key.starts_with("client_")) {
+      reader.add(e.key_mark, "'" + e.key + "' is sent by certrotd itself (from client_id and "
+                             "method)",
+                 "remove it from extra_params");
+      ok = false;
+    } else if (auto value = reader.string(e)) {
+      params.emplace_back(e.key, *value);
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) return std::nullopt;
+  return params;
+}
+
 std::optional<auth::TokenSettings> read_token(const Field& field, const Reader& reader) {
   const auto fields = reader.fields(
       *field.value, field.value_mark, "token",
       {"url", "client_id", "method", "client_secret_file", "client_secret_credential", "scope",
-       "resource"},
+       "resource", "extra_params"},
       "token: { url: https://auth.internal/oauth/token, client_id: host-42, method: "
       "tls_client_auth }");
   if (!fields) return std::nullopt;
@@ -87,6 +117,9 @@ std::optional<auth::TokenSettings> read_token(const Field& field, const Reader& 
   token.client_id = str("client_id");
   token.scope = str("scope");
   token.resource = str("resource");
+  if (const Field* f = fields->get("extra_params")) {
+    if (auto params = read_extra_params(*f, reader)) token.extra_params = *params; else ok = false;
+  }
   if (const Field* f = fields->get("method")) {
     if (auto s = reader.string(*f)) {
       if (auto m = auth::parse_method(*s)) {

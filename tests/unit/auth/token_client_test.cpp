@@ -158,6 +158,24 @@ TEST_F(TokenClientTest, InvalidClientIsPermanentAndSummarised) {
   EXPECT_NE(token.error().message.find("invalid_client: Bad credentials"), std::string::npos);
 }
 
+TEST_F(TokenClientTest, ExtraParamsFollowScopeAndResourceAndMakeAnotherToken) {
+  TokenSettings s = mtls_settings();
+  s.resource = "https://pki.example";
+  s.extra_params = {{"audience", "https://pki.example/api"}, {"tenant", "t 1"}};
+  transport.answer(200, R"({"access_token":"AT1","token_type":"bearer","expires_in":600})");
+  ASSERT_TRUE(client.token(s, "R", identity));
+  ASSERT_EQ(transport.requests.size(), 1u);
+  EXPECT_EQ(transport.requests[0].body,
+            "grant_type=client_credentials&scope=certs%3Aissue&resource=https%3A%2F%2Fpki.example"
+            "&audience=https%3A%2F%2Fpki.example%2Fapi&tenant=t+1&client_id=sb-app%21t1");
+  // Another audience is another token, not the cached one.
+  s.extra_params[0].second = "https://other.example";
+  transport.answer(200, R"({"access_token":"AT2","token_type":"bearer","expires_in":600})");
+  auto other = client.token(s, "R", identity);
+  ASSERT_TRUE(other) << other.error().what();
+  EXPECT_EQ(other->value, "AT2");
+}
+
 TEST_F(TokenClientTest, ARefusedCertificateIsNamedInTheError) {
   identity.description = "the certificate of credential 'web' (subject CN=web, issuer CN=CA, "
                          "serial 1f)";

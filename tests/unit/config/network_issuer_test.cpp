@@ -45,6 +45,50 @@ issuers:
   EXPECT_EQ(o.key_pointer, "/data/key");
 }
 
+TEST(NetworkIssuerConfig, ReadsTheResourceAndExtraTokenParamsInOrder) {
+  const auto config = test::parse(R"(
+issuers:
+  corp-http:
+    type: http
+    url: https://pki.internal/v1/certificates
+    ca_bundle: /etc/certrotd/ca-bundle.pem
+    auth: { mtls: self }
+    token:
+      url: https://auth.internal/oauth/token
+      client_id: host-42
+      resource: https://pki.internal
+      extra_params: { audience: "https://pki.internal/api", organization: org-7 }
+)");
+  ASSERT_TRUE(config) << config.error().message;
+  const auto& o = std::get<issuer::HttpIssuerOptions>(config->issuers.at("corp-http").options);
+  ASSERT_TRUE(o.token);
+  EXPECT_EQ(o.token->resource, "https://pki.internal");
+  using Params = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(o.token->extra_params,
+            (Params{{"audience", "https://pki.internal/api"}, {"organization", "org-7"}}));
+}
+
+TEST(NetworkIssuerConfig, ExtraTokenParamsCannotReplaceWhatCertrotdSends) {
+  EXPECT_EQ(errors_of(R"(
+issuers:
+  a:
+    type: http
+    url: https://pki.internal/x
+    ca_bundle: /b.pem
+    auth: { mtls: self }
+    token:
+      url: https://auth/token
+      client_id: c
+      extra_params: { scope: x, client_secret: hunter2, grant_type: password }
+)"),
+            "test.yaml:10:23: 'scope' has its own key in token; write scope: ... next to "
+            "extra_params\n"
+            "test.yaml:10:33: 'client_secret' is sent by certrotd itself (from client_id and "
+            "method); remove it from extra_params\n"
+            "test.yaml:10:57: 'grant_type' is sent by certrotd itself (from client_id and "
+            "method); remove it from extra_params");
+}
+
 TEST(NetworkIssuerConfig, ReadsTheCfsslIssuerShapeFromTheDocumentation) {
   const auto config = test::parse(R"(
 issuers:
