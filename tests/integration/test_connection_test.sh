@@ -5,7 +5,8 @@
 # verdict on the client certificate must be what the server did (nginx completes the handshake
 # and answers 400 "The SSL certificate error"; s_server without -verify_return_error accepts any
 # certificate; with it, it sends an alert, after the handshake in TLS 1.3), the evidence must be
-# printed, and the exit code must be 1 exactly when a check failed. A server certificate for
+# printed, and the exit code must be 1 exactly when a check failed. A server that asks for no
+# certificate, and one that never answers, are reported as such. A server certificate for
 # another host name is reported as a host-name mismatch, not as an untrusted chain.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers.sh"
@@ -34,6 +35,7 @@ for proto in TLSv1.2 TLSv1.3; do
     cases+=("$verify-wrong-$proto $(free_port) $proto $verify $wrong srv")
   done
 done
+cases+=("no-request $(free_port) TLSv1.3 off $right srv")
 cases+=("other-name $(free_port) TLSv1.3 optional $right other")
 cases+=("rogue-server $(free_port) TLSv1.3 optional $right rogue-srv")
 mkdir -p "$work/nginx/tmp"
@@ -116,6 +118,10 @@ for proto in TLSv1.2 TLSv1.3; do
 done
 grep -q "protocol:            TLSv1.3" "$work/tc.out" || fail "the last case did not use TLS 1.3"
 
+# A server that does not ask for a certificate has nothing to refuse.
+expect "nginx without ssl_verify_client" "$(port_of no-request)" 0 "not requested by the server" \
+  "no CertificateRequest"
+
 # The server's certificate: for another name, or from a CA the credential does not trust.
 expect "server certificate for another name" "$(port_of other-name)" 1 accepted "200 OK" \
   "host name mismatch: the certificate is for DNS:other.test.internal, not 127.0.0.1"
@@ -126,15 +132,16 @@ if grep -q "host name" "$work/tc.out"; then fail "an untrusted chain was called 
 # openssl s_server -www: -verify asks for a certificate, -Verify requires one; neither refuses a
 # certificate that does not verify unless -verify_return_error is given.
 s_count=0
-start_s_server() {  # start_s_server ARGS...: sets s_port
+# start_s_server ARGS...: openssl s_server on a free port, input from $s_stdin; sets s_port
+start_s_server() {
   s_count=$((s_count + 1))
   local name=s_server-$s_count  # a new log each time: the background redirect truncates late
-  openssl s_server -www -accept 127.0.0.1:0 -cert "$work/srv.pem" -key "$work/srv.key" "$@" \
-    </dev/null >"$work/$name.log" 2>&1 &
+  openssl s_server -accept 127.0.0.1:0 -cert "$work/srv.pem" -key "$work/srv.key" "$@" \
+    <"${s_stdin:-/dev/null}" >"$work/$name.log" 2>&1 &
   started_pids+=("$!")
   s_pid=$!
   local deadline=$((SECONDS + 20))
-  until grep -q '^ACCEPT' "$work/$name.log"; do
+  until grep -qs '^ACCEPT' "$work/$name.log"; do
     kill -0 "$s_pid" 2>/dev/null || fail "s_server $name did not start: $(cat "$work/$name.log")"
     [ $SECONDS -lt $deadline ] || fail "s_server $name did not report its port"
     sleep 0.1
@@ -156,7 +163,7 @@ for proto in tls1_2 tls1_3; do
     for ca in right wrong; do
       ca_file=$right; [ $ca = wrong ] && ca_file=$wrong
       # shellcheck disable=SC2086 # $mode is a list of options
-      start_s_server -"$proto" -CAfile "$ca_file" $mode
+      start_s_server -www -"$proto" -CAfile "$ca_file" $mode
       what="s_server $mode, $ca CA, $proto"
       if [ $ca = wrong ] && [[ $mode == *-verify_return_error* ]]; then
         expect "$what" "$s_port" 1 rejected "the TLS alert '[^']+' \([0-9]+\) $when"
@@ -167,5 +174,14 @@ for proto in tls1_2 tls1_3; do
     done
   done
 done
+
+# A TLS server that is not an HTTP server (s_server without -www) never answers the request:
+# neither accepted nor rejected can be said, and that is a failure.
+# Without -www it quits at the end of its input, so it gets one that never ends.
+mkfifo "$work/silence"
+exec 7<>"$work/silence"
+s_stdin=$work/silence start_s_server -tls1_3 -CAfile "$right" -verify 3
+expect "s_server without -www" "$s_port" 1 undetermined "no answer and no alert from the server \(.+\)"
+stop_s_server
 
 echo "PASS"
