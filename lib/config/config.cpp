@@ -49,6 +49,8 @@ std::optional<detail::YamlNode> parse_yaml(const Source& source, detail::Problem
                    "remove the '---' line; put further credentials in conf.d/*.yaml");
     }
     return std::move(documents.front());
+  } catch (const detail::YamlLimitError& e) {
+    problems.add(Mark{source.name, e.mark.line + 1, e.mark.column + 1}, e.msg, e.instead);
   } catch (const YAML::Exception& e) {
     problems.add(Mark{source.name, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg,
                  "check the indentation and quoting here and on the line before");
