@@ -28,6 +28,13 @@ expect_config_error "duration.yaml:$line:[0-9]+: .*not a duration; write .*lifet
 printf 'state_dir: [unclosed\n' > "$work/syntax.yaml"
 expect_config_error "syntax.yaml:[0-9]+:[0-9]+:" "$work/syntax.yaml"
 
+# Overlapping output paths: a credential's folder inside another's, with both positions.
+write_config "$work/nested.yaml" 1h web api
+sed -i "s|dir: $work/live/api|dir: $work/live/web/api|" "$work/nested.yaml"
+web_line=$(grep -n "dir: $work/live/web\$" "$work/nested.yaml" | cut -d: -f1)
+api_line=$(grep -n "dir: $work/live/web/api" "$work/nested.yaml" | cut -d: -f1)
+expect_config_error "nested.yaml:$api_line:[0-9]+: output dir $work/live/web/api of credential 'api' is inside the output dir $work/live/web of credential 'web' \\(.*nested.yaml:$web_line:[0-9]+\\); give each credential a folder of its own" "$work/nested.yaml"
+
 # `run` refuses the same way, before touching anything.
 rc=0
 "$CERTROTD" run --config "$work/typo.yaml" > "$work/out" 2>&1 || rc=$?

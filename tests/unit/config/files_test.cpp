@@ -169,6 +169,22 @@ TEST_F(ConfigFiles, OutputDirsMustBeDistinctAcrossFiles) {
                 shown("config.yaml") + ":7:3); give each credential its own output dir");
 }
 
+TEST_F(ConfigFiles, ACopyInsideAnotherFilesOutputDirNamesBothFiles) {
+  write_text(main_file(), k_main);
+  write_text(drop_in("x.yaml"),
+             "credentials:\n  x:\n    issuer: ca\n    sans: [\"DNS:x\"]\n    output:\n"
+             "      copies: [{ path: ../state/live/web/x.pem, content: cert }]\n");
+  const auto config = load_config(main_file());
+  ASSERT_FALSE(config);
+  const std::string& message = config.error().message;
+  EXPECT_EQ(message.substr(0, message.find(';')),
+            shown("conf.d/x.yaml") + ":6:24: copy " +
+                (m_dir.path() / "state/live/web/x.pem").string() +
+                " of credential 'x' is inside the output dir " +
+                (m_dir.path() / "state/live/web").string() + " of credential 'web' (" +
+                shown("config.yaml") + ":7:3)");
+}
+
 TEST_F(ConfigFiles, AMissingMainFileIsReported) {
   const auto config = load_config(main_file());
   ASSERT_FALSE(config);
