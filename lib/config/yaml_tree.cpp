@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <sstream>
 
 namespace certrotd::config::detail {
@@ -16,7 +17,86 @@ namespace {
 constexpr std::size_t k_min_expanded_bytes = std::size_t{16} << 20;
 constexpr std::size_t k_expansion_factor = 64;
 
+constexpr const char* k_depth_advice =
+    "certrotd's settings nest a few levels deep; write this part flatter";
+
+std::string depth_message(int depth) {
+  return "nesting deeper than " + std::to_string(depth) + " levels";
+}
+
 std::string mib(std::size_t bytes) { return std::to_string((bytes + (1U << 20) - 1) >> 20); }
+
+// yaml-cpp's scanner holds every token of a flow collection ([...] or {...}) until the
+// collection ends, about 140 bytes per opening bracket: 2 MB of '[' cost 290 MB before the
+// first event reached the tree's own depth check. So the text is scanned first for brackets
+// nested beyond this many levels. The scan does not know YAML's whole grammar (a '[' inside a
+// plain scalar may count), which is why its bound is far above max_depth; the exact check, with
+// the node's position, stays the tree's.
+constexpr int k_bracket_depth_bound = 1000;
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Where brackets nest deeper than `bound`, outside quoted scalars and comments: the text up to
+// the first bracket past the bound with the brackets still open closed after it, and the
+// position of the first bracket past `max_depth`. Inside
+// brackets every bracket counts (a plain scalar there cannot hold one); outside, only one that
+// starts a value, not the '[' of "a[0]".
+struct DeepBrackets {
+  std::string prefix;
+  YAML::Mark first_too_deep;
+};
+
+std::optional<DeepBrackets> find_deep_brackets(const std::string& text, int bound,
+                                               int max_depth) {
+  std::string open;  // the brackets open, innermost last
+  int line = 0;
+  std::size_t line_start = 0;
+  char quote = 0;  // ' or " while inside a quoted scalar
+  YAML::Mark too_deep;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      line_start = i + 1;
+      continue;
+    }
+    if (quote) {
+      if (quote == '"' && c == '\\') {
+        ++i;  // an escaped character
+      } else if (c == quote) {
+        quote = 0;  // '' inside single quotes closes and reopens: the same in effect
+      }
+      continue;
+    }
+    const char before = i == line_start ? ' ' : text[i - 1];
+    const int depth = static_cast<int>(open.size());
+    const bool value_start =
+        is_space(before) || before == ':' ||
+        (depth > 0 && (before == '[' || before == '{' || before == ','));
+    if (c == '#' && is_space(before)) {
+      const auto end = text.find('\n', i);
+      if (end == std::string::npos) break;
+      i = end - 1;
+    } else if ((c == '\'' || c == '"') && value_start) {
+      quote = c;
+    } else if ((c == '[' || c == '{') && (value_start || depth > 0)) {
+      open.push_back(c);
+      if (depth + 1 == max_depth + 1) {
+        too_deep.pos = static_cast<int>(i);
+        too_deep.line = line;
+        too_deep.column = static_cast<int>(i - line_start);
+      }
+      if (depth + 1 > bound) {
+        std::string prefix = text.substr(0, i + 1);
+        for (auto it = open.rbegin(); it != open.rend(); ++it) prefix += *it == '[' ? ']' : '}';
+        return DeepBrackets{std::move(prefix), too_deep};
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      open.pop_back();
+    }
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -115,9 +195,7 @@ private:
 
   void check_depth(int depth, const YAML::Mark& mark) const {
     if (depth <= m_limits.max_depth) return;
-    throw YamlLimitError(
-        mark, "nesting deeper than " + std::to_string(m_limits.max_depth) + " levels",
-        "certrotd's settings nest a few levels deep; write this part flatter");
+    throw YamlLimitError(mark, depth_message(m_limits.max_depth), k_depth_advice);
   }
 
   void count(std::size_t bytes, const YAML::Mark& mark) {
@@ -185,7 +263,9 @@ private:
   std::map<YAML::anchor_t, Anchored> m_anchors;
 };
 
-std::vector<YamlNode> parse_yaml_documents(const std::string& text, const YamlLimits& limits) {
+namespace {
+
+std::vector<YamlNode> parse_text(const std::string& text, const YamlLimits& limits) {
   std::istringstream in(text);
   YAML::Parser parser(in);
   YamlTreeBuilder builder(limits);
@@ -194,10 +274,28 @@ std::vector<YamlNode> parse_yaml_documents(const std::string& text, const YamlLi
     }
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp's own guard (500 levels, "bad file") only fires when max_depth is set above it.
-    throw YamlLimitError(e.mark, "nesting deeper than " + std::to_string(e.depth()) + " levels",
-                         "write this part flatter");
+    throw YamlLimitError(e.mark, depth_message(e.depth()), k_depth_advice);
   }
   return builder.take_documents();
+}
+
+}  // namespace
+
+std::vector<YamlNode> parse_yaml_documents(const std::string& text, const YamlLimits& limits) {
+  if (const auto deep =
+          find_deep_brackets(text, std::max(k_bracket_depth_bound, limits.max_depth),
+                             limits.max_depth)) {
+    // The text up to there is enough for the tree's own check to name the node exactly.
+    try {
+      parse_text(deep->prefix, limits);
+    } catch (const YamlLimitError&) {
+      throw;
+    } catch (const YAML::Exception&) {
+      // Cut off mid-way, it cannot be valid YAML; the scan's position stands.
+    }
+    throw YamlLimitError(deep->first_too_deep, depth_message(limits.max_depth), k_depth_advice);
+  }
+  return parse_text(text, limits);
 }
 
 std::vector<YamlNode> parse_yaml_documents(const std::string& text) {
