@@ -80,9 +80,11 @@ struct YamlLimits {
   int max_depth = 64;
 };
 
-// The limits for a text of `text_size` bytes: expanded size at most 64 times the text, and at
-// least 16 MiB, so that every alias-free configuration up to tens of MB loads while an alias
-// bomb of 40 KB is refused after a few MB, instead of the gigabytes it names.
+// The limits for a text of `text_size` bytes: expanded size at most 64 times the text (six
+// times what an alias-free configuration measures, so any of those loads, however large), and
+// at least 16 MiB (room for a small file that shares settings through aliases). A 40 KB alias
+// bomb is refused at 16 MiB instead of the gigabytes it names; what the reader and the loader
+// build from the tree is a small multiple of the expanded size.
 YamlLimits limits_for(std::size_t text_size);
 
 // A document refused for its size or nesting rather than its syntax; `instead` says what to
