@@ -56,6 +56,13 @@ timeout 30 "$CERTROTD" check --config "$work/main.yaml" > "$work/out" 2>&1 || rc
 [ "$rc" -eq 78 ] && grep -q "conf.d/extra.yaml: cannot read the configuration: it is a named pipe" "$work/out" ||
   fail "a FIFO in conf.d was not refused (exit $rc): $(cat "$work/out")"
 rm "$work/conf.d/extra.yaml"
+# The same for a file the configuration names: a CA certificate that is a FIFO.
+mkfifo "$work/fifo.pem"
+sed "s|ca_cert: $work/ca/intermediate.pem|ca_cert: $work/fifo.pem|" "$work/good.yaml" > "$work/fifo-ca.yaml"
+rc=0
+timeout 30 "$CERTROTD" run --config "$work/fifo-ca.yaml" > "$work/out" 2>&1 || rc=$?
+[ "$rc" -eq 78 ] && grep -q "cannot read CA certificate: it is a named pipe (FIFO), not a regular file" "$work/out" ||
+  fail "run with a FIFO as ca_cert: exit $rc: $(cat "$work/out")"
 
 # `run` refuses the same way, before touching anything.
 rc=0
