@@ -125,6 +125,18 @@ std::string status_text(const engine::Engine& engine, const Clock& clock) {
   return text;
 }
 
+// What `run` takes from its event loop. SIGUSR1's and SIGHUP's default action is to terminate,
+// so one sent while the daemon is still loading its configuration (about 13 ms at 10,000
+// credentials, more on a busy machine) killed it: they are blocked first thing in main() and
+// stay pending until sd_event_add_signal() picks them up. Exec hooks are spawned with an empty
+// mask (lib/notify/runner.cpp).
+sigset_t handled_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&set, s);
+  return set;
+}
+
 int on_stop_signal(sd_event_source*, const signalfd_siginfo* info, void* userdata) {
   auto* d = static_cast<Daemon*>(userdata);
   d->logger->info("received {}, stopping", strsignal(static_cast<int>(info->ssi_signo)));
@@ -160,13 +172,8 @@ int run(const Options& options) {
   auto config = config::load_config(options.config);
   if (!config) return report_config_error(config.error());
 
-  // Signals are delivered through the event loop; block them before any thread starts so
-  // rotation workers inherit the mask and never take them.
-  sigset_t mask;
-  sigemptyset(&mask);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&mask, s);
-  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-
+  // The handled signals are blocked since main() began (see handled_signals): they wait for
+  // the event loop's signalfd, and every thread started from here inherits the mask.
   Daemon d;
   const bool journal = options.log_target == "journal" ||
                        (options.log_target == "auto" && stderr_is_journal());
@@ -436,6 +443,9 @@ int test_connection(const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const sigset_t handled = handled_signals();
+  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
+
   Options options;
   CLI::App app{"certrotd: keeps short-lived x509 credentials fresh"};
   app.set_version_flag("--version", std::string("certrotd ") + CERTROTD_VERSION);
@@ -503,6 +513,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (*run_cmd) return run(options);
+  // Only the daemon waits for them on a signalfd; for the others they keep their default action.
+  pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
   if (*check_cmd) return check(options);
   if (*ca_init_cmd) return ca_init(options);
   if (*rollback_cmd) return rollback(options);

@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "util/files.hpp"
 
 namespace certrotd::auth {
 
@@ -113,10 +114,10 @@ std::optional<std::string> jwt_payload(std::string_view token) {
 }
 
 Result<std::string> read_secret(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return fail("cannot read the client secret file", file.string());
-  std::string line;
-  std::getline(in, line);
+  // read_file refuses a FIFO or a folder instead of blocking a worker on it.
+  auto text = read_file(file);
+  if (!text) return fail(text.error().wrap("cannot read the client secret file"));
+  std::string line = text->substr(0, text->find('\n'));
   if (!line.empty() && line.back() == '\r') line.pop_back();
   if (line.empty()) return fail("the client secret file is empty", file.string());
   return line;

@@ -49,6 +49,8 @@ std::optional<detail::YamlNode> parse_yaml(const Source& source, detail::Problem
                    "remove the '---' line; put further credentials in conf.d/*.yaml");
     }
     return std::move(documents.front());
+  } catch (const detail::YamlLimitError& e) {
+    problems.add(Mark{source.name, e.mark.line + 1, e.mark.column + 1}, e.msg, e.instead);
   } catch (const YAML::Exception& e) {
     problems.add(Mark{source.name, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg,
                  "check the indentation and quoting here and on the line before");
@@ -65,7 +67,8 @@ Result<Config> load_sources(const std::vector<Source>& sources, const fs::path& 
     if (!source.text) {
       problems.add_unpositioned(source.name,
                                 "cannot read the configuration: " + source.text.error().message,
-                                "check that the file exists and that certrotd may read it");
+                                "check that it is a regular file that exists and that "
+                                "certrotd may read it");
       continue;
     }
     const auto root = parse_yaml(source, problems);
@@ -82,7 +85,9 @@ Result<Config> load_sources(const std::vector<Source>& sources, const fs::path& 
   return std::move(*config);
 }
 
-// conf.d/*.yaml beside the main file, by name. Hidden files (editor backups) are skipped.
+// conf.d/*.yaml beside the main file, by name. Hidden files (editor backups) and folders are
+// skipped; any other entry named *.yaml is read, so that a FIFO, a socket or a device there is
+// reported (read_file refuses it) rather than silently left out.
 Result<std::vector<fs::path>> drop_in_files(const fs::path& dir) {
   std::vector<fs::path> out;
   std::error_code ec;
@@ -91,7 +96,8 @@ Result<std::vector<fs::path>> drop_in_files(const fs::path& dir) {
     const fs::path& p = it->path();
     const std::string name = p.filename().string();
     if (name.starts_with(".") || p.extension() != ".yaml") continue;
-    if (!it->is_regular_file(ec)) continue;
+    std::error_code type_ec;  // a broken link is not a folder: read_file reports it
+    if (it->is_directory(type_ec)) continue;
     out.push_back(p);
   }
   if (ec) return fail("cannot list " + dir.string() + ": " + ec.message(), dir.string());

@@ -173,14 +173,14 @@ Tunables overlay(const Tunables& base, const Tunables& over) {
   return t;
 }
 
-namespace {
-
 bool is_safe_file_name(std::string_view name) {
   if (name.empty() || name.front() == '.') return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '_' || c == '-';
   });
 }
+
+namespace {
 
 void read_subject(const Field& field, const Reader& reader, x509::Subject& subject) {
   const auto fields = reader.fields(

@@ -104,7 +104,10 @@ void Loader::read_main(const YamlNode& root, const Reader& reader) {
   if (!fields) return;
   // state_dir and defaults first: credentials above them in the file still depend on them.
   if (const Field* f = fields->get("state_dir")) {
-    if (auto p = reader.path(*f)) m_config.state_dir = *p;
+    if (auto p = reader.path(*f)) {
+      m_config.state_dir = *p;
+      m_state_dir_mark = f->value_mark;
+    }
   }
   if (const Field* f = fields->get("max_concurrent_rotations")) {
     if (auto n = reader.integer(*f, 1, 1024)) {
@@ -236,43 +239,9 @@ void Loader::check_credential(const PendingCredential& credential) {
                  "lifetime");
 }
 
-void Loader::check_distinct_outputs() {
-  struct Owner {
-    const PendingCredential* credential;
-    Mark mark;
-  };
-  std::map<fs::path, Owner> dirs;
-  std::map<fs::path, Owner> copies;
-  for (const auto& c : m_credentials) {
-    const fs::path dir = c.config.output.dir;
-    if (const auto it = dirs.find(dir); it != dirs.end()) {
-      m_problems.add(c.output_dir_mark,
-                     "output dir " + dir.string() + " of credential " + in_quotes(c.config.name) +
-                         " is also the output dir of credential " +
-                         in_quotes(it->second.credential->config.name) + " (" +
-                         it->second.mark.to_string() + ")",
-                     "give each credential its own output dir");
-    } else {
-      dirs.emplace(dir, Owner{&c, c.output_dir_mark});
-    }
-    for (std::size_t i = 0; i < c.config.output.copies.size(); ++i) {
-      const fs::path& path = c.config.output.copies[i].path;
-      if (const auto it = copies.find(path); it != copies.end()) {
-        m_problems.add(c.copy_marks[i],
-                       "copy " + path.string() + " is already written by credential " +
-                           in_quotes(it->second.credential->config.name) + " (" +
-                           it->second.mark.to_string() + ")",
-                       "write each file from one credential and one copy entry only");
-      } else {
-        copies.emplace(path, Owner{&c, c.copy_marks[i]});
-      }
-    }
-  }
-}
-
 std::optional<Config> Loader::finish(const fs::path& source) {
   for (const auto& c : m_credentials) check_credential(c);
-  check_distinct_outputs();
+  check_output_paths(m_credentials, m_config.state_dir, m_state_dir_mark, m_problems);
   if (!m_problems.empty()) return std::nullopt;
   m_config.source = source;
   m_config.credentials.clear();

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -50,12 +51,22 @@ struct PendingCredential {
   std::vector<Mark> copy_marks;  // one per config.output.copies entry
 };
 
+// Letters, digits, '.', '_' and '-', not starting with '.': a credential name usable as a folder.
+bool is_safe_file_name(std::string_view name);
+
 // Reads one entry of `credentials:`; `defaults` from the main file fill what it leaves out.
 std::optional<PendingCredential> read_credential(const Field& entry, const Tunables& defaults,
                                                  const fs::path& state_dir, const Reader& reader);
 
 // Reads a credential's `on_rotate:` list into `out`; problems go to the reader.
 void read_on_rotate(const Field& field, const Reader& reader, std::vector<notify::Action>& out);
+
+// Refuses overlaps between the paths certrotd writes: output dirs (equal or one inside
+// another), copies (equal, inside an output dir, or with anything inside them) and state_dir
+// (inside or around an output dir or copy; output dirs under state_dir/live are its default
+// place). Each problem names both sides' positions. `state_dir_mark` is empty for the default.
+void check_output_paths(const std::vector<PendingCredential>& credentials,
+                        const fs::path& state_dir, const Mark& state_dir_mark, Problems& problems);
 
 class Loader {
 public:
@@ -70,11 +81,11 @@ private:
   void read_issuers(const Field& field, const Reader& reader);
   void read_credentials(const Field& field, const Reader& reader);
   void check_credential(const PendingCredential& credential);
-  void check_distinct_outputs();
 
   Problems& m_problems;
   std::string m_main_file;
   Config m_config;
+  Mark m_state_dir_mark;  // where state_dir was set; none for the default
   // Issuers defined with mistakes (already reported), by name.
   std::map<std::string, Mark> m_broken_issuers;
   Tunables m_defaults;

@@ -95,13 +95,44 @@ Result<gid_t> lookup_group(const std::string& name) {
   return found->gr_gid;
 }
 
+namespace {
+
+// What a non-regular st_mode is, for messages.
+std::string_view file_type_name(mode_t mode) {
+  if (S_ISDIR(mode)) return "a folder";
+  if (S_ISFIFO(mode)) return "a named pipe (FIFO)";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "a special file";
+}
+
+tl::unexpected<Error> not_regular(mode_t mode, const fs::path& path) {
+  return fail("it is " + std::string(file_type_name(mode)) + ", not a regular file",
+              path.string());
+}
+
+}  // namespace
+
 Result<std::string> read_file(const fs::path& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: opening a FIFO would otherwise wait forever for a writer (and reading one for
+  // data); O_NOCTTY: a terminal named here must not become ours. Neither changes how a regular
+  // file is read.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  struct stat st {};
   if (!fd) {
     const int err = errno;
+    // A socket cannot be opened at all (ENXIO); say what it is rather than "No such device".
+    if (err == ENXIO && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      return not_regular(st.st_mode, path);
+    }
     return fail(errno_text(err), path.string(),
                 err == ENOENT ? ErrorKind::permanent : ErrorKind::retryable);
   }
+  if (::fstat(fd.get(), &st) != 0) {
+    return fail_retryable("cannot stat: " + errno_text(errno), path.string());
+  }
+  if (!S_ISREG(st.st_mode)) return not_regular(st.st_mode, path);
   std::string out;
   char buf[16384];
   while (true) {

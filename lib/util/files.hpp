@@ -31,6 +31,9 @@ struct FileOwner {
 Result<uid_t> lookup_user(const std::string& name);
 Result<gid_t> lookup_group(const std::string& name);
 
+// The whole content of a regular file. Anything else (a folder, a FIFO, a socket, a device) is
+// refused without reading or waiting: a configured path that names a FIFO must not hang the
+// daemon.
 Result<std::string> read_file(const fs::path& path);
 
 // fsync() a directory so that entries created, renamed or removed in it are durable.

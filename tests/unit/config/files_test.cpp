@@ -1,5 +1,12 @@
 // load_config: the main file, conf.d/*.yaml beside it, and the configs shipped in config/.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
 
 #include "config/config.hpp"
 #include "support/test_support.hpp"
@@ -162,13 +169,71 @@ TEST_F(ConfigFiles, OutputDirsMustBeDistinctAcrossFiles) {
                 shown("config.yaml") + ":7:3); give each credential its own output dir");
 }
 
+TEST_F(ConfigFiles, ACopyInsideAnotherFilesOutputDirNamesBothFiles) {
+  write_text(main_file(), k_main);
+  write_text(drop_in("x.yaml"),
+             "credentials:\n  x:\n    issuer: ca\n    sans: [\"DNS:x\"]\n    output:\n"
+             "      copies: [{ path: ../state/live/web/x.pem, content: cert }]\n");
+  const auto config = load_config(main_file());
+  ASSERT_FALSE(config);
+  const std::string& message = config.error().message;
+  EXPECT_EQ(message.substr(0, message.find(';')),
+            shown("conf.d/x.yaml") + ":6:24: copy " +
+                (m_dir.path() / "state/live/web/x.pem").string() +
+                " of credential 'x' is inside the output dir " +
+                (m_dir.path() / "state/live/web").string() + " of credential 'web' (" +
+                shown("config.yaml") + ":7:3)");
+}
+
 TEST_F(ConfigFiles, AMissingMainFileIsReported) {
   const auto config = load_config(main_file());
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error().message,
             main_file().string() +
-                ": cannot read the configuration: No such file or directory; check that the file "
-                "exists and that certrotd may read it");
+                ": cannot read the configuration: No such file or directory; check that it is a "
+                "regular file that exists and that certrotd may read it");
+}
+
+// load_config on a path that may be a FIFO: if it blocks in open(2), this becomes the writer it
+// waits for after a while, so that a regression fails the test instead of hanging it.
+Result<Config> load_without_hanging(const fs::path& file, const fs::path& fifo) {
+  auto loading = std::async(std::launch::async, [&] { return load_config(file); });
+  if (loading.wait_for(std::chrono::seconds(20)) == std::future_status::timeout) {
+    const int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (writer >= 0) ::close(writer);
+  }
+  return loading.get();
+}
+
+TEST_F(ConfigFiles, AMainFileThatIsAFifoIsRefusedWithoutWaiting) {
+  ASSERT_EQ(::mkfifo(main_file().c_str(), 0600), 0);
+  const auto config = load_without_hanging(main_file(), main_file());
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().message,
+            main_file().string() +
+                ": cannot read the configuration: it is a named pipe (FIFO), not a regular file; "
+                "check that it is a regular file that exists and that certrotd may read it");
+}
+
+TEST_F(ConfigFiles, AMainFileThatIsAFolderIsRefused) {
+  fs::create_directories(main_file());
+  const auto config = load_config(main_file());
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find(": cannot read the configuration: it is a folder, not a "
+                                        "regular file;"),
+            std::string::npos)
+      << config.error().message;
+}
+
+TEST_F(ConfigFiles, ADropInThatIsAFifoIsRefusedWithoutWaiting) {
+  write_text(main_file(), k_main);
+  ASSERT_EQ(::mkfifo(drop_in("web.yaml").c_str(), 0600), 0);
+  const auto config = load_without_hanging(main_file(), drop_in("web.yaml"));
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().message,
+            shown("conf.d/web.yaml") +
+                ": cannot read the configuration: it is a named pipe (FIFO), not a regular file; "
+                "check that it is a regular file that exists and that certrotd may read it");
 }
 
 TEST_F(ConfigFiles, AMissingConfDFolderIsFine) {

@@ -1,11 +1,16 @@
 #include "util/files.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <future>
 #include <optional>
 #include <string>
 #include <utility>
@@ -260,6 +265,40 @@ TEST(ReadFile, FailsOnADirectory) {
   const auto r = read_file(dir.path());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().context, dir.path().string());
+  EXPECT_EQ(r.error().message, "it is a folder, not a regular file");
+}
+
+TEST(ReadFile, RefusesANamedPipeWithoutWaitingForAWriter) {
+  const TempDir dir;
+  const fs::path fifo = dir / "config.yaml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto reading = std::async(std::launch::async, [&] { return read_file(fifo); });
+  if (reading.wait_for(std::chrono::seconds(20)) == std::future_status::timeout) {
+    // Stuck in open(2): be the writer it waits for, so the test fails instead of hanging.
+    const Fd writer(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  }
+  const auto r = reading.get();
+  ASSERT_FALSE(r) << "read a FIFO as if it were a file";
+  EXPECT_FALSE(r.error().retryable());
+  EXPECT_EQ(r.error().message, "it is a named pipe (FIFO), not a regular file");
+}
+
+TEST(ReadFile, RefusesASocketAndADevice) {
+  const TempDir dir;
+  const fs::path socket_path = dir / "sock";
+  const Fd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(socket_path.native().size(), sizeof addr.sun_path);
+  std::copy(socket_path.native().begin(), socket_path.native().end(), addr.sun_path);
+  ASSERT_EQ(::bind(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  const auto from_socket = read_file(socket_path);
+  ASSERT_FALSE(from_socket);
+  EXPECT_EQ(from_socket.error().message, "it is a socket, not a regular file");
+  // Refused before the first read, which for /dev/zero would never end.
+  const auto from_device = read_file("/dev/null");
+  ASSERT_FALSE(from_device);
+  EXPECT_EQ(from_device.error().message, "it is a character device, not a regular file");
 }
 
 TEST(FsyncDir, FailsOnAMissingDirectory) {
