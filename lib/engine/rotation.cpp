@@ -33,6 +33,100 @@ Event event_for(const CredentialPlan& plan, EventKind kind, const x509::CertInfo
                info.not_after, std::move(message)};
 }
 
+// The error of a file operation, classed as io unless the store said otherwise.
+Error io_error(const Error& error) {
+  return error.reason == Reason::unspecified ? error.because(Reason::io) : error;
+}
+
+// The id of the live version when its certificate is `cert_pem`: how a failed install tells
+// "not swapped" from "swapped, copies missing".
+Result<std::string> live_version_id(const store::CredentialStore& store,
+                                    const std::string& cert_pem) {
+  auto files = store.load_current();
+  if (!files) return fail(files.error());
+  if (!*files || (*files)->cert != cert_pem) return fail("the new version is not live");
+  auto versions = store.versions();
+  if (!versions) return fail(versions.error());
+  for (const auto& v : *versions) {
+    if (v.live) return v.id;
+  }
+  return fail("no version is live");
+}
+
+// The live version's own files, read through `..data` rather than through the stable names.
+struct LiveVersion {
+  std::string cert, chain, key, ca, fullchain, bundle;
+
+  // As install() wrote it: fullchain.pem and bundle.pem still begin with cert.pem and key.pem.
+  bool consistent() const {
+    return fullchain.starts_with(cert) && bundle.starts_with(key) && !cert.empty() &&
+           !key.empty();
+  }
+
+  // The credential as install() wrote it, from bundle.pem (key, certificate, chain).
+  Result<store::CredentialFiles> restored() const {
+    const auto end_marker = bundle.find("-----END ");
+    const auto line_end = end_marker == std::string::npos ? end_marker
+                                                          : bundle.find('\n', end_marker);
+    if (line_end == std::string::npos) return fail("bundle.pem holds no key");
+    auto certs = x509::parse_certificates(std::string_view(bundle).substr(line_end + 1));
+    if (!certs || certs->empty()) return fail("bundle.pem holds no certificate");
+    return store::CredentialFiles{certs->front().to_pem(), x509::to_pem(tail(*certs)),
+                                  bundle.substr(0, line_end + 1), ca};
+  }
+};
+
+Result<LiveVersion> read_version(const std::string& dir) {
+  const std::filesystem::path data = std::filesystem::path(dir) / "..data";
+  LiveVersion out;
+  for (auto [content, text] : {std::pair{store::Content::cert, &out.cert},
+                               std::pair{store::Content::chain, &out.chain},
+                               std::pair{store::Content::key, &out.key},
+                               std::pair{store::Content::ca, &out.ca},
+                               std::pair{store::Content::fullchain, &out.fullchain},
+                               std::pair{store::Content::bundle, &out.bundle}}) {
+    auto read = optional_file(data / store::file_name(content));
+    if (!read) return fail(read.error());
+    *text = std::move(*read);
+  }
+  return out;
+}
+
+// What an operator placed under the stable names cert.pem, chain.pem and key.pem.
+struct Placed {
+  std::string cert_text;
+  std::string key_text;
+  Replacement replacement;
+};
+
+Result<Placed> read_placed(const config::CredentialConfig& config) {
+  const std::filesystem::path dir = config.output.dir;
+  auto cert_text = read_file(dir / store::file_name(store::Content::cert));
+  if (!cert_text) return fail(cert_text.error());
+  auto key_text = read_file(dir / store::file_name(store::Content::key));
+  if (!key_text) return fail(key_text.error());
+  auto chain = x509::parse_certificates(*cert_text);
+  if (!chain) return fail(chain.error().wrap("cert.pem"));
+  if (chain->size() == 1) {
+    // A leaf alone: its intermediates are in chain.pem (the old ones, when only cert.pem and
+    // key.pem were replaced; verification below tells whether they fit).
+    auto chain_text = optional_file(dir / store::file_name(store::Content::chain));
+    if (!chain_text) return fail(chain_text.error());
+    if (!chain_text->empty()) {
+      auto more = x509::parse_certificates(*chain_text);
+      if (!more) return fail(more.error().wrap("chain.pem"));
+      for (auto& c : *more) chain->push_back(std::move(c));
+    }
+  }
+  auto pass = key_passphrase(config);
+  if (!pass) return fail(pass.error());
+  auto key = x509::parse_private_key(*key_text, *pass ? std::optional<std::string_view>(**pass)
+                                                       : std::nullopt);
+  if (!key) return fail(key.error().wrap("key.pem"));
+  return Placed{std::move(*cert_text), std::move(*key_text),
+                Replacement{std::move(*chain), std::move(*key)}};
+}
+
 }  // namespace
 
 Result<std::string> read_passphrase(const std::filesystem::path& file) {
@@ -135,7 +229,9 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env) {
                               env.min_remaining_validity, std::chrono::minutes(5),
                               current_fingerprint};
   if (auto valid = validate_issued(issued->chain, *key, expected); !valid) {
-    return fail(valid.error().wrap("issuer " + plan.config.issuer + " answer rejected"));
+    return fail(valid.error()
+                    .wrap("issuer " + plan.config.issuer + " answer rejected")
+                    .because(Reason::invalid_answer));
   }
   const x509::CertInfo& info = issued->chain.front().info();
   env.events.emit(event_for(plan, EventKind::validated, info, {}));
@@ -148,9 +244,124 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env) {
   store::CredentialFiles files{issued->chain.front().to_pem(), x509::to_pem(tail(issued->chain)),
                                std::move(*key_pem), x509::to_pem(anchors)};
   auto version = plan.store.install(files, info.serial);
-  if (!version) return fail(version.error().wrap("cannot install the new credential"));
+  if (!version) {
+    // install() writes the copies last: when they failed, the new version is live all the same,
+    // and saying "old credential kept" would be false.
+    if (auto live = live_version_id(plan.store, files.cert); live) {
+      env.events.emit(event_for(plan, EventKind::swapped, info, "version " + *live));
+      return Installed{info, std::move(*live), io_error(version.error())};
+    }
+    return fail(io_error(version.error()).wrap("cannot install the new credential"));
+  }
   env.events.emit(event_for(plan, EventKind::swapped, info, "version " + *version));
-  return Installed{info, std::move(*version)};
+  return Installed{info, std::move(*version), std::nullopt};
+}
+
+Result<Installed> rewrite_copies(const CredentialPlan& plan) {
+  auto files = plan.store.load_current();
+  if (!files) return fail(io_error(files.error()));
+  if (!*files) return fail(Reason::io, "no version is live", plan.config.output.dir);
+  auto version = live_version_id(plan.store, (*files)->cert);
+  if (!version) return fail(io_error(version.error()));
+  auto leaf = x509::parse_certificate((*files)->cert);
+  if (!leaf) return fail(leaf.error().wrap("cannot parse the live certificate"));
+  if (auto r = plan.store.write_copies(**files); !r) return fail(io_error(r.error()));
+  return Installed{leaf->info(), std::move(*version), std::nullopt};
+}
+
+Result<Installed> install_replacement(const config::CredentialConfig& config,
+                                      const store::CredentialStore& store,
+                                      const Replacement& replacement,
+                                      std::span<const x509::Certificate> anchors, SystemTime now) {
+  std::vector<x509::Certificate> live_ca;
+  std::string ca_pem = x509::to_pem({anchors.begin(), anchors.end()});
+  if (anchors.empty()) {
+    // The local issuer's roots come from the issuer itself; the live ca.pem holds them.
+    auto text = optional_file(store.live_path(store::Content::ca));
+    if (!text) return fail(io_error(text.error()));
+    if (!text->empty()) {
+      auto parsed = x509::parse_certificates(*text);
+      if (!parsed) return fail(parsed.error().wrap("cannot parse the live ca.pem"));
+      live_ca = std::move(*parsed);
+      ca_pem = std::move(*text);
+    }
+  }
+  const std::span<const x509::Certificate> roots = anchors.empty() ? live_ca : anchors;
+  if (auto r = validate_replacement(replacement.chain, replacement.key, roots, now); !r) {
+    return fail(r.error().because(Reason::config));
+  }
+  auto pass = key_passphrase(config);
+  if (!pass) return fail(pass.error());
+  auto key_pem = replacement.key.to_pkcs8_pem(*pass ? std::optional<std::string_view>(**pass)
+                                                    : std::nullopt);
+  if (!key_pem) return fail(key_pem.error());
+  const x509::CertInfo& info = replacement.chain.front().info();
+  store::CredentialFiles files{replacement.chain.front().to_pem(),
+                               x509::to_pem(tail(replacement.chain)), std::move(*key_pem),
+                               std::move(ca_pem)};
+  auto version = store.install(files, info.serial);
+  if (!version) {
+    if (auto live = live_version_id(store, files.cert); live) {
+      return Installed{info, std::move(*live), io_error(version.error())};
+    }
+    return fail(io_error(version.error()).wrap("cannot install the replacement"));
+  }
+  return Installed{info, std::move(*version), std::nullopt};
+}
+
+Result<Installed> adopt_replacement(const CredentialPlan& plan, const RotationEnv& env) {
+  const config::CredentialConfig& config = plan.config;
+  const store::CredentialStore& store = plan.store;
+  auto live = read_version(config.output.dir);
+  if (!live) return fail(io_error(live.error()).wrap("cannot read the live version"));
+  auto versions = store.versions();
+  if (!versions) return fail(io_error(versions.error()));
+  std::string live_id;
+  for (const auto& v : *versions) {
+    if (v.live) live_id = v.id;
+  }
+  const bool written_over = !live->consistent();
+  const std::span<const x509::Certificate> anchors =
+      plan.anchors ? std::span<const x509::Certificate>(*plan.anchors)
+                   : std::span<const x509::Certificate>();
+  auto placed = read_placed(config);
+  Result<Installed> installed = fail("no replacement");
+  if (placed) {
+    if (!written_over && placed->cert_text == live->cert && placed->key_text == live->key) {
+      // A complete version made live by someone else (offline import or rollback).
+      return rewrite_copies(plan);
+    }
+    installed = install_replacement(config, store, placed->replacement, anchors,
+                                    env.clock.wall_now());
+  }
+  const bool refused = !placed || !installed;
+  if (!refused && !written_over) return installed;
+  // Either way the version written over must not stay a rollback target.
+  if (!refused) {
+    if (auto r = store.discard(live_id); !r) return fail(io_error(r.error()));
+    return installed;
+  }
+  std::string restored_id;
+  if (written_over) {
+    auto files = live->restored();
+    if (!files) return fail(files.error().wrap("cannot restore the version written over"));
+    auto version = store.install(*files, "restored");
+    if (!version) return fail(io_error(version.error()).wrap("cannot restore the credential"));
+    restored_id = *version;
+    if (auto r = store.discard(live_id); !r) return fail(io_error(r.error()));
+  } else if (!live_id.empty()) {
+    // The stable names were replaced by files of their own: put the links back.
+    store::CredentialFiles files{live->cert, live->chain, live->key, live->ca};
+    auto version = store.install(files, "restored");
+    if (!version) return fail(io_error(version.error()).wrap("cannot restore the credential"));
+    restored_id = *version;
+  }
+  const Error& why = placed ? installed.error() : placed.error();
+  return fail(Reason::config,
+              "the certificate and key placed in " + config.output.dir +
+                  " were not adopted (" + why.what() + "); the previous credential is live " +
+                  "again as version " + restored_id + ". To replace it, run `certrotd import " +
+                  config.name + " --cert FILE --key FILE [--chain FILE]`");
 }
 
 std::vector<notify::ActionOutcome> notify_dependents(const CredentialPlan& plan,
