@@ -221,8 +221,20 @@ Result<Installed> import_credential(const config::Config& config,
                                     const ImportInput& input, SystemTime now) {
   auto chain = x509::parse_certificates(input.cert);
   if (!chain) return fail(chain.error().wrap("--cert").because(Reason::config));
-  if (!input.chain.empty()) {
-    auto more = x509::parse_certificates(input.chain);
+  std::string chain_text = input.chain;
+  if (chain_text.empty() && chain->size() == 1) {
+    // A leaf alone: its intermediates are most likely those of the credential it replaces,
+    // as for a replacement by hand; verification below tells whether they fit.
+    std::error_code ec;
+    const auto live_chain = std::filesystem::path(credential.output.dir) / "chain.pem";
+    if (std::filesystem::exists(live_chain, ec)) {
+      auto text = read_file(live_chain);
+      if (!text) return fail(text.error());
+      chain_text = std::move(*text);
+    }
+  }
+  if (!chain_text.empty()) {
+    auto more = x509::parse_certificates(chain_text);
     if (!more) return fail(more.error().wrap("--chain").because(Reason::config));
     for (auto& c : *more) chain->push_back(std::move(c));
   }
