@@ -513,7 +513,7 @@ void Engine::complete_rotation(const JobResult& done, Tracked& tracked) {
     return;
   }
   if (done.job.kind == JobKind::copies) {
-    emit(EventKind::renewed, Severity::info, name, tracked,
+    emit(EventKind::copies_written, Severity::info, name, tracked,
          "copies of version " + installed.version + " written");
   }
   tracked.persisted.copies_missing = false;

@@ -18,6 +18,7 @@ std::string_view to_string(EventKind kind) {
     case EventKind::renewed: return "renewed";
     case EventKind::renew_failed: return "renew-failed";
     case EventKind::copy_failed: return "copy-failed";
+    case EventKind::copies_written: return "copies-written";
     case EventKind::expiring: return "expiring";
     case EventKind::expired: return "expired";
     case EventKind::rolled_back: return "rolled-back";

@@ -28,6 +28,7 @@ enum class EventKind {
   renewed,         // rotation finished
   renew_failed,    // rotation failed; old credential kept; retry scheduled
   copy_failed,     // the new version is live but a copy outside the folder is missing; retried
+  copies_written,  // copies that had failed were written from the live version
   expiring,        // less than the expiring threshold left and not renewed
   expired,         // past notAfter
   rolled_back,     // live version re-pointed to the previous one

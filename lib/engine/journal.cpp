@@ -20,6 +20,7 @@ std::string_view message_id(EventKind kind) {
     case EventKind::renewed: return "515a7010335e44f2a90a407a0c01a3ad";
     case EventKind::renew_failed: return "84777e7d6a97493ca1dc515b6c6f5c98";
     case EventKind::copy_failed: return "6c1909146f85407f919a254ecc2d59a1";
+    case EventKind::copies_written: return "33cc7662a1124a319a2a27982481dff7";
     case EventKind::expiring: return "3dfcc1b8c542481d8e0a96cc193122c1";
     case EventKind::expired: return "90ad86c21c93406186b2688bbf3e290c";
     case EventKind::rolled_back: return "431073a561e0430583dd3bb3fffbfc1f";

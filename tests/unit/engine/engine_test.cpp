@@ -461,6 +461,7 @@ TEST_F(EngineTest, AFailedCopyStaysAFailureUntilItIsWrittenFromTheLiveVersion) {
   EXPECT_EQ(live_serial("a"), serial) << "the copy came from the live version, no new issuance";
   EXPECT_EQ(read_file(copy).value(), read_file(dir / "live/a/fullchain.pem").value());
   EXPECT_EQ(sink.count(EventKind::renewing, "a"), 1);
+  EXPECT_EQ(sink.count(EventKind::copies_written, "a"), 1);
 }
 
 TEST_F(EngineTest, AnUncreatableFolderFailsItsCredentialOnlyAndIsRetried) {
