@@ -57,7 +57,9 @@ void LogEventSink::emit(const Event& event) {
   if (!event.issuer.empty()) line += " issuer=" + event.issuer;
   if (!event.serial.empty()) line += " serial=" + event.serial;
   if (event.not_after) line += " not_after=" + format_time(*event.not_after);
-  if (event.reason != Reason::unspecified) line += " reason=" + std::string(to_string(event.reason));
+  if (event.reason != Reason::unspecified) {
+    line += " reason=" + std::string(to_string(event.reason));
+  }
   if (!event.message.empty()) line += ": " + event.message;
   m_logger->log(level_of(event.severity), line);
 }

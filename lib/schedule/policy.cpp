@@ -133,8 +133,8 @@ Millis effective_cap(Millis remaining, const RenewPolicy& policy) {
 Millis retry_delay(int failures, Millis remaining, const RenewPolicy& policy, Random& random,
                    ErrorClass error, std::optional<Millis> retry_after) {
   const Millis cap = effective_cap(remaining, policy);
-  Millis delay = error == ErrorClass::permanent ? cap
-                                                : backoff_delay(failures, remaining, policy, random);
+  Millis delay = cap;
+  if (error == ErrorClass::retryable) delay = backoff_delay(failures, remaining, policy, random);
   if (retry_after && *retry_after > delay) delay = *retry_after;
   if (remaining > Millis::zero()) {
     const Millis latest =
