@@ -53,6 +53,19 @@ Result<std::string> live_version_id(const store::CredentialStore& store,
   return fail("no version is live");
 }
 
+// install() failed; when the new version is live nevertheless (the failure came after the swap:
+// copies, pruning), its id, and the copy error if writing the copies once more still fails (a
+// pruning failure alone costs only disk space and is retried by the next install).
+// nullopt when the old version is still live.
+std::optional<std::pair<std::string, std::optional<Error>>> after_swap_failure(
+    const store::CredentialStore& store, const store::CredentialFiles& files) {
+  auto live = live_version_id(store, files.cert);
+  if (!live) return std::nullopt;
+  std::optional<Error> copy_error;
+  if (auto r = store.write_copies(files); !r) copy_error = io_error(r.error());
+  return std::pair{std::move(*live), std::move(copy_error)};
+}
+
 // The live version's own files, read through `..data` rather than through the stable names.
 struct LiveVersion {
   std::string cert, chain, key, ca, fullchain, bundle;
@@ -247,9 +260,9 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env) {
   if (!version) {
     // install() writes the copies last: when they failed, the new version is live all the same,
     // and saying "old credential kept" would be false.
-    if (auto live = live_version_id(plan.store, files.cert); live) {
-      env.events.emit(event_for(plan, EventKind::swapped, info, "version " + *live));
-      return Installed{info, std::move(*live), io_error(version.error())};
+    if (auto live = after_swap_failure(plan.store, files); live) {
+      env.events.emit(event_for(plan, EventKind::swapped, info, "version " + live->first));
+      return Installed{info, std::move(live->first), std::move(live->second)};
     }
     return fail(io_error(version.error()).wrap("cannot install the new credential"));
   }
@@ -301,8 +314,8 @@ Result<Installed> install_replacement(const config::CredentialConfig& config,
                                std::move(ca_pem)};
   auto version = store.install(files, info.serial);
   if (!version) {
-    if (auto live = live_version_id(store, files.cert); live) {
-      return Installed{info, std::move(*live), io_error(version.error())};
+    if (auto live = after_swap_failure(store, files); live) {
+      return Installed{info, std::move(live->first), std::move(live->second)};
     }
     return fail(io_error(version.error()).wrap("cannot install the replacement"));
   }
