@@ -53,6 +53,28 @@ Result<std::string> live_version_id(const store::CredentialStore& store,
   return fail("no version is live");
 }
 
+// What a replacement must verify to, and the ca.pem installed with it: the issuer's anchors, or
+// for the local issuer (whose roots come from the issuer itself) the live ca.pem.
+struct Roots {
+  std::vector<x509::Certificate> certs;
+  std::string pem;
+};
+
+Result<Roots> replacement_roots(const store::CredentialStore& store,
+                                std::span<const x509::Certificate> anchors) {
+  if (!anchors.empty()) {
+    std::vector<x509::Certificate> certs(anchors.begin(), anchors.end());
+    std::string pem = x509::to_pem(certs);
+    return Roots{std::move(certs), std::move(pem)};
+  }
+  auto text = optional_file(store.live_path(store::Content::ca));
+  if (!text) return fail(io_error(text.error()));
+  if (text->empty()) return Roots{};
+  auto parsed = x509::parse_certificates(*text);
+  if (!parsed) return fail(parsed.error().wrap("cannot parse the live ca.pem"));
+  return Roots{std::move(*parsed), std::move(*text)};
+}
+
 // install() failed; when the new version is live nevertheless (the failure came after the swap:
 // copies, pruning), its id, and the copy error if writing the copies once more still fails (a
 // pruning failure alone costs only disk space and is retried by the next install).
@@ -286,23 +308,12 @@ Result<Installed> install_replacement(const config::CredentialConfig& config,
                                       const store::CredentialStore& store,
                                       const Replacement& replacement,
                                       std::span<const x509::Certificate> anchors, SystemTime now) {
-  std::vector<x509::Certificate> live_ca;
-  std::string ca_pem = x509::to_pem({anchors.begin(), anchors.end()});
-  if (anchors.empty()) {
-    // The local issuer's roots come from the issuer itself; the live ca.pem holds them.
-    auto text = optional_file(store.live_path(store::Content::ca));
-    if (!text) return fail(io_error(text.error()));
-    if (!text->empty()) {
-      auto parsed = x509::parse_certificates(*text);
-      if (!parsed) return fail(parsed.error().wrap("cannot parse the live ca.pem"));
-      live_ca = std::move(*parsed);
-      ca_pem = std::move(*text);
-    }
-  }
-  const std::span<const x509::Certificate> roots = anchors.empty() ? live_ca : anchors;
-  if (auto r = validate_replacement(replacement.chain, replacement.key, roots, now); !r) {
+  auto roots = replacement_roots(store, anchors);
+  if (!roots) return fail(roots.error());
+  if (auto r = validate_replacement(replacement.chain, replacement.key, roots->certs, now); !r) {
     return fail(r.error().because(Reason::config));
   }
+  std::string ca_pem = std::move(roots->pem);
   auto pass = key_passphrase(config);
   if (!pass) return fail(pass.error());
   auto key_pem = replacement.key.to_pkcs8_pem(*pass ? std::optional<std::string_view>(**pass)
@@ -344,8 +355,20 @@ Result<Installed> adopt_replacement(const CredentialPlan& plan, const RotationEn
       // A complete version made live by someone else (offline import or rollback).
       return rewrite_copies(plan);
     }
-    installed = install_replacement(config, store, placed->replacement, anchors,
-                                    env.clock.wall_now());
+    const SystemTime now = env.clock.wall_now();
+    auto roots = replacement_roots(store, anchors);
+    Result<void> usable = roots ? validate_replacement(placed->replacement.chain,
+                                                       placed->replacement.key, roots->certs, now)
+                                : fail(roots.error());
+    if (usable && written_over) {
+      // Keep what was written over as a rollback target: restored from its own bundle.pem,
+      // installed just below the replacement.
+      if (auto files = live->restored(); files && store.install(*files, "restored")) {
+        if (auto r = store.discard(live_id); !r) return fail(io_error(r.error()));
+      }
+    }
+    installed = usable ? install_replacement(config, store, placed->replacement, anchors, now)
+                       : Result<Installed>(fail(usable.error().because(Reason::config)));
   }
   const bool refused = !placed || !installed;
   if (!refused && !written_over) return installed;

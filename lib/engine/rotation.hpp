@@ -112,8 +112,9 @@ Result<Installed> install_replacement(const config::CredentialConfig& config,
 //    `rollback`): nothing to rebuild; copies are refreshed.
 //  - cert.pem and key.pem were replaced by hand (often written through the stable links into the
 //    live version folder, leaving fullchain.pem and bundle.pem behind): when the pair is usable
-//    (validate_replacement), it is installed as a complete new version and the version written
-//    over is removed, so that no rollback restores its mixed files.
+//    (validate_replacement), it is installed as a complete new version; the version written over
+//    is replaced by one restored from its own bundle.pem (key, certificate and chain as certrotd
+//    installed them), so a rollback finds the previous credential whole, never the mixed files.
 //  - The pair is not usable (key does not match, not valid now, unreadable): the previous
 //    credential is restored from the bundle.pem of the version written over (key, certificate and
 //    chain as certrotd installed them) and the error says how to replace it safely.

@@ -381,12 +381,20 @@ TEST_F(EngineTest, AHandReplacementWrittenThroughTheLinksBecomesACompleteNewVers
   auto key = x509::parse_private_key(read_file(dir / "live/a/key.pem").value());
   ASSERT_TRUE(key.has_value());
   EXPECT_TRUE(x509::key_matches(*key, *x509::parse_certificate(fullchain)));
-  // The version written over (its files mixed two credentials) is no rollback target.
+  // The version written over (its files mixed two credentials) is no rollback target...
   store::CredentialStore store = store::CredentialStore::reopen(
       std::make_shared<const store::StoreOptions>(engine->config().credentials[0].output));
   auto versions = store.versions().value();
   for (const auto& v : versions) EXPECT_EQ(v.id.find(old_version), std::string::npos) << v.id;
   EXPECT_EQ(engine->status().front().failures, 0);
+  // ...but the credential it held is, restored whole from its bundle.pem.
+  ASSERT_TRUE(engine->rollback("a").has_value());
+  EXPECT_EQ(live_serial("a"), old_version);
+  const std::string restored = read_file(dir / "live/a/fullchain.pem").value();
+  EXPECT_TRUE(restored.starts_with(read_file(dir / "live/a/cert.pem").value()));
+  auto restored_key = x509::parse_private_key(read_file(dir / "live/a/key.pem").value());
+  ASSERT_TRUE(restored_key.has_value());
+  EXPECT_TRUE(x509::key_matches(*restored_key, *x509::parse_certificate(restored)));
 }
 
 TEST_F(EngineTest, AKeyThatDoesNotFitIsGivenTimeThenTheOldSetIsRestored) {
