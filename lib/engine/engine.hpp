@@ -140,7 +140,9 @@ Result<Installed> import_credential(const config::Config& config,
 class Engine {
 public:
   // Builds issuers and opens every credential's store (creating output folders and recovering
-  // from an interrupted swap). Fails on anything an operator must fix first.
+  // from an interrupted swap). Fails on anything an operator must fix first; an output folder
+  // that cannot be created or recovered is not that: its credential is marked failed at start()
+  // and its jobs try to open the folder again, with backoff.
   static Result<std::unique_ptr<Engine>> create(const config::Config& config, EngineDeps deps);
 
   // Reads every credential from disk and state_dir and schedules it. Missing or expired
