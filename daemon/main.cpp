@@ -38,6 +38,7 @@
 #include "issuer/ca_init.hpp"
 #include "store/credential_store.hpp"
 #include "util/duration.hpp"
+#include "util/files.hpp"
 
 namespace {
 
@@ -57,6 +58,9 @@ struct Options {
   bool json = false;
   std::vector<std::string> names;
   std::string url;
+  std::string import_cert;
+  std::string import_key;
+  std::string import_chain;
 };
 
 notify::BusKind bus_of(const Options& options) {
@@ -278,6 +282,51 @@ int check(const Options& options) {
                 when_text(s.cert ? std::optional(s.cert->not_after) : std::nullopt, now).c_str(),
                 when_text(s.next_attempt, now).c_str(),
                 s.last_error.empty() ? "" : ("  last error: " + s.last_error).c_str());
+    // Run-time trouble of one credential: the daemon starts and retries it; say so, exit 0.
+    if (!s.warning.empty()) std::printf("    warning: %s\n", s.warning.c_str());
+  }
+  return 0;
+}
+
+int import_credential(const Options& options) {
+  auto config = config::load_config(options.config);
+  if (!config) return report_config_error(config.error());
+  const auto* credential = config->find_credential(options.credential);
+  if (!credential) {
+    std::cerr << "certrotd import: no credential named '" << options.credential << "' in "
+              << options.config << "\n";
+    return EX_USAGE;
+  }
+  engine::ImportInput input;
+  for (const auto& [path, text] : {std::pair{&options.import_cert, &input.cert},
+                                   std::pair{&options.import_key, &input.key},
+                                   std::pair{&options.import_chain, &input.chain}}) {
+    if (path->empty()) continue;
+    auto read = read_file(*path);
+    if (!read) {
+      std::cerr << "certrotd import: " << read.error().what() << "\n";
+      return EX_NOINPUT;
+    }
+    *text = std::move(*read);
+  }
+  RealClock clock;
+  auto installed = engine::import_credential(*config, *credential, input, clock.wall_now());
+  if (!installed) {
+    std::cerr << "certrotd import: " << installed.error().what() << "\n";
+    return installed.error().reason == Reason::io ? EX_IOERR : EX_DATAERR;
+  }
+  std::cout << options.credential << ": serial " << installed->info.serial << " is live as version "
+            << installed->version << "\n";
+  if (installed->copy_error) {
+    std::cerr << "certrotd import: a copy is missing: " << installed->copy_error->what() << "\n";
+    return EX_IOERR;
+  }
+  // A running daemon sees the new version through inotify and runs the on_rotate actions.
+  if (!credential->on_rotate.empty() && !notify::ControlClient(bus_of(options)).status()) {
+    std::cerr << "certrotd import: the daemon is not running, so its on_rotate actions did not "
+                 "run; reload the dependents of "
+              << options.credential << " yourself (certrotd where-used " << options.credential
+              << ")\n";
   }
   return 0;
 }
@@ -356,6 +405,9 @@ void print_status_table(const nlohmann::json& status, SystemTime now) {
                 when_text(time_of(s["next_renewal"]), now).c_str());
     if (!s["last_error"].get<std::string>().empty()) {
       std::printf("    last error: %s\n", s["last_error"].get<std::string>().c_str());
+    }
+    if (s.contains("warning")) {
+      std::printf("    warning: %s\n", s["warning"].get<std::string>().c_str());
     }
     for (const auto& d : s["dependents"]) {
       std::printf("    %-6s %s: %s\n", d["ok"].get<bool>() ? "ok" : "FAILED",
@@ -510,6 +562,17 @@ int main(int argc, char** argv) {
   rollback_cmd->add_option("name", options.credential, "Credential name")->required();
   add_bus(rollback_cmd);
 
+  auto* import_cmd = app.add_subcommand(
+      "import", "Install a certificate and key as a complete new version of a credential");
+  import_cmd->add_option("-c,--config", options.config, "Configuration file")
+      ->capture_default_str();
+  import_cmd->add_option("name", options.credential, "Credential name")->required();
+  import_cmd->add_option("--cert", options.import_cert, "PEM certificate (leaf, then chain)")
+      ->required();
+  import_cmd->add_option("--key", options.import_key, "PEM private key")->required();
+  import_cmd->add_option("--chain", options.import_chain, "PEM intermediates");
+  add_bus(import_cmd);
+
   CLI11_PARSE(app, argc, argv);
 
   if (*run_cmd) return run(options);
@@ -518,6 +581,7 @@ int main(int argc, char** argv) {
   if (*check_cmd) return check(options);
   if (*ca_init_cmd) return ca_init(options);
   if (*rollback_cmd) return rollback(options);
+  if (*import_cmd) return import_credential(options);
   if (*status_cmd) return status(options);
   if (*rotate_cmd) return rotate(options);
   if (*where_cmd) return where_used(options);

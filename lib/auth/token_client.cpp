@@ -198,11 +198,20 @@ Result<AccessToken> TokenClient::token(const TokenSettings& settings,
     return fail(http::naming_presented(response.error(), mtls).to_error().wrap("token request"));
   }
   auto ok = http::expect_success(std::move(*response), settings.url, m_clock.wall_now());
-  if (!ok) return fail(http::naming_presented(ok.error(), mtls).to_error().wrap("token request"));
+  if (!ok) {
+    Error e = http::naming_presented(ok.error(), mtls).to_error().wrap("token request");
+    // RFC 6749 5.2: the server did not accept who we are (certificate, secret or assertion);
+    // no retry heals that until someone changes one side.
+    if (ok.error().body_summary.starts_with("invalid_client")) {
+      e = e.because(Reason::tls_client_rejected);
+    }
+    return fail(std::move(e));
+  }
 
   const auto json = nlohmann::json::parse(ok->body, nullptr, false);
   const auto malformed = [&](const std::string& what) {
-    return fail("token response malformed: " + what, http::redact_url(settings.url));
+    return fail(Reason::invalid_answer, "token response malformed: " + what,
+                http::redact_url(settings.url));
   };
   if (!json.is_object()) return malformed("not a JSON object");
   const auto token_it = json.find("access_token");
@@ -238,7 +247,7 @@ Result<AccessToken> TokenClient::token(const TokenSettings& settings,
     }
   }
   if (token.cnf_x5t_s256 && (!mtls || *token.cnf_x5t_s256 != mtls->id)) {
-    return fail("the token is bound (cnf x5t#S256 " + *token.cnf_x5t_s256 +
+    return fail(Reason::invalid_answer, "the token is bound (cnf x5t#S256 " + *token.cnf_x5t_s256 +
                     ") to another certificate than the one presented (" +
                     (mtls ? mtls->id : std::string("none")) + ")",
                 http::redact_url(settings.url));

@@ -29,6 +29,8 @@ std::string status_json(const std::vector<CredentialStatus>& status) {
     item["next_renewal"] = s.next_attempt ? format_time(*s.next_attempt) : "";
     item["failures"] = s.failures;
     item["last_error"] = s.last_error;
+    item["reason"] = s.reason;
+    if (!s.warning.empty()) item["warning"] = s.warning;
     item["dir"] = s.dir.string();
     nlohmann::json deps = nlohmann::json::array();
     for (const auto& d : s.dependents) {

@@ -6,6 +6,7 @@
 #include "engine/issuers.hpp"
 #include "http/curl_transport.hpp"
 #include "util/duration.hpp"
+#include "util/files.hpp"
 #include "util/parallel.hpp"
 
 namespace certrotd::engine {
@@ -43,11 +44,18 @@ Result<PlanMap> build_plans(const std::shared_ptr<const config::Config>& generat
   for (std::size_t i = 0; i < credentials.size(); ++i) {
     const config::CredentialConfig& credential = credentials[i];
     Result<store::CredentialStore>& store = *stores[i];
+    std::optional<Error> folder_error;
     if (!store) {
-      return fail(store.error().wrap(credential.mark.to_string() + ": credential '" +
-                                     credential.name + "'"));
+      // Not a configuration error: the folder may become creatable (a mount, a permission), and
+      // the other credentials must not wait for it. The credential's jobs open it first.
+      folder_error = store.error().reason == Reason::unspecified
+                         ? store.error().because(Reason::io)
+                         : store.error();
+      std::shared_ptr<const store::StoreOptions> options(generation, &credential.output);
+      store = store::CredentialStore::reopen(std::move(options));
     }
     auto plan = std::make_shared<CredentialPlan>(generation, credential, std::move(*store));
+    plan->folder_error = std::move(folder_error);
     plan->issuer = issuers->at(credential.issuer);
     auto& issuer_roots = anchors[credential.issuer];
     if (!issuer_roots) {
@@ -158,18 +166,93 @@ Result<Installed> live_version(const CredentialPlan& plan) {
   if (!*live) return fail("no certificate is live", plan.config.output.dir);
   auto versions = plan.store.versions();
   if (!versions) return fail(versions.error());
-  Installed installed{(*live)->chain.front().info(), {}};
+  Installed installed{(*live)->chain.front().info(), {}, std::nullopt};
   for (const auto& v : *versions) {
     if (v.live) installed.version = v.id;
   }
   return installed;
 }
 
+Result<Installed> run_kind(const Job& job, const RotationEnv& env) {
+  switch (job.kind) {
+    case JobKind::rotate: return rotate(*job.plan, env);
+    case JobKind::dependents: return live_version(*job.plan);
+    case JobKind::copies: return rewrite_copies(*job.plan);
+    case JobKind::adopt: return adopt_replacement(*job.plan, env);
+  }
+  return fail("unknown job");
+}
+
 JobResult run_job(Job job, const RotationEnv& env) {
-  auto result = job.dependents_only ? live_version(*job.plan) : rotate(*job.plan, env);
+  bool opened = false;
+  if (job.open_folder) {
+    // Creates and recovers the folder, as at start-up; the plan's store names the same folder.
+    auto store = store::CredentialStore::open(job.plan->store.options());
+    if (!store) {
+      Error e = store.error().reason == Reason::unspecified ? store.error().because(Reason::io)
+                                                            : store.error();
+      return JobResult{std::move(job), fail(e.wrap("output folder unusable")), {}, false};
+    }
+    opened = true;
+  }
+  auto result = run_kind(job, env);
   std::vector<notify::ActionOutcome> actions;
+  // A copy that failed after the swap does not undo it: the folder's readers need the reload.
   if (result) actions = notify_dependents(*job.plan, job.old_serial, *result, env);
-  return JobResult{std::move(job), std::move(result), std::move(actions)};
+  return JobResult{std::move(job), std::move(result), std::move(actions), opened};
+}
+
+namespace {
+
+// The roots an imported chain must verify to: the network issuer's trust anchors, or the local
+// issuer's roots (its own certificate when that is self-signed).
+Result<std::vector<x509::Certificate>> import_anchors(const config::IssuerConfig& issuer) {
+  const auto* local = std::get_if<issuer::LocalIssuerOptions>(&issuer.options);
+  if (!local) return issuer_anchors(issuer);
+  auto text = read_file(local->roots ? *local->roots : local->ca_cert);
+  if (!text) return fail(text.error());
+  return x509::parse_certificates(*text);
+}
+
+}  // namespace
+
+Result<Installed> import_credential(const config::Config& config,
+                                    const config::CredentialConfig& credential,
+                                    const ImportInput& input, SystemTime now) {
+  auto chain = x509::parse_certificates(input.cert);
+  if (!chain) return fail(chain.error().wrap("--cert").because(Reason::config));
+  std::string chain_text = input.chain;
+  if (chain_text.empty() && chain->size() == 1) {
+    // A leaf alone: its intermediates are most likely those of the credential it replaces,
+    // as for a replacement by hand; verification below tells whether they fit.
+    std::error_code ec;
+    const auto live_chain = std::filesystem::path(credential.output.dir) / "chain.pem";
+    if (std::filesystem::exists(live_chain, ec)) {
+      auto text = read_file(live_chain);
+      if (!text) return fail(text.error());
+      chain_text = std::move(*text);
+    }
+  }
+  if (!chain_text.empty()) {
+    auto more = x509::parse_certificates(chain_text);
+    if (!more) return fail(more.error().wrap("--chain").because(Reason::config));
+    for (auto& c : *more) chain->push_back(std::move(c));
+  }
+  std::optional<std::string> pass;
+  if (credential.key_passphrase_file) {
+    auto read = read_passphrase(*credential.key_passphrase_file);
+    if (!read) return fail(read.error());
+    pass = std::move(*read);
+  }
+  auto key = x509::parse_private_key(input.key, pass ? std::optional<std::string_view>(*pass)
+                                                     : std::nullopt);
+  if (!key) return fail(key.error().wrap("--key").because(Reason::config));
+  auto anchors = import_anchors(config.issuers.at(credential.issuer));
+  if (!anchors) return fail(anchors.error().wrap("issuer " + credential.issuer + " roots"));
+  auto store = store::CredentialStore::open(credential.output);
+  if (!store) return fail(store.error());
+  return install_replacement(credential, *store, Replacement{std::move(*chain), std::move(*key)},
+                             *anchors, now);
 }
 
 Engine::Engine(EngineDeps deps, std::unique_ptr<store::StateFiles> state)
@@ -184,7 +267,9 @@ Result<std::unique_ptr<Engine>> Engine::create(const config::Config& config, Eng
       new Engine(deps, std::make_unique<store::StateFiles>(config.state_dir)));
   engine->m_config = std::move(generation);
   for (auto& [name, plan] : *plans) {
-    engine->m_tracked[name].plan = std::move(plan);
+    Tracked& tracked = engine->m_tracked[name];
+    tracked.folder_ready = !plan->folder_error;
+    tracked.plan = std::move(plan);
   }
   return engine;
 }
@@ -213,6 +298,12 @@ void Engine::start() {
       apply(*tracked, *found[i]);
       count_failing(*tracked);
       schedule_next(*name, *tracked);
+      if (!tracked->folder_ready) {
+        record_failure(*name, *tracked, *tracked->plan->folder_error, EventKind::renew_failed,
+                       "output folder unusable: ");
+        count_failing(*tracked);
+        save_state(*name, *tracked);
+      }
     }
   }
 }
@@ -318,12 +409,21 @@ std::vector<Job> Engine::take_due() {
     tracked.in_flight = true;
     ++m_in_flight;
     if (auto rolled = m_rolled_back.find(name); rolled != m_rolled_back.end()) {
-      jobs.push_back(Job{name, tracked.plan, now, std::move(rolled->second), true});
+      jobs.push_back(Job{name, tracked.plan, now, std::move(rolled->second), JobKind::dependents});
       m_rolled_back.erase(rolled);
       continue;
     }
-    emit(EventKind::renewing, Severity::info, name, tracked, {});
-    jobs.push_back(Job{name, tracked.plan, now, tracked.cert() ? tracked.cert()->serial : ""});
+    Job job{name, tracked.plan, now, tracked.cert() ? tracked.cert()->serial : ""};
+    job.open_folder = !tracked.folder_ready;
+    if (std::exchange(tracked.adopt_pending, false)) {
+      job.kind = JobKind::adopt;
+    } else if (tracked.persisted.copies_missing && tracked.folder_ready) {
+      // The live version is what the copies lack; a new certificate would not help them.
+      job.kind = JobKind::copies;
+    } else {
+      emit(EventKind::renewing, Severity::info, name, tracked, {});
+    }
+    jobs.push_back(std::move(job));
   }
   return jobs;
 }
@@ -353,52 +453,148 @@ void Engine::complete(JobResult done) {
     tracked.in_flight = false;
     --m_in_flight;
   }
+  if (done.folder_opened) tracked.folder_ready = true;
   const std::string& name = done.job.name;
-  if (done.job.dependents_only) {
-    // Nothing was rotated: record what the dependents said and go back to the schedule (the
-    // timer entry may have come due meanwhile and been dropped while this job ran).
-    if (done.result) {
-      tracked.dependents = std::move(done.actions);
-    } else {
-      emit(EventKind::dependent_failed, Severity::error, name, tracked,
-           "dependents not told about the rollback: " + done.result.error().what());
-    }
-    count_failing(tracked);
-    schedule_next(name, tracked);
-    return;
-  }
-  const SystemTime now = m_deps.clock.wall_now();
-  tracked.persisted.last_attempt = done.job.started;
-  if (done.result) {
-    tracked.persisted.last_success = now;
-    tracked.persisted.installed_at = now;
-    tracked.persisted.live_cert =
-        cache_of(done.result->info, live_files_id(tracked.plan->config));
-    tracked.persisted.live_cert->installed = true;
-    tracked.persisted.last_error.clear();
-    tracked.persisted.failures = 0;
-    tracked.dependents = std::move(done.actions);
-    emit(EventKind::renewed, Severity::info, name, tracked, "version " + done.result->version);
-    schedule_next(name, tracked);
-  } else {
-    const Error& error = done.result.error();
-    tracked.persisted.failures += 1;
-    tracked.persisted.last_error = error.what();
-    const store::CertCache* cert = tracked.cert();
-    const Millis remaining =
-        cert ? std::chrono::duration_cast<Millis>(cert->not_after - now) : Millis{0};
-    const Millis delay = schedule::backoff_delay(tracked.persisted.failures, remaining,
-                                                 tracked.plan->config.policy, m_deps.random);
-    emit(EventKind::renew_failed, Severity::warning, name, tracked,
-         error.what() + "; old credential kept; attempt " +
-             std::to_string(tracked.persisted.failures) + ", retry in " + format_duration(delay));
-    warn_if_near_expiry(name, tracked);
-    SystemTime when = now + delay;
-    if (cert && cert->not_after > now) when = std::min(when, cert->not_after);
-    schedule_at(name, tracked, when);
+  switch (done.job.kind) {
+    case JobKind::dependents:
+      // Nothing was rotated: record what the dependents said and go back to the schedule (the
+      // timer entry may have come due meanwhile and been dropped while this job ran).
+      if (done.result) {
+        tracked.dependents = std::move(done.actions);
+      } else {
+        emit(EventKind::dependent_failed, Severity::error, name, tracked,
+             "dependents not told about the rollback: " + done.result.error().what());
+      }
+      count_failing(tracked);
+      schedule_next(name, tracked);
+      return;
+    case JobKind::adopt:
+      complete_adoption(done, tracked);
+      break;
+    case JobKind::rotate:
+    case JobKind::copies:
+      complete_rotation(done, tracked);
+      break;
   }
   count_failing(tracked);
   save_state(name, tracked);
+}
+
+void Engine::complete_rotation(const JobResult& done, Tracked& tracked) {
+  const std::string& name = done.job.name;
+  const SystemTime now = m_deps.clock.wall_now();
+  tracked.persisted.last_attempt = done.job.started;
+  if (!done.result) {
+    const Error& error = done.result.error();
+    if (done.job.kind == JobKind::copies) {
+      record_failure(name, tracked, error, EventKind::copy_failed,
+                     "the live version is complete but a copy is still missing: ");
+    } else {
+      record_failure(name, tracked, error, EventKind::renew_failed, "");
+    }
+    return;
+  }
+  const Installed& installed = *done.result;
+  if (done.job.kind == JobKind::rotate) {
+    tracked.persisted.last_success = now;
+    tracked.persisted.installed_at = now;
+    tracked.persisted.live_cert = cache_of(installed.info, live_files_id(tracked.plan->config));
+    tracked.persisted.live_cert->installed = true;
+    emit(EventKind::renewed, Severity::info, name, tracked, "version " + installed.version);
+  }
+  tracked.dependents = done.actions;
+  if (installed.copy_error) {
+    // Our own new version is live (its fingerprint is now the one we know, so the watch will
+    // not take it for a hand edit); what is missing is the copy, and that stays a failure.
+    tracked.persisted.copies_missing = true;
+    tracked.persisted.failures = done.job.kind == JobKind::rotate ? 0 : tracked.persisted.failures;
+    record_failure(name, tracked, *installed.copy_error, EventKind::copy_failed,
+                   "version " + installed.version + " is live but a copy is missing: ");
+    return;
+  }
+  if (done.job.kind == JobKind::copies) {
+    emit(EventKind::copies_written, Severity::info, name, tracked,
+         "copies of version " + installed.version + " written");
+  }
+  tracked.persisted.copies_missing = false;
+  clear_failure(tracked);
+  schedule_next(name, tracked);
+}
+
+void Engine::complete_adoption(const JobResult& done, Tracked& tracked) {
+  const std::string& name = done.job.name;
+  refresh_live(name, tracked);
+  if (!done.result) {
+    // The previous credential is live again (or the folder could not be read): nothing about
+    // the schedule changes.
+    emit(EventKind::adopt_refused, Severity::error, name, tracked, done.result.error().what(),
+         done.result.error().reason);
+    schedule_next(name, tracked);
+    return;
+  }
+  tracked.dependents = done.actions;
+  tracked.persisted.installed_at.reset();
+  if (tracked.persisted.live_cert) tracked.persisted.live_cert->installed = false;
+  if (done.result->copy_error) {
+    tracked.persisted.copies_missing = true;
+    emit(EventKind::adopted, Severity::info, name, tracked,
+         "certificate replaced on disk; version " + done.result->version + " is live");
+    record_failure(name, tracked, *done.result->copy_error, EventKind::copy_failed,
+                   "version " + done.result->version + " is live but a copy is missing: ");
+    return;
+  }
+  tracked.persisted.copies_missing = false;
+  clear_failure(tracked);
+  emit(EventKind::adopted, Severity::info, name, tracked,
+       "certificate replaced on disk; version " + done.result->version +
+           " is live as a complete set; scheduling from its own dates");
+  schedule_next(name, tracked);
+}
+
+void Engine::clear_failure(Tracked& tracked) {
+  tracked.persisted.last_error.clear();
+  tracked.persisted.last_reason.clear();
+  tracked.persisted.needs_attention = false;
+  tracked.persisted.failures = 0;
+}
+
+void Engine::record_failure(const std::string& name, Tracked& tracked, const Error& error,
+                            EventKind kind, const std::string& what) {
+  const SystemTime now = m_deps.clock.wall_now();
+  tracked.persisted.failures += 1;
+  tracked.persisted.last_error = what + error.what();
+  tracked.persisted.last_reason = std::string(to_string(error.reason));
+  // Files and folders are the exception: an operator fixes a mount or a permission, and trying
+  // again is cheap, so io failures keep the ordinary backoff.
+  const bool permanent = !error.retryable() && error.reason != Reason::io;
+  tracked.persisted.needs_attention = permanent;
+  const store::CertCache* cert = tracked.cert();
+  const Millis remaining =
+      cert ? std::chrono::duration_cast<Millis>(cert->not_after - now) : Millis{0};
+  const Millis delay = schedule::retry_delay(
+      tracked.persisted.failures, remaining, tracked.plan->config.policy, m_deps.random,
+      permanent ? schedule::ErrorClass::permanent : schedule::ErrorClass::retryable,
+      error.retry_after);
+  std::string text = tracked.persisted.last_error;
+  if (kind == EventKind::renew_failed) {
+    if (cert && cert->not_after > now) {
+      text += "; old credential kept";
+    } else if (cert) {
+      text += "; the expired credential stays in place";
+    } else {
+      text += "; no credential yet";
+    }
+  }
+  text += "; attempt " + std::to_string(tracked.persisted.failures) + ", retry in " +
+          format_duration(delay);
+  // Permanent: the same request fails the same way until someone changes a side.
+  if (permanent) text += "; will not heal by retrying, needs attention";
+  emit(kind, permanent ? Severity::error : Severity::warning, name, tracked, std::move(text),
+       error.reason);
+  warn_if_near_expiry(name, tracked);
+  SystemTime when = now + delay;
+  if (cert && cert->not_after > now) when = std::min(when, cert->not_after);
+  schedule_at(name, tracked, when);
 }
 
 void Engine::warn_if_near_expiry(const std::string& name, const Tracked& tracked) {
@@ -413,29 +609,39 @@ void Engine::warn_if_near_expiry(const std::string& name, const Tracked& tracked
   }
 }
 
-void Engine::on_disk_changed(const std::string& name) {
+DiskCheck Engine::on_disk_changed(const std::string& name, bool final_look) {
   auto it = m_tracked.find(name);
-  if (it == m_tracked.end() || it->second.in_flight) return;  // our own swap: complete() handles it
+  // In flight: our own swap, or a job that looks at the folder itself; complete() follows.
+  if (it == m_tracked.end() || it->second.in_flight) return DiskCheck::settled;
   Tracked& tracked = it->second;
   std::optional<store::CertCache> cache = tracked.persisted.live_cert;
   auto live = live_info(tracked.plan->config, cache);
-  if (!live || !*live) {
-    // Half-written by hand, or removed: keep the schedule we have; a later change or the next
-    // renewal sorts it out. Renewing now would race with whoever is writing.
+  if (!live) {
+    // Half-written by hand, or a key that does not fit: give the writer time, then restore.
+    if (!final_look) return DiskCheck::unsettled;
+  } else if (!*live) {
+    // Removed: keep the schedule we have; the next renewal writes a new version.
+    return DiskCheck::settled;
+  } else if (tracked.cert() && cache && tracked.cert()->fingerprint == cache->fingerprint) {
+    // Our own version (or the same certificate touched or copied back): the files' identity
+    // changed, the credential did not.
+    tracked.persisted.live_cert = std::move(cache);
+    return DiskCheck::settled;
+  }
+  tracked.adopt_pending = true;
+  m_queue.schedule(name, m_deps.clock.mono_now());
+  return DiskCheck::settled;
+}
+
+void Engine::refresh_live(const std::string& name, Tracked& tracked) {
+  std::optional<store::CertCache> cache = tracked.persisted.live_cert;
+  auto live = live_info(tracked.plan->config, cache);
+  if (!live) {
+    emit(EventKind::loaded, Severity::warning, name, tracked,
+         "live credential unusable: " + live.error().what());
     return;
   }
-  const bool unchanged =
-      tracked.cert() && cache && tracked.cert()->fingerprint == cache->fingerprint;
   tracked.persisted.live_cert = std::move(cache);
-  if (unchanged) return;
-  tracked.persisted.failures = 0;
-  tracked.persisted.last_error.clear();
-  tracked.persisted.installed_at.reset();
-  count_failing(tracked);
-  emit(EventKind::adopted, Severity::info, name, tracked,
-       "certificate replaced on disk; scheduling from its own dates");
-  schedule_next(name, tracked);
-  save_state(name, tracked);
 }
 
 Result<std::string> Engine::rollback(const std::string& name) {
@@ -446,8 +652,16 @@ Result<std::string> Engine::rollback(const std::string& name) {
   const std::string rolled_away_from = tracked.cert() ? tracked.cert()->serial : "";
   auto version = tracked.plan->store.rollback();
   if (!version) return fail(version.error());
-  // Schedule from the restored certificate's own dates, as for any change on disk.
-  on_disk_changed(name);
+  // Schedule from the restored certificate's own dates, as for any change on disk; the restored
+  // version is complete, so there is nothing to adopt.
+  refresh_live(name, tracked);
+  if (tracked.persisted.live_cert) tracked.persisted.live_cert->installed = false;
+  tracked.persisted.installed_at.reset();
+  clear_failure(tracked);
+  tracked.persisted.copies_missing = false;
+  count_failing(tracked);
+  schedule_next(name, tracked);
+  save_state(name, tracked);
   emit(EventKind::rolled_back, Severity::warning, name, tracked,
        "version " + *version + " is live");
   if (!tracked.plan->config.on_rotate.empty()) {
@@ -483,6 +697,12 @@ Result<void> Engine::reload(const config::Config& config) {
   m_state_files = std::make_unique<store::StateFiles>(config.state_dir);
   for (auto& [name, plan] : *plans) {
     auto [it, added] = m_tracked.try_emplace(name);
+    const bool same_dir = !added && it->second.plan->config.output.dir == plan->config.output.dir;
+    if (plan->folder_error) {
+      it->second.folder_ready = false;
+    } else if (!same_dir) {
+      it->second.folder_ready = true;
+    }
     it->second.plan = std::move(plan);
     if (added) {
       load(it->second);
@@ -499,6 +719,7 @@ schedule::State Engine::state_of(const std::string& name, const Tracked& tracked
   if (tracked.cert()) inputs.validity = validity_of(tracked.persisted);
   inputs.renewing = tracked.in_flight;
   inputs.failures = tracked.persisted.failures;
+  inputs.needs_attention = tracked.persisted.needs_attention;
   return schedule::classify(inputs, tracked.plan->config.policy, name, m_deps.clock.wall_now());
 }
 
@@ -514,7 +735,7 @@ std::vector<CredentialStatus> Engine::status() const {
                                    t.cert() ? std::optional(info_of(*t.cert())) : std::nullopt,
                                    t.persisted.next_attempt, t.persisted.failures,
                                    t.persisted.last_error, credential.output.dir,
-                                   t.dependents});
+                                   t.dependents, t.persisted.last_reason, {}});
   }
   return out;
 }
@@ -538,7 +759,12 @@ std::vector<CredentialStatus> Engine::inspect(const config::Config& config, cons
       inputs.validity = validity_of(persisted);  // live_info() refreshed persisted.live_cert
     }
     inputs.failures = persisted.failures;
+    inputs.needs_attention = persisted.needs_attention;
     status.failures = persisted.failures;
+    status.reason = persisted.last_reason;
+    if (auto usable = store::check_folder_writable(credential.output.dir); !usable) {
+      status.warning = "output folder unusable: " + usable.error().what();
+    }
     if (status.last_error.empty()) status.last_error = persisted.last_error;
     status.state = schedule::classify(inputs, credential.policy, credential.name, clock.wall_now());
     if (persisted.next_attempt) {
@@ -573,12 +799,12 @@ void Engine::save_state(const std::string& name, const Tracked& tracked) {
 }
 
 void Engine::emit(EventKind kind, Severity severity, const std::string& name,
-                  const Tracked& tracked, std::string message) const {
+                  const Tracked& tracked, std::string message, Reason reason) const {
   const store::CertCache* cert = tracked.cert();
   m_deps.events.emit(Event{kind, severity, name, tracked.plan->config.issuer,
                            cert ? cert->serial : "",
                            cert ? std::optional(cert->not_after) : std::nullopt,
-                           std::move(message)});
+                           std::move(message), reason});
 }
 
 }  // namespace certrotd::engine

@@ -56,6 +56,10 @@ struct CredentialStatus {
   std::filesystem::path dir;
   // The on_rotate actions of the last swap (empty before the first one since start-up).
   std::vector<notify::ActionOutcome> dependents;
+  std::string reason;  // reason class of the last failure, empty after a success
+  // Something an operator should know that does not stop the credential (`check`: the output
+  // folder cannot be created or written).
+  std::string warning;
 };
 
 // The few numbers the service manager's STATUS= line shows after every change, kept up to date
@@ -69,20 +73,37 @@ struct EngineSummary {
   std::optional<MonoTime> next_at;
 };
 
-// One rotation to run on a worker; or, after a rollback, only the credential's on_rotate
-// actions, so that dependents load the restored key.
+// What a job does on its worker.
+enum class JobKind {
+  rotate,      // a new certificate from the issuer
+  dependents,  // after a rollback: only the on_rotate actions, so dependents load the restored key
+  copies,      // a copy failed after a swap: write the copies from the live version
+  adopt,       // the certificate on disk changed under us: adopt_replacement()
+};
+
+// One job to run on a worker.
 struct Job {
   std::string name;
   std::shared_ptr<const CredentialPlan> plan;
   SystemTime started;
   std::string old_serial;  // of the live certificate when the job started; empty if none
-  bool dependents_only = false;  // after a rollback: old_serial is the version rolled away from
+  JobKind kind = JobKind::rotate;  // dependents: old_serial is the version rolled away from
+  // The output folder could not be opened (created, recovered) yet: open it first.
+  bool open_folder = false;
 };
 
 struct JobResult {
   Job job;
   Result<Installed> result;
   std::vector<notify::ActionOutcome> actions;  // on_rotate outcomes, after a successful swap
+  bool folder_opened = false;                  // open_folder was asked for and succeeded
+};
+
+// What the engine made of a change on disk.
+enum class DiskCheck {
+  settled,    // nothing more to do now (adopted, unchanged, or handed to an adopt job)
+  unsettled,  // cert.pem and key.pem do not fit together (yet): look again later, with
+              // settled = true, before treating it as a broken replacement
 };
 
 // Runs on a worker thread.
@@ -100,10 +121,28 @@ struct OnDisk {
 // Touches only that credential's files, so start-up runs it for many credentials at once.
 OnDisk read_on_disk(const config::CredentialConfig& config, const store::StateFiles& files);
 
+// `certrotd import NAME --cert F --key F [--chain F]`: the PEM texts given.
+struct ImportInput {
+  std::string cert;   // the leaf, optionally followed by its intermediates
+  std::string key;    // plain, or encrypted with the credential's key_passphrase_file
+  std::string chain;  // intermediates, may be empty
+};
+
+// Installs an operator's certificate and key as a complete new version of `credential`
+// (install_replacement: key matches, valid now, chain verifies to the issuer's roots; ca.pem,
+// fullchain.pem, bundle.pem and the copies derived). Opens (creates, recovers) the folder as the
+// daemon does at start-up, so it must not run while another process installs into it. A running
+// daemon notices the new version and tells the dependents, as for any replacement on disk.
+Result<Installed> import_credential(const config::Config& config,
+                                    const config::CredentialConfig& credential,
+                                    const ImportInput& input, SystemTime now);
+
 class Engine {
 public:
   // Builds issuers and opens every credential's store (creating output folders and recovering
-  // from an interrupted swap). Fails on anything an operator must fix first.
+  // from an interrupted swap). Fails on anything an operator must fix first; an output folder
+  // that cannot be created or recovered is not that: its credential is marked failed at start()
+  // and its jobs try to open the folder again, with backoff.
   static Result<std::unique_ptr<Engine>> create(const config::Config& config, EngineDeps deps);
 
   // Reads every credential from disk and state_dir and schedules it. Missing or expired
@@ -127,9 +166,13 @@ public:
   // Applies a finished rotation: records success or failure, persists state, reschedules.
   void complete(JobResult result);
 
-  // Something changed in the credential's output folder: re-read it and adopt a certificate
-  // replaced by hand (scheduled from its own dates, not renewed again).
-  void on_disk_changed(const std::string& name);
+  // Something changed in the credential's output folder. A new certificate there (placed by
+  // hand, an offline import or rollback) becomes an adopt job that makes the set complete and
+  // tells the dependents; the credential is then scheduled from the certificate's own dates.
+  // Our own swaps are known by their fingerprint and never adopted. A key that does not fit the
+  // certificate is `unsettled` (a hand replacement may be half-way) until `final_look`, when
+  // it too becomes an adopt job, which restores the previous credential.
+  DiskCheck on_disk_changed(const std::string& name, bool final_look = false);
 
   // Makes the previous version of the credential live again; returns the version now live.
   // Refused while a rotation of it is in flight. Its on_rotate actions then run as after a swap:
@@ -160,6 +203,8 @@ private:
     store::CredentialState persisted;
     bool in_flight = false;
     bool counted_failing = false;  // included in m_failing
+    bool adopt_pending = false;    // the next job is an adopt job
+    bool folder_ready = true;      // the output folder was opened (created, recovered)
     std::vector<notify::ActionOutcome> dependents;
 
     const store::CertCache* cert() const {
@@ -174,11 +219,17 @@ private:
   void schedule_next(const std::string& name, Tracked& tracked);
   void schedule_at(const std::string& name, Tracked& tracked, SystemTime when);
   void save_state(const std::string& name, const Tracked& tracked);
+  void complete_rotation(const JobResult& done, Tracked& tracked);
+  void complete_adoption(const JobResult& done, Tracked& tracked);
+  void record_failure(const std::string& name, Tracked& tracked, const Error& error,
+                      EventKind kind, const std::string& what);
+  void clear_failure(Tracked& tracked);
+  void refresh_live(const std::string& name, Tracked& tracked);
   void count_failing(Tracked& tracked);
   void warn_if_near_expiry(const std::string& name, const Tracked& tracked);
   schedule::State state_of(const std::string& name, const Tracked& tracked) const;
   void emit(EventKind kind, Severity severity, const std::string& name, const Tracked& tracked,
-            std::string message) const;
+            std::string message, Reason reason = Reason::unspecified) const;
 
   EngineDeps m_deps;
   std::unique_ptr<store::StateFiles> m_state_files;

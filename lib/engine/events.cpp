@@ -10,12 +10,15 @@ std::string_view to_string(EventKind kind) {
   switch (kind) {
     case EventKind::loaded: return "loaded";
     case EventKind::adopted: return "adopted";
+    case EventKind::adopt_refused: return "adopt-refused";
     case EventKind::scheduled: return "scheduled";
     case EventKind::renewing: return "renewing";
     case EventKind::validated: return "validated";
     case EventKind::swapped: return "swapped";
     case EventKind::renewed: return "renewed";
     case EventKind::renew_failed: return "renew-failed";
+    case EventKind::copy_failed: return "copy-failed";
+    case EventKind::copies_written: return "copies-written";
     case EventKind::expiring: return "expiring";
     case EventKind::expired: return "expired";
     case EventKind::rolled_back: return "rolled-back";
@@ -54,6 +57,9 @@ void LogEventSink::emit(const Event& event) {
   if (!event.issuer.empty()) line += " issuer=" + event.issuer;
   if (!event.serial.empty()) line += " serial=" + event.serial;
   if (event.not_after) line += " not_after=" + format_time(*event.not_after);
+  if (event.reason != Reason::unspecified) {
+    line += " reason=" + std::string(to_string(event.reason));
+  }
   if (!event.message.empty()) line += ": " + event.message;
   m_logger->log(level_of(event.severity), line);
 }

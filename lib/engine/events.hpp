@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "util/clock.hpp"
+#include "util/result.hpp"
 
 namespace spdlog {
 class logger;
@@ -19,12 +20,15 @@ namespace certrotd::engine {
 enum class EventKind {
   loaded,          // credential read from disk at start-up or reload
   adopted,         // a certificate replaced by hand was found and scheduled from its own dates
+  adopt_refused,   // a hand replacement was unusable; the previous credential was restored
   scheduled,       // next renewal time computed
   renewing,        // a rotation started
   validated,       // the issuer's answer passed every check
   swapped,         // the new version is live on disk
   renewed,         // rotation finished
   renew_failed,    // rotation failed; old credential kept; retry scheduled
+  copy_failed,     // the new version is live but a copy outside the folder is missing; retried
+  copies_written,  // copies that had failed were written from the live version
   expiring,        // less than the expiring threshold left and not renewed
   expired,         // past notAfter
   rolled_back,     // live version re-pointed to the previous one
@@ -44,6 +48,7 @@ struct Event {
   std::string serial;                   // hex, empty if none
   std::optional<SystemTime> not_after;
   std::string message;                  // human text; never secret
+  Reason reason = Reason::unspecified;  // for failures: what kind of thing failed
 };
 
 class EventSink {
@@ -53,7 +58,8 @@ public:
   virtual void emit(const Event& event) = 0;
 };
 
-// One line per event: "renewed credential=web serial=1a2b not_after=2026-11-25T10:00:00Z ...".
+// One line per event: "renewed credential=web serial=1a2b not_after=2026-11-25T10:00:00Z ...",
+// with reason=<class> on failures.
 class LogEventSink final : public EventSink {
 public:
   explicit LogEventSink(std::shared_ptr<spdlog::logger> logger) : m_logger(std::move(logger)) {}

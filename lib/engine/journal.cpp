@@ -12,12 +12,15 @@ std::string_view message_id(EventKind kind) {
   switch (kind) {
     case EventKind::loaded: return "6ed3d25d4d42443fac9c21db1dd82c9f";
     case EventKind::adopted: return "29f607fd4fa548ca9848017d50bd9e92";
+    case EventKind::adopt_refused: return "b8f3d0c2a6e44f1f8a0d5c9e7b21a64d";
     case EventKind::scheduled: return "e685b6ba2b354d90bc59b65701c2eefb";
     case EventKind::renewing: return "96a456b21e9d4b0eaa5e7a8f0bf664b1";
     case EventKind::validated: return "983010abcb13456295ac5dd56f4b8f1c";
     case EventKind::swapped: return "3a98a9854bce4c1f9d15760d848717c8";
     case EventKind::renewed: return "515a7010335e44f2a90a407a0c01a3ad";
     case EventKind::renew_failed: return "84777e7d6a97493ca1dc515b6c6f5c98";
+    case EventKind::copy_failed: return "6c1909146f85407f919a254ecc2d59a1";
+    case EventKind::copies_written: return "33cc7662a1124a319a2a27982481dff7";
     case EventKind::expiring: return "3dfcc1b8c542481d8e0a96cc193122c1";
     case EventKind::expired: return "90ad86c21c93406186b2688bbf3e290c";
     case EventKind::rolled_back: return "431073a561e0430583dd3bb3fffbfc1f";
@@ -54,6 +57,9 @@ void JournalEventSink::emit(const Event& event) {
   if (!event.issuer.empty()) fields.push_back("CERTROT_ISSUER=" + event.issuer);
   if (!event.serial.empty()) fields.push_back("CERTROT_SERIAL=" + event.serial);
   if (event.not_after) fields.push_back("CERTROT_NOT_AFTER=" + format_time(*event.not_after));
+  if (event.reason != Reason::unspecified) {
+    fields.push_back("CERTROT_REASON=" + std::string(to_string(event.reason)));
+  }
 
   std::vector<iovec> iov;
   iov.reserve(fields.size());

@@ -33,6 +33,135 @@ Event event_for(const CredentialPlan& plan, EventKind kind, const x509::CertInfo
                info.not_after, std::move(message)};
 }
 
+// The error of a file operation, classed as io unless the store said otherwise.
+Error io_error(const Error& error) {
+  return error.reason == Reason::unspecified ? error.because(Reason::io) : error;
+}
+
+// The id of the live version when its certificate is `cert_pem`: how a failed install tells
+// "not swapped" from "swapped, copies missing".
+Result<std::string> live_version_id(const store::CredentialStore& store,
+                                    const std::string& cert_pem) {
+  auto files = store.load_current();
+  if (!files) return fail(files.error());
+  if (!*files || (*files)->cert != cert_pem) return fail("the new version is not live");
+  auto versions = store.versions();
+  if (!versions) return fail(versions.error());
+  for (const auto& v : *versions) {
+    if (v.live) return v.id;
+  }
+  return fail("no version is live");
+}
+
+// What a replacement must verify to, and the ca.pem installed with it: the issuer's anchors, or
+// for the local issuer (whose roots come from the issuer itself) the live ca.pem.
+struct Roots {
+  std::vector<x509::Certificate> certs;
+  std::string pem;
+};
+
+Result<Roots> replacement_roots(const store::CredentialStore& store,
+                                std::span<const x509::Certificate> anchors) {
+  if (!anchors.empty()) {
+    std::vector<x509::Certificate> certs(anchors.begin(), anchors.end());
+    std::string pem = x509::to_pem(certs);
+    return Roots{std::move(certs), std::move(pem)};
+  }
+  auto text = optional_file(store.live_path(store::Content::ca));
+  if (!text) return fail(io_error(text.error()));
+  if (text->empty()) return Roots{};
+  auto parsed = x509::parse_certificates(*text);
+  if (!parsed) return fail(parsed.error().wrap("cannot parse the live ca.pem"));
+  return Roots{std::move(*parsed), std::move(*text)};
+}
+
+// install() failed; when the new version is live nevertheless (the failure came after the swap:
+// copies, pruning), its id, and the copy error if writing the copies once more still fails (a
+// pruning failure alone costs only disk space and is retried by the next install).
+// nullopt when the old version is still live.
+std::optional<std::pair<std::string, std::optional<Error>>> after_swap_failure(
+    const store::CredentialStore& store, const store::CredentialFiles& files) {
+  auto live = live_version_id(store, files.cert);
+  if (!live) return std::nullopt;
+  std::optional<Error> copy_error;
+  if (auto r = store.write_copies(files); !r) copy_error = io_error(r.error());
+  return std::pair{std::move(*live), std::move(copy_error)};
+}
+
+// The live version's own files, read through `..data` rather than through the stable names.
+struct LiveVersion {
+  std::string cert, chain, key, ca, fullchain, bundle;
+
+  // As install() wrote it: fullchain.pem and bundle.pem still begin with cert.pem and key.pem.
+  bool consistent() const {
+    return fullchain.starts_with(cert) && bundle.starts_with(key) && !cert.empty() &&
+           !key.empty();
+  }
+
+  // The credential as install() wrote it, from bundle.pem (key, certificate, chain).
+  Result<store::CredentialFiles> restored() const {
+    const auto end_marker = bundle.find("-----END ");
+    const auto line_end = end_marker == std::string::npos ? end_marker
+                                                          : bundle.find('\n', end_marker);
+    if (line_end == std::string::npos) return fail("bundle.pem holds no key");
+    auto certs = x509::parse_certificates(std::string_view(bundle).substr(line_end + 1));
+    if (!certs || certs->empty()) return fail("bundle.pem holds no certificate");
+    return store::CredentialFiles{certs->front().to_pem(), x509::to_pem(tail(*certs)),
+                                  bundle.substr(0, line_end + 1), ca};
+  }
+};
+
+Result<LiveVersion> read_version(const std::string& dir) {
+  const std::filesystem::path data = std::filesystem::path(dir) / "..data";
+  LiveVersion out;
+  for (auto [content, text] : {std::pair{store::Content::cert, &out.cert},
+                               std::pair{store::Content::chain, &out.chain},
+                               std::pair{store::Content::key, &out.key},
+                               std::pair{store::Content::ca, &out.ca},
+                               std::pair{store::Content::fullchain, &out.fullchain},
+                               std::pair{store::Content::bundle, &out.bundle}}) {
+    auto read = optional_file(data / store::file_name(content));
+    if (!read) return fail(read.error());
+    *text = std::move(*read);
+  }
+  return out;
+}
+
+// What an operator placed under the stable names cert.pem, chain.pem and key.pem.
+struct Placed {
+  std::string cert_text;
+  std::string key_text;
+  Replacement replacement;
+};
+
+Result<Placed> read_placed(const config::CredentialConfig& config) {
+  const std::filesystem::path dir = config.output.dir;
+  auto cert_text = read_file(dir / store::file_name(store::Content::cert));
+  if (!cert_text) return fail(cert_text.error());
+  auto key_text = read_file(dir / store::file_name(store::Content::key));
+  if (!key_text) return fail(key_text.error());
+  auto chain = x509::parse_certificates(*cert_text);
+  if (!chain) return fail(chain.error().wrap("cert.pem"));
+  if (chain->size() == 1) {
+    // A leaf alone: its intermediates are in chain.pem (the old ones, when only cert.pem and
+    // key.pem were replaced; verification below tells whether they fit).
+    auto chain_text = optional_file(dir / store::file_name(store::Content::chain));
+    if (!chain_text) return fail(chain_text.error());
+    if (!chain_text->empty()) {
+      auto more = x509::parse_certificates(*chain_text);
+      if (!more) return fail(more.error().wrap("chain.pem"));
+      for (auto& c : *more) chain->push_back(std::move(c));
+    }
+  }
+  auto pass = key_passphrase(config);
+  if (!pass) return fail(pass.error());
+  auto key = x509::parse_private_key(*key_text, *pass ? std::optional<std::string_view>(**pass)
+                                                       : std::nullopt);
+  if (!key) return fail(key.error().wrap("key.pem"));
+  return Placed{std::move(*cert_text), std::move(*key_text),
+                Replacement{std::move(*chain), std::move(*key)}};
+}
+
 }  // namespace
 
 Result<std::string> read_passphrase(const std::filesystem::path& file) {
@@ -135,7 +264,9 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env) {
                               env.min_remaining_validity, std::chrono::minutes(5),
                               current_fingerprint};
   if (auto valid = validate_issued(issued->chain, *key, expected); !valid) {
-    return fail(valid.error().wrap("issuer " + plan.config.issuer + " answer rejected"));
+    return fail(valid.error()
+                    .wrap("issuer " + plan.config.issuer + " answer rejected")
+                    .because(Reason::invalid_answer));
   }
   const x509::CertInfo& info = issued->chain.front().info();
   env.events.emit(event_for(plan, EventKind::validated, info, {}));
@@ -148,9 +279,125 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env) {
   store::CredentialFiles files{issued->chain.front().to_pem(), x509::to_pem(tail(issued->chain)),
                                std::move(*key_pem), x509::to_pem(anchors)};
   auto version = plan.store.install(files, info.serial);
-  if (!version) return fail(version.error().wrap("cannot install the new credential"));
+  if (!version) {
+    // install() writes the copies last: when they failed, the new version is live all the same,
+    // and saying "old credential kept" would be false.
+    if (auto live = after_swap_failure(plan.store, files); live) {
+      env.events.emit(event_for(plan, EventKind::swapped, info, "version " + live->first));
+      return Installed{info, std::move(live->first), std::move(live->second)};
+    }
+    return fail(io_error(version.error()).wrap("cannot install the new credential"));
+  }
   env.events.emit(event_for(plan, EventKind::swapped, info, "version " + *version));
-  return Installed{info, std::move(*version)};
+  return Installed{info, std::move(*version), std::nullopt};
+}
+
+Result<Installed> rewrite_copies(const CredentialPlan& plan) {
+  auto files = plan.store.load_current();
+  if (!files) return fail(io_error(files.error()));
+  if (!*files) return fail(Reason::io, "no version is live", plan.config.output.dir);
+  auto version = live_version_id(plan.store, (*files)->cert);
+  if (!version) return fail(io_error(version.error()));
+  auto leaf = x509::parse_certificate((*files)->cert);
+  if (!leaf) return fail(leaf.error().wrap("cannot parse the live certificate"));
+  if (auto r = plan.store.write_copies(**files); !r) return fail(io_error(r.error()));
+  return Installed{leaf->info(), std::move(*version), std::nullopt};
+}
+
+Result<Installed> install_replacement(const config::CredentialConfig& config,
+                                      const store::CredentialStore& store,
+                                      const Replacement& replacement,
+                                      std::span<const x509::Certificate> anchors, SystemTime now) {
+  auto roots = replacement_roots(store, anchors);
+  if (!roots) return fail(roots.error());
+  if (auto r = validate_replacement(replacement.chain, replacement.key, roots->certs, now); !r) {
+    return fail(r.error().because(Reason::config));
+  }
+  std::string ca_pem = std::move(roots->pem);
+  auto pass = key_passphrase(config);
+  if (!pass) return fail(pass.error());
+  auto key_pem = replacement.key.to_pkcs8_pem(*pass ? std::optional<std::string_view>(**pass)
+                                                    : std::nullopt);
+  if (!key_pem) return fail(key_pem.error());
+  const x509::CertInfo& info = replacement.chain.front().info();
+  store::CredentialFiles files{replacement.chain.front().to_pem(),
+                               x509::to_pem(tail(replacement.chain)), std::move(*key_pem),
+                               std::move(ca_pem)};
+  auto version = store.install(files, info.serial);
+  if (!version) {
+    if (auto live = after_swap_failure(store, files); live) {
+      return Installed{info, std::move(live->first), std::move(live->second)};
+    }
+    return fail(io_error(version.error()).wrap("cannot install the replacement"));
+  }
+  return Installed{info, std::move(*version), std::nullopt};
+}
+
+Result<Installed> adopt_replacement(const CredentialPlan& plan, const RotationEnv& env) {
+  const config::CredentialConfig& config = plan.config;
+  const store::CredentialStore& store = plan.store;
+  auto live = read_version(config.output.dir);
+  if (!live) return fail(io_error(live.error()).wrap("cannot read the live version"));
+  auto versions = store.versions();
+  if (!versions) return fail(io_error(versions.error()));
+  std::string live_id;
+  for (const auto& v : *versions) {
+    if (v.live) live_id = v.id;
+  }
+  const bool written_over = !live->consistent();
+  const std::span<const x509::Certificate> anchors =
+      plan.anchors ? std::span<const x509::Certificate>(*plan.anchors)
+                   : std::span<const x509::Certificate>();
+  auto placed = read_placed(config);
+  Result<Installed> installed = fail("no replacement");
+  if (placed) {
+    if (!written_over && placed->cert_text == live->cert && placed->key_text == live->key) {
+      // A complete version made live by someone else (offline import or rollback).
+      return rewrite_copies(plan);
+    }
+    const SystemTime now = env.clock.wall_now();
+    auto roots = replacement_roots(store, anchors);
+    Result<void> usable = roots ? validate_replacement(placed->replacement.chain,
+                                                       placed->replacement.key, roots->certs, now)
+                                : fail(roots.error());
+    if (usable && written_over) {
+      // Keep what was written over as a rollback target: restored from its own bundle.pem,
+      // installed just below the replacement.
+      if (auto files = live->restored(); files && store.install(*files, "restored")) {
+        if (auto r = store.discard(live_id); !r) return fail(io_error(r.error()));
+      }
+    }
+    installed = usable ? install_replacement(config, store, placed->replacement, anchors, now)
+                       : Result<Installed>(fail(usable.error().because(Reason::config)));
+  }
+  const bool refused = !placed || !installed;
+  if (!refused && !written_over) return installed;
+  // Either way the version written over must not stay a rollback target.
+  if (!refused) {
+    if (auto r = store.discard(live_id); !r) return fail(io_error(r.error()));
+    return installed;
+  }
+  std::string restored_id;
+  if (written_over) {
+    auto files = live->restored();
+    if (!files) return fail(files.error().wrap("cannot restore the version written over"));
+    auto version = store.install(*files, "restored");
+    if (!version) return fail(io_error(version.error()).wrap("cannot restore the credential"));
+    restored_id = *version;
+    if (auto r = store.discard(live_id); !r) return fail(io_error(r.error()));
+  } else if (!live_id.empty()) {
+    // The stable names were replaced by files of their own: put the links back.
+    store::CredentialFiles files{live->cert, live->chain, live->key, live->ca};
+    auto version = store.install(files, "restored");
+    if (!version) return fail(io_error(version.error()).wrap("cannot restore the credential"));
+    restored_id = *version;
+  }
+  const Error& why = placed ? installed.error() : placed.error();
+  return fail(Reason::config,
+              "the certificate and key placed in " + config.output.dir +
+                  " were not adopted (" + why.what() + "); the previous credential is live " +
+                  "again as version " + restored_id + ". To replace it, run `certrotd import " +
+                  config.name + " --cert FILE --key FILE [--chain FILE]`");
 }
 
 std::vector<notify::ActionOutcome> notify_dependents(const CredentialPlan& plan,

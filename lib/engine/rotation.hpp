@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ struct CredentialPlan {
   // anchors the issuer reports (only trustworthy for issuers whose anchors come from local
   // configuration, like `local`).
   std::shared_ptr<const std::vector<x509::Certificate>> anchors;
+  // Why the output folder could not be opened (created, recovered) when the plan was made: a
+  // run-time condition of this credential alone (read-only file system, no permission), retried
+  // by its jobs while the other credentials run.
+  std::optional<Error> folder_error;
 };
 
 // The credential as it is on disk, read through the stable file names.
@@ -59,6 +64,9 @@ std::uint64_t live_files_id(const config::CredentialConfig& config);
 struct Installed {
   x509::CertInfo info;
   std::string version;
+  // The version is live, but writing a copy outside the folder failed: the rotation happened
+  // (dependents are told) and the copy is retried from the live version until it is written.
+  std::optional<Error> copy_error;
 };
 
 struct RotationEnv {
@@ -78,6 +86,39 @@ std::vector<notify::ActionOutcome> notify_dependents(const CredentialPlan& plan,
                                                      const std::string& old_serial,
                                                      const Installed& installed,
                                                      const RotationEnv& env);
+
+// Writes the configured copies from the live version (after a copy failed). An error when
+// there is no live version or a copy still cannot be written.
+Result<Installed> rewrite_copies(const CredentialPlan& plan);
+
+// A certificate and key an operator put in place: `certrotd import`, or what a hand
+// replacement wrote into the output folder.
+struct Replacement {
+  std::vector<x509::Certificate> chain;  // leaf first
+  x509::PrivateKey key;
+};
+
+// Checks a replacement (engine/validate.hpp validate_replacement: key matches, valid now, chain
+// verifies to `anchors`, or to the live ca.pem when `anchors` is empty) and installs it as a
+// complete new version (fullchain, bundle, ca and copies derived as for an issued one).
+Result<Installed> install_replacement(const config::CredentialConfig& config,
+                                      const store::CredentialStore& store,
+                                      const Replacement& replacement,
+                                      std::span<const x509::Certificate> anchors, SystemTime now);
+
+// After the certificate in the output folder changed under us: makes the folder a complete,
+// consistent set again. Runs on a worker.
+//  - The live version is consistent and the stable names lead into it (an offline `import` or
+//    `rollback`): nothing to rebuild; copies are refreshed.
+//  - cert.pem and key.pem were replaced by hand (often written through the stable links into the
+//    live version folder, leaving fullchain.pem and bundle.pem behind): when the pair is usable
+//    (validate_replacement), it is installed as a complete new version; the version written over
+//    is replaced by one restored from its own bundle.pem (key, certificate and chain as certrotd
+//    installed them), so a rollback finds the previous credential whole, never the mixed files.
+//  - The pair is not usable (key does not match, not valid now, unreadable): the previous
+//    credential is restored from the bundle.pem of the version written over (key, certificate and
+//    chain as certrotd installed them) and the error says how to replace it safely.
+Result<Installed> adopt_replacement(const CredentialPlan& plan, const RotationEnv& env);
 
 // Reads a passphrase file: the first line, without its line ending. The value is never logged.
 Result<std::string> read_passphrase(const std::filesystem::path& file);

@@ -17,6 +17,9 @@ namespace {
 constexpr std::uint64_t k_timer_accuracy_usec = 250'000;
 // A hand replacement writes cert and key one after the other; re-read once the writes settle.
 constexpr std::uint64_t k_recheck_delay_usec = 500'000;
+// A key and certificate that still do not fit this long after the last write are a broken
+// replacement, not one half-way (two `cp` commands typed one after the other): restore then.
+constexpr std::uint64_t k_unsettled_grace_usec = 5'000'000;
 constexpr std::uint32_t k_dir_events =
     IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_ONLYDIR;
 constexpr std::uint32_t k_data_events = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ONLYDIR;
@@ -217,6 +220,8 @@ void Service::rewatch_data(const std::string& name, Watch& w) {
   // The live version folder changes with every swap; watch the new one, drop the old one.
   const std::string* dir = m_engine->output_dir(name);
   if (!dir) return;
+  // A folder that could not be created at start-up exists after the credential's first swap.
+  if (w.dir_wd < 0) w.dir_wd = add_watch(*dir, k_dir_events, name);
   const int wd = add_watch(*dir + "/..data", k_data_events, name);
   if (w.data_wd >= 0 && w.data_wd != wd && w.data_wd != w.dir_wd) remove_watch(w.data_wd);
   w.data_wd = wd;
@@ -249,6 +254,7 @@ int Service::on_inotify(sd_event_source*, int fd, uint32_t, void* userdata) {
 
 void Service::disk_changed(const std::string& name) {
   if (m_stopping) return;
+  m_unsettled.erase(name);  // written again: the grace period starts over
   m_recheck.insert(name);
   sd_event_source_set_time(m_recheck_timer.get(), now_usec(m_loop) + k_recheck_delay_usec);
   sd_event_source_set_enabled(m_recheck_timer.get(), SD_EVENT_ONESHOT);
@@ -256,11 +262,25 @@ void Service::disk_changed(const std::string& name) {
 
 int Service::on_recheck(sd_event_source*, uint64_t, void* userdata) {
   auto* self = static_cast<Service*>(userdata);
+  std::set<std::string> waiting;
   for (const auto& name : std::exchange(self->m_recheck, {})) {
-    self->m_engine->on_disk_changed(name);
+    const bool final_look = self->m_unsettled.erase(name) > 0;
+    if (self->m_engine->on_disk_changed(name, final_look) == DiskCheck::unsettled) {
+      waiting.insert(name);
+    }
     if (auto it = self->m_watches.find(name); it != self->m_watches.end()) {
       self->rewatch_data(it->first, it->second);
     }
+  }
+  if (!waiting.empty()) {
+    // Set after the loop: disk_changed() during it would have cleared these.
+    for (const auto& name : waiting) {
+      self->m_unsettled.insert(name);
+      self->m_recheck.insert(name);
+    }
+    sd_event_source_set_time(self->m_recheck_timer.get(),
+                             now_usec(self->m_loop) + k_unsettled_grace_usec);
+    sd_event_source_set_enabled(self->m_recheck_timer.get(), SD_EVENT_ONESHOT);
   }
   self->pump();
   return 0;

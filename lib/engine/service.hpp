@@ -86,6 +86,9 @@ private:
   // inotify watch descriptor -> the credential's key in m_watches.
   std::unordered_map<int, const std::string*> m_watch_names;
   std::set<std::string> m_recheck;  // credentials whose folder changed, re-read after a pause
+  // Credentials whose cert.pem and key.pem did not fit at the last look and that have been
+  // given the grace period; the next look without further changes is the final one.
+  std::set<std::string> m_unsettled;
   bool m_stopping = false;
   std::function<void()> m_on_change;
 };

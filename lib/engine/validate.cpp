@@ -87,4 +87,23 @@ Result<void> validate_issued(std::span<const x509::Certificate> chain, const x50
   return {};
 }
 
+Result<void> validate_replacement(std::span<const x509::Certificate> chain,
+                                  const x509::PrivateKey& key,
+                                  std::span<const x509::Certificate> anchors, SystemTime now,
+                                  Millis max_not_before_skew) {
+  if (chain.empty()) return fail("no certificate");
+  const x509::Certificate& leaf = chain.front();
+  if (!x509::key_matches(key, leaf)) return fail("the key does not match the certificate");
+  Expectations dates;
+  dates.now = now;
+  dates.max_not_before_skew = max_not_before_skew;
+  if (auto r = check_dates(leaf.info(), dates); !r) return r;
+  if (anchors.empty()) return {};
+  const x509::VerifyOptions options{now, std::nullopt};
+  if (auto r = x509::verify_chain(leaf, chain.subspan(1), anchors, options); !r) {
+    return fail(r.error().wrap("chain does not verify"));
+  }
+  return {};
+}
+
 }  // namespace certrotd::engine

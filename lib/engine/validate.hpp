@@ -35,4 +35,13 @@ struct Expectations {
 Result<void> validate_issued(std::span<const x509::Certificate> chain, const x509::PrivateKey& key,
                              const Expectations& expected);
 
+// A credential placed by an operator (a hand replacement, `certrotd import`): the checks that
+// make sense without a request to compare against. The chain is not empty, the key matches the
+// leaf, the leaf is valid now (notBefore within `max_not_before_skew`, notAfter in the future),
+// and, when `anchors` is not empty, the chain verifies to them.
+Result<void> validate_replacement(std::span<const x509::Certificate> chain,
+                                  const x509::PrivateKey& key,
+                                  std::span<const x509::Certificate> anchors, SystemTime now,
+                                  Millis max_not_before_skew = std::chrono::minutes(5));
+
 }  // namespace certrotd::engine

@@ -69,11 +69,32 @@ bool Failure::retryable() const {
   }
 }
 
+Reason reason_of(const Failure& f) {
+  switch (f.kind) {
+    case FailureKind::transport:
+    case FailureKind::timeout:
+      return Reason::network;
+    case FailureKind::tls_unknown_ca:
+    case FailureKind::tls_name_mismatch:
+    case FailureKind::tls_other:
+      return Reason::tls_server;
+    case FailureKind::tls_client_cert_rejected:
+      return Reason::tls_client_rejected;
+    case FailureKind::http_status:
+      if (f.status == 429 || (f.status == 503 && f.retry_after)) return Reason::rate_limited;
+      return Reason::http_status;
+    case FailureKind::too_large:
+    case FailureKind::malformed:
+      return Reason::invalid_answer;
+  }
+  return Reason::unspecified;
+}
+
 Error to_error_impl(const Failure& f) {
   std::string message = std::string(to_string(f.kind));
   if (!f.message.empty()) message += ": " + f.message;
   return Error{f.retryable() ? ErrorKind::retryable : ErrorKind::permanent, std::move(message),
-               f.url, f.retry_after};
+               f.url, f.retry_after, reason_of(f)};
 }
 
 Error Failure::to_error() const { return to_error_impl(*this); }

@@ -113,9 +113,11 @@ Result<IssuedCredential> CfsslIssuer::issue(const IssueRequest& request) {
     }
     if (reason.empty()) reason = "status " + std::to_string(status);
     Error e{status >= 500 ? ErrorKind::retryable : ErrorKind::permanent,
-            "cfssl sign refused: " + reason, http::redact_url(post.url), std::nullopt};
+            "cfssl sign refused: " + reason, http::redact_url(post.url), std::nullopt,
+            Reason::http_status};
     if (const auto ra = response->header("retry-after")) {
       e.retry_after = http::parse_retry_after(*ra, m_deps.clock->wall_now());
+      if (e.retry_after) e.reason = Reason::rate_limited;
     }
     return fail(std::move(e));
   }
@@ -124,15 +126,20 @@ Result<IssuedCredential> CfsslIssuer::issue(const IssueRequest& request) {
     return fail(transport_error(http::naming_presented(ok.error(), post.tls.client),
                                 "cfssl sign"));
   }
-  if (!json.is_object()) return fail("cfssl sign: malformed response: not JSON");
+  if (!json.is_object()) {
+    return fail(Reason::invalid_answer, "cfssl sign: malformed response: not JSON");
+  }
   const auto result = json.find("result");
   if (result == json.end() || !result->is_object() || !result->contains("certificate") ||
       !(*result)["certificate"].is_string()) {
-    return fail("cfssl sign: malformed response: no result.certificate");
+    return fail(Reason::invalid_answer, "cfssl sign: malformed response: no result.certificate");
   }
   auto chain = x509::parse_certificates(
       x509::normalize_pem((*result)["certificate"].get<std::string>()));
-  if (!chain) return fail(chain.error().wrap("cfssl sign: malformed certificate"));
+  if (!chain) {
+    return fail(
+        chain.error().wrap("cfssl sign: malformed certificate").because(Reason::invalid_answer));
+  }
   IssuedCredential issued;
   issued.chain = std::move(*chain);
   return issued;

@@ -157,7 +157,7 @@ Result<IssuedCredential> HttpIssuer::issue(const IssueRequest& request) {
   }
   auto issued = parse_issue_response(*ok, m_http, m_http.server_generated_key);
   if (!issued) {
-    Error e = issued.error();
+    Error e = issued.error().because(Reason::invalid_answer);
     e.context = http::redact_url(m_http.url);
     return fail(std::move(e));
   }

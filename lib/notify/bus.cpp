@@ -57,7 +57,8 @@ public:
                                      method_of(action), error.get(), &reply, "ss", unit.c_str(),
                                      "replace");
     SdBusMessagePtr owned(reply);  // we own the reply from here
-    if (r < 0) return fail(bus_failure(error, r));
+    // Retryable: systemd may be reloading, or the unit's package still being installed.
+    if (r < 0) return fail_retryable(bus_failure(error, r));
     const char* job = nullptr;
     if (int rr = sd_bus_message_read(reply, "o", &job); rr < 0) {
       return fail("unexpected reply from systemd: " + errno_message(rr));
@@ -87,7 +88,7 @@ public:
     BusError error;
     const int r = sd_bus_call_method(m_bus.get(), k_destination, k_path, k_manager, "KillUnit",
                                      error.get(), nullptr, "ssi", unit.c_str(), "main", signal);
-    if (r < 0) return fail(bus_failure(error, r));
+    if (r < 0) return fail_retryable(bus_failure(error, r));
     return {};
   }
 

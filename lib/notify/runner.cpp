@@ -201,7 +201,8 @@ std::vector<ActionOutcome> ActionRunner::run(const std::vector<Action>& actions,
         break;
       }
       outcome.detail = done.error().what();
-      if (attempt >= retry.attempts) break;
+      // A permanent error (a program that is not there) fails the same way every time.
+      if (attempt >= retry.attempts || !done.error().retryable()) break;
       const Millis delay = retry_delay(retry, attempt);
       if (m_deps.on_retry) m_deps.on_retry(outcome.action, attempt, done.error(), delay);
       if (m_deps.sleep) m_deps.sleep(delay);

@@ -119,6 +119,31 @@ Millis backoff_delay(int failures, Millis remaining, const RenewPolicy& policy, 
   return std::max(drawn, floor);
 }
 
+namespace {
+
+// cap' of backoff_delay(): the cap, shrunk to a tenth of what is left near expiry.
+Millis effective_cap(Millis remaining, const RenewPolicy& policy) {
+  Millis cap = policy.backoff_cap;
+  if (remaining > Millis::zero()) cap = std::min(cap, std::max(policy.min_delay, remaining / 10));
+  return std::max(cap, std::max(policy.min_delay, Millis(1)));
+}
+
+}  // namespace
+
+Millis retry_delay(int failures, Millis remaining, const RenewPolicy& policy, Random& random,
+                   ErrorClass error, std::optional<Millis> retry_after) {
+  const Millis cap = effective_cap(remaining, policy);
+  Millis delay = cap;
+  if (error == ErrorClass::retryable) delay = backoff_delay(failures, remaining, policy, random);
+  if (retry_after && *retry_after > delay) delay = *retry_after;
+  if (remaining > Millis::zero()) {
+    const Millis latest =
+        std::max(std::max(policy.min_delay, Millis(1)), remaining - k_retries_before_expiry * cap);
+    delay = std::min(delay, latest);
+  }
+  return delay;
+}
+
 std::string_view to_string(State state) {
   switch (state) {
     case State::missing:
@@ -135,12 +160,17 @@ std::string_view to_string(State state) {
       return "expiring";
     case State::expired:
       return "expired";
+    case State::needs_attention:
+      return "needs-attention";
   }
   return "unknown";
 }
 
 State classify(const StateInputs& inputs, const RenewPolicy& policy, std::string_view credential_id,
                SystemTime now) {
+  if (inputs.failures > 0 && inputs.needs_attention) {
+    return State::needs_attention;
+  }
   if (!inputs.validity) {
     return State::missing;
   }

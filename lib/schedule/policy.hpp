@@ -68,7 +68,30 @@ SystemTime renewal_time(const Validity& validity, const RenewPolicy& policy,
 //          result = max(U[0, upper] drawn from `random`, min_delay, 1 ms)
 Millis backoff_delay(int failures, Millis remaining, const RenewPolicy& policy, Random& random);
 
-enum class State { missing, valid, due, renewing, backing_off, expiring, expired };
+// The next attempt after a failure, from the error contract (util/result.hpp):
+//   permanent: the effective cap (cap' above), so an unfixable error is retried rarely;
+//   otherwise: backoff_delay(), raised to `retry_after` when the other side asked for longer.
+// Never longer than what still leaves k_retries_before_expiry waits of cap' before notAfter
+// (at least min_delay), so a long Retry-After cannot make the certificate expire unrenewed.
+// `remaining` as for backoff_delay(); with no certificate (remaining <= 0) only cap' applies to
+// permanent errors and retry_after is taken as given (the HTTP layer has clamped it already).
+inline constexpr int k_retries_before_expiry = 3;
+
+enum class ErrorClass { retryable, permanent };
+
+Millis retry_delay(int failures, Millis remaining, const RenewPolicy& policy, Random& random,
+                   ErrorClass error, std::optional<Millis> retry_after);
+
+enum class State {
+  missing,
+  valid,
+  due,
+  renewing,
+  backing_off,
+  expiring,
+  expired,
+  needs_attention,  // the last attempt failed in a way retrying will not fix
+};
 
 std::string_view to_string(State state);
 
@@ -76,9 +99,12 @@ struct StateInputs {
   std::optional<Validity> validity;  // unset: no credential on disk
   bool renewing = false;             // a rotation is in flight
   int failures = 0;                  // consecutive failed attempts
+  bool needs_attention = false;      // the last failure was permanent
 };
 
-// Precedence: missing > renewing > expired > expiring > backing-off > due > valid.
+// Precedence: needs-attention > missing > renewing > expired > expiring > backing-off > due >
+// valid. needs-attention: failures > 0 and the last failure was permanent (it outranks missing:
+// a first issuance refused for good must not look like one that is merely pending).
 // expired: now >= notAfter, or notAfter <= notBefore (valid at no instant).
 // expiring: notAfter - now < expiring_at * (notAfter - notBefore).
 // backing-off: failures > 0.  due: now >= renewal_time().

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -646,6 +647,40 @@ Result<void> CredentialStore::write_copies(const CredentialFiles& files) const {
     if (!file) return fail(file.error());
     if (auto r = file->write(files.content(copy.content)); !r) return r;
     if (auto r = file->commit(); !r) return r;
+  }
+  return {};
+}
+
+Result<void> CredentialStore::discard(std::string_view id) const {
+  auto folder = Folder::open(m_options->dir);
+  if (!folder) return fail(folder.error());
+  auto live = live_id(*folder);
+  if (!live) return fail(live.error());
+  if (*live && **live == id) return fail("refusing to remove the live version", m_options->dir);
+  struct stat st {};
+  const std::string name = version_name(id);
+  if (::fstatat(folder->fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
+  if (auto r = remove_version(m_options->dir, std::string(id)); !r) return r;
+  return fsync_dir(m_options->dir);
+}
+
+Result<void> check_folder_writable(const fs::path& dir) {
+  fs::path at = dir;
+  struct stat st {};
+  while (::stat(at.c_str(), &st) != 0) {
+    if (errno != ENOENT) return fail(Reason::io, errno_text(errno), at.string());
+    if (!at.has_parent_path() || at.parent_path() == at) break;
+    at = at.parent_path();
+  }
+  const std::string what = at == dir ? "" : " (creating " + dir.string() + ")";
+  if (!S_ISDIR(st.st_mode)) return fail(Reason::io, "not a directory" + what, at.string());
+  struct statvfs fs_info {};
+  if (::statvfs(at.c_str(), &fs_info) == 0 && (fs_info.f_flag & ST_RDONLY) != 0) {
+    return fail(Reason::io, "read-only file system" + what, at.string());
+  }
+  // access() asks with the real ids, which are the daemon's when `check` runs as its user.
+  if (::access(at.c_str(), W_OK | X_OK) != 0) {
+    return fail(Reason::io, errno_text(errno) + what, at.string());
   }
   return {};
 }

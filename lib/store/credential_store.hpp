@@ -81,6 +81,11 @@ struct VersionInfo {
   bool live = false;
 };
 
+// Whether `dir` can be used as an output folder without changing anything: it exists and is
+// writable, or its nearest existing ancestor is a writable folder; and the file system is not
+// mounted read-only. What `certrotd check` reports; the store itself finds out by trying.
+Result<void> check_folder_writable(const fs::path& dir);
+
 class CredentialStore {
 public:
   // Creates <dir> if needed (0755, or 0750 when a group is set) and recovers from any crash.
@@ -107,6 +112,10 @@ public:
 
   // All complete versions, oldest first.
   Result<std::vector<VersionInfo>> versions() const;
+
+  // Removes one version that is not live, e.g. one whose files were written over by hand and
+  // that a rollback must therefore never restore. An unknown id is not an error.
+  Result<void> discard(std::string_view id) const;
 
   // Writes every configured copy from `files` (each atomically, mode and owner set on the fd).
   Result<void> write_copies(const CredentialFiles& files) const;

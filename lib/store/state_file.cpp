@@ -213,6 +213,17 @@ Result<CredentialState> state_from_json(const json& doc) {
     }
     state.failures = it->get<int>();
   }
+  // Written only when set, so older files (and older readers) stay as they were.
+  auto reason = string_from_json(doc, "last_reason");
+  if (!reason) return fail(reason.error());
+  state.last_reason = std::move(*reason);
+  for (const auto& [key, flag] : {std::pair{"needs_attention", &CredentialState::needs_attention},
+                                  std::pair{"copies_missing", &CredentialState::copies_missing}}) {
+    const auto it = doc.find(key);
+    if (it == doc.end() || it->is_null()) continue;
+    if (!it->is_boolean()) return fail(std::string(key) + " must be true or false");
+    state.*flag = it->get<bool>();
+  }
   return state;
 }
 
@@ -227,6 +238,9 @@ json state_to_json(const CredentialState& state) {
                                     : std::string()},
            {"last_error", state.last_error},
            {"failures", state.failures}};
+  if (state.needs_attention) doc["needs_attention"] = true;
+  if (!state.last_reason.empty()) doc["last_reason"] = state.last_reason;
+  if (state.copies_missing) doc["copies_missing"] = true;
   if (state.live_cert) {
     const CertCache& c = *state.live_cert;
     doc["live_cert"] = json{{"files_id", format_files_id(c.files_id)},

@@ -53,6 +53,12 @@ struct CredentialState {
   std::string last_error;                  // empty after a success
   int failures = 0;                        // consecutive
   std::optional<CertCache> live_cert;
+  // The last failure cannot heal by retrying (a permanent error): `status` says needs-attention.
+  bool needs_attention = false;
+  std::string last_reason;  // reason class of the last failure ("network", "io", ...)
+  // The live version is complete but at least one copy outside the folder could not be
+  // written; the next attempt writes the copies from the live version.
+  bool copies_missing = false;
 
   // installed_at when the live certificate is one certrotd installed; unset when it was adopted.
   std::optional<SystemTime> live_installed_at() const {

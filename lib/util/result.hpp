@@ -8,6 +8,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <tl/expected.hpp>
@@ -23,6 +24,23 @@ enum class ErrorKind {
   permanent,
 };
 
+// What kind of thing failed, for events (journal field CERTROT_REASON), counters and the operator:
+// "network" heals by itself, "tls-client-rejected" needs someone to look at the identity.
+enum class Reason {
+  unspecified,
+  network,              // DNS, connect, timeout, connection reset
+  tls_server,           // the server's certificate or the handshake failed on our side
+  tls_client_rejected,  // the other side refused our client certificate or client credentials
+  http_status,          // an HTTP answer with an error status (or an OAuth2 error code)
+  invalid_answer,       // an answer we could not use: not JSON, no certificate, did not validate
+  io,                   // files and folders: not creatable, not writable, read-only, disk full
+  config,               // something an operator must change in the configuration
+  rate_limited,         // HTTP 429 or 503 with Retry-After
+};
+
+// "network", "tls-server", ...; "" for unspecified.
+std::string_view to_string(Reason reason);
+
 struct Error {
   ErrorKind kind = ErrorKind::permanent;
   std::string message;
@@ -30,6 +48,7 @@ struct Error {
   // How long the other side asked us to wait (HTTP Retry-After), already clamped; the engine
   // waits at least this long before the next attempt.
   std::optional<std::chrono::milliseconds> retry_after;
+  Reason reason = Reason::unspecified;
 
   bool retryable() const { return kind == ErrorKind::retryable; }
 
@@ -42,6 +61,13 @@ struct Error {
     e.message = outer + ": " + message;
     return e;
   }
+
+  // The same error with its reason class set (the innermost layer that knows it sets it).
+  Error because(Reason why) const {
+    Error e = *this;
+    e.reason = why;
+    return e;
+  }
 };
 
 template <typename T>
@@ -50,7 +76,15 @@ using Result = tl::expected<T, Error>;
 // Builds the error side of a Result: `return fail("no such file", path);`
 inline tl::unexpected<Error> fail(std::string message, std::string context = {},
                                   ErrorKind kind = ErrorKind::permanent) {
-  return tl::unexpected<Error>(Error{kind, std::move(message), std::move(context), std::nullopt});
+  return tl::unexpected<Error>(
+      Error{kind, std::move(message), std::move(context), std::nullopt, Reason::unspecified});
+}
+
+// fail() with a reason class: `return fail(Reason::io, "cannot create folder", path);`
+inline tl::unexpected<Error> fail(Reason reason, std::string message, std::string context = {},
+                                  ErrorKind kind = ErrorKind::permanent) {
+  return tl::unexpected<Error>(
+      Error{kind, std::move(message), std::move(context), std::nullopt, reason});
 }
 
 inline tl::unexpected<Error> fail_retryable(std::string message, std::string context = {}) {
@@ -58,5 +92,20 @@ inline tl::unexpected<Error> fail_retryable(std::string message, std::string con
 }
 
 inline tl::unexpected<Error> fail(Error e) { return tl::unexpected<Error>(std::move(e)); }
+
+inline std::string_view to_string(Reason reason) {
+  switch (reason) {
+    case Reason::unspecified: return "";
+    case Reason::network: return "network";
+    case Reason::tls_server: return "tls-server";
+    case Reason::tls_client_rejected: return "tls-client-rejected";
+    case Reason::http_status: return "http-status";
+    case Reason::invalid_answer: return "invalid-answer";
+    case Reason::io: return "io";
+    case Reason::config: return "config";
+    case Reason::rate_limited: return "rate-limited";
+  }
+  return "";
+}
 
 }  // namespace certrotd

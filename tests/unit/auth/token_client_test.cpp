@@ -156,6 +156,18 @@ TEST_F(TokenClientTest, InvalidClientIsPermanentAndSummarised) {
   ASSERT_FALSE(token);
   EXPECT_FALSE(token.error().retryable());
   EXPECT_NE(token.error().message.find("invalid_client: Bad credentials"), std::string::npos);
+  EXPECT_EQ(token.error().reason, Reason::tls_client_rejected) << "who we are was refused";
+}
+
+TEST_F(TokenClientTest, OtherRefusalsAndBadAnswersHaveTheirOwnReasonClass) {
+  transport.answer(400, R"({"error":"invalid_scope"})");
+  transport.answer(200, R"(not json)");
+  auto refused = client.token(mtls_settings(), "R", identity);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().reason, Reason::http_status);
+  auto malformed = client.token(mtls_settings(), "R", identity);
+  ASSERT_FALSE(malformed);
+  EXPECT_EQ(malformed.error().reason, Reason::invalid_answer);
 }
 
 TEST_F(TokenClientTest, ExtraParamsFollowScopeAndResourceAndMakeAnotherToken) {

@@ -33,11 +33,12 @@ private:
   std::mutex m_mutex;
 };
 
-// A service manager with no such unit.
+// A service manager with no such unit (retryable, as the sd-bus one reports it: the unit may
+// be installed meanwhile).
 struct NoUnits final : notify::BusConnector {
   struct Manager final : notify::ServiceManager {
     Result<std::string> start_job(notify::UnitAction, const std::string& unit) override {
-      return fail("org.freedesktop.systemd1.NoSuchUnit: Unit " + unit + " not found.");
+      return fail_retryable("org.freedesktop.systemd1.NoSuchUnit: Unit " + unit + " not found.");
     }
     Result<std::string> wait_job(const std::string&, Millis) override { return "done"; }
     Result<void> kill_unit(const std::string&, int) override { return {}; }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <mutex>
 
 #include "issuer/ca_init.hpp"
@@ -330,15 +331,269 @@ TEST_F(EngineTest, ACertificateReplacedByHandIsAdoptedNotRenewed) {
   ASSERT_TRUE(write_file_atomic(dir / "live/a/cert.pem", hand, 0644));
   const std::string hand_serial = x509::parse_certificate(hand)->info().serial;
 
-  engine->on_disk_changed("a");
+  const int renewing = sink.count(EventKind::renewing, "a");
+  EXPECT_EQ(engine->on_disk_changed("a"), DiskCheck::settled);
+  EXPECT_EQ(run_due(*engine), 1) << "an adopt job, which makes the set complete";
   EXPECT_EQ(sink.count(EventKind::adopted, "a"), 1);
+  EXPECT_EQ(sink.count(EventKind::renewing, "a"), renewing) << "adopting is not renewing";
   EXPECT_EQ(live_serial("a"), hand_serial);
+  EXPECT_TRUE(read_file(dir / "live/a/fullchain.pem").value().starts_with(hand));
   // Scheduled from its own dates: 2/3 of ten days is more than six days away.
   EXPECT_GE(*engine->next_deadline() - clock.mono_now(), std::chrono::hours(24 * 6));
   EXPECT_EQ(run_due(*engine), 0);
   // Seeing the same certificate again is not a second adoption.
   engine->on_disk_changed("a");
+  EXPECT_EQ(run_due(*engine), 0);
   EXPECT_EQ(sink.count(EventKind::adopted, "a"), 1);
+}
+
+// Writes `text` through the stable link, into the live version folder, as `cp` does.
+void write_through(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc | std::ios::binary);
+  out << text;
+}
+
+TEST_F(EngineTest, AHandReplacementWrittenThroughTheLinksBecomesACompleteNewVersion) {
+  auto engine = make_engine(load(yaml("1h", {"a"})));
+  engine->start();
+  run_due(*engine);
+  const std::string old_version = engine->status().front().cert->serial;
+
+  auto other = load(yaml("240h", {"a"}));
+  other.credentials[0].output.dir = dir / "scratch";
+  other.state_dir = dir / "scratch-state";
+  auto issuing = make_engine(other);
+  issuing->start();
+  run_due(*issuing);
+  const std::string hand_key = read_file(dir / "scratch/key.pem").value();
+  const std::string hand = read_file(dir / "scratch/cert.pem").value();
+  write_through(dir / "live/a/key.pem", hand_key);
+  write_through(dir / "live/a/cert.pem", hand);
+  ASSERT_TRUE(std::filesystem::is_symlink(dir / "live/a/cert.pem"));
+
+  EXPECT_EQ(engine->on_disk_changed("a"), DiskCheck::settled);
+  EXPECT_EQ(run_due(*engine), 1);
+  EXPECT_EQ(sink.count(EventKind::adopted, "a"), 1);
+  const std::string fullchain = read_file(dir / "live/a/fullchain.pem").value();
+  const std::string bundle = read_file(dir / "live/a/bundle.pem").value();
+  EXPECT_TRUE(fullchain.starts_with(hand)) << "fullchain.pem follows the new certificate";
+  EXPECT_NE(bundle.find(hand), std::string::npos) << "bundle.pem too";
+  auto key = x509::parse_private_key(read_file(dir / "live/a/key.pem").value());
+  ASSERT_TRUE(key.has_value());
+  EXPECT_TRUE(x509::key_matches(*key, *x509::parse_certificate(fullchain)));
+  // The version written over (its files mixed two credentials) is no rollback target...
+  store::CredentialStore store = store::CredentialStore::reopen(
+      std::make_shared<const store::StoreOptions>(engine->config().credentials[0].output));
+  auto versions = store.versions().value();
+  for (const auto& v : versions) EXPECT_EQ(v.id.find(old_version), std::string::npos) << v.id;
+  EXPECT_EQ(engine->status().front().failures, 0);
+  // ...but the credential it held is, restored whole from its bundle.pem.
+  ASSERT_TRUE(engine->rollback("a").has_value());
+  EXPECT_EQ(live_serial("a"), old_version);
+  const std::string restored = read_file(dir / "live/a/fullchain.pem").value();
+  EXPECT_TRUE(restored.starts_with(read_file(dir / "live/a/cert.pem").value()));
+  auto restored_key = x509::parse_private_key(read_file(dir / "live/a/key.pem").value());
+  ASSERT_TRUE(restored_key.has_value());
+  EXPECT_TRUE(x509::key_matches(*restored_key, *x509::parse_certificate(restored)));
+}
+
+TEST_F(EngineTest, AKeyThatDoesNotFitIsGivenTimeThenTheOldSetIsRestored) {
+  auto engine = make_engine(load(yaml("1h", {"a"})));
+  engine->start();
+  run_due(*engine);
+  const std::string cert = read_file(dir / "live/a/cert.pem").value();
+  const std::string key = read_file(dir / "live/a/key.pem").value();
+  auto stranger = x509::generate_key(x509::KeySpec{});
+  ASSERT_TRUE(stranger.has_value());
+  write_through(dir / "live/a/key.pem", stranger->to_pkcs8_pem().value());
+
+  EXPECT_EQ(engine->on_disk_changed("a"), DiskCheck::unsettled) << "maybe cert.pem comes next";
+  EXPECT_EQ(run_due(*engine), 0);
+  EXPECT_EQ(engine->on_disk_changed("a", true), DiskCheck::settled);
+  EXPECT_EQ(run_due(*engine), 1);
+  EXPECT_EQ(sink.count(EventKind::adopt_refused, "a"), 1);
+  EXPECT_EQ(sink.count(EventKind::adopted, "a"), 0);
+  EXPECT_EQ(read_file(dir / "live/a/cert.pem").value(), cert);
+  EXPECT_EQ(read_file(dir / "live/a/key.pem").value(), key) << "the previous key is back";
+  const auto refused = std::find_if(sink.events.begin(), sink.events.end(), [](const Event& e) {
+    return e.kind == EventKind::adopt_refused;
+  });
+  EXPECT_NE(refused->message.find("certrotd import a --cert"), std::string::npos)
+      << refused->message;
+  EXPECT_EQ(engine->status().front().state, schedule::State::valid);
+}
+
+TEST_F(EngineTest, AFailedCopyStaysAFailureUntilItIsWrittenFromTheLiveVersion) {
+  auto config = load(yaml("1h", {"a"}));
+  ASSERT_TRUE(write_file_atomic(dir / "blocker", "a file where a folder should be", 0644));
+  const auto copy = dir / "blocker/a.crt";
+  store::CopySpec spec;
+  spec.path = copy;
+  spec.content = store::Content::fullchain;
+  config.credentials[0].output.copies.push_back(spec);
+  auto engine = make_engine(config);
+  engine->start();
+  EXPECT_EQ(run_due(*engine), 1);
+  const std::string serial = live_serial("a");
+  EXPECT_FALSE(serial.empty()) << "the new version is live";
+  EXPECT_EQ(sink.count(EventKind::renewed, "a"), 1);
+  EXPECT_EQ(sink.count(EventKind::copy_failed, "a"), 1);
+  EXPECT_EQ(sink.count(EventKind::renew_failed, "a"), 0) << "no 'old credential kept'";
+  auto status = engine->status().front();
+  EXPECT_EQ(status.failures, 1);
+  EXPECT_EQ(status.reason, "io");
+  EXPECT_NE(status.last_error.find("is live but a copy is missing"), std::string::npos)
+      << status.last_error;
+  EXPECT_EQ(status.state, schedule::State::backing_off);
+
+  // The watch sees our own new version: that is no hand edit and clears nothing.
+  EXPECT_EQ(engine->on_disk_changed("a"), DiskCheck::settled);
+  EXPECT_EQ(sink.count(EventKind::adopted, "a"), 0);
+  EXPECT_EQ(engine->status().front().failures, 1);
+
+  // A restart still knows the copy is missing.
+  engine = make_engine(config);
+  engine->start();
+  EXPECT_EQ(engine->status().front().failures, 1);
+  advance_to_deadline(*engine);
+  EXPECT_EQ(run_due(*engine), 1);
+  EXPECT_EQ(engine->status().front().failures, 2) << "still not writable";
+  EXPECT_EQ(sink.count(EventKind::copy_failed, "a"), 2);
+
+  std::filesystem::remove(dir / "blocker");
+  advance_to_deadline(*engine);
+  EXPECT_EQ(run_due(*engine), 1);
+  status = engine->status().front();
+  EXPECT_EQ(status.failures, 0);
+  EXPECT_EQ(status.state, schedule::State::valid);
+  EXPECT_EQ(live_serial("a"), serial) << "the copy came from the live version, no new issuance";
+  EXPECT_EQ(read_file(copy).value(), read_file(dir / "live/a/fullchain.pem").value());
+  EXPECT_EQ(sink.count(EventKind::renewing, "a"), 1);
+  EXPECT_EQ(sink.count(EventKind::copies_written, "a"), 1);
+}
+
+TEST_F(EngineTest, AnUncreatableFolderFailsItsCredentialOnlyAndIsRetried) {
+  auto config = load(yaml("1h", {"a", "b"}));
+  ASSERT_TRUE(write_file_atomic(dir / "blocker", "not a folder", 0644));
+  config.credentials[1].output.dir = (dir / "blocker/b").string();
+  auto engine = make_engine(config);
+  engine->start();
+  auto b = engine->status().back();
+  ASSERT_EQ(b.name, "b");
+  EXPECT_EQ(b.failures, 1) << "marked failed at once";
+  EXPECT_EQ(b.reason, "io");
+  EXPECT_EQ(sink.count(EventKind::renew_failed, "b"), 1);
+  EXPECT_EQ(run_due(*engine), 1) << "a renews; b waits for its backoff";
+  EXPECT_FALSE(live_serial("a").empty());
+
+  advance_to_deadline(*engine);
+  EXPECT_EQ(run_due(*engine), 1);
+  EXPECT_EQ(engine->status().back().failures, 2);
+  EXPECT_NE(engine->status().back().last_error.find("output folder unusable"), std::string::npos)
+      << engine->status().back().last_error;
+
+  std::filesystem::remove(dir / "blocker");
+  advance_to_deadline(*engine);
+  EXPECT_EQ(run_due(*engine), 1);
+  b = engine->status().back();
+  EXPECT_EQ(b.failures, 0) << b.last_error;
+  EXPECT_TRUE(std::filesystem::exists(dir / "blocker/b/cert.pem"));
+}
+
+TEST_F(EngineTest, CheckWarnsAboutAnUncreatableFolder) {
+  auto config = load(yaml("1h", {"a"}));
+  ASSERT_TRUE(write_file_atomic(dir / "blocker", "not a folder", 0644));
+  config.credentials[0].output.dir = (dir / "blocker/a").string();
+  const auto status = Engine::inspect(config, clock);
+  EXPECT_NE(status.front().warning.find("ot a directory"), std::string::npos)
+      << status.front().warning;
+}
+
+// An issuer that answers every request with the same error.
+class FailingIssuer final : public issuer::Issuer {
+public:
+  explicit FailingIssuer(Error error) : m_error(std::move(error)) {}
+  std::string_view type() const override { return "failing"; }
+  Result<issuer::IssuedCredential> issue(const issuer::IssueRequest&) override {
+    return fail(m_error);
+  }
+
+private:
+  Error m_error;
+};
+
+Error an_error(ErrorKind kind, Reason reason, std::optional<Millis> retry_after = std::nullopt) {
+  return Error{kind, "token request: HTTP error: 401: invalid_client", "https://idp.test",
+               retry_after, reason};
+}
+
+Millis wait_of(const Engine& engine, const ManualClock& clock) {
+  return std::chrono::duration_cast<Millis>(*engine.next_deadline() - clock.mono_now());
+}
+
+TEST_F(EngineTest, APermanentErrorIsRetriedOnlyAtTheCapAndNeedsAttention) {
+  auto engine = make_engine(load(yaml("1h", {"a"})));
+  engine->start();
+  run_due(*engine);
+  ASSERT_TRUE(engine->request_rotation({"a"}).has_value());
+  run_with(*engine, std::make_shared<FailingIssuer>(
+                        an_error(ErrorKind::permanent, Reason::tls_client_rejected)));
+  // About 59 minutes left: cap' = min(1 min cap, 5.9 min) = 1 min, not a draw below it.
+  EXPECT_EQ(wait_of(*engine, clock), 1min);
+  const auto status = engine->status().front();
+  EXPECT_EQ(status.state, schedule::State::needs_attention);
+  EXPECT_EQ(status.reason, "tls-client-rejected");
+  const Event& failed = sink.events.back().kind == EventKind::renew_failed
+                            ? sink.events.back()
+                            : sink.events[sink.events.size() - 2];
+  ASSERT_EQ(failed.kind, EventKind::renew_failed);
+  EXPECT_EQ(failed.severity, Severity::error);
+  EXPECT_EQ(failed.reason, Reason::tls_client_rejected);
+  EXPECT_NE(failed.message.find("old credential kept"), std::string::npos) << failed.message;
+
+  // A success ends it.
+  advance_to_deadline(*engine);
+  EXPECT_EQ(run_due(*engine), 1);
+  EXPECT_EQ(engine->status().front().state, schedule::State::valid);
+}
+
+TEST_F(EngineTest, WithoutACredentialAFailureDoesNotClaimAnOldOneIsKept) {
+  auto engine = make_engine(load(yaml("1h", {"a"})));
+  engine->start();
+  run_with(*engine, std::make_shared<FailingIssuer>(
+                        an_error(ErrorKind::permanent, Reason::tls_client_rejected)));
+  EXPECT_EQ(engine->status().front().state, schedule::State::needs_attention)
+      << "not just 'missing'";
+  const auto it = std::find_if(sink.events.begin(), sink.events.end(),
+                               [](const Event& e) { return e.kind == EventKind::renew_failed; });
+  ASSERT_NE(it, sink.events.end());
+  EXPECT_EQ(it->message.find("old credential kept"), std::string::npos) << it->message;
+  EXPECT_NE(it->message.find("no credential yet"), std::string::npos) << it->message;
+  EXPECT_EQ(wait_of(*engine, clock), 1min) << "no certificate: the plain cap";
+}
+
+TEST_F(EngineTest, RetryAfterSetsTheEarliestRetry) {
+  auto engine = make_engine(load(yaml("1h", {"a"})));
+  engine->start();
+  run_due(*engine);
+  ASSERT_TRUE(engine->request_rotation({"a"}).has_value());
+  run_with(*engine, std::make_shared<FailingIssuer>(
+                        an_error(ErrorKind::retryable, Reason::rate_limited, 20min)));
+  EXPECT_EQ(wait_of(*engine, clock), 20min) << "longer than any backoff draw (cap 1 min)";
+  EXPECT_EQ(engine->status().front().state, schedule::State::backing_off);
+}
+
+TEST_F(EngineTest, RetryAfterNeverWaitsPastTheLastRetriesBeforeExpiry) {
+  auto engine = make_engine(load(yaml("1h", {"a"})));
+  engine->start();
+  run_due(*engine);
+  const auto not_after = engine->status().front().cert->not_after;
+  ASSERT_TRUE(engine->request_rotation({"a"}).has_value());
+  run_with(*engine, std::make_shared<FailingIssuer>(
+                        an_error(ErrorKind::retryable, Reason::rate_limited, 3h)));
+  const auto remaining = std::chrono::duration_cast<Millis>(not_after - clock.wall_now());
+  // Three waits of cap' (1 min) must still fit before notAfter.
+  EXPECT_EQ(wait_of(*engine, clock), remaining - 3 * 1min);
 }
 
 TEST_F(EngineTest, ReloadAddsAndRemovesCredentialsAndKeepsStateOnError) {

@@ -67,6 +67,32 @@ TEST(ExpectSuccess, ClientErrorsArePermanentButTooManyRequestsIsNot) {
   EXPECT_TRUE(expect_success(r, "https://auth/token", k_now).error().retryable());
 }
 
+TEST(ExpectSuccess, ErrorsCarryTheirReasonClass) {
+  Response r;
+  r.status = 400;
+  EXPECT_EQ(expect_success(r, "https://ca/x", k_now).error().to_error().reason,
+            Reason::http_status);
+  r.status = 429;
+  EXPECT_EQ(expect_success(r, "https://ca/x", k_now).error().to_error().reason,
+            Reason::rate_limited);
+  r.status = 503;
+  EXPECT_EQ(expect_success(r, "https://ca/x", k_now).error().to_error().reason,
+            Reason::http_status) << "503 without Retry-After is an outage, not a rate limit";
+  r.headers["retry-after"] = "30";
+  EXPECT_EQ(expect_success(r, "https://ca/x", k_now).error().to_error().reason,
+            Reason::rate_limited);
+  const auto reason_of = [](FailureKind kind) {
+    Failure f;
+    f.kind = kind;
+    return f.to_error().reason;
+  };
+  EXPECT_EQ(reason_of(FailureKind::timeout), Reason::network);
+  EXPECT_EQ(reason_of(FailureKind::tls_unknown_ca), Reason::tls_server);
+  EXPECT_EQ(reason_of(FailureKind::tls_client_cert_rejected), Reason::tls_client_rejected);
+  EXPECT_EQ(reason_of(FailureKind::malformed), Reason::invalid_answer);
+  EXPECT_EQ(to_string(Reason::tls_client_rejected), "tls-client-rejected");
+}
+
 TEST(ExpectSuccess, RedirectsAreReportedNotFollowed) {
   Response r;
   r.status = 302;

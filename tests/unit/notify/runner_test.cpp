@@ -87,8 +87,9 @@ TEST_F(Fixture, ReloadsAUnitAndWaitsForItsJob) {
 }
 
 TEST_F(Fixture, AMissingUnitIsRetriedWithBackoffThenReported) {
-  bus.start_answers.emplace(
-      "nope.service", fail("org.freedesktop.systemd1.NoSuchUnit: Unit nope.service not found."));
+  bus.start_answers.emplace("nope.service",
+                            fail_retryable("org.freedesktop.systemd1.NoSuchUnit: Unit "
+                                           "nope.service not found."));
   const auto out = runner.run({reload("nope.service")}, facts, retry);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_FALSE(out[0].ok);
@@ -96,6 +97,17 @@ TEST_F(Fixture, AMissingUnitIsRetriedWithBackoffThenReported) {
   EXPECT_EQ(out[0].detail, "org.freedesktop.systemd1.NoSuchUnit: Unit nope.service not found.");
   EXPECT_EQ(slept, (std::vector<Millis>{1s, 2s}));
   EXPECT_EQ(retries.size(), 2u);
+}
+
+TEST_F(Fixture, APermanentErrorIsReportedWithoutRetries) {
+  ExecAction missing;
+  missing.command = {"/nonexistent/hook"};
+  const auto out = runner.run({Action{missing}, reload("nginx.service")}, facts, retry);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_FALSE(out[0].ok);
+  EXPECT_EQ(out[0].attempts, 1) << "a missing program stays missing";
+  EXPECT_TRUE(slept.empty());
+  EXPECT_TRUE(out[1].ok) << "the next action still runs";
 }
 
 TEST_F(Fixture, AFailedJobIsAFailure) {
@@ -133,7 +145,7 @@ TEST_F(Fixture, KillSendsTheSignalThroughTheManager) {
 }
 
 TEST_F(Fixture, BackoffIsCapped) {
-  bus.start_answers.emplace("x.service", fail("no"));
+  bus.start_answers.emplace("x.service", fail_retryable("no"));
   retry.attempts = 5;
   runner.run({reload("x.service")}, facts, retry);
   EXPECT_EQ(slept, (std::vector<Millis>{1s, 2s, 3s, 3s}));

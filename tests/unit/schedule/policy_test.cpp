@@ -290,6 +290,66 @@ Millis smallest_delay(int failures, Millis remaining, const RenewPolicy& policy)
 
 constexpr Millis k_far_from_expiry = std::chrono::hours(24 * 365);
 
+// ---- retry_delay -------------------------------------------------------------------------------
+
+TEST(RetryDelay, APermanentErrorWaitsTheWholeCap) {
+  RenewPolicy policy;
+  policy.backoff_base = 10s;
+  policy.backoff_cap = 1h;
+  ConstantRandom random(0);  // a retryable draw would be the minimum
+  EXPECT_EQ(retry_delay(1, Millis(24h), policy, random, ErrorClass::permanent, std::nullopt),
+            Millis(1h));
+  EXPECT_EQ(retry_delay(1, Millis(24h), policy, random, ErrorClass::retryable, std::nullopt),
+            Millis(1s));
+  // Near expiry the cap shrinks as for any backoff: a tenth of what is left.
+  EXPECT_EQ(retry_delay(1, Millis(2h), policy, random, ErrorClass::permanent, std::nullopt),
+            Millis(12min));
+  // No certificate: the plain cap.
+  EXPECT_EQ(retry_delay(1, Millis(0), policy, random, ErrorClass::permanent, std::nullopt),
+            Millis(1h));
+}
+
+TEST(RetryDelay, RetryAfterRaisesTheBackoffButNeverLowersIt) {
+  RenewPolicy policy;
+  policy.backoff_base = 10s;
+  policy.backoff_cap = 1h;
+  ConstantRandom low(0);
+  EXPECT_EQ(retry_delay(1, Millis(24h), policy, low, ErrorClass::retryable, Millis(5min)),
+            Millis(5min));
+  ConstantRandom high(std::numeric_limits<std::uint64_t>::max());
+  // Fourth failure: the draw is up to 80 s; a Retry-After of 2 s does not shorten it.
+  const Millis drawn = backoff_delay(4, Millis(24h), policy, high);
+  EXPECT_EQ(retry_delay(4, Millis(24h), policy, high, ErrorClass::retryable, Millis(2s)), drawn);
+  // Longer than the cap is honoured while there is time: the other side asked for it.
+  EXPECT_EQ(retry_delay(1, Millis(24h), policy, low, ErrorClass::retryable, Millis(3h)),
+            Millis(3h));
+}
+
+TEST(RetryDelay, NeverWaitsPastTheLastRetriesBeforeExpiry) {
+  RenewPolicy policy;
+  policy.backoff_cap = 1h;
+  ConstantRandom random(0);
+  // 5 h left: cap' = 30 min, so at most 5 h - 3 * 30 min.
+  EXPECT_EQ(retry_delay(1, Millis(5h), policy, random, ErrorClass::retryable, Millis(10h)),
+            Millis(3h + 30min));
+  // Almost expired: never below the minimum delay.
+  EXPECT_EQ(retry_delay(1, Millis(2s), policy, random, ErrorClass::permanent, Millis(1h)),
+            policy.min_delay);
+}
+
+TEST(Classify, APermanentFailureNeedsAttentionEvenWithoutACertificate) {
+  const RenewPolicy policy;
+  StateInputs inputs;
+  inputs.failures = 1;
+  inputs.needs_attention = true;
+  EXPECT_EQ(classify(inputs, policy, "web", k_t0), State::needs_attention);
+  inputs.validity = validity_for(24h);
+  EXPECT_EQ(classify(inputs, policy, "web", k_t0 + 1h), State::needs_attention);
+  EXPECT_EQ(to_string(State::needs_attention), "needs-attention");
+  inputs.failures = 0;  // a success since
+  EXPECT_EQ(classify(inputs, policy, "web", k_t0 + 1h), State::valid);
+}
+
 TEST(BackoffDelay, DoublesWithEachFailureUpToTheCap) {
   const RenewPolicy policy;  // base 30 s, cap 1 h
   Millis expected_upper = 30s;

@@ -46,6 +46,22 @@ TEST(StateFilesTest, ASavedStateReadsBackEqual) {
   EXPECT_EQ(*loaded, saved);
 }
 
+TEST(StateFilesTest, AttentionReasonAndMissingCopiesReadBack) {
+  TempDir root;
+  const StateFiles files(root.path());
+  CredentialState saved = sample_state();
+  saved.needs_attention = true;
+  saved.last_reason = "tls-client-rejected";
+  saved.copies_missing = true;
+  ASSERT_TRUE(files.save("web", saved));
+  auto loaded = files.load("web");
+  ASSERT_TRUE(loaded) << loaded.error().what();
+  EXPECT_EQ(*loaded, saved);
+  // Unset, they are not written at all: files stay as earlier versions wrote them.
+  ASSERT_TRUE(files.save("plain", sample_state()));
+  EXPECT_EQ(read_text(files.path_of("plain")).find("copies_missing"), std::string::npos);
+}
+
 TEST(StateFilesTest, ACertCacheWithoutItsDatesIsAnError) {
   TempDir root;
   const StateFiles files(root.path());
