@@ -20,7 +20,7 @@ sed -e "s|$work/state|$work/b/state|" -e "s|$work/live|$work/b/live|" -e 's/alph
 daemon_pid=$!
 started_pids+=("$daemon_pid")
 wait_for 20 "both credentials issued" sh -c "[ \$(grep -c 'renewed credential=' '$work/daemon.log') -ge 2 ]"
-wait_for 10 "the control interface" "$CERTROTD" status --bus user alpha
+wait_for 10 "the control interface" "$CERTROTD" status --bus user
 
 # The daemon runs a.yaml: the header names it and its PID; the countdown is a live schedule.
 "$CERTROTD" status --bus user --config "$work/a.yaml" >"$work/out" || fail "status of a.yaml failed: $(cat "$work/out")"

@@ -1,12 +1,15 @@
-// The service's configuration reload, on a real sd-event loop that is never run: a rejected
-// file is an event and stays in the STATUS= line until a good reload.
+// The service on a real sd-event loop that is never run: a rejected configuration file is an
+// event and stays in the STATUS= line until a good reload; the control interface's answers are
+// built one credential at a time, found by name.
 #include "engine/service.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <mutex>
 #include <set>
 
+#include "engine/control.hpp"
 #include "engine/journal.hpp"
 #include "issuer/ca_init.hpp"
 #include "support/test_support.hpp"
@@ -68,7 +71,7 @@ TEST(Journal, ReloadRejectedHasItsOwnMessageId) {
   EXPECT_EQ(to_string(EventKind::reload_rejected), "reload-rejected");
 }
 
-class ServiceReload : public ::testing::Test {
+class ServiceTest : public ::testing::Test {
 protected:
   void SetUp() override {
     issuer::CaInitOptions ca;
@@ -106,7 +109,7 @@ protected:
   std::unique_ptr<Service> service;
 };
 
-TEST_F(ServiceReload, ARejectedFileIsAnErrorEventAndStaysInStatusUntilAGoodReload) {
+TEST_F(ServiceTest, ARejectedFileIsAnErrorEventAndStaysInStatusUntilAGoodReload) {
   int changes = 0;
   service->on_change([&] { ++changes; });
   testing::write_text(path, "credentials:\n  web:\n    isuer: ca\n");
@@ -134,6 +137,42 @@ TEST_F(ServiceReload, ARejectedFileIsAnErrorEventAndStaysInStatusUntilAGoodReloa
   EXPECT_FALSE(service->rejected_reload());
   EXPECT_EQ(service->status_line().find("rejected"), std::string::npos) << service->status_line();
   EXPECT_EQ(sink.of_kind(EventKind::reload_rejected).size(), 1u);
+}
+
+TEST_F(ServiceTest, OneCredentialsStatusIsFoundByNameAndAnUnknownNameIsNone) {
+  const auto web = service->engine().status_of("web");
+  ASSERT_TRUE(web);
+  EXPECT_EQ(web->name, "web");
+  EXPECT_EQ(web->issuer, "ca");
+  EXPECT_EQ(web->dir, dir / "live/web");
+  EXPECT_FALSE(service->engine().status_of("nope"));
+}
+
+TEST(StatusJson, IsOneArrayBuiltOneCredentialAtATime) {
+  CredentialStatus a;
+  a.name = "a\"quoted\"";
+  a.issuer = "ca";
+  a.last_error = "line one\nline two";
+  CredentialStatus b;
+  b.name = "b";
+  notify::ActionOutcome reloaded;
+  reloaded.action = "systemd reload nginx.service";
+  reloaded.ok = true;
+  reloaded.attempts = 1;
+  reloaded.detail = "job done";
+  b.dependents.push_back(reloaded);
+  std::string out = "[";
+  append_status_json(out, a);
+  append_status_json(out, b);
+  out += ']';
+  EXPECT_EQ(out, status_json({a, b}));
+  const auto parsed = nlohmann::json::parse(out);
+  ASSERT_EQ(parsed.size(), 2u);
+  EXPECT_EQ(parsed[0]["name"], "a\"quoted\"");
+  EXPECT_EQ(parsed[0]["last_error"], "line one\nline two");
+  EXPECT_EQ(parsed[0]["serial"], "");
+  EXPECT_EQ(parsed[1]["dependents"][0]["detail"], "job done");
+  EXPECT_EQ(status_json({}), "[]");
 }
 
 }  // namespace
