@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -39,6 +40,7 @@
 #include "store/credential_store.hpp"
 #include "util/duration.hpp"
 #include "util/files.hpp"
+#include "util/instance_lock.hpp"
 
 namespace {
 
@@ -61,6 +63,8 @@ struct Options {
   std::string import_cert;
   std::string import_key;
   std::string import_chain;
+  bool config_given = false;  // --config on the command line, not the default
+  bool any_daemon = false;
 };
 
 notify::BusKind bus_of(const Options& options) {
@@ -114,19 +118,11 @@ struct Daemon {
   std::unique_ptr<engine::ControlServer> control;  // destroyed before the service
 };
 
-// "12 credentials, next renewal web in 3h12m, 1 failing".
-// "12 credentials, next renewal web in 3h12m": cheap enough to send after every change.
-std::string status_text(const engine::Engine& engine, const Clock& clock) {
-  const engine::EngineSummary summary = engine.summary();
-  std::string text = std::to_string(summary.credentials) + " credentials";
-  if (summary.next_at) {
-    const auto wait = std::chrono::duration_cast<Millis>(*summary.next_at - clock.mono_now());
-    text += ", next renewal " + summary.next_name + " in " +
-            format_duration(std::max(wait, Millis(0)));
-  }
-  if (summary.renewing > 0) text += ", " + std::to_string(summary.renewing) + " renewing";
-  if (summary.failing > 0) text += ", " + std::to_string(summary.failing) + " failing";
-  return text;
+// Another certrotd holds the state directory: EX_TEMPFAIL (75), since starting again once it has
+// stopped will work. A lock file that cannot be created at all: EX_CANTCREAT (73).
+int report_lock_error(const char* command, const Error& error) {
+  std::cerr << "certrotd " << command << ": " << error.what() << "\n";
+  return error.retryable() ? EX_TEMPFAIL : EX_CANTCREAT;
 }
 
 // What `run` takes from its event loop. SIGUSR1's and SIGHUP's default action is to terminate,
@@ -149,19 +145,19 @@ int on_stop_signal(sd_event_source*, const signalfd_siginfo* info, void* userdat
   return 0;
 }
 
-int on_reload_signal(sd_event_source*, const signalfd_siginfo*, void* userdata) {
-  auto* d = static_cast<Daemon*>(userdata);
+// SIGHUP and `certrotd reload` (over D-Bus): the same reload, told to the service manager.
+Result<void> reload(Daemon& d) {
   sd_notify(0, "RELOADING=1");
-  d->logger->info("reloading configuration from {}", d->config_path);
-  auto config = config::load_config(d->config_path);
-  if (!config) {
-    d->logger->error("new configuration rejected, keeping the old one:\n{}", config.error().what());
-  } else if (auto r = d->service->reload(*config); !r) {
-    d->logger->error("new configuration rejected, keeping the old one: {}", r.error().what());
-  } else {
-    d->logger->info("configuration reloaded: {} credentials", d->service->engine().size());
-  }
-  sd_notify(0, "READY=1");
+  d.logger->info("reloading configuration from {}", d.config_path);
+  auto done = d.service->reload_file(d.config_path);
+  if (done) d.logger->info("configuration reloaded: {} credentials", d.service->engine().size());
+  // The rejection itself is a reload-rejected event, and STATUS= (sent from on_change) shows it.
+  sd_notifyf(0, "READY=1\nSTATUS=%s", d.service->status_line().c_str());
+  return done;
+}
+
+int on_reload_signal(sd_event_source*, const signalfd_siginfo*, void* userdata) {
+  (void)reload(*static_cast<Daemon*>(userdata));
   return 0;
 }
 
@@ -175,6 +171,9 @@ int on_rotate_signal(sd_event_source*, const signalfd_siginfo*, void* userdata) 
 int run(const Options& options) {
   auto config = config::load_config(options.config);
   if (!config) return report_config_error(config.error());
+  // Before anything touches an output folder: a second daemon must not even recover them.
+  auto lock = InstanceLock::acquire(config->state_dir, ::getpid());
+  if (!lock) return report_lock_error("run", lock.error());
 
   // The handled signals are blocked since main() began (see handled_signals): they wait for
   // the event loop's signalfd, and every thread started from here inherits the mask.
@@ -217,7 +216,7 @@ int run(const Options& options) {
   }
   d.service = std::move(*service);
   d.service->on_change([&d] {
-    sd_notifyf(0, "STATUS=%s", status_text(d.service->engine(), d.clock).c_str());
+    sd_notifyf(0, "STATUS=%s", d.service->status_line().c_str());
   });
 
   const struct {
@@ -242,14 +241,22 @@ int run(const Options& options) {
   ::malloc_trim(0);
   d.logger->info("certrotd {} running with {} credentials from {}", CERTROTD_VERSION,
                  d.service->engine().size(), options.config);
-  if (auto control = engine::ControlServer::create(loop.get(), bus_of(options), *d.service);
+  engine::ControlOptions control_options{
+      std::filesystem::absolute(options.config).lexically_normal().string(), ::getpid(),
+      [&d] { return reload(d); },
+      // An answer about every credential is one-off work: at 10,000 it is 2.4 MB of JSON
+      // and its copy in the D-Bus message. Nothing leaks (heaptrack), but glibc kept the
+      // freed pages: 5 MB more RSS after the first `certrotd status` without this, none with.
+      [] { ::malloc_trim(0); }};
+  if (auto control = engine::ControlServer::create(loop.get(), bus_of(options), *d.service,
+                                                   std::move(control_options));
       control) {
     d.control = std::move(*control);
   } else {
     // Rotations do not need it; only `certrotd status/rotate/rollback` do.
     d.logger->warn("control interface unavailable: {}", control.error().what());
   }
-  sd_notifyf(0, "READY=1\nSTATUS=%s", status_text(d.service->engine(), d.clock).c_str());
+  sd_notifyf(0, "READY=1\nSTATUS=%s", d.service->status_line().c_str());
   const int r = sd_event_loop(loop.get());
   d.control.reset();
   d.service.reset();
@@ -369,6 +376,18 @@ int rollback(const Options& options) {
               << options.config << "\n";
     return EX_USAGE;
   }
+  // A daemon that did not answer on this bus may still run (another bus, or no control
+  // interface): swapping under it would race its rotations.
+  auto lock = InstanceLock::acquire(config->state_dir, ::getpid());
+  if (!lock) {
+    const int code = report_lock_error("rollback", lock.error());
+    if (lock.error().retryable()) {
+      std::cerr << "  it does not answer on the " << options.bus
+                << " bus: roll back through it (certrotd rollback --bus system|user "
+                << options.credential << ") or stop it first\n";
+    }
+    return code;
+  }
   auto store = store::CredentialStore::open(credential->output);
   if (!store) {
     std::cerr << "certrotd rollback: " << store.error().what() << "\n";
@@ -390,7 +409,11 @@ int rollback(const Options& options) {
   return 0;
 }
 
-void print_status_table(const nlohmann::json& status, SystemTime now) {
+// Without a daemon nothing is scheduling: the next renewal is when one would be due, not a
+// countdown.
+enum class Scheduling { live, from_files };
+
+void print_status_table(const nlohmann::json& status, SystemTime now, Scheduling scheduling) {
   const auto time_of = [](const nlohmann::json& v) -> std::optional<SystemTime> {
     const std::string text = v.get<std::string>();
     if (text.empty()) return std::nullopt;
@@ -399,10 +422,13 @@ void print_status_table(const nlohmann::json& status, SystemTime now) {
     return std::chrono::system_clock::from_time_t(::timegm(&tm));
   };
   for (const auto& s : status) {
+    const auto next = time_of(s["next_renewal"]);
+    const std::string next_text = scheduling == Scheduling::live ? when_text(next, now)
+                                  : next ? engine::format_time(*next) + " (due, not scheduled)"
+                                         : "-";
     std::printf("%-24s %-12s not-after %-34s next-renewal %s\n",
                 s["name"].get<std::string>().c_str(), s["state"].get<std::string>().c_str(),
-                when_text(time_of(s["not_after"]), now).c_str(),
-                when_text(time_of(s["next_renewal"]), now).c_str());
+                when_text(time_of(s["not_after"]), now).c_str(), next_text.c_str());
     if (!s["last_error"].get<std::string>().empty()) {
       std::printf("    last error: %s\n", s["last_error"].get<std::string>().c_str());
     }
@@ -416,22 +442,90 @@ void print_status_table(const nlohmann::json& status, SystemTime now) {
   }
 }
 
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return std::filesystem::weakly_canonical(a, ec) == std::filesystem::weakly_canonical(b, ec);
+}
+
+// Unknown names: the same message and exit code whether the daemon or the files answered.
+int report_unknown(const std::vector<std::string>& unknown, const std::string& config) {
+  for (const auto& name : unknown) {
+    std::cerr << "certrotd status: no credential named '" << name << "' in " << config << "\n";
+  }
+  return EX_USAGE;
+}
+
+// The credentials `names` (all when empty) from the files, in the order asked.
+Result<std::string> status_from_files(config::Config& config, const std::vector<std::string>& names,
+                                      std::vector<std::string>& unknown, const Clock& clock) {
+  if (!names.empty()) {
+    std::vector<config::CredentialConfig> wanted;
+    for (const auto& name : names) {
+      if (const auto* c = config.find_credential(name)) {
+        wanted.push_back(*c);
+      } else {
+        unknown.push_back(name);
+      }
+    }
+    config.credentials = std::move(wanted);
+  }
+  return engine::status_json(engine::Engine::inspect(config, clock));
+}
+
 int status(const Options& options) {
   RealClock clock;
   std::string json;
-  if (auto answer = notify::ControlClient(bus_of(options)).status(); answer) {
-    json = std::move(*answer);
+  std::string header;
+  Scheduling scheduling = Scheduling::live;
+  auto answer = notify::ControlClient(bus_of(options)).status(options.names);
+  if (answer) {
+    // Some certrotd owns the bus name; it need not be the one running this configuration.
+    if (options.config_given && !options.any_daemon && !same_file(options.config, answer->config)) {
+      std::cerr << "certrotd status: the certrotd on the " << options.bus << " bus (PID "
+                << answer->pid << ") runs " << answer->config << ", not " << options.config
+                << "; use --any-daemon to see its credentials anyway\n";
+      return EX_UNAVAILABLE;
+    }
+    if (!answer->unknown.empty()) return report_unknown(answer->unknown, answer->config);
+    header = "certrotd PID " + std::to_string(answer->pid) + " running " + answer->config;
+    json = std::move(answer->json);
+  } else if (!answer.error().retryable()) {
+    std::cerr << "certrotd status: " << answer.error().what() << "\n";
+    return EX_UNAVAILABLE;
   } else {
-    // No daemon: what is on disk and in the state files.
     auto config = config::load_config(options.config);
     if (!config) return report_config_error(config.error());
-    json = engine::status_json(engine::Engine::inspect(*config, clock));
+    std::vector<std::string> unknown;
+    auto from_files = status_from_files(*config, options.names, unknown, clock);
+    if (!unknown.empty()) return report_unknown(unknown, options.config);
+    json = std::move(*from_files);
+    scheduling = Scheduling::from_files;
+    const auto holder = InstanceLock::holder(config->state_dir);
+    header = "no certrotd answers on the " + options.bus + " bus" +
+             (holder ? " (PID " + std::to_string(*holder) + " holds " +
+                           config->state_dir.string() + ")"
+                     : std::string()) +
+             ": figures from the files of " + options.config + "; nothing is scheduling renewals";
   }
+  const auto parsed = nlohmann::json::parse(json);
   if (options.json) {
-    std::cout << json << "\n";
+    std::cout << parsed.dump(2) << "\n";
     return 0;
   }
-  print_status_table(nlohmann::json::parse(json), clock.wall_now());
+  std::cout << header << "\n";
+  print_status_table(parsed, clock.wall_now(), scheduling);
+  return 0;
+}
+
+// Validates and applies the configuration in the running daemon; a rejected file fails with
+// its file:line:col (EX_CONFIG), so `systemctl reload` fails too (ExecReload=certrotd reload).
+int reload_daemon(const Options& options) {
+  auto done = notify::ControlClient(bus_of(options)).reload();
+  if (!done) {
+    std::cerr << "certrotd reload: " << done.error().what() << "\n";
+    return done.error().retryable() ? EX_UNAVAILABLE : EX_CONFIG;
+  }
+  std::cout << "configuration reloaded\n";
   return 0;
 }
 
@@ -520,10 +614,19 @@ int main(int argc, char** argv) {
 
   auto* status_cmd = app.add_subcommand(
       "status", "Show every credential's state and its dependents (from the daemon if it runs)");
-  status_cmd->add_option("-c,--config", options.config, "Configuration file")
-      ->capture_default_str();
+  auto* status_config = status_cmd->add_option(
+      "-c,--config", options.config,
+      "Configuration file (when given, the answering daemon must run this one)");
+  status_config->capture_default_str();
+  status_cmd->add_option("names", options.names, "Credential names (all when none)");
   status_cmd->add_flag("--json", options.json, "Print JSON");
+  status_cmd->add_flag("--any-daemon", options.any_daemon,
+                       "Show the daemon on the bus even if it runs another configuration");
   add_bus(status_cmd);
+
+  auto* reload_cmd = app.add_subcommand(
+      "reload", "Make the running daemon re-read its configuration (exit 78 if rejected)");
+  add_bus(reload_cmd);
 
   auto* rotate_cmd = app.add_subcommand("rotate", "Ask the running daemon to rotate now");
   rotate_cmd->add_option("names", options.names, "Credential names (all when none)");
@@ -574,6 +677,7 @@ int main(int argc, char** argv) {
   add_bus(import_cmd);
 
   CLI11_PARSE(app, argc, argv);
+  options.config_given = status_config->count() > 0;
 
   if (*run_cmd) return run(options);
   // Only the daemon waits for them on a signalfd; for the others they keep their default action.
@@ -584,6 +688,7 @@ int main(int argc, char** argv) {
   if (*import_cmd) return import_credential(options);
   if (*status_cmd) return status(options);
   if (*rotate_cmd) return rotate(options);
+  if (*reload_cmd) return reload_daemon(options);
   if (*where_cmd) return where_used(options);
   if (*test_cmd) return test_connection(options);
   return EX_USAGE;

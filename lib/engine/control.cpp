@@ -12,40 +12,62 @@ namespace certrotd::engine {
 namespace {
 
 constexpr const char* k_error_failed = "org.certrotd.Error.Failed";
+constexpr const char* k_error_reload_rejected = "org.certrotd.Error.ReloadRejected";
 
 std::string error_text(int r) { return std::strerror(-r); }
 
+// An `as` argument as strings.
+int read_names(sd_bus_message* m, std::vector<std::string>& names) {
+  char** raw = nullptr;
+  if (int r = sd_bus_message_read_strv(m, &raw); r < 0) return r;
+  for (char** p = raw; p && *p; ++p) {
+    names.emplace_back(*p);
+    std::free(*p);  // read_strv hands us a malloc'd copy
+  }
+  std::free(raw);
+  return 0;
+}
+
+int reply_bad_arguments(sd_bus_message* m, int r) {
+  return sd_bus_reply_method_errorf(m, k_error_failed, "bad arguments: %s", error_text(r).c_str());
+}
+
 }  // namespace
 
-std::string status_json(const std::vector<CredentialStatus>& status) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& s : status) {
-    nlohmann::json item;
-    item["name"] = s.name;
-    item["issuer"] = s.issuer;
-    item["state"] = std::string(schedule::to_string(s.state));
-    item["serial"] = s.cert ? s.cert->serial : "";
-    item["not_after"] = s.cert ? format_time(s.cert->not_after) : "";
-    item["next_renewal"] = s.next_attempt ? format_time(*s.next_attempt) : "";
-    item["failures"] = s.failures;
-    item["last_error"] = s.last_error;
-    item["reason"] = s.reason;
-    if (!s.warning.empty()) item["warning"] = s.warning;
-    item["dir"] = s.dir.string();
-    nlohmann::json deps = nlohmann::json::array();
-    for (const auto& d : s.dependents) {
-      deps.push_back({{"action", d.action}, {"ok", d.ok}, {"attempts", d.attempts},
-                      {"detail", d.detail}});
-    }
-    item["dependents"] = std::move(deps);
-    out.push_back(std::move(item));
+void append_status_json(std::string& out, const CredentialStatus& s) {
+  nlohmann::json item;
+  item["name"] = s.name;
+  item["issuer"] = s.issuer;
+  item["state"] = std::string(schedule::to_string(s.state));
+  item["serial"] = s.cert ? s.cert->serial : "";
+  item["not_after"] = s.cert ? format_time(s.cert->not_after) : "";
+  item["next_renewal"] = s.next_attempt ? format_time(*s.next_attempt) : "";
+  item["failures"] = s.failures;
+  item["last_error"] = s.last_error;
+  item["reason"] = s.reason;
+  if (!s.warning.empty()) item["warning"] = s.warning;
+  item["dir"] = s.dir.string();
+  nlohmann::json deps = nlohmann::json::array();
+  for (const auto& d : s.dependents) {
+    deps.push_back({{"action", d.action}, {"ok", d.ok}, {"attempts", d.attempts},
+                    {"detail", d.detail}});
   }
-  return out.dump(2);
+  item["dependents"] = std::move(deps);
+  if (out != "[") out += ',';
+  out += item.dump();
+}
+
+std::string status_json(const std::vector<CredentialStatus>& status) {
+  std::string out = "[";
+  for (const auto& s : status) append_status_json(out, s);
+  out += ']';
+  return out;
 }
 
 Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, notify::BusKind kind,
-                                                             Service& service) {
-  std::unique_ptr<ControlServer> server(new ControlServer(service));
+                                                             Service& service,
+                                                             ControlOptions options) {
+  std::unique_ptr<ControlServer> server(new ControlServer(service, std::move(options)));
   sd_bus* raw = nullptr;
   int r = kind == notify::BusKind::user ? sd_bus_open_user(&raw) : sd_bus_open_system(&raw);
   if (r < 0) {
@@ -58,9 +80,13 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
       SD_BUS_VTABLE_START(0),
       SD_BUS_METHOD_WITH_ARGS("Status", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", json), &on_status,
                               SD_BUS_VTABLE_UNPRIVILEGED),
+      SD_BUS_METHOD_WITH_ARGS("StatusOf", SD_BUS_ARGS("as", names),
+                              SD_BUS_RESULT("s", config, "u", pid, "s", json, "as", unknown),
+                              &on_status_of, SD_BUS_VTABLE_UNPRIVILEGED),
       SD_BUS_METHOD_WITH_ARGS("Rotate", SD_BUS_ARGS("as", names), SD_BUS_NO_RESULT, &on_rotate, 0),
       SD_BUS_METHOD_WITH_ARGS("Rollback", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", version),
                               &on_rollback, 0),
+      SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, &on_reload, 0),
       SD_BUS_VTABLE_END,
   };
   sd_bus_slot* slot = nullptr;
@@ -79,24 +105,67 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
   return server;
 }
 
+std::string ControlServer::answer(const std::vector<std::string>& names,
+                                  std::vector<std::string>& unknown) {
+  const Engine& engine = m_service.engine();
+  std::string json = "[";
+  if (names.empty()) {
+    for (const auto& credential : engine.config().credentials) {
+      if (auto s = engine.status_of(credential.name)) append_status_json(json, *s);
+    }
+  } else {
+    for (const auto& name : names) {
+      if (auto s = engine.status_of(name)) {
+        append_status_json(json, *s);
+      } else {
+        unknown.push_back(name);
+      }
+    }
+  }
+  json += ']';
+  return json;
+}
+
 int ControlServer::on_status(sd_bus_message* m, void* userdata, sd_bus_error*) {
   auto* self = static_cast<ControlServer*>(userdata);
-  const std::string json = status_json(self->m_service.engine().status());
-  return sd_bus_reply_method_return(m, "s", json.c_str());
+  std::vector<std::string> unknown;
+  int r = 0;
+  {
+    const std::string json = self->answer({}, unknown);
+    r = sd_bus_reply_method_return(m, "s", json.c_str());
+  }
+  if (self->m_options.after_large_answer) self->m_options.after_large_answer();
+  return r;
+}
+
+int ControlServer::on_status_of(sd_bus_message* m, void* userdata, sd_bus_error*) {
+  auto* self = static_cast<ControlServer*>(userdata);
+  std::vector<std::string> names;
+  if (int r = read_names(m, names); r < 0) return reply_bad_arguments(m, r);
+  int r = 0;
+  {
+    std::vector<std::string> unknown;
+    const std::string json = self->answer(names, unknown);
+    sd_bus_message* raw = nullptr;
+    r = sd_bus_message_new_method_return(m, &raw);
+    if (r < 0) return r;
+    notify::SdBusMessagePtr reply(raw);  // ours until sent
+    std::vector<const char*> list;
+    for (const auto& n : unknown) list.push_back(n.c_str());
+    list.push_back(nullptr);
+    r = sd_bus_message_append(reply.get(), "sus", self->m_options.config_path.c_str(),
+                              static_cast<std::uint32_t>(self->m_options.pid), json.c_str());
+    if (r >= 0) r = sd_bus_message_append_strv(reply.get(), const_cast<char**>(list.data()));
+    if (r >= 0) r = sd_bus_send(nullptr, reply.get(), nullptr);
+  }
+  if (names.empty() && self->m_options.after_large_answer) self->m_options.after_large_answer();
+  return r;
 }
 
 int ControlServer::on_rotate(sd_bus_message* m, void* userdata, sd_bus_error*) {
   auto* self = static_cast<ControlServer*>(userdata);
-  char** raw = nullptr;
-  if (int r = sd_bus_message_read_strv(m, &raw); r < 0) {
-    return sd_bus_reply_method_errorf(m, k_error_failed, "bad arguments: %s", error_text(r).c_str());
-  }
   std::vector<std::string> names;
-  for (char** p = raw; p && *p; ++p) {
-    names.emplace_back(*p);
-    std::free(*p);  // read_strv hands us a malloc'd copy
-  }
-  std::free(raw);
+  if (int r = read_names(m, names); r < 0) return reply_bad_arguments(m, r);
   if (auto done = self->m_service.rotate(names); !done) {
     return sd_bus_reply_method_errorf(m, k_error_failed, "%s", done.error().what().c_str());
   }
@@ -106,14 +175,24 @@ int ControlServer::on_rotate(sd_bus_message* m, void* userdata, sd_bus_error*) {
 int ControlServer::on_rollback(sd_bus_message* m, void* userdata, sd_bus_error*) {
   auto* self = static_cast<ControlServer*>(userdata);
   const char* name = nullptr;
-  if (int r = sd_bus_message_read(m, "s", &name); r < 0) {
-    return sd_bus_reply_method_errorf(m, k_error_failed, "bad arguments: %s", error_text(r).c_str());
-  }
+  if (int r = sd_bus_message_read(m, "s", &name); r < 0) return reply_bad_arguments(m, r);
   auto version = self->m_service.rollback(name);
   if (!version) {
     return sd_bus_reply_method_errorf(m, k_error_failed, "%s", version.error().what().c_str());
   }
   return sd_bus_reply_method_return(m, "s", version->c_str());
+}
+
+int ControlServer::on_reload(sd_bus_message* m, void* userdata, sd_bus_error*) {
+  auto* self = static_cast<ControlServer*>(userdata);
+  if (!self->m_options.reload) {
+    return sd_bus_reply_method_errorf(m, k_error_failed, "this daemon cannot reload");
+  }
+  if (auto done = self->m_options.reload(); !done) {
+    return sd_bus_reply_method_errorf(m, k_error_reload_rejected, "%s",
+                                      done.error().what().c_str());
+  }
+  return sd_bus_reply_method_return(m, "");
 }
 
 }  // namespace certrotd::engine

@@ -1,7 +1,10 @@
 // The D-Bus control interface of a running daemon (names and methods in notify/control.hpp),
-// served from the event loop: `certrotd status`, `rotate` and `rollback` talk to it.
+// served from the event loop: `certrotd status`, `rotate`, `rollback` and `reload` talk to it.
 #pragma once
 
+#include <sys/types.h>
+
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,28 +17,52 @@
 namespace certrotd::engine {
 
 // The JSON `certrotd status --json` prints: an array with one object per credential
-// {name, issuer, state, serial, not_after, next_renewal, failures, last_error,
-//  dependents: [{action, ok, attempts, detail}]}. Times are RFC 3339 UTC.
+// {name, issuer, state, serial, not_after, next_renewal, failures, last_error, dir,
+//  dependents: [{action, ok, attempts, detail}]}. Times are RFC 3339 UTC. Compact: the CLI
+// indents it for people.
 std::string status_json(const std::vector<CredentialStatus>& status);
+
+// The same, one credential at a time: appends `s` as an element of an array being built in
+// `out` (a comma first unless `out` is "["). Lets the daemon answer for 10,000 credentials
+// without a vector of their statuses and a JSON tree of all of them alive at once.
+void append_status_json(std::string& out, const CredentialStatus& s);
+
+// What the daemon tells about itself and asks of its owner.
+struct ControlOptions {
+  std::string config_path;  // absolute; `certrotd status` compares it with its --config
+  pid_t pid = 0;
+  // The daemon's reload (the same as on SIGHUP, with the service manager told).
+  std::function<Result<void>()> reload;
+  // Called after an answer about every credential has been sent: the daemon gives the freed
+  // memory back to the system there (see daemon/main.cpp).
+  std::function<void()> after_large_answer;
+};
 
 class ControlServer {
 public:
   // Connects to the bus, exports the object and takes the well-known name. `service` and `loop`
   // must outlive the server.
   static Result<std::unique_ptr<ControlServer>> create(sd_event* loop, notify::BusKind bus,
-                                                       Service& service);
+                                                       Service& service, ControlOptions options);
   ~ControlServer() = default;
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
 private:
-  explicit ControlServer(Service& service) : m_service(service) {}
+  ControlServer(Service& service, ControlOptions options)
+      : m_service(service), m_options(std::move(options)) {}
+
+  // The JSON array for `names` (every credential when empty); unknown names go to `unknown`.
+  std::string answer(const std::vector<std::string>& names, std::vector<std::string>& unknown);
 
   static int on_status(sd_bus_message* m, void* userdata, sd_bus_error* error);
+  static int on_status_of(sd_bus_message* m, void* userdata, sd_bus_error* error);
   static int on_rotate(sd_bus_message* m, void* userdata, sd_bus_error* error);
   static int on_rollback(sd_bus_message* m, void* userdata, sd_bus_error* error);
+  static int on_reload(sd_bus_message* m, void* userdata, sd_bus_error* error);
 
   Service& m_service;
+  ControlOptions m_options;
   notify::SdBusPtr m_bus;  // declared before the slot: destroyed after it
   notify::SdBusSlotPtr m_slot;
 };

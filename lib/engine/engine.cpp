@@ -727,17 +727,19 @@ std::vector<CredentialStatus> Engine::status() const {
   std::vector<CredentialStatus> out;
   out.reserve(m_tracked.size());
   for (const auto& credential : m_config->credentials) {
-    auto it = m_tracked.find(credential.name);
-    if (it == m_tracked.end()) continue;
-    const Tracked& t = it->second;
-    out.push_back(CredentialStatus{credential.name, t.plan->config.issuer,
-                                   state_of(credential.name, t),
-                                   t.cert() ? std::optional(info_of(*t.cert())) : std::nullopt,
-                                   t.persisted.next_attempt, t.persisted.failures,
-                                   t.persisted.last_error, credential.output.dir,
-                                   t.dependents, t.persisted.last_reason, {}});
+    if (auto s = status_of(credential.name)) out.push_back(std::move(*s));
   }
   return out;
+}
+
+std::optional<CredentialStatus> Engine::status_of(const std::string& name) const {
+  auto it = m_tracked.find(name);
+  if (it == m_tracked.end()) return std::nullopt;
+  const Tracked& t = it->second;
+  return CredentialStatus{name, t.plan->config.issuer, state_of(name, t),
+                          t.cert() ? std::optional(info_of(*t.cert())) : std::nullopt,
+                          t.persisted.next_attempt, t.persisted.failures, t.persisted.last_error,
+                          t.plan->config.output.dir, t.dependents, t.persisted.last_reason, {}};
 }
 
 std::vector<CredentialStatus> Engine::inspect(const config::Config& config, const Clock& clock) {

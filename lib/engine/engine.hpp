@@ -180,10 +180,13 @@ public:
   Result<std::string> rollback(const std::string& name);
 
   std::vector<CredentialStatus> status() const;
+  // One credential's status, found by name (no pass over the others); nullopt when unknown.
+  std::optional<CredentialStatus> status_of(const std::string& name) const;
   EngineSummary summary() const;
   std::size_t size() const { return m_tracked.size(); }
   std::size_t in_flight() const { return m_in_flight; }
   const config::Config& config() const { return *m_config; }
+  const EngineDeps& deps() const { return m_deps; }
   RotationEnv rotation_env() const;
 
   // The output folder of a credential; null for an unknown name.

@@ -24,6 +24,7 @@ std::string_view to_string(EventKind kind) {
     case EventKind::rolled_back: return "rolled-back";
     case EventKind::dependent_reloaded: return "dependent-reloaded";
     case EventKind::dependent_failed: return "dependent-failed";
+    case EventKind::reload_rejected: return "reload-rejected";
   }
   return "unknown";
 }
@@ -53,7 +54,7 @@ spdlog::level::level_enum level_of(Severity s) {
 
 void LogEventSink::emit(const Event& event) {
   std::string line(to_string(event.kind));
-  line += " credential=" + event.credential;
+  if (!event.credential.empty()) line += " credential=" + event.credential;
   if (!event.issuer.empty()) line += " issuer=" + event.issuer;
   if (!event.serial.empty()) line += " serial=" + event.serial;
   if (event.not_after) line += " not_after=" + format_time(*event.not_after);

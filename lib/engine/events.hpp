@@ -34,6 +34,7 @@ enum class EventKind {
   rolled_back,     // live version re-pointed to the previous one
   dependent_reloaded,  // an on_rotate action succeeded
   dependent_failed,    // an on_rotate action failed (retried, then reported; the swap stays)
+  reload_rejected,     // a new configuration was refused; the old one stays (no credential)
 };
 
 enum class Severity { debug, info, warning, error };

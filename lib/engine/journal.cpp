@@ -26,6 +26,7 @@ std::string_view message_id(EventKind kind) {
     case EventKind::rolled_back: return "431073a561e0430583dd3bb3fffbfc1f";
     case EventKind::dependent_reloaded: return "e5fb016bf9f3463388c4c4afb397a96f";
     case EventKind::dependent_failed: return "93bb6323192b4a32b79efb0548d0fe61";
+    case EventKind::reload_rejected: return "3d6b013362594cf5a423a7d21e768039";
   }
   return "";
 }
@@ -43,7 +44,7 @@ int journal_priority(Severity severity) {
 void JournalEventSink::emit(const Event& event) {
   if (static_cast<int>(event.severity) < static_cast<int>(m_min)) return;
   std::string message(to_string(event.kind));
-  message += " " + event.credential;
+  if (!event.credential.empty()) message += " " + event.credential;
   if (!event.serial.empty()) message += " serial=" + event.serial;
   if (!event.message.empty()) message += ": " + event.message;
 
@@ -53,7 +54,7 @@ void JournalEventSink::emit(const Event& event) {
   fields.push_back("SYSLOG_IDENTIFIER=certrotd");
   fields.push_back("MESSAGE_ID=" + std::string(message_id(event.kind)));
   fields.push_back("CERTROT_EVENT=" + std::string(to_string(event.kind)));
-  fields.push_back("CERTROT_CREDENTIAL=" + event.credential);
+  if (!event.credential.empty()) fields.push_back("CERTROT_CREDENTIAL=" + event.credential);
   if (!event.issuer.empty()) fields.push_back("CERTROT_ISSUER=" + event.issuer);
   if (!event.serial.empty()) fields.push_back("CERTROT_SERIAL=" + event.serial);
   if (event.not_after) fields.push_back("CERTROT_NOT_AFTER=" + format_time(*event.not_after));

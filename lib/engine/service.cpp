@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "config/config.hpp"
+#include "util/duration.hpp"
 #include "util/files.hpp"
 
 namespace certrotd::engine {
@@ -36,6 +38,25 @@ std::uint64_t now_usec(sd_event* loop) {
 }
 
 }  // namespace
+
+std::string status_line(const EngineSummary& summary, MonoTime now,
+                        const ReloadRejection* rejected) {
+  std::string text;
+  if (rejected) {
+    const std::string& error = rejected->error;
+    text = "config reload rejected at " + format_time(rejected->at) + ": " +
+           error.substr(0, error.find('\n')) + "; ";
+  }
+  text += std::to_string(summary.credentials) + " credentials";
+  if (summary.next_at) {
+    const auto wait = std::chrono::duration_cast<Millis>(*summary.next_at - now);
+    text += ", next renewal " + summary.next_name + " in " +
+            format_duration(std::max(wait, Millis(0)));
+  }
+  if (summary.renewing > 0) text += ", " + std::to_string(summary.renewing) + " renewing";
+  if (summary.failing > 0) text += ", " + std::to_string(summary.failing) + " failing";
+  return text;
+}
 
 Service::Service(sd_event* loop, std::unique_ptr<Engine> engine)
     : m_loop(loop), m_engine(std::move(engine)) {}
@@ -119,6 +140,27 @@ Result<void> Service::reload(const config::Config& config) {
   watch_all(before);
   pump();
   return {};
+}
+
+Result<void> Service::reload_file(const std::string& path) {
+  auto config = config::load_config(path);
+  Result<void> applied = config ? reload(*config) : Result<void>(fail(config.error()));
+  if (applied) {
+    m_rejected.reset();
+  } else {
+    const EngineDeps& deps = m_engine->deps();
+    m_rejected = ReloadRejection{deps.clock.wall_now(), applied.error().what()};
+    deps.events.emit(Event{EventKind::reload_rejected, Severity::error, "", "", "", std::nullopt,
+                           "new configuration rejected, keeping the old one: " +
+                               m_rejected->error});
+  }
+  if (m_on_change) m_on_change();
+  return applied;
+}
+
+std::string Service::status_line() const {
+  return engine::status_line(m_engine->summary(), m_engine->deps().clock.mono_now(),
+                             m_rejected ? &*m_rejected : nullptr);
 }
 
 void Service::shutdown() {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -21,6 +22,19 @@
 #include "util/fd.hpp"
 
 namespace certrotd::engine {
+
+// A configuration the daemon refused; the service manager's STATUS= shows it until a reload
+// succeeds, because the journal entry alone is easy to miss after `systemctl reload`.
+struct ReloadRejection {
+  SystemTime at;
+  std::string error;  // file:line:col and what is wrong; may span several lines
+};
+
+// The STATUS= line: "config reload rejected at 2026-11-25T10:00:00Z: config.yaml:12:5: ...;
+// 12 credentials, next renewal web in 3h12m, 1 renewing, 1 failing". Only the first line of a
+// rejection's error is shown (the event carries all of it). Cheap: no per-credential work.
+std::string status_line(const EngineSummary& summary, MonoTime now,
+                        const ReloadRejection* rejected);
 
 class Service {
 public:
@@ -37,6 +51,13 @@ public:
   Result<std::string> rollback(const std::string& name);
   // Swap in a new configuration; on error the old one stays.
   Result<void> reload(const config::Config& config);
+  // Re-reads the configuration file and swaps it in (SIGHUP, `certrotd reload`). A file that
+  // does not load, or a configuration the engine refuses, leaves the old one in place, emits a
+  // reload-rejected event (priority error) and stays in rejected_reload() and status_line()
+  // until a reload succeeds. Returns the same error.
+  Result<void> reload_file(const std::string& path);
+  const std::optional<ReloadRejection>& rejected_reload() const { return m_rejected; }
+  std::string status_line() const;
   // Stop starting rotations, let running ones finish their swap, then exit the loop.
   void shutdown();
 
@@ -90,6 +111,7 @@ private:
   // given the grace period; the next look without further changes is the final one.
   std::set<std::string> m_unsettled;
   bool m_stopping = false;
+  std::optional<ReloadRejection> m_rejected;
   std::function<void()> m_on_change;
 };
 

@@ -1,5 +1,6 @@
 #include "notify/control.hpp"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "notify/sd_bus_handles.hpp"
@@ -52,10 +53,61 @@ Result<std::string> call_returning_string(BusKind kind, const char* method, cons
   return std::string(text);
 }
 
+// A call of `method` with one `as` argument.
+Result<SdBusMessagePtr> new_call(sd_bus* bus, const char* method,
+                                 const std::vector<std::string>& names) {
+  sd_bus_message* raw = nullptr;
+  int r = sd_bus_message_new_method_call(bus, &raw, k_control_name, k_control_path,
+                                         k_control_interface, method);
+  if (r < 0) return fail(std::string("cannot build the call: ") + std::strerror(-r));
+  SdBusMessagePtr call(raw);  // ours until sent
+  std::vector<const char*> list;
+  for (const auto& n : names) list.push_back(n.c_str());
+  list.push_back(nullptr);
+  r = sd_bus_message_append_strv(call.get(), const_cast<char**>(list.data()));
+  if (r < 0) return fail(std::string("cannot build the call: ") + std::strerror(-r));
+  return call;
+}
+
 }  // namespace
 
-Result<std::string> ControlClient::status() const {
-  return call_returning_string(m_bus, "Status", "", nullptr);
+Result<ControlClient::Status> ControlClient::status(const std::vector<std::string>& names) const {
+  auto bus = open_bus(m_bus);
+  if (!bus) return fail(bus.error());
+  auto call = new_call(bus->get(), "StatusOf", names);
+  if (!call) return fail(call.error());
+  BusError error;
+  sd_bus_message* reply = nullptr;
+  int r = sd_bus_call(bus->get(), call->get(), 0, error.get(), &reply);
+  SdBusMessagePtr owned(reply);  // the reply is ours to free
+  if (r < 0) return call_failure(error, r);
+  const char* config = nullptr;
+  const char* json = nullptr;
+  Status out;
+  r = sd_bus_message_read(reply, "sus", &config, &out.pid, &json);
+  char** unknown = nullptr;
+  if (r >= 0) r = sd_bus_message_read_strv(reply, &unknown);
+  if (r < 0) return fail(std::string("unexpected reply from certrotd: ") + std::strerror(-r));
+  out.config = config;
+  out.json = json;
+  for (char** p = unknown; p && *p; ++p) {
+    out.unknown.emplace_back(*p);
+    std::free(*p);  // read_strv hands us a malloc'd copy
+  }
+  std::free(unknown);
+  return out;
+}
+
+Result<void> ControlClient::reload() const {
+  auto bus = open_bus(m_bus);
+  if (!bus) return fail(bus.error());
+  BusError error;
+  sd_bus_message* reply = nullptr;
+  const int r = sd_bus_call_method(bus->get(), k_control_name, k_control_path,
+                                   k_control_interface, "Reload", error.get(), &reply, "");
+  SdBusMessagePtr owned(reply);
+  if (r < 0) return call_failure(error, r);
+  return {};
 }
 
 Result<std::string> ControlClient::rollback(const std::string& name) const {
@@ -65,19 +117,11 @@ Result<std::string> ControlClient::rollback(const std::string& name) const {
 Result<void> ControlClient::rotate(const std::vector<std::string>& names) const {
   auto bus = open_bus(m_bus);
   if (!bus) return fail(bus.error());
-  sd_bus_message* raw = nullptr;
-  int r = sd_bus_message_new_method_call(bus->get(), &raw, k_control_name, k_control_path,
-                                         k_control_interface, "Rotate");
-  if (r < 0) return fail(std::string("cannot build the call: ") + std::strerror(-r));
-  SdBusMessagePtr call(raw);  // ours until sent
-  std::vector<const char*> list;
-  for (const auto& n : names) list.push_back(n.c_str());
-  list.push_back(nullptr);
-  r = sd_bus_message_append_strv(call.get(), const_cast<char**>(list.data()));
-  if (r < 0) return fail(std::string("cannot build the call: ") + std::strerror(-r));
+  auto call = new_call(bus->get(), "Rotate", names);
+  if (!call) return fail(call.error());
   BusError error;
   sd_bus_message* reply = nullptr;
-  r = sd_bus_call(bus->get(), call.get(), 0, error.get(), &reply);
+  const int r = sd_bus_call(bus->get(), call->get(), 0, error.get(), &reply);
   SdBusMessagePtr owned(reply);
   if (r < 0) return call_failure(error, r);
   return {};

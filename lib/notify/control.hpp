@@ -4,13 +4,20 @@
 //   object     /org/certrotd/Daemon
 //   interface  org.certrotd.Daemon1
 //     Status()           -> s   JSON array, one object per credential (see `certrotd status --json`)
+//     StatusOf(as names) -> (s config, u pid, s json, as unknown)
+//                              the daemon's configuration file and PID, the JSON array for the
+//                              named credentials (all when empty; found by name, so asking for
+//                              one costs the same with 10 or 10,000) and the names it does not know
 //     Rotate(as names)   -> ()  rotate the named credentials (all when empty) now
 //     Rollback(s name)   -> s   make the previous version live; returns the version now live
+//     Reload()           -> ()  re-read the configuration file, as on SIGHUP; a rejected file is
+//                              the error org.certrotd.Error.ReloadRejected with file:line:col
 //
 // The server side lives in lib/engine (it needs the engine); the policy file
 // packaging/dbus/org.certrotd.Daemon.conf lets only root call it on the system bus.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,7 +36,15 @@ class ControlClient {
 public:
   explicit ControlClient(BusKind bus) : m_bus(bus) {}
 
-  Result<std::string> status() const;
+  struct Status {
+    std::string config;  // the daemon's configuration file
+    std::uint32_t pid = 0;
+    std::string json;    // see StatusOf above
+    std::vector<std::string> unknown;
+  };
+
+  Result<Status> status(const std::vector<std::string>& names) const;
+  Result<void> reload() const;
   Result<void> rotate(const std::vector<std::string>& names) const;
   Result<std::string> rollback(const std::string& name) const;
 

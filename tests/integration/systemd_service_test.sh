@@ -53,7 +53,7 @@ cat >"$unit_dir/certrotd-it.service" <<UNIT
 [Service]
 Type=notify
 ExecStart=$CERTROTD run --config $work/config.yaml --bus user --log-level debug
-ExecReload=/bin/kill -HUP \$MAINPID
+ExecReload=$CERTROTD reload --bus user
 WatchdogSec=30s
 UNIT
 systemctl --user daemon-reload
@@ -118,10 +118,34 @@ wait_for 20 "the hook told of the rollback" grep -q "^CERTROT_OLD_SERIAL=$(as_ce
 grep -q "^CERTROT_NEW_SERIAL=$(as_certrotd_serial "$serial2")\$" "$work/hook.env" || fail "hook did not get the restored serial"
 "$CERTROTD" rollback --bus user nope 2>/dev/null && fail "rollback of an unknown credential succeeded"
 
-# systemctl reload: SIGHUP, the unit stays active.
+# systemctl reload: `certrotd reload` over D-Bus, the unit stays active.
 systemctl --user reload certrotd-it.service || fail "systemctl reload failed"
 wait_for 10 "reloaded" sh -c "journalctl -q -o cat _PID=$daemon_pid | grep -q 'configuration reloaded'"
 [ "$(unit_prop certrotd-it.service ActiveState)" = active ] || fail "certrotd-it not active after reload"
+
+# A broken file: `systemctl reload` fails with the error, the old configuration stays, the journal
+# has a reload-rejected event and STATUS= says so until a good reload.
+cp "$work/config.yaml" "$work/config.good"
+printf 'credentials:\n  %s:\n    isuer: ca\n' "$cred" >"$work/config.yaml"
+cursor=$(journal_cursor)
+systemctl --user reload certrotd-it.service 2>"$work/reload.err" && fail "reload of a broken file succeeded"
+[ "$(unit_prop certrotd-it.service ActiveState)" = active ] || fail "certrotd-it not active after a rejected reload"
+[ "$(unit_prop certrotd-it.service MainPID)" = "$daemon_pid" ] || fail "certrotd-it restarted on a rejected reload"
+wait_for 10 "the reload command's error in the journal" sh -c \
+  "journalctl -q -o cat --after-cursor '$cursor' | grep -q 'certrotd reload: $work/config.yaml:[0-9]*:[0-9]*: '"
+wait_for 10 "a reload-rejected event" sh -c \
+  "journalctl -q -o cat _PID=$daemon_pid CERTROT_EVENT=reload-rejected | grep -q '$work/config.yaml'"
+journalctl --no-pager -q _PID="$daemon_pid" CERTROT_EVENT=reload-rejected -o verbose >"$work/rejected.txt"
+grep -q "MESSAGE_ID=3d6b013362594cf5a423a7d21e768039" "$work/rejected.txt" || fail "no reload-rejected event with its MESSAGE_ID: $(cat "$work/rejected.txt")"
+grep -q "PRIORITY=3" "$work/rejected.txt" || fail "reload-rejected is not priority error"
+grep -q "MESSAGE=reload-rejected: .*$work/config.yaml:[0-9]*:[0-9]*: " "$work/rejected.txt" || fail "reload-rejected does not say file:line"
+unit_prop certrotd-it.service StatusText | grep -q "^config reload rejected at 20[0-9T:-]*Z: $work/config.yaml:[0-9]*:[0-9]*: .*; 1 credentials" ||
+  fail "STATUS= does not show the rejected reload: $(unit_prop certrotd-it.service StatusText)"
+"$CERTROTD" status --bus user "$cred" >/dev/null || fail "the daemon lost its credential on a rejected reload"
+cp "$work/config.good" "$work/config.yaml"
+systemctl --user reload certrotd-it.service || fail "reload of the good file again failed"
+unit_prop certrotd-it.service StatusText | grep -q "^1 credentials" ||
+  fail "STATUS= still shows the rejected reload: $(unit_prop certrotd-it.service StatusText)"
 
 # The journal: structured fields on every event, and no key material anywhere.
 journal() { journalctl --no-pager -q "$@"; }
