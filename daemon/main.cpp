@@ -316,6 +316,11 @@ int import_credential(const Options& options) {
     }
     *text = std::move(*read);
   }
+  // With no daemon, hold the state directory while installing so that one starting meanwhile
+  // waits; a running daemon keeps it and adopts the new version through inotify.
+  std::optional<InstanceLock> lock;
+  if (auto taken = InstanceLock::acquire(config->state_dir, ::getpid())) lock = std::move(*taken);
+  const bool daemon_running = !lock && InstanceLock::holder(config->state_dir).has_value();
   RealClock clock;
   auto installed = engine::import_credential(*config, *credential, input, clock.wall_now());
   if (!installed) {
@@ -329,7 +334,7 @@ int import_credential(const Options& options) {
     return EX_IOERR;
   }
   // A running daemon sees the new version through inotify and runs the on_rotate actions.
-  if (!credential->on_rotate.empty() && !notify::ControlClient(bus_of(options)).status()) {
+  if (!credential->on_rotate.empty() && !daemon_running) {
     std::cerr << "certrotd import: the daemon is not running, so its on_rotate actions did not "
                  "run; reload the dependents of "
               << options.credential << " yourself (certrotd where-used " << options.credential
