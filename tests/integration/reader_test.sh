@@ -19,6 +19,7 @@ started_pids+=("$rotator")
 
 checks=0
 mismatches=0
+pruned=0
 end=$((SECONDS + 12))
 while [ $SECONDS -lt $end ]; do
   # bundle.pem holds key and chain in one file: one open, one consistent pair.
@@ -27,10 +28,16 @@ while [ $SECONDS -lt $end ]; do
        "$(openssl x509 -in "$work/b.pem" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum)" ]; then
     mismatches=$((mismatches + 1))
   fi
-  # Separate files, read from one resolved version folder.
+  # Separate files, read from one resolved version folder. With rotations every 0.2 s, an old
+  # version is pruned (keep: 3) within a second, possibly between resolving and reading on a
+  # busy machine: a reader then gets "no such file", never a mixed pair, and that is not counted.
   version=$(readlink -f "$dir/..data")
-  if [ "$(key_pubkey "$version/key.pem")" != "$(cert_pubkey "$version/cert.pem")" ]; then
-    mismatches=$((mismatches + 1))
+  if cp "$version/key.pem" "$work/k.pem" 2>/dev/null && cp "$version/cert.pem" "$work/c.pem" 2>/dev/null; then
+    if [ "$(key_pubkey "$work/k.pem")" != "$(cert_pubkey "$work/c.pem")" ]; then
+      mismatches=$((mismatches + 1))
+    fi
+  else
+    pruned=$((pruned + 1))
   fi
   checks=$((checks + 1))
 done
@@ -39,7 +46,7 @@ wait "$rotator" || true
 last=$(serial_of "$dir/cert.pem")
 rotations=$(grep -c "renewed credential=web" "$work/daemon.log")
 [ "$mismatches" -eq 0 ] || fail "$mismatches mismatched key/certificate reads in $checks checks"
-[ "$checks" -ge 20 ] || fail "only $checks checks ran"
+[ $((checks - pruned)) -ge 20 ] || fail "only $((checks - pruned)) complete checks ran ($pruned versions pruned while read)"
 [ "$rotations" -ge 10 ] && [ "$first" != "$last" ] || fail "only $rotations rotations happened"
 stop_daemon
 echo "reader_test: ok ($checks checks across $rotations rotations, 0 mismatches)"
