@@ -117,7 +117,6 @@ public:
 
 private:
   explicit CredentialStore(std::shared_ptr<const StoreOptions> options);
-  Result<void> recover();
   std::size_t keep_versions() const;
 
   std::shared_ptr<const StoreOptions> m_options;  // never null
