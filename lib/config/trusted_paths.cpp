@@ -1,0 +1,44 @@
+#include "config/trusted_paths.hpp"
+
+#include <string>
+
+#include "util/trusted_path.hpp"
+
+namespace certrotd::config::detail {
+
+namespace {
+
+std::string instead_for(const Error& error) {
+  const std::string& component = error.context;
+  if (component.empty()) return "write a path whose folders belong to root";
+  return "make " + component +
+         " belong to root and writable only by root (chown root:root " + component +
+         "; chmod go-w " + component +
+         "), or write a path whose folders and links only root can change";
+}
+
+}  // namespace
+
+void check_trusted_folder(const std::filesystem::path& path, const Mark& mark,
+                          std::string_view what, const Reader& reader) {
+  auto dir = open_trusted_dir(path, PathTrust::of_this_process(), MissingFolders::accept);
+  // An I/O error (e.g. `check` run by a user who may not look inside) says nothing about trust;
+  // the daemon reports it when it opens the folder.
+  if (dir || dir.error().retryable()) return;
+  reader.add(mark,
+             std::string(what) + " " + path.string() + " cannot be trusted: " +
+                 dir.error().message,
+             instead_for(dir.error()));
+}
+
+void check_trusted_program(const std::filesystem::path& path, const Mark& mark,
+                           const Reader& reader) {
+  auto checked = check_trusted_file(path, PathTrust::of_this_process());
+  // A program that is not there yet (or cannot be looked at) is reported when it is run.
+  if (checked || checked.error().retryable()) return;
+  reader.add(mark, "exec program " + path.string() + " cannot be trusted: " +
+                       checked.error().message,
+             instead_for(checked.error()));
+}
+
+}  // namespace certrotd::config::detail
