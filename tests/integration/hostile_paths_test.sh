@@ -205,12 +205,12 @@ wait "$swapper" || true
 for d in out copies state; do
   if [ -L "$race/$d" ]; then rm -f "$race/$d"; mv "$race/$d.real" "$race/$d"; fi
 done
-kill -0 "$daemon_pid" || fail "the daemon died during the swaps"
-grep -q "is owned by user $attacker" "$work/daemon.log" ||
-  fail "no refusal naming the attacker in the log"
 assert_vault_unchanged "swaps after start-up"
+kill -0 "$daemon_pid" || fail "the daemon died during the swaps"
 assert_credential_ok "$race/out"
 openssl pkey -in "$race/copies/web.key" -noout || fail "the copy is not a whole key"
+grep -q "is owned by user $attacker" "$work/daemon.log" ||
+  fail "no refusal naming the attacker in the log"
 
 # Given back to root, the next forced rotation goes through again.
 chown root "$race"
@@ -261,10 +261,10 @@ for _ in $(seq 1 12); do
   sleep 0.5
 done
 wait "$swapper" || true
-kill -0 "$daemon_pid" || fail "the daemon died during the owner race"
-serial_is_not "$own/out/cert.pem" "$before" || fail "no rotation went through during the race"
 assert_vault_unchanged "owner race"
+kill -0 "$daemon_pid" || fail "the daemon died during the owner race"
 assert_credential_ok "$own/out"
+serial_is_not "$own/out/cert.pem" "$before" || fail "no rotation went through during the race"
 linked=$(find "$own/out" -user "$attacker" \( -type l -o -type d \))
 [ -z "$linked" ] || fail "the owner made entries in the output folder: $linked"
 [ "$(stat -c %U "$own/out/..data/key.pem")" = "$attacker" ] || fail "key.pem is not the owner's"
