@@ -18,6 +18,11 @@
 // safe as the folder itself (`/var/run -> /run`, `/etc/ssl/certs -> ...`). Its target is judged
 // component by component like the rest. Every other symlink is refused.
 //
+// Why not openat2(RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) for the whole path: it would
+// refuse root's own links too, and it says nothing about who owns or may write each folder, which
+// needs an fstat per component anyway. Opening one component at a time with O_NOFOLLOW gives the
+// same guarantee (no link is ever followed by the kernel) on every kernel.
+//
 // The same walk serves the load-time check (`certrotd check`, which must not create anything and
 // accepts a missing tail that certrotd will create) and the runtime opening of output, copy and
 // state folders. Both report the offending component and its owner.
