@@ -4,7 +4,6 @@
 #include <string_view>
 
 #include "config/loader.hpp"
-#include "config/trusted_paths.hpp"
 #include "util/duration.hpp"
 #include "util/files.hpp"
 #include "util/strings.hpp"
@@ -396,7 +395,6 @@ void read_copies(const Field& field, const Reader& reader, const Ownership& outp
     copy.owner.uid = own.uid ? own.uid : output_owner.uid;
     copy.owner.gid = own.gid ? own.gid : output_owner.gid;
     if (!ok) continue;
-    check_trusted_folder(copy.path.parent_path(), path->value_mark, "copy folder", reader);
     credential.config.output.copies.push_back(copy);
     credential.copy_marks.push_back(path ? path->value_mark : fields->mark());
   }
@@ -407,10 +405,7 @@ void read_output(const Field* field, const Reader& reader, const fs::path& state
   store::StoreOptions& output = credential.config.output;
   output.dir = (state_dir / "live" / credential.config.name).lexically_normal().native();
   credential.output_dir_mark = credential.config.mark;
-  if (!field) {
-    check_trusted_folder(output.dir, credential.output_dir_mark, "output dir", reader);
-    return;
-  }
+  if (!field) return;
   const auto fields =
       reader.fields(*field->value, field->value_mark, "output",
                     {"dir", "owner", "group", "mode", "keep", "copies"},
@@ -435,7 +430,6 @@ void read_output(const Field* field, const Reader& reader, const fs::path& state
     if (auto keep = reader.integer(*f, 1, 100)) output.keep_versions = static_cast<int>(*keep);
   }
   if (const Field* f = fields->get("copies")) read_copies(*f, reader, own, mode, credential);
-  check_trusted_folder(output.dir, credential.output_dir_mark, "output dir", reader);
 }
 
 std::vector<std::string> credential_keys() {

@@ -277,6 +277,7 @@ void Loader::check_distinct_outputs() {
 std::optional<Config> Loader::finish(const fs::path& source) {
   for (const auto& c : m_credentials) check_credential(c);
   check_distinct_outputs();
+  check_trusted_outputs(m_credentials, m_problems);
   if (!m_problems.empty()) return std::nullopt;
   m_config.source = source;
   m_config.credentials.clear();

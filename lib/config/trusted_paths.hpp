@@ -6,7 +6,9 @@
 
 #include <filesystem>
 #include <string_view>
+#include <vector>
 
+#include "config/loader.hpp"
 #include "config/reader.hpp"
 
 namespace certrotd::config::detail {
@@ -15,6 +17,9 @@ namespace certrotd::config::detail {
 // the rest) cannot be trusted. `what` names the setting, e.g. "output dir".
 void check_trusted_folder(const std::filesystem::path& path, const Mark& mark,
                           std::string_view what, const Reader& reader);
+
+// The output folder and the copy folders of every credential, reported at their keys.
+void check_trusted_outputs(const std::vector<PendingCredential>& credentials, Problems& problems);
 
 // The same for a program run by an exec action: its folders and the file itself.
 void check_trusted_program(const std::filesystem::path& path, const Mark& mark,

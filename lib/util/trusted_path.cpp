@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <string>
 #include <cerrno>
 #include <climits>
 #include <vector>
@@ -20,6 +21,9 @@ namespace {
 constexpr int k_max_links = 40;
 
 enum class Leaf { folder, file };
+// How the last folder of a walk is judged: as the one certrotd writes into (no sticky exception),
+// or as one on the way to it.
+enum class Last { destination, passage };
 
 // A folder on the way, opened O_PATH: enough for openat/mkdirat/fstat, and it needs no read
 // permission, so a daemon user can pass through root's 0711 folders.
@@ -119,7 +123,8 @@ Result<std::string> link_target(const Fd& link, const std::string& shown) {
 }
 
 Result<Walked> walk(const std::filesystem::path& path, const PathTrust& trust,
-                    MissingFolders missing, mode_t mode, Leaf leaf) {
+                    MissingFolders missing, mode_t mode, Leaf leaf,
+                    Last last_folder = Last::destination) {
   const std::string& text = path.native();
   if (text.empty()) return fail("empty path");
   std::vector<std::string> todo;
@@ -191,7 +196,9 @@ Result<Walked> walk(const std::filesystem::path& path, const PathTrust& trust,
   }
   if (leaf == Leaf::file) return fail(stack.back().shown + " is not a regular file", text);
   Step& final = stack.back();
-  if (auto r = judge(final.st, trust, final.shown, true); !r) return fail(r.error());
+  if (auto r = judge(final.st, trust, final.shown, last_folder == Last::destination); !r) {
+    return fail(r.error());
+  }
   return Walked{std::move(final.fd), final.shown, final.st, created};
 }
 
@@ -219,6 +226,33 @@ Result<TrustedDir> open_trusted_dir(const std::filesystem::path& path, const Pat
   Fd fd(::openat(walked->fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return fail_retryable("cannot open directory: " + errno_text(errno), walked->shown);
   return TrustedDir{std::move(fd), walked->created};
+}
+
+Result<void> TrustedDirChecker::check(const std::filesystem::path& path) {
+  const std::filesystem::path parent = path.parent_path();
+  const std::string name = path.filename().string();
+  const auto full_walk = [&]() -> Result<void> {
+    auto dir = walk(path, m_trust, MissingFolders::accept, 0, Leaf::folder);
+    if (!dir) return fail(dir.error());
+    return {};
+  };
+  if (parent.empty() || name.empty() || name == "." || name == "..") return full_walk();
+  if (!m_parent_fd || parent.native() != m_parent) {
+    m_parent_fd.reset();
+    auto walked = walk(parent, m_trust, MissingFolders::accept, 0, Leaf::folder, Last::passage);
+    if (!walked) return fail(walked.error());
+    if (!walked->fd) return {};  // certrotd creates the rest
+    m_parent = parent.native();
+    m_parent_fd = std::move(walked->fd);
+  }
+  struct stat st {};
+  if (::fstatat(m_parent_fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return {};
+    return fail_retryable("cannot stat: " + errno_text(errno), path.string());
+  }
+  if (S_ISDIR(st.st_mode)) return judge(st, m_trust, path.string(), true);
+  // A link (or not a folder at all): the walk says whether it may be followed, and what it is.
+  return full_walk();
 }
 
 Result<void> check_trusted_file(const std::filesystem::path& path, const PathTrust& trust) {

@@ -223,6 +223,33 @@ TEST_F(TrustedPath, TheDescriptorStaysOnTheFolderThatWasJudged) {
   EXPECT_FALSE(fs::exists(m_root / "elsewhere/key.pem"));
 }
 
+TEST_F(TrustedPath, TheCheckerJudgesEachFolderUnderARememberedParent) {
+  fs::create_directories(m_root / "live/a");
+  fs::create_directories(m_root / "live/b");
+  fs::create_directories(m_root / "real");
+  fs::create_directory_symlink(m_root / "real", m_root / "live/c");
+  give_away(m_root / "live/b");
+  TrustedDirChecker checker(m_trust);
+  EXPECT_TRUE(checker.check(m_root / "live/a"));
+  auto b = checker.check(m_root / "live/b");
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().context, (m_root / "live/b").string());
+  EXPECT_TRUE(checker.check(m_root / "live/missing"));
+  EXPECT_TRUE(checker.check(m_root / "live/c"));  // root's link, followed and judged
+  give_away(m_root / "live/c");
+  EXPECT_FALSE(checker.check(m_root / "live/c"));
+}
+
+TEST_F(TrustedPath, TheCheckerPassesThroughAStickyParentButNotIntoIt) {
+  fs::create_directories(m_root / "tmp/out");
+  chmod_to(m_root / "tmp", 01777);
+  TrustedDirChecker checker(m_trust);
+  EXPECT_TRUE(checker.check(m_root / "tmp/out"));
+  EXPECT_FALSE(checker.check(m_root / "tmp"));
+  give_away(m_root / "tmp");
+  EXPECT_FALSE(TrustedDirChecker(m_trust).check(m_root / "tmp/out"));
+}
+
 TEST_F(TrustedPath, AcceptsAProgramOnlyRootCanChange) {
   fs::create_directories(m_root / "bin");
   write_text(m_root / "bin/hook", "#!/bin/sh\n");
