@@ -1,5 +1,6 @@
 #include "config/loader.hpp"
 #include "config/network_issuer.hpp"
+#include "config/trusted_paths.hpp"
 
 #include <algorithm>
 
@@ -103,12 +104,15 @@ void Loader::read_main(const YamlNode& root, const Reader& reader) {
       reader.fields(root, Mark{reader.file(), 1, 1}, "the top level", top_keys(), k_top_example);
   if (!fields) return;
   // state_dir and defaults first: credentials above them in the file still depend on them.
+  Mark state_dir_mark{reader.file(), 1, 1};
   if (const Field* f = fields->get("state_dir")) {
     if (auto p = reader.path(*f)) {
       m_config.state_dir = *p;
       m_state_dir_mark = f->value_mark;
     }
+    state_dir_mark = f->value_mark;
   }
+  check_trusted_folder(m_config.state_dir, state_dir_mark, "state_dir", reader);
   if (const Field* f = fields->get("max_concurrent_rotations")) {
     if (auto n = reader.integer(*f, 1, 1024)) {
       m_config.max_concurrent_rotations = static_cast<int>(*n);
@@ -242,6 +246,7 @@ void Loader::check_credential(const PendingCredential& credential) {
 std::optional<Config> Loader::finish(const fs::path& source) {
   for (const auto& c : m_credentials) check_credential(c);
   check_output_paths(m_credentials, m_config.state_dir, m_state_dir_mark, m_problems);
+  check_trusted_outputs(m_credentials, m_problems);
   if (!m_problems.empty()) return std::nullopt;
   m_config.source = source;
   m_config.credentials.clear();

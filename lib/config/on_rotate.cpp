@@ -2,6 +2,7 @@
 #include <string_view>
 
 #include "config/loader.hpp"
+#include "config/trusted_paths.hpp"
 #include "util/strings.hpp"
 
 namespace certrotd::config::detail {
@@ -132,6 +133,10 @@ std::optional<notify::Action> read_exec(const Field& field, const Reader& reader
     return std::nullopt;
   }
   for (const auto& arg : *args) a.command.push_back(arg.value);
+  // A bare name is looked up in PATH when it runs; a path is judged now (and again then).
+  if (a.command.front().find('/') != std::string::npos) {
+    check_trusted_program(a.command.front(), args->front().mark, reader);
+  }
   if (const Field* f = fields->get("timeout")) {
     auto d = reader.duration(*f, Millis(std::chrono::seconds(1)));
     if (!d) return std::nullopt;

@@ -280,6 +280,9 @@ RotationEnv Engine::rotation_env() const {
 }
 
 void Engine::start() {
+  // A crash during a save leaves a temporary file next to the state file; nothing saves yet.
+  // Not fatal: a state folder that cannot be opened is reported by the first save.
+  (void)m_state_files->remove_leftovers();
   // Reading state files and live certificates is independent per credential: done on a few
   // threads, a chunk at a time so that what is read waits in memory only briefly.
   constexpr std::size_t k_chunk = 512;

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "util/fd.hpp"
+#include "util/trusted_path.hpp"
 #include "util/files.hpp"
 
 namespace certrotd::notify {
@@ -92,6 +93,14 @@ Result<std::string> run_command(const ExecAction& action, const std::vector<std:
                                 std::string& output) {
   output.clear();
   if (action.command.empty()) return fail("exec action has no command");
+  // Judged again now, not only at load: the program and its folders may have changed since, and
+  // a file someone else can write would run their code as root (sshd's StrictModes).
+  if (action.command[0].find('/') != std::string::npos) {
+    auto trusted = check_trusted_file(action.command[0], PathTrust::of_this_process());
+    if (!trusted && !trusted.error().retryable()) {
+      return fail("refusing to run " + action.command[0] + ": " + trusted.error().message);
+    }
+  }
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return fail_retryable("pipe failed: " + errno_message(errno));
   Fd read_end(fds[0]);

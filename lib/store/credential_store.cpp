@@ -18,6 +18,7 @@
 #include <system_error>
 
 #include "util/fd.hpp"
+#include "util/trusted_path.hpp"
 
 namespace certrotd::store {
 
@@ -88,30 +89,61 @@ std::string version_name(std::string_view id) {
   return std::string(k_version_prefix) + std::string(id);
 }
 
-fs::path version_dir(const fs::path& dir, std::string_view id) { return dir / version_name(id); }
-
-// An output folder, opened once. The checks below name entries relative to its descriptor, so
-// the kernel resolves one or two path components per call instead of the whole path: at
-// start-up with 10,000 credentials, those lookups were most of the time spent.
+// An output folder, opened once, each component of its path judged on the way
+// (open_trusted_dir). Everything below creates, renames and removes entries relative to its
+// descriptor, never through the path again: whoever could swap a folder on the path for a
+// symlink after the check cannot redirect a write. It also keeps lookups short: at start-up with
+// 10,000 credentials, whole-path lookups were most of the time spent.
 class Folder {
 public:
-  static Result<Folder> open(const fs::path& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd) return fail_retryable("cannot open directory: " + errno_text(errno), path.string());
-    return Folder(path, std::move(fd));
+  // With MissingFolders::accept a missing folder gives a Folder that does not `exist()`.
+  static Result<Folder> open(const fs::path& path, MissingFolders missing) {
+    auto dir = open_trusted_dir(path, PathTrust::of_this_process(), missing);
+    if (!dir) return fail(dir.error().wrap("cannot open output folder " + path.string()));
+    return Folder(path, std::move(dir->fd), dir->created);
   }
 
+  bool exists() const { return m_fd.valid(); }
   int fd() const { return m_fd.get(); }
   const fs::path& path() const { return m_path; }
+  bool created() const { return m_created; }
   // An entry's full path, for messages.
   std::string shown(std::string_view name) const { return (m_path / name).string(); }
 
 private:
-  Folder(fs::path path, Fd fd) : m_path(std::move(path)), m_fd(std::move(fd)) {}
+  Folder(fs::path path, Fd fd, bool created)
+      : m_path(std::move(path)), m_fd(std::move(fd)), m_created(created) {}
 
   fs::path m_path;
   Fd m_fd;
+  bool m_created = false;
 };
+
+struct DirCloser {
+  void operator()(DIR* dir) const { ::closedir(dir); }
+};
+
+// Calls `visit(name, d_type)` for each entry of the folder, "." and ".." left out.
+template <typename Visit>
+Result<void> for_each_entry(const Folder& folder, Visit visit) {
+  const auto failed = [&folder] {
+    return fail_retryable("cannot list directory: " + errno_text(errno), folder.path().string());
+  };
+  Fd copy(::fcntl(folder.fd(), F_DUPFD_CLOEXEC, 0));
+  if (!copy) return failed();
+  std::unique_ptr<DIR, DirCloser> dir(::fdopendir(copy.get()));
+  if (!dir) return failed();
+  copy.release();  // closedir() closes it now
+  ::rewinddir(dir.get());  // the copy shares its read position with the folder's descriptor
+  errno = 0;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    const std::string_view name = entry->d_name;
+    if (name != "." && name != "..") visit(name, entry->d_type);
+    errno = 0;  // what `visit` left there is not readdir's answer
+  }
+  if (errno != 0) return failed();
+  return {};
+}
 
 bool is_complete_version(const Folder& folder, std::string_view name) {
   for (const Content c : k_all_contents) {
@@ -156,16 +188,14 @@ struct Version {
 // Complete versions, oldest first.
 Result<std::vector<Version>> list_versions(const Folder& folder) {
   std::vector<Version> out;
-  std::error_code ec;
-  for (fs::directory_iterator it(folder.path(), ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (!starts_with(name, k_version_prefix)) continue;
-    const std::string id = name.substr(k_version_prefix.size());
+  auto listed = for_each_entry(folder, [&](std::string_view name, unsigned char) {
+    if (!starts_with(name, k_version_prefix)) return;
+    const std::string id(name.substr(k_version_prefix.size()));
     const auto counter = version_counter(id);
-    if (!counter || !is_complete_version(folder, name)) continue;
+    if (!counter || !is_complete_version(folder, name)) return;
     out.push_back({id, *counter});
-  }
-  if (ec) return fail_retryable("cannot list directory: " + ec.message(), folder.path().string());
+  });
+  if (!listed) return fail(listed.error());
   std::sort(out.begin(), out.end(),
             [](const Version& a, const Version& b) { return a.counter < b.counter; });
   return out;
@@ -173,38 +203,37 @@ Result<std::vector<Version>> list_versions(const Folder& folder) {
 
 // The next counter: one past every version directory present, complete or not, so that a new id
 // never collides with a name already on disk.
-Result<std::uint64_t> next_counter(const fs::path& dir) {
+Result<std::uint64_t> next_counter(const Folder& folder) {
   std::uint64_t next = 1;
-  std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (!starts_with(name, k_version_prefix)) continue;
-    const auto counter = version_counter(std::string_view(name).substr(k_version_prefix.size()));
+  auto listed = for_each_entry(folder, [&](std::string_view name, unsigned char) {
+    if (!starts_with(name, k_version_prefix)) return;
+    const auto counter = version_counter(name.substr(k_version_prefix.size()));
     if (counter && *counter >= next) next = *counter + 1;
-  }
-  if (ec) return fail_retryable("cannot list directory: " + ec.message(), dir.string());
+  });
+  if (!listed) return fail(listed.error());
   return next;
 }
 
 // Replaces `link` with a symlink to `target` in one rename, so readers see the old or the new
 // link and never no link at all.
-Result<void> replace_symlink(const fs::path& link, const std::string& target,
-                             const fs::path& temp) {
-  ::unlink(temp.c_str());
-  if (::symlink(target.c_str(), temp.c_str()) != 0) {
-    return fail_retryable("cannot create symlink: " + errno_text(errno), temp.string());
+Result<void> replace_symlink(const Folder& folder, const std::string& link,
+                             const std::string& target, const std::string& temp) {
+  ::unlinkat(folder.fd(), temp.c_str(), 0);
+  if (::symlinkat(target.c_str(), folder.fd(), temp.c_str()) != 0) {
+    return fail_retryable("cannot create symlink: " + errno_text(errno), folder.shown(temp));
   }
-  if (::rename(temp.c_str(), link.c_str()) != 0) {
+  if (::renameat(folder.fd(), temp.c_str(), folder.fd(), link.c_str()) != 0) {
     const int err = errno;
-    ::unlink(temp.c_str());
-    return fail_retryable("cannot rename symlink: " + errno_text(err), link.string());
+    ::unlinkat(folder.fd(), temp.c_str(), 0);
+    return fail_retryable("cannot rename symlink: " + errno_text(err), folder.shown(link));
   }
   return {};
 }
 
-Result<void> point_data_at(const fs::path& dir, const std::string& id) {
-  const fs::path temp = dir / (std::string(k_data_temp_prefix) + "-" + id);
-  return replace_symlink(dir / k_data_link, std::string(k_version_prefix) + id, temp);
+Result<void> point_data_at(const Folder& folder, const std::string& id) {
+  const std::string temp = std::string(k_data_temp_prefix) + "-" + id;
+  return replace_symlink(folder, std::string(k_data_link), std::string(k_version_prefix) + id,
+                         temp);
 }
 
 enum class ForeignEntries { keep, replace };
@@ -243,33 +272,18 @@ struct Listing {
   std::array<EntryKind, k_all_contents.size()> stable{};  // EntryKind::absent unless listed
 };
 
-struct DirCloser {
-  void operator()(DIR* dir) const { ::closedir(dir); }
-};
-
 Result<Listing> list_folder(const Folder& folder) {
-  const auto failed = [&folder] {
-    return fail_retryable("cannot list directory: " + errno_text(errno), folder.path().string());
-  };
-  Fd copy(::dup(folder.fd()));
-  if (!copy) return failed();
-  std::unique_ptr<DIR, DirCloser> dir(::fdopendir(copy.get()));
-  if (!dir) return failed();
-  copy.release();  // closedir() closes it now
-  ::rewinddir(dir.get());  // the copy shares its read position with the folder's descriptor
   Listing out;
-  errno = 0;
-  while (const dirent* entry = ::readdir(dir.get())) {
-    const std::string_view name = entry->d_name;
+  auto listed = for_each_entry(folder, [&](std::string_view name, unsigned char d_type) {
     if (starts_with(name, k_temp_prefix) || starts_with(name, k_data_temp_prefix)) {
       out.leftovers.emplace_back(name);
-      continue;
+      return;
     }
     for (std::size_t i = 0; i < k_all_contents.size(); ++i) {
-      if (name == file_name(k_all_contents[i])) out.stable[i] = kind_of_dirent(entry->d_type);
+      if (name == file_name(k_all_contents[i])) out.stable[i] = kind_of_dirent(d_type);
     }
-  }
-  if (errno != 0) return failed();
+  });
+  if (!listed) return fail(listed.error());
   return out;
 }
 
@@ -280,7 +294,6 @@ Result<Listing> list_folder(const Folder& folder) {
 // `listing`, when given, says what each name was a moment ago; otherwise each is looked up.
 Result<bool> ensure_stable_links(const Folder& folder, ForeignEntries foreign,
                                  const Listing* listing = nullptr) {
-  const fs::path& dir = folder.path();
   bool changed = false;
   for (std::size_t i = 0; i < k_all_contents.size(); ++i) {
     const std::string name(file_name(k_all_contents[i]));
@@ -298,41 +311,51 @@ Result<bool> ensure_stable_links(const Folder& folder, ForeignEntries foreign,
                (kind == EntryKind::other && foreign == ForeignEntries::keep)) {
       continue;
     }
-    const fs::path link = dir / name;
-    const fs::path temp = dir / (std::string(k_temp_prefix) + "link-" + name);
-    if (auto r = replace_symlink(link, target, temp); !r) return fail(r.error());
+    const std::string temp = std::string(k_temp_prefix) + "link-" + name;
+    if (auto r = replace_symlink(folder, name, target, temp); !r) return fail(r.error());
     changed = true;
   }
   return changed;
 }
 
 // Removes a directory tree so that a crash half-way leaves only a `..tmp-` name for recover().
-Result<void> remove_version(const fs::path& dir, const std::string& id) {
-  const fs::path from = version_dir(dir, id);
-  const fs::path doomed = dir / (std::string(k_temp_prefix) + "old-" + id);
-  std::error_code ec;
-  fs::remove_all(doomed, ec);
-  if (::rename(from.c_str(), doomed.c_str()) != 0) {
-    return fail_retryable("cannot move old version aside: " + errno_text(errno), from.string());
+Result<void> remove_version(const Folder& folder, const std::string& id) {
+  const std::string from = version_name(id);
+  const std::string doomed = std::string(k_temp_prefix) + "old-" + id;
+  if (auto r = remove_tree_at(folder.fd(), doomed, folder.shown(doomed)); !r) return r;
+  if (::renameat(folder.fd(), from.c_str(), folder.fd(), doomed.c_str()) != 0) {
+    return fail_retryable("cannot move old version aside: " + errno_text(errno),
+                          folder.shown(from));
   }
-  fs::remove_all(doomed, ec);
-  if (ec) return fail_retryable("cannot remove old version: " + ec.message(), doomed.string());
-  return {};
+  return remove_tree_at(folder.fd(), doomed, folder.shown(doomed));
 }
 
 mode_t dir_mode(const FileOwner& owner) { return owner.gid ? 0750 : 0755; }
 
+// Folders certrotd writes into stay its own: `output.owner` goes to the files a consumer reads,
+// never to a folder, or that user could swap entries under a later write. A configured group
+// gets read and search access (0750) so its members can reach the files.
 Result<void> apply_dir_mode(int fd, const FileOwner& owner, const fs::path& path) {
-  if (owner.uid || owner.gid) {
-    if (::fchown(fd, owner.uid.value_or(static_cast<uid_t>(-1)),
-                 owner.gid.value_or(static_cast<gid_t>(-1))) != 0) {
-      return fail("cannot set owner: " + errno_text(errno), path.string());
-    }
+  if (owner.gid && ::fchown(fd, static_cast<uid_t>(-1), *owner.gid) != 0) {
+    return fail("cannot set group: " + errno_text(errno), path.string());
   }
   if (::fchmod(fd, dir_mode(owner)) != 0) {
     return fail("cannot set mode: " + errno_text(errno), path.string());
   }
   return {};
+}
+
+// The parent folder of a copy, opened through trusted components, and the copy's name in it.
+struct CopyTarget {
+  Fd dir;
+  std::string name;
+};
+
+Result<CopyTarget> open_copy_target(const CopySpec& copy, MissingFolders missing) {
+  const fs::path parent = copy.path.has_parent_path() ? copy.path.parent_path() : fs::path(".");
+  auto dir = open_trusted_dir(parent, PathTrust::of_this_process(), missing, 0755);
+  if (!dir) return fail(dir.error().wrap("copy " + copy.path.string()));
+  return CopyTarget{std::move(dir->fd), copy.path.filename().string()};
 }
 
 Result<std::string> read_all(int dir_fd, const std::string& name, const fs::path& shown) {
@@ -354,6 +377,94 @@ Result<std::string> read_all(int dir_fd, const std::string& name, const fs::path
     out.append(buf.data(), static_cast<std::size_t>(n));
   }
   return out;
+}
+
+// Removes the temporary files of copies a crash interrupted (they may hold a complete key).
+Result<void> remove_copy_leftovers(const StoreOptions& options) {
+  for (const CopySpec& copy : options.copies) {
+    // A folder that is not there yet holds no leftovers; one that cannot be trusted is reported
+    // when the copy is written.
+    auto target = open_copy_target(copy, MissingFolders::accept);
+    if (!target || !target->dir) continue;
+    if (auto r = remove_temp_files(target->dir.get(), target->name, copy.path.parent_path()); !r) {
+      return fail(r.error());
+    }
+  }
+  return {};
+}
+
+// Writes a complete version under a temporary name and renames it to `..v-<id>`: a crash at any
+// point leaves only a `..tmp-` name, which recover() removes. The temporary folder is made and
+// then reached through its own descriptor, so nothing written here is looked up by path.
+Result<void> write_version(const Folder& folder, const std::string& id,
+                           const CredentialFiles& files, const StoreOptions& options) {
+  const std::string temp = std::string(k_temp_prefix) + "new-" + id;
+  const fs::path shown = folder.shown(temp);
+  // Only a failed earlier attempt at the same id leaves this name (recover() removes the rest).
+  if (auto r = remove_tree_at(folder.fd(), temp, shown); !r) return r;
+  if (::mkdirat(folder.fd(), temp.c_str(), 0700) != 0) {
+    return fail_retryable("cannot create temporary directory: " + errno_text(errno),
+                          shown.string());
+  }
+  ScopeGuard remove_temp([&] { (void)remove_tree_at(folder.fd(), temp, shown); });
+  Fd temp_fd(::openat(folder.fd(), temp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!temp_fd) {
+    return fail_retryable("cannot open directory: " + errno_text(errno), shown.string());
+  }
+  if (auto r = apply_dir_mode(temp_fd.get(), options.owner, shown); !r) return r;
+  for (const Content c : k_all_contents) {
+    const mode_t mode = is_secret(c) ? options.secret_mode : options.public_mode;
+    const std::string name(file_name(c));
+    if (auto r = write_new_file_at(temp_fd.get(), name, shown / name, files.content(c), mode,
+                                   options.owner);
+        !r) {
+      return r;
+    }
+  }
+  if (::fsync(temp_fd.get()) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), shown.string());
+  }
+  const std::string final_name = version_name(id);
+  if (::renameat(folder.fd(), temp.c_str(), folder.fd(), final_name.c_str()) != 0) {
+    return fail_retryable("cannot rename version directory: " + errno_text(errno),
+                          folder.shown(final_name));
+  }
+  remove_temp.dismiss();
+  return {};
+}
+
+Result<void> recover(const Folder& folder, const StoreOptions& options) {
+  auto listing = list_folder(folder);
+  if (!listing) return fail(listing.error());
+  bool changed = false;
+  for (const std::string& name : listing->leftovers) {
+    // Removes a symlink itself, never what it points at.
+    if (auto r = remove_tree_at(folder.fd(), name, folder.shown(name)); !r) return r;
+    changed = true;
+  }
+
+  auto live = live_id(folder);
+  if (!live) return fail(live.error());
+  bool live_ok = *live && is_complete_version(folder, version_name(**live));
+  if (!live_ok) {
+    auto all = list_versions(folder);
+    if (!all) return fail(all.error());
+    if (!all->empty()) {
+      if (auto r = point_data_at(folder, all->back().id); !r) return r;
+      changed = true;
+      live_ok = true;
+    }
+  }
+  if (live_ok) {
+    // The listing predates any repair of `..data` above, which does not touch the stable names.
+    auto links = ensure_stable_links(folder, ForeignEntries::keep, &*listing);
+    if (!links) return fail(links.error());
+    changed = changed || *links;
+  }
+  if (changed && ::fsync(folder.fd()) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), folder.path().string());
+  }
+  return remove_copy_leftovers(options);
 }
 
 }  // namespace
@@ -422,110 +533,41 @@ Result<CredentialStore> CredentialStore::open(StoreOptions options) {
 Result<CredentialStore> CredentialStore::open(std::shared_ptr<const StoreOptions> options) {
   if (options->dir.empty()) return fail("output directory is not set");
   const fs::path dir = options->dir;
-  std::error_code ec;
-  const bool existed = fs::exists(dir, ec);
-  if (!existed) {
-    if (auto r = make_dirs(dir, dir_mode(options->owner)); !r) return fail(r.error());
+  auto folder = Folder::open(dir, MissingFolders::create);
+  if (!folder) return fail(folder.error());
+  if (folder->created()) {
     // mkdir's mode went through the umask; say exactly what the folder should be.
-    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd) return fail_retryable("cannot open directory: " + errno_text(errno), dir.string());
-    if (auto r = apply_dir_mode(fd.get(), options->owner, dir); !r) return fail(r.error());
+    if (auto r = apply_dir_mode(folder->fd(), options->owner, dir); !r) return fail(r.error());
   }
-  CredentialStore store(std::move(options));
-  if (auto r = store.recover(); !r) return fail(r.error().wrap("cannot recover " + dir.string()));
-  return store;
+  if (auto r = recover(*folder, *options); !r) {
+    return fail(r.error().wrap("cannot recover " + dir.string()));
+  }
+  return CredentialStore(std::move(options));
 }
 
 CredentialStore CredentialStore::reopen(std::shared_ptr<const StoreOptions> options) {
   return CredentialStore(std::move(options));
 }
 
-Result<void> CredentialStore::recover() {
-  const fs::path dir = m_options->dir;
-  auto folder = Folder::open(dir);
-  if (!folder) return fail(folder.error());
-  auto listing = list_folder(*folder);
-  if (!listing) return fail(listing.error());
-  bool changed = false;
-  for (const std::string& name : listing->leftovers) {
-    // remove_all removes a symlink itself, never what it points at.
-    std::error_code ec;
-    fs::remove_all(dir / name, ec);
-    if (ec) return fail_retryable("cannot remove leftover: " + ec.message(), folder->shown(name));
-    changed = true;
-  }
-
-  auto live = live_id(*folder);
-  if (!live) return fail(live.error());
-  bool live_ok = *live && is_complete_version(*folder, version_name(**live));
-  if (!live_ok) {
-    auto all = list_versions(*folder);
-    if (!all) return fail(all.error());
-    if (!all->empty()) {
-      if (auto r = point_data_at(dir, all->back().id); !r) return r;
-      changed = true;
-      live_ok = true;
-    }
-  }
-  if (live_ok) {
-    // The listing predates any repair of `..data` above, which does not touch the stable names.
-    auto links = ensure_stable_links(*folder, ForeignEntries::keep, &*listing);
-    if (!links) return fail(links.error());
-    changed = changed || *links;
-  }
-  if (changed) return fsync_dir(dir);
-  return {};
-}
-
 Result<std::string> CredentialStore::install(const CredentialFiles& files,
                                              std::string_view label) const {
   const fs::path dir = m_options->dir;
-  const FileOwner& owner = m_options->owner;
-
-  auto counter = next_counter(dir);
+  auto folder = Folder::open(dir, MissingFolders::refuse);
+  if (!folder) return fail(folder.error());
+  auto counter = next_counter(*folder);
   if (!counter) return fail(counter.error());
   const std::string id = make_version_id(*counter, label);
-  const fs::path final_dir = version_dir(dir, id);
+  if (auto r = write_version(*folder, id, files, *m_options); !r) return fail(r.error());
 
-  std::string pattern = (dir / (std::string(k_temp_prefix) + "XXXXXX")).string();
-  if (::mkdtemp(pattern.data()) == nullptr) {
-    return fail_retryable("cannot create temporary directory: " + errno_text(errno),
-                          dir.string());
-  }
-  const fs::path temp_dir(pattern);
-  ScopeGuard remove_temp([&] {
-    std::error_code ignored;
-    fs::remove_all(temp_dir, ignored);
-  });
-  {
-    Fd fd(::open(temp_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd) {
-      return fail_retryable("cannot open directory: " + errno_text(errno), temp_dir.string());
-    }
-    if (auto r = apply_dir_mode(fd.get(), owner, temp_dir); !r) return fail(r.error());
-  }
-  for (const Content c : k_all_contents) {
-    const mode_t mode = is_secret(c) ? m_options->secret_mode : m_options->public_mode;
-    if (auto r = write_new_file(temp_dir / file_name(c), files.content(c), mode, owner); !r) {
-      return fail(r.error());
-    }
-  }
-  if (auto r = fsync_dir(temp_dir); !r) return fail(r.error());
-  if (::rename(temp_dir.c_str(), final_dir.c_str()) != 0) {
-    return fail_retryable("cannot rename version directory: " + errno_text(errno),
-                          final_dir.string());
-  }
-  remove_temp.dismiss();
-
-  if (auto r = point_data_at(dir, id); !r) {
+  if (auto r = point_data_at(*folder, id); !r) {
     // Not live, so not worth keeping: a later rollback must not find a version that never was.
-    (void)remove_version(dir, id);
+    (void)remove_version(*folder, id);
     return fail(r.error());
   }
-  auto folder = Folder::open(dir);
-  if (!folder) return fail(folder.error());
   if (auto r = ensure_stable_links(*folder, ForeignEntries::replace); !r) return fail(r.error());
-  if (auto r = fsync_dir(dir); !r) return fail(r.error());
+  if (::fsync(folder->fd()) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
+  }
 
   auto all = list_versions(*folder);
   if (!all) return fail(all.error());
@@ -536,12 +578,12 @@ Result<std::string> CredentialStore::install(const CredentialFiles& files,
   for (const Version& v : *all) {
     if (remaining <= keep_versions()) break;
     if (v.counter >= live_counter) break;
-    if (auto r = remove_version(dir, v.id); !r) return fail(r.error());
+    if (auto r = remove_version(*folder, v.id); !r) return fail(r.error());
     --remaining;
     pruned = true;
   }
-  if (pruned) {
-    if (auto r = fsync_dir(dir); !r) return fail(r.error());
+  if (pruned && ::fsync(folder->fd()) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
   }
 
   if (auto r = write_copies(files); !r) {
@@ -552,16 +594,28 @@ Result<std::string> CredentialStore::install(const CredentialFiles& files,
 
 Result<std::optional<CredentialFiles>> CredentialStore::load_current() const {
   const fs::path dir = m_options->dir;
+  auto opened = Folder::open(dir, MissingFolders::accept);
+  if (!opened) return fail(opened.error());
+  if (!opened->exists()) return std::optional<CredentialFiles>{};
+  const Folder& folder = *opened;
+  const fs::path data = dir / k_data_link;
   for (int attempt = 0;; ++attempt) {
-    // Opening `..data` resolves the link once; every file is then read relative to that one
-    // version directory, so a concurrent swap cannot mix two versions.
-    const fs::path data = dir / k_data_link;
-    Fd dir_fd(::open(data.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    // Reading `..data` once and opening the version it names (never a link) pins one version
+    // directory; every file is then read relative to it, so a concurrent swap cannot mix two.
+    auto live = live_id(folder);
+    if (!live) return fail(live.error());
+    if (!*live) {
+      auto kind = stat_kind(folder, std::string(k_data_link));
+      if (!kind) return fail(kind.error());
+      if (*kind == EntryKind::absent) return std::optional<CredentialFiles>{};
+      return fail("..data does not point at a version", data.string());
+    }
+    const std::string version = version_name(**live);
+    Fd dir_fd(::openat(folder.fd(), version.c_str(),
+                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dir_fd) {
       const int err = errno;
       if (err == ENOENT) {
-        struct stat st {};
-        if (::lstat(data.c_str(), &st) != 0) return std::optional<CredentialFiles>{};
         // The link exists but its target does not: a pruning race, or damage recover() fixes.
         if (attempt + 1 < k_load_attempts) continue;
         return fail("..data points at a missing version", data.string());
@@ -594,7 +648,7 @@ Result<std::optional<CredentialFiles>> CredentialStore::load_current() const {
 
 Result<std::string> CredentialStore::rollback() const {
   const fs::path dir = m_options->dir;
-  auto folder = Folder::open(dir);
+  auto folder = Folder::open(dir, MissingFolders::refuse);
   if (!folder) return fail(folder.error());
   auto live = live_id(*folder);
   if (!live) return fail(live.error());
@@ -609,9 +663,11 @@ Result<std::string> CredentialStore::rollback() const {
   }
   if (!previous) return fail("no older version to roll back to", dir.string());
   const std::string id = previous->id;
-  if (auto r = point_data_at(dir, id); !r) return fail(r.error());
+  if (auto r = point_data_at(*folder, id); !r) return fail(r.error());
   if (auto r = ensure_stable_links(*folder, ForeignEntries::replace); !r) return fail(r.error());
-  if (auto r = fsync_dir(dir); !r) return fail(r.error());
+  if (::fsync(folder->fd()) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
+  }
 
   auto files = load_current();
   if (!files) return fail(files.error());
@@ -623,7 +679,7 @@ Result<std::string> CredentialStore::rollback() const {
 }
 
 Result<std::vector<VersionInfo>> CredentialStore::versions() const {
-  auto folder = Folder::open(m_options->dir);
+  auto folder = Folder::open(m_options->dir, MissingFolders::refuse);
   if (!folder) return fail(folder.error());
   auto live = live_id(*folder);
   if (!live) return fail(live.error());
@@ -639,11 +695,11 @@ Result<std::vector<VersionInfo>> CredentialStore::versions() const {
 
 Result<void> CredentialStore::write_copies(const CredentialFiles& files) const {
   for (const CopySpec& copy : m_options->copies) {
-    if (copy.path.has_parent_path()) {
-      if (auto r = make_dirs(copy.path.parent_path(), 0755); !r) return r;
-    }
+    auto target = open_copy_target(copy, MissingFolders::create);
+    if (!target) return fail(target.error());
     const mode_t mode = copy.mode.value_or(is_secret(copy.content) ? 0600 : 0644);
-    auto file = AtomicFile::create(copy.path, mode, copy.owner);
+    auto file =
+        AtomicFile::create_in(target->dir.get(), target->name, copy.path, mode, copy.owner);
     if (!file) return fail(file.error());
     if (auto r = file->write(files.content(copy.content)); !r) return r;
     if (auto r = file->commit(); !r) return r;
@@ -652,7 +708,7 @@ Result<void> CredentialStore::write_copies(const CredentialFiles& files) const {
 }
 
 Result<void> CredentialStore::discard(std::string_view id) const {
-  auto folder = Folder::open(m_options->dir);
+  auto folder = Folder::open(m_options->dir, MissingFolders::refuse);
   if (!folder) return fail(folder.error());
   auto live = live_id(*folder);
   if (!live) return fail(live.error());
@@ -660,8 +716,11 @@ Result<void> CredentialStore::discard(std::string_view id) const {
   struct stat st {};
   const std::string name = version_name(id);
   if (::fstatat(folder->fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
-  if (auto r = remove_version(m_options->dir, std::string(id)); !r) return r;
-  return fsync_dir(m_options->dir);
+  if (auto r = remove_version(*folder, std::string(id)); !r) return r;
+  if (::fsync(folder->fd()) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), m_options->dir);
+  }
+  return {};
 }
 
 Result<void> check_folder_writable(const fs::path& dir) {

@@ -17,6 +17,10 @@
 // before the first swap). `open()` removes leftovers of an unfinished write (temporary version
 // directories and symlinks) before anything else.
 //
+// Every folder is reached through util/trusted_path (each component of its path judged, then
+// only names relative to its descriptor), so a folder on the path that someone other than root
+// or this process's user can write makes the operation fail rather than follow it.
+//
 // One writer per directory: open() deletes those leftovers, so it must not run while another
 // process installs into the same directory, and install()/rollback() must not run concurrently
 // with each other. load_current(), versions() and readers of the stable names may run at any time.
@@ -71,7 +75,10 @@ struct StoreOptions {
   std::string dir;
   mode_t secret_mode = 0600;  // key.pem and bundle.pem (config: output.mode)
   mode_t public_mode = 0644;  // cert, chain, fullchain, ca
-  FileOwner owner;            // applied to every file written (config: output.owner/group)
+  // Applied to every file written (config: output.owner/group). Never to a folder: folders stay
+  // this process's own (with `gid` as their group), so the owner cannot swap entries under a
+  // later write.
+  FileOwner owner;
   int keep_versions = 3;      // complete versions kept for rollback, the live one included
   std::vector<CopySpec> copies;
 };
@@ -126,7 +133,6 @@ public:
 
 private:
   explicit CredentialStore(std::shared_ptr<const StoreOptions> options);
-  Result<void> recover();
   std::size_t keep_versions() const;
 
   std::shared_ptr<const StoreOptions> m_options;  // never null

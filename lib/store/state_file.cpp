@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/files.hpp"
+#include "util/trusted_path.hpp"
 
 namespace certrotd::store {
 
@@ -22,7 +23,7 @@ using nlohmann::json;
 
 // Bumped when a field changes meaning; older files are read as far as they are understood.
 constexpr int k_format_version = 1;
-// NAME_MAX is 255; leave room for ".json" and AtomicFile's ".<name>.tmp-XXXXXX".
+// NAME_MAX is 255; leave room for ".json" and AtomicFile's ".certrotd-tmp.<name>.XXXXXX".
 constexpr std::size_t k_max_name_length = 200;
 
 Result<void> check_name(const std::string& name) {
@@ -304,10 +305,24 @@ Result<CredentialState> StateFiles::load(const std::string& credential) const {
 
 Result<void> StateFiles::save(const std::string& credential, const CredentialState& state) const {
   if (auto r = check_name(credential); !r) return r;
-  if (auto r = make_dirs(m_dir / "state", 0700); !r) return r;
+  // Each component judged on the way, the file written relative to the folder's descriptor.
+  auto dir = open_trusted_dir(m_dir / "state", PathTrust::of_this_process(),
+                              MissingFolders::create, 0700);
+  if (!dir) return fail(dir.error().wrap("cannot open state folder"));
   // dump() throws on invalid UTF-8 (last_error can quote a peer); replace instead of failing.
   const std::string text = state_to_json(state).dump(2, ' ', false, json::error_handler_t::replace);
-  return write_file_atomic(path_of(credential), text + "\n", 0600);
+  auto file = AtomicFile::create_in(dir->fd.get(), credential + ".json", path_of(credential), 0600);
+  if (!file) return fail(file.error());
+  if (auto r = file->write(text + "\n"); !r) return r;
+  return file->commit();
+}
+
+Result<int> StateFiles::remove_leftovers() const {
+  const std::filesystem::path dir = m_dir / "state";
+  auto opened = open_trusted_dir(dir, PathTrust::of_this_process(), MissingFolders::accept);
+  if (!opened) return fail(opened.error().wrap("cannot open state folder"));
+  if (!opened->fd) return 0;
+  return remove_temp_files(opened->fd.get(), {}, dir);
 }
 
 }  // namespace certrotd::store

@@ -75,6 +75,9 @@ public:
   // Missing file: a default state. Corrupt file: an error (the caller logs and starts afresh).
   Result<CredentialState> load(const std::string& credential) const;
   Result<void> save(const std::string& credential, const CredentialState& state) const;
+  // Removes what a crash left of unfinished saves (AtomicFile temporary files, nothing else);
+  // run once at start-up, before anything saves. Returns how many were removed.
+  Result<int> remove_leftovers() const;
 
   std::filesystem::path path_of(const std::string& credential) const;
 

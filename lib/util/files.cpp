@@ -1,13 +1,17 @@
 #include "util/files.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -65,6 +69,29 @@ std::optional<Result<Id>> parse_numeric_id(const std::string& name) {
     return Result<Id>(fail("numeric id '" + name + "' is out of range"));
   }
   return Result<Id>(id);
+}
+
+constexpr std::string_view k_temp_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+constexpr std::size_t k_temp_suffix_length = 6;
+constexpr int k_temp_name_attempts = 100;
+
+// Six characters as mkstemp(3) would pick them. The name only has to be free, not secret: it is
+// made with O_EXCL in a folder only root and certrotd's user can write.
+std::string random_suffix() {
+  std::array<unsigned char, k_temp_suffix_length> bytes{};
+  if (::getrandom(bytes.data(), bytes.size(), GRND_NONBLOCK) !=
+      static_cast<ssize_t>(bytes.size())) {
+    // Only before the entropy pool is ready at boot; O_EXCL still keeps names apart.
+    const auto seed = static_cast<std::uint64_t>(::getpid()) ^
+                      static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&bytes));
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+      bytes[i] = static_cast<unsigned char>(seed >> (8 * i));
+    }
+  }
+  std::string out;
+  for (const unsigned char b : bytes) out += k_temp_alphabet[b % k_temp_alphabet.size()];
+  return out;
 }
 
 }  // namespace
@@ -174,50 +201,76 @@ Result<void> make_dirs(const fs::path& dir, mode_t mode) {
   return {};
 }
 
-AtomicFile::AtomicFile(fs::path target, fs::path temp, Fd fd)
-    : m_target(std::move(target)), m_temp(std::move(temp)), m_fd(std::move(fd)) {}
+AtomicFile::AtomicFile(Fd dir, std::string name, std::string temp, fs::path shown, Fd fd)
+    : m_dir(std::move(dir)),
+      m_name(std::move(name)),
+      m_temp(std::move(temp)),
+      m_shown(std::move(shown)),
+      m_fd(std::move(fd)) {}
 
 AtomicFile::AtomicFile(AtomicFile&& other) noexcept
-    : m_target(std::move(other.m_target)),
+    : m_dir(std::move(other.m_dir)),
+      m_name(std::move(other.m_name)),
       m_temp(std::move(other.m_temp)),
+      m_shown(std::move(other.m_shown)),
       m_fd(std::move(other.m_fd)),
       m_committed(std::exchange(other.m_committed, true)) {}
 
 AtomicFile::~AtomicFile() {
-  if (!m_committed && !m_temp.empty()) {
-    ::unlink(m_temp.c_str());
+  if (!m_committed && m_dir) {
+    ::unlinkat(m_dir.get(), m_temp.c_str(), 0);
   }
 }
 
 Result<AtomicFile> AtomicFile::create(const fs::path& target, mode_t mode, FileOwner owner) {
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  std::string pattern = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
-  // mkostemp creates the file 0600 with O_EXCL: nobody else can read it before fchmod below.
-  Fd fd(::mkostemp(pattern.data(), O_CLOEXEC));
-  if (!fd) {
+  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd) {
     return fail_retryable("cannot create temporary file: " + errno_text(errno), target.string());
   }
-  AtomicFile file(target, fs::path(pattern), std::move(fd));
-  if (auto r = apply_mode_and_owner(file.m_fd.get(), mode, owner, target); !r) {
-    return fail(r.error());
+  return create_in(dir_fd.get(), target.filename().string(), target, mode, owner);
+}
+
+Result<AtomicFile> AtomicFile::create_in(int dir_fd, const std::string& name,
+                                         const fs::path& shown, mode_t mode, FileOwner owner) {
+  Fd dir(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
+  if (!dir) return fail_retryable("cannot duplicate descriptor: " + errno_text(errno), shown);
+  const std::string prefix = std::string(k_temp_file_prefix) + name + ".";
+  for (int attempt = 0; attempt < k_temp_name_attempts; ++attempt) {
+    std::string temp = prefix + random_suffix();
+    // 0600 and O_EXCL: nobody else can read it before fchmod below; O_NOFOLLOW: never a link.
+    Fd fd(::openat(dir.get(), temp.c_str(),
+                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd) {
+      if (errno == EEXIST) continue;
+      return fail_retryable("cannot create temporary file: " + errno_text(errno), shown.string());
+    }
+    AtomicFile file(std::move(dir), name, std::move(temp), shown, std::move(fd));
+    if (auto r = apply_mode_and_owner(file.m_fd.get(), mode, owner, shown); !r) {
+      return fail(r.error());
+    }
+    return file;
   }
-  return file;
+  return fail_retryable("cannot create temporary file: no free name", shown.string());
 }
 
 Result<void> AtomicFile::write(std::string_view data) {
-  return write_all(m_fd.get(), data, m_target);
+  return write_all(m_fd.get(), data, m_shown);
 }
 
 Result<void> AtomicFile::commit() {
   if (::fsync(m_fd.get()) != 0) {
-    return fail_retryable("fsync failed: " + errno_text(errno), m_target.string());
+    return fail_retryable("fsync failed: " + errno_text(errno), m_shown.string());
   }
   m_fd.reset();
-  if (::rename(m_temp.c_str(), m_target.c_str()) != 0) {
-    return fail_retryable("rename failed: " + errno_text(errno), m_target.string());
+  if (::renameat(m_dir.get(), m_temp.c_str(), m_dir.get(), m_name.c_str()) != 0) {
+    return fail_retryable("rename failed: " + errno_text(errno), m_shown.string());
   }
   m_committed = true;
-  return fsync_dir(m_target.has_parent_path() ? m_target.parent_path() : fs::path("."));
+  if (::fsync(m_dir.get()) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), m_shown.parent_path().string());
+  }
+  return {};
 }
 
 Result<void> write_file_atomic(const fs::path& target, std::string_view data, mode_t mode,
@@ -230,20 +283,106 @@ Result<void> write_file_atomic(const fs::path& target, std::string_view data, mo
 
 Result<void> write_new_file(const fs::path& path, std::string_view data, mode_t mode,
                             FileOwner owner) {
+  return write_new_file_at(AT_FDCWD, path.string(), path, data, mode, owner);
+}
+
+Result<void> write_new_file_at(int dir_fd, const std::string& name, const fs::path& shown,
+                               std::string_view data, mode_t mode, FileOwner owner) {
   // Created 0600 (umask can only narrow it), then fchmod'ed to the final mode before writing.
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  Fd fd(::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                 0600));
   if (!fd) {
-    return fail_retryable("cannot create file: " + errno_text(errno), path.string());
+    return fail_retryable("cannot create file: " + errno_text(errno), shown.string());
   }
   // A half-written file must not stay behind: it would look complete to a reader, and O_EXCL
   // would make every retry fail with EEXIST.
-  ScopeGuard remove_partial([&path] { ::unlink(path.c_str()); });
-  if (auto r = apply_mode_and_owner(fd.get(), mode, owner, path); !r) return r;
-  if (auto r = write_all(fd.get(), data, path); !r) return r;
+  ScopeGuard remove_partial([&] { ::unlinkat(dir_fd, name.c_str(), 0); });
+  if (auto r = apply_mode_and_owner(fd.get(), mode, owner, shown); !r) return r;
+  if (auto r = write_all(fd.get(), data, shown); !r) return r;
   if (::fsync(fd.get()) != 0) {
-    return fail_retryable("fsync failed: " + errno_text(errno), path.string());
+    return fail_retryable("fsync failed: " + errno_text(errno), shown.string());
   }
   remove_partial.dismiss();
+  return {};
+}
+
+bool is_temp_file_name(std::string_view name, std::string_view target) {
+  if (name.substr(0, k_temp_file_prefix.size()) != k_temp_file_prefix) return false;
+  name.remove_prefix(k_temp_file_prefix.size());
+  // <target>.XXXXXX
+  if (name.size() < k_temp_suffix_length + 2) return false;
+  const std::string_view suffix = name.substr(name.size() - k_temp_suffix_length);
+  const std::string_view middle = name.substr(0, name.size() - k_temp_suffix_length);
+  if (middle.back() != '.') return false;
+  if (suffix.find_first_not_of(k_temp_alphabet) != std::string_view::npos) return false;
+  return target.empty() || middle.substr(0, middle.size() - 1) == target;
+}
+
+Result<int> remove_temp_files(int dir_fd, std::string_view target, const fs::path& shown) {
+  Fd copy(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
+  if (!copy) return fail_retryable("cannot list directory: " + errno_text(errno), shown.string());
+  DIR* dir = ::fdopendir(copy.get());
+  if (!dir) return fail_retryable("cannot list directory: " + errno_text(errno), shown.string());
+  copy.release();  // closedir below closes it
+  ScopeGuard close_dir([dir] { ::closedir(dir); });
+  // Rewind: a duplicate shares the file offset of a descriptor that may have been listed before.
+  ::rewinddir(dir);
+  std::vector<std::string> doomed;
+  const uid_t me = ::geteuid();
+  errno = 0;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    if (!is_temp_file_name(name, target)) continue;
+    struct stat st {};
+    if (::fstatat(dir_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) st = {};
+    // Only what certrotd itself made: a regular file of its own user.
+    if (S_ISREG(st.st_mode) && st.st_uid == me) doomed.emplace_back(name);
+    errno = 0;  // a failed fstatat above is not readdir's answer
+  }
+  if (errno != 0) {
+    return fail_retryable("cannot list directory: " + errno_text(errno), shown.string());
+  }
+  for (const std::string& name : doomed) {
+    if (::unlinkat(dir_fd, name.c_str(), 0) != 0 && errno != ENOENT) {
+      return fail_retryable("cannot remove: " + errno_text(errno), (shown / name).string());
+    }
+  }
+  if (!doomed.empty() && ::fsync(dir_fd) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), shown.string());
+  }
+  return static_cast<int>(doomed.size());
+}
+
+Result<void> remove_tree_at(int dir_fd, const std::string& name, const fs::path& shown) {
+  struct stat st {};
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return {};
+    return fail_retryable("cannot stat: " + errno_text(errno), shown.string());
+  }
+  if (S_ISDIR(st.st_mode)) {
+    Fd sub(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub) return fail_retryable("cannot open directory: " + errno_text(errno), shown.string());
+    DIR* dir = ::fdopendir(sub.get());
+    if (!dir) return fail_retryable("cannot list directory: " + errno_text(errno), shown.string());
+    const int sub_fd = sub.release();  // closedir below closes it
+    ScopeGuard close_dir([dir] { ::closedir(dir); });
+    std::vector<std::string> names;
+    errno = 0;
+    while (const dirent* entry = ::readdir(dir)) {
+      const std::string_view n = entry->d_name;
+      if (n != "." && n != "..") names.emplace_back(n);
+    }
+    if (errno != 0) {
+      return fail_retryable("cannot list directory: " + errno_text(errno), shown.string());
+    }
+    for (const std::string& n : names) {
+      if (auto r = remove_tree_at(sub_fd, n, shown / n); !r) return r;
+    }
+  }
+  if (::unlinkat(dir_fd, name.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0 &&
+      errno != ENOENT) {
+    return fail_retryable("cannot remove: " + errno_text(errno), shown.string());
+  }
   return {};
 }
 

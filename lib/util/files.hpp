@@ -42,11 +42,33 @@ Result<void> fsync_dir(const fs::path& dir);
 // mkdir -p; directories that are created get `mode`. Existing ones are left as they are.
 Result<void> make_dirs(const fs::path& dir, mode_t mode = 0755);
 
+// AtomicFile's temporary files are named `.certrotd-tmp.<target name>.XXXXXX`, so that a start
+// after a crash can find and remove exactly the ones certrotd made (remove_temp_files).
+constexpr std::string_view k_temp_file_prefix = ".certrotd-tmp.";
+
+// Whether `name` is an AtomicFile temporary name for `target` (for any target when empty).
+bool is_temp_file_name(std::string_view name, std::string_view target = {});
+
+// Removes the temporary files of unfinished AtomicFile writes in the folder `dir_fd`: regular
+// files named by is_temp_file_name(name, target) and owned by this process's user; nothing else
+// is touched. Returns how many were removed. `shown` names the folder in errors.
+Result<int> remove_temp_files(int dir_fd, std::string_view target, const fs::path& shown);
+
+// Removes `name` in `dir_fd` and, if it is a folder, everything below it, without following any
+// symlink (a link is removed, not what it points at). A missing name is not an error.
+Result<void> remove_tree_at(int dir_fd, const std::string& name, const fs::path& shown);
+
 class AtomicFile {
 public:
-  // Creates `<dir>/.<name>.tmp-XXXXXX` with O_EXCL and `mode` (umask does not apply: fchmod on
-  // the fd before any byte is written), then applies `owner` with fchown.
+  // Creates `<dir>/.certrotd-tmp.<name>.XXXXXX` with O_EXCL and `mode` (umask does not apply:
+  // fchmod on the fd before any byte is written), then applies `owner` with fchown.
+  // The folder is looked up by path; certrotd's own folders use create_in.
   static Result<AtomicFile> create(const fs::path& target, mode_t mode, FileOwner owner = {});
+  // The same in the folder `dir_fd` (duplicated, so the caller keeps its own): the temp file, the
+  // rename and the fsync all name entries relative to that folder, never a path. `shown` is the
+  // target's path for messages.
+  static Result<AtomicFile> create_in(int dir_fd, const std::string& name, const fs::path& shown,
+                                      mode_t mode, FileOwner owner = {});
 
   AtomicFile(AtomicFile&&) noexcept;
   AtomicFile& operator=(AtomicFile&&) = delete;
@@ -57,13 +79,17 @@ public:
   // fsync, rename over the target, fsync the directory.
   Result<void> commit();
 
-  const fs::path& temp_path() const { return m_temp; }
+  // The temporary file's name in its folder, and its path (for messages and tests).
+  const std::string& temp_name() const { return m_temp; }
+  fs::path temp_path() const { return m_shown.parent_path() / m_temp; }
 
 private:
-  AtomicFile(fs::path target, fs::path temp, Fd fd);
+  AtomicFile(Fd dir, std::string name, std::string temp, fs::path shown, Fd fd);
 
-  fs::path m_target;
-  fs::path m_temp;
+  Fd m_dir;
+  std::string m_name;
+  std::string m_temp;
+  fs::path m_shown;
   Fd m_fd;
   bool m_committed = false;
 };
@@ -76,6 +102,9 @@ Result<void> write_file_atomic(const fs::path& target, std::string_view data, mo
 // Used for files inside a fresh version directory where no rename is needed.
 Result<void> write_new_file(const fs::path& path, std::string_view data, mode_t mode,
                             FileOwner owner = {});
+// The same for `name` in the folder `dir_fd`, never following a symlink; `shown` for messages.
+Result<void> write_new_file_at(int dir_fd, const std::string& name, const fs::path& shown,
+                               std::string_view data, mode_t mode, FileOwner owner = {});
 
 std::string errno_text(int err);
 

@@ -450,5 +450,102 @@ TEST_F(CredentialStoreTest, OpenLeavesAFolderWithoutVersionsWithoutLinks) {
   EXPECT_FALSE(fs::is_symlink(m_root / "out" / "..data"));
 }
 
+// ---- Hostile paths (need root to hand folders to another user) --------------------------------
+
+constexpr uid_t k_other_user = 65534;  // nobody
+
+class HostilePathTest : public CredentialStoreTest {
+protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to give folders to another user";
+    fs::create_directories(m_root / "vault");
+    write_text(m_root / "vault" / "key.pem", "root's own key\n");
+    write_text(m_root / "vault" / "web.key", "root's own copy\n");
+  }
+  static uid_t owner_of(const fs::path& path) {
+    struct stat st {};
+    EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+    return st.st_uid;
+  }
+  void expect_vault_untouched() {
+    EXPECT_EQ(read_text(m_root / "vault" / "key.pem"), "root's own key\n");
+    EXPECT_EQ(read_text(m_root / "vault" / "web.key"), "root's own copy\n");
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(m_root / "vault")) {
+      names.push_back(e.path().filename().string());
+    }
+    EXPECT_EQ(names.size(), 2u);
+  }
+};
+
+TEST_F(HostilePathTest, AnOwnerGetsTheFilesButNeverTheFolders) {
+  StoreOptions o = options();
+  o.owner.uid = 4243;
+  auto store = open_store(o);
+  const std::string id = install(store, 1);
+  EXPECT_EQ(owner_of(m_root / "out"), 0u);
+  EXPECT_EQ(owner_of(m_root / "out" / ("..v-" + id)), 0u);
+  for (const Content c : k_contents) {
+    EXPECT_EQ(owner_of(m_root / "out" / ("..v-" + id) / file_name(c)), 4243u) << file_name(c);
+  }
+}
+
+TEST_F(HostilePathTest, RefusesAnOutputFolderInAnotherUsersFolder) {
+  fs::create_directories(m_root / "owned");
+  ASSERT_EQ(::chown((m_root / "owned").c_str(), k_other_user, k_other_user), 0);
+  fs::create_directory_symlink(m_root / "vault", m_root / "owned" / "out");
+  StoreOptions o = options();
+  o.dir = m_root / "owned" / "out";
+  auto store = CredentialStore::open(o);
+  ASSERT_FALSE(store);
+  EXPECT_NE(store.error().message.find("is owned by"), std::string::npos) << store.error().what();
+  expect_vault_untouched();
+}
+
+TEST_F(HostilePathTest, InstallRefusesAFolderHandedToAnotherUserAfterOpening) {
+  StoreOptions o = options();
+  o.dir = m_root / "parent" / "out";
+  auto store = open_store(o);
+  install(store, 1);
+  ASSERT_EQ(::chown((m_root / "parent").c_str(), k_other_user, k_other_user), 0);
+  // The attacker swaps the output folder for a link to root's folder.
+  fs::rename(m_root / "parent" / "out", m_root / "parent" / "out.real");
+  fs::create_directory_symlink(m_root / "vault", m_root / "parent" / "out");
+  EXPECT_FALSE(store.install(files_for(2), "2"));
+  expect_vault_untouched();
+
+  fs::remove(m_root / "parent" / "out");
+  fs::rename(m_root / "parent" / "out.real", m_root / "parent" / "out");
+  ASSERT_EQ(::chown((m_root / "parent").c_str(), 0, 0), 0);
+  install(store, 3);
+  expect_live_version(store, 3);
+}
+
+TEST_F(HostilePathTest, RefusesACopyThroughAnotherUsersFolder) {
+  fs::create_directories(m_root / "owned");
+  fs::create_directory_symlink(m_root / "vault", m_root / "owned" / "sub");
+  ASSERT_EQ(::chown((m_root / "owned").c_str(), k_other_user, k_other_user), 0);
+  StoreOptions o = options();
+  o.copies.push_back(CopySpec{m_root / "owned" / "sub" / "web.key", Content::key, 0600, {}});
+  auto store = open_store(o);
+  auto id = store.install(files_for(1), "1");
+  ASSERT_FALSE(id);
+  EXPECT_NE(id.error().message.find("is owned by"), std::string::npos) << id.error().what();
+  expect_vault_untouched();
+}
+
+TEST_F(CredentialStoreTest, OpenRemovesOnlyItsOwnTemporaryCopies) {
+  fs::create_directories(m_root / "copies");
+  write_text(m_root / "copies" / ".certrotd-tmp.web.key.AbC123", "half a key");
+  write_text(m_root / "copies" / ".web.key.tmp-AbC123", "another tool's");
+  write_text(m_root / "copies" / ".certrotd-tmp.other.key.AbC123", "not a copy of ours");
+  StoreOptions o = options();
+  o.copies.push_back(CopySpec{m_root / "copies" / "web.key", Content::key, 0600, {}});
+  auto store = open_store(o);
+  EXPECT_FALSE(fs::exists(m_root / "copies" / ".certrotd-tmp.web.key.AbC123"));
+  EXPECT_TRUE(fs::exists(m_root / "copies" / ".web.key.tmp-AbC123"));
+  EXPECT_TRUE(fs::exists(m_root / "copies" / ".certrotd-tmp.other.key.AbC123"));
+}
+
 }  // namespace
 }  // namespace certrotd::store

@@ -62,6 +62,27 @@ TEST(StateFilesTest, AttentionReasonAndMissingCopiesReadBack) {
   EXPECT_EQ(read_text(files.path_of("plain")).find("copies_missing"), std::string::npos);
 }
 
+TEST(StateFilesTest, RemoveLeftoversRemovesOnlyUnfinishedSaves) {
+  TempDir root;
+  StateFiles files(root.path());
+  ASSERT_TRUE(files.save("web", CredentialState{}));
+  write_text(root / "state" / ".certrotd-tmp.web.json.AbC123", "{\"half\": ");
+  write_text(root / "state" / "notes.txt", "someone else's");
+  auto removed = files.remove_leftovers();
+  ASSERT_TRUE(removed) << removed.error().what();
+  EXPECT_EQ(*removed, 1);
+  EXPECT_FALSE(std::filesystem::exists(root / "state" / ".certrotd-tmp.web.json.AbC123"));
+  EXPECT_TRUE(std::filesystem::exists(root / "state" / "notes.txt"));
+  EXPECT_TRUE(files.load("web"));
+}
+
+TEST(StateFilesTest, RemoveLeftoversWithoutAStateFolderIsNothingToDo) {
+  TempDir root;
+  auto removed = StateFiles(root / "never-made").remove_leftovers();
+  ASSERT_TRUE(removed) << removed.error().what();
+  EXPECT_EQ(*removed, 0);
+}
+
 TEST(StateFilesTest, ACertCacheWithoutItsDatesIsAnError) {
   TempDir root;
   const StateFiles files(root.path());

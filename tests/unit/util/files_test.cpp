@@ -77,8 +77,87 @@ TEST(AtomicFile, PutsTheTempFileNextToTheTargetAndHidden) {
   auto file = AtomicFile::create(dir / "cert.pem", 0644);
   ASSERT_TRUE(file);
   EXPECT_EQ(file->temp_path().parent_path(), dir.path());
-  EXPECT_EQ(file->temp_path().filename().string().rfind(".cert.pem.tmp-", 0), 0u)
+  EXPECT_EQ(file->temp_path().filename().string().rfind(".certrotd-tmp.cert.pem.", 0), 0u)
       << file->temp_path();
+  EXPECT_TRUE(is_temp_file_name(file->temp_name(), "cert.pem")) << file->temp_name();
+}
+
+TEST(AtomicFile, CreateInWritesRelativeToTheFolderDescriptor) {
+  const TempDir dir;
+  fs::create_directories(dir / "out");
+  const Fd folder(::open((dir / "out").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(folder);
+  // The path is swapped for another folder after it was opened; the write still lands in the
+  // folder the descriptor names.
+  fs::rename(dir / "out", dir / "moved");
+  fs::create_directories(dir / "out");
+  auto file = AtomicFile::create_in(folder.get(), "key.pem", dir / "out/key.pem", 0600);
+  ASSERT_TRUE(file) << file.error().what();
+  ASSERT_TRUE(file->write("secret"));
+  ASSERT_TRUE(file->commit());
+  EXPECT_EQ(read_text(dir / "moved/key.pem"), "secret");
+  EXPECT_FALSE(fs::exists(dir / "out/key.pem"));
+}
+
+TEST(TempFileName, MatchesOnlyTheNamesAtomicFileMakes) {
+  EXPECT_TRUE(is_temp_file_name(".certrotd-tmp.web.key.AbC123", "web.key"));
+  EXPECT_TRUE(is_temp_file_name(".certrotd-tmp.web.key.AbC123"));
+  EXPECT_FALSE(is_temp_file_name(".certrotd-tmp.web.key.AbC123", "web.crt"));
+  EXPECT_FALSE(is_temp_file_name(".certrotd-tmp.web.key.AbC12", "web.key"));
+  EXPECT_FALSE(is_temp_file_name(".certrotd-tmp.web.key.AbC1-3", "web.key"));
+  EXPECT_FALSE(is_temp_file_name(".web.key.tmp-AbC123", "web.key"));
+  EXPECT_FALSE(is_temp_file_name("web.key", "web.key"));
+}
+
+TEST(RemoveTempFiles, RemovesOnlyItsOwnTemporaryFilesForTheTarget) {
+  const TempDir dir;
+  write_text(dir / ".certrotd-tmp.web.key.AbC123", "half a key");
+  write_text(dir / ".certrotd-tmp.web.crt.AbC123", "another target's");
+  write_text(dir / "web.key", "the real one");
+  write_text(dir / ".certrotd-tmp.web.key.notours", "not our pattern");
+  fs::create_directory(dir / ".certrotd-tmp.web.key.Folder");
+  fs::create_symlink("/etc/passwd", dir / ".certrotd-tmp.web.key.Link00");
+  const Fd folder(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(folder);
+  auto removed = remove_temp_files(folder.get(), "web.key", dir.path());
+  ASSERT_TRUE(removed) << removed.error().what();
+  EXPECT_EQ(*removed, 1);
+  std::vector<std::string> left = entries(dir.path());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left,
+            (std::vector<std::string>{".certrotd-tmp.web.crt.AbC123",
+                                      ".certrotd-tmp.web.key.Folder",
+                                      ".certrotd-tmp.web.key.Link00",
+                                      ".certrotd-tmp.web.key.notours", "web.key"}));
+  EXPECT_TRUE(fs::exists("/etc/passwd"));
+}
+
+TEST(RemoveTempFiles, WithoutATargetRemovesThoseOfEveryTarget) {
+  const TempDir dir;
+  write_text(dir / ".certrotd-tmp.a.json.AbC123", "{");
+  write_text(dir / ".certrotd-tmp.b.json.XyZ789", "{");
+  write_text(dir / "a.json", "{}");
+  const Fd folder(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(folder);
+  auto removed = remove_temp_files(folder.get(), {}, dir.path());
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(*removed, 2);
+  EXPECT_EQ(entries(dir.path()), (std::vector<std::string>{"a.json"}));
+}
+
+TEST(RemoveTreeAt, RemovesALinkNotWhatItPointsAt) {
+  const TempDir dir;
+  fs::create_directories(dir / "kept");
+  write_text(dir / "kept/file", "x");
+  fs::create_directories(dir / "doomed/sub");
+  write_text(dir / "doomed/sub/file", "x");
+  fs::create_directory_symlink(dir / "kept", dir / "doomed/link");
+  const Fd folder(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(folder);
+  ASSERT_TRUE(remove_tree_at(folder.get(), "doomed", dir / "doomed"));
+  EXPECT_FALSE(fs::exists(dir / "doomed"));
+  EXPECT_TRUE(fs::exists(dir / "kept/file"));
+  EXPECT_TRUE(remove_tree_at(folder.get(), "doomed", dir / "doomed"));  // missing: fine
 }
 
 TEST(AtomicFile, UncommittedLeavesNoTempFileAndDoesNotTouchTheTarget) {
