@@ -44,10 +44,13 @@ grep -q "^project(certrotd VERSION ${version}[ )]" "$src/CMakeLists.txt" ||
 echo "built $deb in $((SECONDS - start))s"
 
 echo "== lintian"
-# lintian prints a note about running as root on stderr; only its tags count.
-tags=$(lintian "${deb%.deb}.changes" 2>/dev/null) || true
+# Exit 1 for an error or warning tag, 2 when lintian itself fails; both fail the test. (It also
+# notes on stderr that it runs as root.)
+lintian_rc=0
+tags=$(lintian --fail-on error,warning "${deb%.deb}.changes" 2>"$workdir.lintian.err") ||
+  lintian_rc=$?
 echo "${tags:-(no tags)}"
-if grep -E '^[EW]: ' <<<"$tags"; then fail "lintian reports errors or warnings"; fi
+[ $lintian_rc -eq 0 ] || { cat "$workdir.lintian.err" >&2; fail "lintian exited $lintian_rc"; }
 
 echo "== install"
 installed=yes
@@ -71,7 +74,7 @@ certrotd check --config /etc/certrotd/config.yaml || fail "the shipped configura
 for f in /usr/share/dbus-1/system.d/org.certrotd.Daemon.conf \
          /usr/share/polkit-1/rules.d/50-certrotd.rules \
          /usr/share/bash-completion/completions/certrotd \
-         /usr/share/doc/certrotd/certrotd.example.yaml.gz \
+         /usr/share/doc/certrotd/certrotd.example.yaml \
          /usr/share/doc/certrotd/certrotd.schema.json; do
   [ -f "$f" ] || fail "$f is not installed"
 done
