@@ -16,7 +16,7 @@ for c in $commands; do
   "$CERTROTD" "$c" --help >"$work/help.$c" || fail "certrotd $c --help failed"
   for sub in $(awk '/^Subcommands:/ { on = 1; next } on && NF { print $1 }' "$work/help.$c"); do
     "$CERTROTD" "$c" "$sub" --help >"$work/help.$c $sub" || fail "certrotd $c $sub --help failed"
-    rm "$work/help.$c"  # a command with subcommands has its options there
+    rm -f "$work/help.$c"  # a command with subcommands has its options there
   done
 done
 
