@@ -2,16 +2,17 @@
 # config/certrotd.schema.json (for editors with the YAML language server) is a valid draft-07
 # schema, accepts config/certrotd.example.yaml and the packaged default configuration, and
 # rejects what certrotd's loader rejects: an unknown key, a bare-number duration, a key of
-# another issuer type, a credential without an issuer.
+# another issuer type, a credential without an issuer. Every key the schema knows is described
+# in certrotd.yaml(5), so the schema cannot grow keys the documentation lacks.
 source "$(dirname "$0")/lib.sh"
 src=${CERTROTD_SOURCE_DIR:?}
 
-python3 - "$src/config/certrotd.schema.json" "$src/config/certrotd.example.yaml" \
-  "$src/packaging/config.yaml" <<'PY' || fail "schema check failed (above)"
-import json, sys
+python3 - "$src/docs/man/certrotd.yaml.5.scd" "$src/config/certrotd.schema.json" \
+  "$src/config/certrotd.example.yaml" "$src/packaging/config.yaml" <<'PY' || fail "schema check"
+import json, re, sys
 import jsonschema, yaml
 
-schema_file, *accepted = sys.argv[1:]
+man_page, schema_file, *accepted = sys.argv[1:]
 schema = json.load(open(schema_file))
 jsonschema.Draft7Validator.check_schema(schema)
 validator = jsonschema.Draft7Validator(schema)
@@ -44,6 +45,21 @@ rejected = {
 for what, doc in rejected.items():
     if not errors(doc):
         print(f"FAIL: the schema accepts {what}")
+        ok = False
+def schema_keys(node):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "properties":
+                yield from v.keys()
+            yield from schema_keys(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from schema_keys(v)
+
+man = open(man_page).read()
+for k in sorted(set(schema_keys(schema))):
+    if not re.search(r"\*" + re.escape(k) + r":?\*", man):
+        print(f"FAIL: the schema knows '{k}', which certrotd.yaml(5) does not describe")
         ok = False
 sys.exit(0 if ok else 1)
 PY
