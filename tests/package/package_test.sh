@@ -23,7 +23,7 @@ getent passwd certrotd >/dev/null && had_user=yes
 installed=no
 cleanup() {
   if [ $installed = yes ]; then
-    apt-get purge -y -qq certrotd >/dev/null 2>&1 || true
+    apt-get -o DPkg::Lock::Timeout=120 purge -y -qq certrotd >/dev/null 2>&1 || true
   fi
   if [ $had_user = no ] && getent passwd certrotd >/dev/null; then
     userdel certrotd || true
@@ -54,7 +54,8 @@ echo "${tags:-(no tags)}"
 
 echo "== install"
 installed=yes
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$deb" >/dev/null ||
+DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y -qq \
+  --no-install-recommends "$deb" >/dev/null ||
   fail "apt-get install $deb failed"
 [ "$(certrotd --version)" = "certrotd $version" ] || fail "certrotd --version: $(certrotd --version)"
 unit=$(dpkg -L certrotd | grep '/systemd/system/certrotd.service$') || fail "no unit installed"
@@ -80,7 +81,8 @@ for f in /usr/share/dbus-1/system.d/org.certrotd.Daemon.conf \
 done
 
 echo "== purge"
-apt-get purge -y -qq certrotd >/dev/null || fail "apt-get purge certrotd failed"
+apt-get -o DPkg::Lock::Timeout=120 purge -y -qq certrotd >/dev/null ||
+  fail "apt-get purge certrotd failed"
 installed=no
 for p in /usr/bin/certrotd "$unit" /etc/certrotd /var/lib/certrotd; do
   [ ! -e "$p" ] || fail "$p is still there after purge"
