@@ -190,7 +190,9 @@ Result<Walked> walk(const std::filesystem::path& path, const PathTrust& trust,
       if (auto r = judge(st, trust, shown, true); !r) return fail(r.error());
       return Walked{std::move(fd), shown, st, false};
     }
-    if (!S_ISDIR(st.st_mode)) return fail(shown + " is not a folder", shown);
+    // A file where a folder should be is trouble on disk, not a path someone could redirect:
+    // retryable, so the credential fails and is retried instead of the configuration.
+    if (!S_ISDIR(st.st_mode)) return fail_retryable(shown + " is not a folder", shown);
     if (auto r = judge(st, trust, shown, false); !r) return fail(r.error());
     stack.push_back(Step{std::move(fd), shown, st});
   }

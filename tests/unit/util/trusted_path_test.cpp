@@ -172,6 +172,8 @@ TEST_F(TrustedPath, RefusesAFileWhereAFolderShouldBe) {
   auto dir = open(m_root / "file/out");
   ASSERT_FALSE(dir);
   EXPECT_NE(dir.error().message.find("is not a folder"), std::string::npos);
+  // Trouble on disk, not a redirect: the credential is retried, the configuration stands.
+  EXPECT_TRUE(dir.error().retryable());
 }
 
 TEST_F(TrustedPath, CreatesMissingFoldersWithTheirMode) {
