@@ -17,6 +17,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -31,6 +32,7 @@
 #include "engine/engine.hpp"
 #include "engine/events.hpp"
 #include "engine/journal.hpp"
+#include "engine/sandbox.hpp"
 #include "engine/service.hpp"
 #include "engine/test_connection.hpp"
 #include "notify/bus.hpp"
@@ -41,6 +43,7 @@
 #include "util/duration.hpp"
 #include "util/files.hpp"
 #include "util/instance_lock.hpp"
+#include "unit_paths.hpp"
 
 namespace {
 
@@ -297,6 +300,24 @@ int health_exit(bool needs_attention, bool dependent_failed) {
   return dependent_failed ? k_exit_dependent_failed : 0;
 }
 
+// What the shipped unit (ProtectSystem=strict) would not let the daemon write, with the
+// drop-in that allows it. Its ReadWritePaths= are compiled in from systemd/certrotd.service.
+void print_sandbox_warnings(const config::Config& config) {
+  std::vector<std::filesystem::path> writable;
+  std::istringstream words(k_unit_read_write_paths);
+  for (std::string path; words >> path;) {
+    // "-/path": ignored when missing; "+/path": outside the unit's other sandboxing.
+    if (path.starts_with('-') || path.starts_with('+')) path.erase(0, 1);
+    writable.emplace_back(path);
+  }
+  const auto report = engine::check_sandbox(config, writable);
+  for (const auto& warning : report.warnings) std::printf("warning: %s\n", warning.c_str());
+  if (report.missing.empty()) return;
+  std::cout << "  under the shipped unit, allow them with `systemctl edit certrotd`:\n";
+  std::istringstream lines(engine::read_write_paths_drop_in(report.missing));
+  for (std::string line; std::getline(lines, line);) std::cout << "    " << line << "\n";
+}
+
 int check(const Options& options) {
   auto config = config::load_config(options.config);
   if (!config) return report_config_error(config.error());
@@ -314,6 +335,7 @@ int check(const Options& options) {
   }
   std::cout << options.config << ": OK, " << config->credentials.size() << " credentials, "
             << config->issuers.size() << " issuers\n";
+  print_sandbox_warnings(*config);
   if (options.config_only) return 0;
   const SystemTime now = clock.wall_now();
   bool needs_attention = false;

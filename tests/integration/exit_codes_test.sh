@@ -19,6 +19,14 @@ make_ca
 "$CERTROTD" ca init --dir "$work/other-ca" >/dev/null
 write_config "$work/good.yaml" 1h web
 expect_rc 0 "check of a good config" "$CERTROTD" check --config "$work/good.yaml"
+# Folders outside the shipped unit's ReadWritePaths= (compiled in from systemd/certrotd.service)
+# are warnings naming the drop-in; one under /var/lib/certrotd is not.
+grep -q "^warning: credential 'web': output folder: $work/live/web lies outside the unit's ReadWritePaths=" "$work/out" &&
+  grep -q "systemctl edit certrotd" "$work/out" && grep -qx "    ReadWritePaths=$work/live/web" "$work/out" ||
+  fail "no ReadWritePaths= warning: $(cat "$work/out")"
+sed "s|dir: $work/live/web|dir: /var/lib/certrotd/live/web|" "$work/good.yaml" >"$work/in-unit.yaml"
+expect_rc 0 "check of a config inside the unit's paths" "$CERTROTD" check --config-only --config "$work/in-unit.yaml"
+! grep -q "output folder" "$work/out" || fail "a folder under /var/lib/certrotd was warned about: $(cat "$work/out")"
 
 # What `run` refuses, `check` refuses too, with the same message.
 sed "s|$work/ca/intermediate.pem|$work/ca/missing.pem|" "$work/good.yaml" >"$work/no-ca.yaml"
