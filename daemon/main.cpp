@@ -69,6 +69,7 @@ struct Options {
   bool config_given = false;  // --config on the command line, not the default
   bool any_daemon = false;
   bool config_only = false;  // check: the configuration only, not the credentials' state
+  bool polkit_rule = false;  // check: print the polkit rule for the on_rotate units instead
   bool wait = false;
   std::string timeout = "5m";
 };
@@ -332,6 +333,11 @@ int check(const Options& options) {
       deps.credentials_directory = credentials;
     }
     if (auto ok = engine::Engine::check(*config, deps); !ok) return report_config_error(ok.error());
+  }
+  if (options.polkit_rule) {
+    // The user of packaging/sysusers.d and the unit's User=.
+    std::cout << engine::polkit_rule(*config, "certrotd");
+    return 0;
   }
   std::cout << options.config << ": OK, " << config->credentials.size() << " credentials, "
             << config->issuers.size() << " issuers\n";
@@ -752,6 +758,9 @@ int main(int argc, char** argv) {
   check_cmd->add_flag("--config-only", options.config_only,
                       "Validate only; do not read the credentials' state or exit 1/2 for it "
                       "(the unit's ExecStartPre=)");
+  check_cmd->add_flag("--polkit-rule", options.polkit_rule,
+                      "Print a polkit rule allowing exactly the on_rotate systemd actions of the "
+                      "configuration (for /etc/polkit-1/rules.d/50-certrotd.rules)");
 
   auto* ca_cmd = app.add_subcommand("ca", "Manage the embedded development CA");
   ca_cmd->require_subcommand(1);

@@ -28,4 +28,10 @@ SandboxReport check_sandbox(const config::Config& config,
 // The drop-in that makes `missing` writable, as `systemctl edit certrotd` takes it.
 std::string read_write_paths_drop_in(const std::vector<std::filesystem::path>& missing);
 
+// A polkit rules file (JavaScript) that lets the `user` the unit runs as do exactly what the
+// configuration's `systemd:` actions on the system bus do: each unit named, with only the verbs
+// its actions use (reload, restart, try-restart, reload-or-restart, kill). `certrotd check
+// --polkit-rule` prints it, for /etc/polkit-1/rules.d/50-certrotd.rules.
+std::string polkit_rule(const config::Config& config, const std::string& user);
+
 }  // namespace certrotd::engine
