@@ -17,6 +17,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -31,6 +32,7 @@
 #include "engine/engine.hpp"
 #include "engine/events.hpp"
 #include "engine/journal.hpp"
+#include "engine/sandbox.hpp"
 #include "engine/service.hpp"
 #include "engine/test_connection.hpp"
 #include "notify/bus.hpp"
@@ -41,6 +43,7 @@
 #include "util/duration.hpp"
 #include "util/files.hpp"
 #include "util/instance_lock.hpp"
+#include "unit_paths.hpp"
 
 namespace {
 
@@ -65,6 +68,10 @@ struct Options {
   std::string import_chain;
   bool config_given = false;  // --config on the command line, not the default
   bool any_daemon = false;
+  bool config_only = false;  // check: the configuration only, not the credentials' state
+  bool polkit_rule = false;  // check: print the polkit rule for the on_rotate units instead
+  bool wait = false;
+  std::string timeout = "5m";
 };
 
 notify::BusKind bus_of(const Options& options) {
@@ -123,6 +130,13 @@ struct Daemon {
 int report_lock_error(const char* command, const Error& error) {
   std::cerr << "certrotd " << command << ": " << error.what() << "\n";
   return error.retryable() ? EX_TEMPFAIL : EX_CANTCREAT;
+}
+
+// What the daemon's refusal means for the exit code: a name it does not know is a usage error,
+// as it is when the files answer.
+int daemon_refusal(const char* command, const Error& error) {
+  std::cerr << "certrotd " << command << ": " << error.what() << "\n";
+  return error.reason == Reason::config ? EX_USAGE : EX_UNAVAILABLE;
 }
 
 // What `run` takes from its event loop. SIGUSR1's and SIGHUP's default action is to terminate,
@@ -276,14 +290,66 @@ std::string when_text(std::optional<SystemTime> t, SystemTime now) {
   return engine::format_time(*t) + " (" + rel + ")";
 }
 
+// What `status` and `check` exit with when the configuration is fine but a credential is not,
+// so monitoring scripts can test them like `systemctl is-failed`: 1 when a credential is
+// expired or its last renewal failed, otherwise 2 when an on_rotate action failed.
+constexpr int k_exit_needs_attention = 1;
+constexpr int k_exit_dependent_failed = 2;
+
+int health_exit(bool needs_attention, bool dependent_failed) {
+  if (needs_attention) return k_exit_needs_attention;
+  return dependent_failed ? k_exit_dependent_failed : 0;
+}
+
+// What the shipped unit (ProtectSystem=strict) would not let the daemon write, with the
+// drop-in that allows it. Its ReadWritePaths= are compiled in from systemd/certrotd.service.
+void print_sandbox_warnings(const config::Config& config) {
+  std::vector<std::filesystem::path> writable;
+  std::istringstream words(k_unit_read_write_paths);
+  for (std::string path; words >> path;) {
+    // "-/path": ignored when missing; "+/path": outside the unit's other sandboxing.
+    if (path.starts_with('-') || path.starts_with('+')) path.erase(0, 1);
+    writable.emplace_back(path);
+  }
+  const auto report = engine::check_sandbox(config, writable);
+  for (const auto& warning : report.warnings) std::printf("warning: %s\n", warning.c_str());
+  if (report.missing.empty()) return;
+  std::cout << "  under the shipped unit, allow them with `systemctl edit certrotd`:\n";
+  std::istringstream lines(engine::read_write_paths_drop_in(report.missing));
+  for (std::string line; std::getline(lines, line);) std::cout << "    " << line << "\n";
+}
+
 int check(const Options& options) {
   auto config = config::load_config(options.config);
   if (!config) return report_config_error(config.error());
   RealClock clock;
-  const SystemTime now = clock.wall_now();
+  SystemRandom random;
+  {
+    // Everything `run` refuses before it starts: the issuers' CA files and trust anchors.
+    auto logger = make_logger("warn", false);
+    engine::LogEventSink events(logger);
+    engine::EngineDeps deps{clock, random, events};
+    if (const char* credentials = std::getenv("CREDENTIALS_DIRECTORY")) {
+      deps.credentials_directory = credentials;
+    }
+    if (auto ok = engine::Engine::check(*config, deps); !ok) return report_config_error(ok.error());
+  }
+  if (options.polkit_rule) {
+    // The user of packaging/sysusers.d and the unit's User=.
+    std::cout << engine::polkit_rule(*config, "certrotd");
+    return 0;
+  }
   std::cout << options.config << ": OK, " << config->credentials.size() << " credentials, "
             << config->issuers.size() << " issuers\n";
+  print_sandbox_warnings(*config);
+  if (options.config_only) return 0;
+  const SystemTime now = clock.wall_now();
+  bool needs_attention = false;
+  bool dependent_failed = false;
   for (const auto& s : engine::Engine::inspect(*config, clock)) {
+    needs_attention |= s.state == schedule::State::expired || s.failures > 0;
+    dependent_failed |= std::any_of(s.dependents.begin(), s.dependents.end(),
+                                    [](const notify::ActionOutcome& d) { return !d.ok; });
     std::printf("%-24s %-12s not-after %-34s next-renewal %s%s\n", s.name.c_str(),
                 std::string(schedule::to_string(s.state)).c_str(),
                 when_text(s.cert ? std::optional(s.cert->not_after) : std::nullopt, now).c_str(),
@@ -292,7 +358,7 @@ int check(const Options& options) {
     // Run-time trouble of one credential: the daemon starts and retries it; say so, exit 0.
     if (!s.warning.empty()) std::printf("    warning: %s\n", s.warning.c_str());
   }
-  return 0;
+  return health_exit(needs_attention, dependent_failed);
 }
 
 int import_credential(const Options& options) {
@@ -370,8 +436,7 @@ int rollback(const Options& options) {
     std::cout << options.credential << ": rolled back to version " << *version << "\n";
     return 0;
   } else if (!version.error().retryable()) {
-    std::cerr << "certrotd rollback: " << version.error().what() << "\n";
-    return EX_UNAVAILABLE;
+    return daemon_refusal("rollback", version.error());
   }
   auto config = config::load_config(options.config);
   if (!config) return report_config_error(config.error());
@@ -513,13 +578,19 @@ int status(const Options& options) {
              ": figures from the files of " + options.config + "; nothing is scheduling renewals";
   }
   const auto parsed = nlohmann::json::parse(json);
+  bool needs_attention = false;
+  bool dependent_failed = false;
+  for (const auto& s : parsed) {
+    needs_attention |= s["state"] == "expired" || s["failures"].get<int>() > 0;
+    for (const auto& d : s["dependents"]) dependent_failed |= !d["ok"].get<bool>();
+  }
   if (options.json) {
     std::cout << parsed.dump(2) << "\n";
-    return 0;
+  } else {
+    std::cout << header << "\n";
+    print_status_table(parsed, clock.wall_now(), scheduling);
   }
-  std::cout << header << "\n";
-  print_status_table(parsed, clock.wall_now(), scheduling);
-  return 0;
+  return health_exit(needs_attention, dependent_failed);
 }
 
 // Validates and applies the configuration in the running daemon; a rejected file fails with
@@ -534,12 +605,35 @@ int reload_daemon(const Options& options) {
   return 0;
 }
 
-int rotate(const Options& options) {
-  auto done = notify::ControlClient(bus_of(options)).rotate(options.names);
-  if (!done) {
-    std::cerr << "certrotd rotate: " << done.error().what() << "\n";
-    return EX_UNAVAILABLE;
+// `rotate --wait`: one line per credential; 0 when all were renewed, 1 when one failed, 75
+// (EX_TEMPFAIL) when --timeout passed first.
+int rotate_and_wait(const Options& options) {
+  auto timeout = parse_duration(options.timeout);
+  if (!timeout) {
+    std::cerr << "certrotd rotate: --timeout " << options.timeout << ": " << timeout.error().what()
+              << "\n";
+    return EX_USAGE;
   }
+  auto done = notify::ControlClient(bus_of(options)).rotate_and_wait(options.names, *timeout);
+  if (!done) {
+    if (done.error().reason == Reason::network) {
+      std::cerr << "certrotd rotate: " << done.error().what() << "\n";
+      return EX_TEMPFAIL;
+    }
+    return daemon_refusal("rotate", done.error());
+  }
+  bool all_renewed = true;
+  for (const auto& r : *done) {
+    std::cout << r.name << ": " << (r.renewed ? "renewed, " : "FAILED: ") << r.detail << "\n";
+    all_renewed &= r.renewed;
+  }
+  return all_renewed ? 0 : 1;
+}
+
+int rotate(const Options& options) {
+  if (options.wait) return rotate_and_wait(options);
+  auto done = notify::ControlClient(bus_of(options)).rotate(options.names);
+  if (!done) return daemon_refusal("rotate", done.error());
   std::cout << (options.names.empty() ? std::string("all credentials")
                                       : std::to_string(options.names.size()) + " credential(s)")
             << " queued for rotation\n";
@@ -605,6 +699,8 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "Run the daemon in the foreground");
   run_cmd->add_option("-c,--config", options.config, "Configuration file")->capture_default_str();
   run_cmd->add_option("--log-level", options.log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "err",
+                             "critical", "off"}))
       ->capture_default_str();
   run_cmd->add_option("--log-target", options.log_target,
                       "auto (journald when stderr is the journal) | journal | stderr")
@@ -635,6 +731,11 @@ int main(int argc, char** argv) {
 
   auto* rotate_cmd = app.add_subcommand("rotate", "Ask the running daemon to rotate now");
   rotate_cmd->add_option("names", options.names, "Credential names (all when none)");
+  rotate_cmd->add_flag("--wait", options.wait,
+                       "Return when the rotations ended: one line each, exit 1 if one failed");
+  rotate_cmd->add_option("--timeout", options.timeout,
+                         "With --wait: give up after this long (exit 75)")
+      ->capture_default_str();
   add_bus(rotate_cmd);
 
   auto* where_cmd = app.add_subcommand(
@@ -654,6 +755,12 @@ int main(int argc, char** argv) {
   auto* check_cmd = app.add_subcommand(
       "check", "Validate the configuration and show each credential's state (exit 78 if invalid)");
   check_cmd->add_option("-c,--config", options.config, "Configuration file")->capture_default_str();
+  check_cmd->add_flag("--config-only", options.config_only,
+                      "Validate only; do not read the credentials' state or exit 1/2 for it "
+                      "(the unit's ExecStartPre=)");
+  check_cmd->add_flag("--polkit-rule", options.polkit_rule,
+                      "Print a polkit rule allowing exactly the on_rotate systemd actions of the "
+                      "configuration (for /etc/polkit-1/rules.d/50-certrotd.rules)");
 
   auto* ca_cmd = app.add_subcommand("ca", "Manage the embedded development CA");
   ca_cmd->require_subcommand(1);
@@ -681,7 +788,12 @@ int main(int argc, char** argv) {
   import_cmd->add_option("--chain", options.import_chain, "PEM intermediates");
   add_bus(import_cmd);
 
-  CLI11_PARSE(app, argc, argv);
+  // Usage errors are EX_USAGE (64), not CLI11's own 105-114; --help and --version stay 0.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : EX_USAGE;
+  }
   options.config_given = status_config->count() > 0;
 
   if (*run_cmd) return run(options);

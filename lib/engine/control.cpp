@@ -1,5 +1,6 @@
 #include "engine/control.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -13,6 +14,7 @@ namespace {
 
 constexpr const char* k_error_failed = "org.certrotd.Error.Failed";
 constexpr const char* k_error_reload_rejected = "org.certrotd.Error.ReloadRejected";
+constexpr const char* k_error_unknown_credential = "org.certrotd.Error.UnknownCredential";
 
 std::string error_text(int r) { return std::strerror(-r); }
 
@@ -30,6 +32,11 @@ int read_names(sd_bus_message* m, std::vector<std::string>& names) {
 
 int reply_bad_arguments(sd_bus_message* m, int r) {
   return sd_bus_reply_method_errorf(m, k_error_failed, "bad arguments: %s", error_text(r).c_str());
+}
+
+int reply_unknown(sd_bus_message* m, const std::string& name) {
+  return sd_bus_reply_method_errorf(m, k_error_unknown_credential, "no credential named '%s'",
+                                    name.c_str());
 }
 
 }  // namespace
@@ -84,6 +91,8 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
                               SD_BUS_RESULT("s", config, "u", pid, "s", json, "as", unknown),
                               &on_status_of, SD_BUS_VTABLE_UNPRIVILEGED),
       SD_BUS_METHOD_WITH_ARGS("Rotate", SD_BUS_ARGS("as", names), SD_BUS_NO_RESULT, &on_rotate, 0),
+      SD_BUS_METHOD_WITH_ARGS("RotateAndWait", SD_BUS_ARGS("as", names),
+                              SD_BUS_RESULT("a(sbs)", outcomes), &on_rotate_and_wait, 0),
       SD_BUS_METHOD_WITH_ARGS("Rollback", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", version),
                               &on_rollback, 0),
       SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, &on_reload, 0),
@@ -102,7 +111,22 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
   }
   r = sd_bus_attach_event(raw, loop, 0);
   if (r < 0) return fail("cannot attach the bus to the event loop: " + error_text(r));
+  service.on_rotated([s = server.get()](const RotationOutcome& outcome) { s->rotated(outcome); });
   return server;
+}
+
+ControlServer::~ControlServer() {
+  // The service outlives the server; it must not call into it any more. Callers still waiting
+  // get no answer: the bus connection closes with the server.
+  m_service.on_rotated({});
+}
+
+std::optional<std::string> ControlServer::first_unknown(
+    const std::vector<std::string>& names) const {
+  for (const auto& name : names) {
+    if (m_service.engine().output_dir(name) == nullptr) return name;
+  }
+  return std::nullopt;
 }
 
 std::string ControlServer::answer(const std::vector<std::string>& names,
@@ -166,6 +190,7 @@ int ControlServer::on_rotate(sd_bus_message* m, void* userdata, sd_bus_error*) {
   auto* self = static_cast<ControlServer*>(userdata);
   std::vector<std::string> names;
   if (int r = read_names(m, names); r < 0) return reply_bad_arguments(m, r);
+  if (const auto unknown = self->first_unknown(names)) return reply_unknown(m, *unknown);
   if (auto done = self->m_service.rotate(names); !done) {
     return sd_bus_reply_method_errorf(m, k_error_failed, "%s", done.error().what().c_str());
   }
@@ -176,11 +201,73 @@ int ControlServer::on_rollback(sd_bus_message* m, void* userdata, sd_bus_error*)
   auto* self = static_cast<ControlServer*>(userdata);
   const char* name = nullptr;
   if (int r = sd_bus_message_read(m, "s", &name); r < 0) return reply_bad_arguments(m, r);
+  if (const auto unknown = self->first_unknown({name})) return reply_unknown(m, *unknown);
   auto version = self->m_service.rollback(name);
   if (!version) {
     return sd_bus_reply_method_errorf(m, k_error_failed, "%s", version.error().what().c_str());
   }
   return sd_bus_reply_method_return(m, "s", version->c_str());
+}
+
+// Answered later, from rotated(), once every named credential's rotation has ended. The waiter
+// is in place before the rotation is asked for: one already in flight may end at once.
+int ControlServer::on_rotate_and_wait(sd_bus_message* m, void* userdata, sd_bus_error*) {
+  auto* self = static_cast<ControlServer*>(userdata);
+  std::vector<std::string> names;
+  if (int r = read_names(m, names); r < 0) return reply_bad_arguments(m, r);
+  if (const auto unknown = self->first_unknown(names)) return reply_unknown(m, *unknown);
+  Waiter waiter{notify::SdBusMessagePtr(sd_bus_message_ref(m)), {}, {}};  // our reference
+  if (names.empty()) {
+    for (const auto& credential : self->m_service.engine().config().credentials) {
+      waiter.names.push_back(credential.name);
+    }
+  } else {
+    for (auto& name : names) {
+      if (std::find(waiter.names.begin(), waiter.names.end(), name) == waiter.names.end()) {
+        waiter.names.push_back(std::move(name));
+      }
+    }
+  }
+  if (waiter.names.empty()) return reply_outcomes(waiter);
+  auto it = self->m_waiters.insert(self->m_waiters.end(), std::move(waiter));
+  if (auto done = self->m_service.rotate(names.empty() ? std::vector<std::string>{} : it->names);
+      !done) {
+    self->m_waiters.erase(it);
+    return sd_bus_reply_method_errorf(m, k_error_failed, "%s", done.error().what().c_str());
+  }
+  return 1;  // the reply follows from rotated()
+}
+
+void ControlServer::rotated(const RotationOutcome& outcome) {
+  for (auto it = m_waiters.begin(); it != m_waiters.end();) {
+    Waiter& waiter = *it;
+    if (std::find(waiter.names.begin(), waiter.names.end(), outcome.name) != waiter.names.end()) {
+      waiter.done.insert_or_assign(outcome.name, outcome);
+    }
+    if (waiter.done.size() == waiter.names.size()) {
+      (void)reply_outcomes(waiter);  // a caller that gave up is no error of ours
+      it = m_waiters.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+int ControlServer::reply_outcomes(Waiter& waiter) {
+  sd_bus_message* raw = nullptr;
+  int r = sd_bus_message_new_method_return(waiter.call.get(), &raw);
+  if (r < 0) return r;
+  notify::SdBusMessagePtr reply(raw);  // ours until sent
+  r = sd_bus_message_open_container(reply.get(), 'a', "(sbs)");
+  for (const auto& name : waiter.names) {
+    if (r < 0) break;
+    const RotationOutcome& o = waiter.done.at(name);
+    r = sd_bus_message_append(reply.get(), "(sbs)", o.name.c_str(), o.renewed ? 1 : 0,
+                              o.detail.c_str());
+  }
+  if (r >= 0) r = sd_bus_message_close_container(reply.get());
+  if (r >= 0) r = sd_bus_send(nullptr, reply.get(), nullptr);
+  return r;
 }
 
 int ControlServer::on_reload(sd_bus_message* m, void* userdata, sd_bus_error*) {

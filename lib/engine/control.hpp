@@ -5,7 +5,10 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <list>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,7 +47,7 @@ public:
   // must outlive the server.
   static Result<std::unique_ptr<ControlServer>> create(sd_event* loop, notify::BusKind bus,
                                                        Service& service, ControlOptions options);
-  ~ControlServer() = default;
+  ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
@@ -58,11 +61,24 @@ private:
   static int on_status(sd_bus_message* m, void* userdata, sd_bus_error* error);
   static int on_status_of(sd_bus_message* m, void* userdata, sd_bus_error* error);
   static int on_rotate(sd_bus_message* m, void* userdata, sd_bus_error* error);
+  static int on_rotate_and_wait(sd_bus_message* m, void* userdata, sd_bus_error* error);
   static int on_rollback(sd_bus_message* m, void* userdata, sd_bus_error* error);
   static int on_reload(sd_bus_message* m, void* userdata, sd_bus_error* error);
 
+  // A RotateAndWait call not answered yet: its message, kept until every named rotation ended.
+  struct Waiter {
+    notify::SdBusMessagePtr call;
+    std::vector<std::string> names;  // in the order asked, without repeats
+    std::map<std::string, RotationOutcome> done;
+  };
+  // The first name that is no credential of the running configuration.
+  std::optional<std::string> first_unknown(const std::vector<std::string>& names) const;
+  void rotated(const RotationOutcome& outcome);
+  static int reply_outcomes(Waiter& waiter);
+
   Service& m_service;
   ControlOptions m_options;
+  std::list<Waiter> m_waiters;
   notify::SdBusPtr m_bus;  // declared before the slot: destroyed after it
   notify::SdBusSlotPtr m_slot;
 };

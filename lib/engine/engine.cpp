@@ -18,18 +18,41 @@ using PlanMap = std::map<std::string, std::shared_ptr<const CredentialPlan>>;
 // Whether a credential's output folder is already open in this process.
 using IsOpen = std::function<bool(const config::CredentialConfig&)>;
 
+// The issuers of a configuration and the roots of every issuer a credential uses: all that
+// starting (or reloading) refuses before a folder is touched, and what `certrotd check` runs.
+struct PreparedIssuers {
+  IssuerMap issuers;
+  // Loaded once per issuer in use: thousands of credentials share one issuer's roots.
+  std::map<std::string, std::shared_ptr<const std::vector<x509::Certificate>>> anchors;
+};
+
+Result<PreparedIssuers> prepare_issuers(const config::Config& config, const EngineDeps& deps) {
+  const NetworkContext network{deps.transport, deps.tokens, deps.credentials_directory,
+                               &deps.events};
+  auto issuers = build_issuers(config, deps.clock, deps.random, network);
+  if (!issuers) return fail(issuers.error());
+  PreparedIssuers prepared{std::move(*issuers), {}};
+  for (const auto& credential : config.credentials) {
+    auto& issuer_roots = prepared.anchors[credential.issuer];
+    if (issuer_roots) continue;
+    auto loaded = issuer_anchors(config.issuers.at(credential.issuer));
+    if (!loaded) {
+      return fail(loaded.error().wrap(credential.mark.to_string() + ": credential '" +
+                                      credential.name + "'"));
+    }
+    issuer_roots = std::make_shared<const std::vector<x509::Certificate>>(std::move(*loaded));
+  }
+  return prepared;
+}
+
 // Issuers, stores and plans for a configuration; nothing of the running engine is touched, so
 // a reload that fails here changes nothing. Folders already open are not recovered again: a
 // rotation in flight may be writing there.
 Result<PlanMap> build_plans(const std::shared_ptr<const config::Config>& generation,
                             const EngineDeps& deps, const IsOpen& is_open) {
   const config::Config& config = *generation;
-  const NetworkContext network{deps.transport, deps.tokens, deps.credentials_directory,
-                               &deps.events};
-  auto issuers = build_issuers(config, deps.clock, deps.random, network);
-  if (!issuers) return fail(issuers.error());
-  // Loaded once per issuer in use: thousands of credentials share one issuer's roots.
-  std::map<std::string, std::shared_ptr<const std::vector<x509::Certificate>>> anchors;
+  auto prepared = prepare_issuers(config, deps);
+  if (!prepared) return fail(prepared.error());
   // Opening a store recovers its folder from an interrupted swap: a dozen syscalls each, most
   // of the start-up time with 10,000 credentials, and independent of one another.
   const auto& credentials = config.credentials;
@@ -56,17 +79,8 @@ Result<PlanMap> build_plans(const std::shared_ptr<const config::Config>& generat
     }
     auto plan = std::make_shared<CredentialPlan>(generation, credential, std::move(*store));
     plan->folder_error = std::move(folder_error);
-    plan->issuer = issuers->at(credential.issuer);
-    auto& issuer_roots = anchors[credential.issuer];
-    if (!issuer_roots) {
-      auto loaded = issuer_anchors(config.issuers.at(credential.issuer));
-      if (!loaded) {
-        return fail(loaded.error().wrap(credential.mark.to_string() + ": credential '" +
-                                        credential.name + "'"));
-      }
-      issuer_roots = std::make_shared<const std::vector<x509::Certificate>>(std::move(*loaded));
-    }
-    plan->anchors = issuer_roots;
+    plan->issuer = prepared->issuers.at(credential.issuer);
+    plan->anchors = prepared->anchors.at(credential.issuer);
     plans.emplace(credential.name, std::move(plan));
   }
   return plans;
@@ -272,6 +286,13 @@ Result<std::unique_ptr<Engine>> Engine::create(const config::Config& config, Eng
     tracked.plan = std::move(plan);
   }
   return engine;
+}
+
+Result<void> Engine::check(const config::Config& config, EngineDeps deps) {
+  if (auto r = ensure_network(deps, config); !r) return fail(r.error());
+  auto prepared = prepare_issuers(config, deps);
+  if (!prepared) return fail(prepared.error());
+  return {};
 }
 
 RotationEnv Engine::rotation_env() const {

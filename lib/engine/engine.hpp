@@ -145,6 +145,12 @@ public:
   // and its jobs try to open the folder again, with backoff.
   static Result<std::unique_ptr<Engine>> create(const config::Config& config, EngineDeps deps);
 
+  // Everything create() refuses before it opens a folder: every issuer built (a local CA's
+  // certificate and key read and matched, secrets from $CREDENTIALS_DIRECTORY resolved, the
+  // mTLS credential named) and the trust anchors of every issuer in use loaded. `certrotd check`
+  // runs it, so the unit's ExecStartPre= refuses what `run` would. Creates and repairs nothing.
+  static Result<void> check(const config::Config& config, EngineDeps deps);
+
   // Reads every credential from disk and state_dir and schedules it. Missing or expired
   // credentials are due at once.
   void start();

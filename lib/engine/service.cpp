@@ -180,7 +180,14 @@ void Service::pump() {
   bool changed = false;
   for (auto& result : m_pool->take_results()) {
     const std::string name = result.job.name;
+    std::optional<RotationOutcome> outcome;
+    if (result.job.kind == JobKind::rotate) {
+      outcome = result.result
+                    ? RotationOutcome{name, true, "serial " + result.result->info.serial}
+                    : RotationOutcome{name, false, result.result.error().what()};
+    }
     m_engine->complete(std::move(result));
+    if (outcome && m_on_rotated) m_on_rotated(*outcome);
     if (auto it = m_watches.find(name); it != m_watches.end()) rewatch_data(it->first, it->second);
     changed = true;
   }

@@ -36,6 +36,13 @@ struct ReloadRejection {
 std::string status_line(const EngineSummary& summary, MonoTime now,
                         const ReloadRejection* rejected);
 
+// How one rotation ended: renewed (with the serial now live) or failed (with why).
+struct RotationOutcome {
+  std::string name;
+  bool renewed = false;
+  std::string detail;  // "serial 1a2b..." or the error
+};
+
 class Service {
 public:
   // `loop` must outlive the service. Starts the engine (reads every credential) and arms the
@@ -64,6 +71,11 @@ public:
   Engine& engine() { return *m_engine; }
   // Called after every change of schedule or state (the daemon sends STATUS= from it).
   void on_change(std::function<void()> callback) { m_on_change = std::move(callback); }
+  // Called once per finished rotation (a new certificate asked of the issuer), after the
+  // engine applied it: `certrotd rotate --wait` answers from there.
+  void on_rotated(std::function<void(const RotationOutcome&)> callback) {
+    m_on_rotated = std::move(callback);
+  }
 
 private:
   // The folder itself is the engine's to know (Engine::output_dir); 10,000 of these live as
@@ -113,6 +125,7 @@ private:
   bool m_stopping = false;
   std::optional<ReloadRejection> m_rejected;
   std::function<void()> m_on_change;
+  std::function<void(const RotationOutcome&)> m_on_rotated;
 };
 
 }  // namespace certrotd::engine

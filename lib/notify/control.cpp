@@ -1,5 +1,6 @@
 #include "notify/control.hpp"
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -27,6 +28,9 @@ tl::unexpected<Error> call_failure(BusError& error, int r) {
     if (name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
         name == "org.freedesktop.DBus.Error.NameHasNoOwner") {
       return fail_retryable("no certrotd daemon on the bus (" + text + ")");
+    }
+    if (name == "org.certrotd.Error.UnknownCredential") {
+      return fail(Reason::config, error.message());
     }
     return fail(error.message());
   }
@@ -125,6 +129,37 @@ Result<void> ControlClient::rotate(const std::vector<std::string>& names) const 
   SdBusMessagePtr owned(reply);
   if (r < 0) return call_failure(error, r);
   return {};
+}
+
+Result<std::vector<RotateResult>> ControlClient::rotate_and_wait(
+    const std::vector<std::string>& names, std::chrono::milliseconds timeout) const {
+  auto bus = open_bus(m_bus);
+  if (!bus) return fail(bus.error());
+  auto call = new_call(bus->get(), "RotateAndWait", names);
+  if (!call) return fail(call.error());
+  BusError error;
+  sd_bus_message* reply = nullptr;
+  const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+  int r = sd_bus_call(bus->get(), call->get(), static_cast<std::uint64_t>(usec), error.get(),
+                      &reply);
+  SdBusMessagePtr owned(reply);
+  if (r == -ETIMEDOUT) {
+    return fail(Reason::network, "the rotations did not all end within the timeout; they go on "
+                                 "in the daemon (certrotd status)");
+  }
+  if (r < 0) return call_failure(error, r);
+  std::vector<RotateResult> out;
+  r = sd_bus_message_enter_container(reply, 'a', "(sbs)");
+  while (r > 0) {
+    const char* name = nullptr;
+    int renewed = 0;
+    const char* detail = nullptr;
+    r = sd_bus_message_read(reply, "(sbs)", &name, &renewed, &detail);
+    if (r > 0) out.push_back(RotateResult{name, renewed != 0, detail});
+  }
+  if (r >= 0) r = sd_bus_message_exit_container(reply);
+  if (r < 0) return fail(std::string("unexpected reply from certrotd: ") + std::strerror(-r));
+  return out;
 }
 
 }  // namespace certrotd::notify

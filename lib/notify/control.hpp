@@ -9,7 +9,12 @@
 //                              named credentials (all when empty; found by name, so asking for
 //                              one costs the same with 10 or 10,000) and the names it does not know
 //     Rotate(as names)   -> ()  rotate the named credentials (all when empty) now
+//     RotateAndWait(as names) -> a(sbs)
+//                              the same, answered once each of those rotations ended: per
+//                              credential its name, whether it was renewed, and the new serial
+//                              ("serial 1a2b...") or the error
 //     Rollback(s name)   -> s   make the previous version live; returns the version now live
+//   A name the daemon does not know is the error org.certrotd.Error.UnknownCredential.
 //     Reload()           -> ()  re-read the configuration file, as on SIGHUP; a rejected file is
 //                              the error org.certrotd.Error.ReloadRejected with file:line:col
 //
@@ -17,6 +22,7 @@
 // packaging/dbus/org.certrotd.Daemon.conf lets only root call it on the system bus.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,8 +36,16 @@ inline constexpr const char* k_control_name = "org.certrotd.Daemon";
 inline constexpr const char* k_control_path = "/org/certrotd/Daemon";
 inline constexpr const char* k_control_interface = "org.certrotd.Daemon1";
 
+// How one rotation asked for with RotateAndWait ended.
+struct RotateResult {
+  std::string name;
+  bool renewed = false;
+  std::string detail;
+};
+
 // Calls into a running daemon. Errors are retryable when no daemon answers on that bus (the CLI
-// then falls back to reading the files), permanent when the daemon refused.
+// then falls back to reading the files), permanent when the daemon refused; a name the daemon
+// does not know has Reason::config, and a rotate_and_wait that ran out of time Reason::network.
 class ControlClient {
 public:
   explicit ControlClient(BusKind bus) : m_bus(bus) {}
@@ -46,6 +60,10 @@ public:
   Result<Status> status(const std::vector<std::string>& names) const;
   Result<void> reload() const;
   Result<void> rotate(const std::vector<std::string>& names) const;
+  // Returns when every named rotation (all when empty) ended, in the order asked, or fails
+  // once `timeout` passed.
+  Result<std::vector<RotateResult>> rotate_and_wait(const std::vector<std::string>& names,
+                                                    std::chrono::milliseconds timeout) const;
   Result<std::string> rollback(const std::string& name) const;
 
 private:

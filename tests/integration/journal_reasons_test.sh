@@ -34,7 +34,10 @@ grep -q "is live but a copy is missing" "$work/failed.txt" || fail "the message 
 journal CERTROT_EVENT=renewed -o cat | grep -q . || fail "the new version was not reported live"
 journal CERTROT_EVENT=renewed -o verbose | grep -q "CERTROT_REASON" && fail "a success carries a reason"
 
-"$CERTROTD" status --bus user --json >"$work/status.json" || fail "certrotd status failed"
+# A missing copy is a failure: exit 1.
+rc=0
+"$CERTROTD" status --bus user --json >"$work/status.json" || rc=$?
+[ "$rc" -eq 1 ] || fail "certrotd status exited $rc, expected 1 (a copy is missing)"
 python3 - "$work/status.json" <<'PY' || fail "status does not show the missing copy: $(cat "$work/status.json")"
 import json, sys
 s = json.load(open(sys.argv[1]))[0]

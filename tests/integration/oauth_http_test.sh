@@ -105,7 +105,14 @@ credentials:
     usage: [clientAuth]
     output: { dir: $work/live/api }
 YAML
-"$CERTROTD" check --config "$work/config.yaml" >/dev/null || fail "certrotd check rejects the config"
+# check needs what run needs: the secret named by client_secret_credential (ExecStartPre= gets
+# the unit's LoadCredential= too).
+CREDENTIALS_DIRECTORY=$work/creds "$CERTROTD" check --config "$work/config.yaml" >/dev/null ||
+  fail "certrotd check rejects the config"
+rc=0
+env -u CREDENTIALS_DIRECTORY "$CERTROTD" check --config "$work/config.yaml" >"$work/check.out" 2>&1 || rc=$?
+[ "$rc" -eq 78 ] && grep -q "needs \$CREDENTIALS_DIRECTORY" "$work/check.out" ||
+  fail "check without \$CREDENTIALS_DIRECTORY: exit $rc: $(cat "$work/check.out")"
 CREDENTIALS_DIRECTORY=$work/creds start_daemon "$work/config.yaml"
 
 # 1. Bootstrap: web has no certificate, so the client secret gets the first one — loudly.
