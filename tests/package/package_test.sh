@@ -65,7 +65,7 @@ grep -q '^ExecStart=/usr/bin/certrotd run ' "$unit" || fail "unit does not start
   fail "the unit must be installed disabled, is: $(systemctl is-enabled certrotd.service 2>&1)"
 man -w certrotd certrotd.yaml >/dev/null || fail "man -w does not find certrotd(8) and certrotd.yaml(5)"
 getent passwd certrotd >/dev/null || fail "no certrotd user after install"
-[ "$(stat -c '%U:%G %a' /var/lib/certrotd)" = "certrotd:certrotd 750" ] ||
+[ "$(stat -c '%U:%G %a' /var/lib/certrotd)" = "certrotd:certrotd 711" ] ||
   fail "/var/lib/certrotd is $(stat -c '%U:%G %a' /var/lib/certrotd)"
 [ "$(stat -c '%U:%G %a' /etc/certrotd)" = "root:certrotd 750" ] ||
   fail "/etc/certrotd is $(stat -c '%U:%G %a' /etc/certrotd)"
