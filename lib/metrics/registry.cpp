@@ -73,7 +73,7 @@ private:
 std::string escape_label(std::string_view value) {
   std::string out;
   Writer(out).sample("x", {{"l", value}}, 0);
-  return out.substr(4, out.size() - 4 - 4);  // x{l="...."} 0\n
+  return out.substr(5, out.size() - 5 - 5);  // x{l="<escaped>"} 0\n
 }
 
 void Registry::observe(const engine::Event& event, MonoTime now) {
