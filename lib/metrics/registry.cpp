@@ -1,5 +1,6 @@
 #include "metrics/registry.hpp"
 
+#include <charconv>
 #include <iterator>
 
 #include <fmt/format.h>
@@ -24,6 +25,22 @@ std::string reason_label(Reason reason) {
   return text.empty() ? "unspecified" : std::string(text);
 }
 
+// Label values in the text format: backslash, double quote and line feed escaped.
+void append_escaped(std::string& out, std::string_view raw) {
+  if (raw.find_first_of("\\\"\n") == std::string_view::npos) {
+    out += raw;
+    return;
+  }
+  for (char c : raw) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      default: out += c;
+    }
+  }
+}
+
 class Writer {
 public:
   explicit Writer(std::string& out) : m_out(out) {}
@@ -46,25 +63,21 @@ public:
         first = false;
         m_out += label;
         m_out += "=\"";
-        append_escaped(raw);
+        append_escaped(m_out, raw);
         m_out += '"';
       }
       m_out += '}';
     }
-    fmt::format_to(std::back_inserter(m_out), " {}\n", value);
+    // to_chars: the shortest text that reads back as the same value, without fmt's overhead
+    // (one scrape at 10,000 credentials is about 130,000 samples).
+    char buf[32];
+    buf[0] = ' ';
+    const auto [end, ec] = std::to_chars(buf + 1, buf + sizeof buf - 1, value);
+    *end = '\n';
+    m_out.append(buf, static_cast<std::size_t>(end + 1 - buf));
   }
 
 private:
-  void append_escaped(std::string_view raw) {
-    for (char c : raw) {
-      switch (c) {
-        case '\\': m_out += "\\\\"; break;
-        case '"': m_out += "\\\""; break;
-        case '\n': m_out += "\\n"; break;
-        default: m_out += c;
-      }
-    }
-  }
   std::string& m_out;
 };
 
@@ -72,8 +85,8 @@ private:
 
 std::string escape_label(std::string_view value) {
   std::string out;
-  Writer(out).sample("x", {{"l", value}}, 0);
-  return out.substr(5, out.size() - 5 - 5);  // x{l="<escaped>"} 0\n
+  append_escaped(out, value);
+  return out;
 }
 
 void Registry::observe(const engine::Event& event, MonoTime now) {
@@ -169,12 +182,17 @@ std::string Registry::render() const {
 
   w.family("certrotd_credential_state", "gauge",
            "1 for the credential's current state, 0 for the others.");
+  // Eight samples per credential, the bulk of a scrape: the common prefix is built once.
+  std::string prefix;
   for (const auto& [credential, c] : m_credentials) {
     if (!c.state) continue;
+    prefix = "certrotd_credential_state{credential=\"";
+    prefix += escape_label(credential);
+    prefix += "\",state=\"";
     for (schedule::State s : k_states) {
-      w.sample("certrotd_credential_state",
-               {{"credential", credential}, {"state", schedule::to_string(s)}},
-               s == *c.state ? 1 : 0);
+      out += prefix;
+      out += schedule::to_string(s);
+      out += s == *c.state ? "\"} 1\n" : "\"} 0\n";
     }
   }
 
