@@ -79,6 +79,18 @@ kill -HUP "$daemon_pid"
 wait_for 10 "the accepted reload" scrape_has 'certrotd_config_last_reload_successful 1'
 stop_daemon
 
+# A port taken by another program: the daemon does not start without the endpoint it was asked
+# for (exit 69, EX_UNAVAILABLE), and says which address.
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); open(sys.argv[2], "w").close()
+time.sleep(60)' "$port" "$work/taken" &
+started_pids+=($!)
+wait_for 10 "the port taken" test -e "$work/taken"
+rc=0
+"$CERTROTD" run --config "$work/config.yaml" >"$work/out" 2>&1 || rc=$?
+[ "$rc" -eq 69 ] && grep -q "cannot listen for metrics on 127.0.0.1:$port" "$work/out" ||
+  fail "a taken port: exit $rc, $(cat "$work/out")"
+
 # Other hosts could reach 0.0.0.0: refused at load (exit 78) unless allow_remote: true.
 sed -i "s|listen: \"127.0.0.1:$port\"|listen: \"0.0.0.0:$port\"|" "$work/config.yaml"
 rc=0
