@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prometheus metrics from the real daemon: the HTTP endpoint scraped with curl and checked by
 # promtool (Debian's prometheus package), the textfile read by a real prometheus-node-exporter,
-# a rejected reload shown in the gauge, and a non-loopback address refused at config load.
+# a rejected reload shown in the gauge, a non-loopback address refused at config load, and the
+# shipped alerting rules checked and unit-tested with promtool.
 source "$(dirname "$0")/lib.sh"
 
 for tool in promtool prometheus-node-exporter curl; do
@@ -101,4 +102,7 @@ rc=0
 # The shipped alerting rules load.
 promtool check rules "$CERTROTD_SOURCE_DIR/packaging/prometheus/certrotd-alerts.yml" >"$work/rules.out" 2>&1 ||
   fail "promtool check rules: $(cat "$work/rules.out")"
+# ... and fire on the series above (tests/integration/prometheus/certrotd-alerts_test.yml).
+promtool test rules "$(dirname "$0")/prometheus/certrotd-alerts_test.yml" >"$work/rules.out" 2>&1 ||
+  fail "promtool test rules: $(cat "$work/rules.out")"
 echo "ok"
