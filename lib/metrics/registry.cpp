@@ -106,7 +106,11 @@ void Registry::observe(const engine::Event& event, MonoTime now) {
     c.next_renewal = event.next_renewal;
   }
   switch (event.kind) {
-    case EventKind::renewing: c.renewing_since = now; break;
+    case EventKind::renewing:
+      // The engine's, as the job is handed out; a network issuer's warnings during the
+      // rotation share the kind and come from the worker (no state).
+      if (event.state) c.renewing_since = now;
+      break;
     case EventKind::renewed:
       ++c.rotations;
       finish_rotation(c, "success", now);

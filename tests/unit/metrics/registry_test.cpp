@@ -37,10 +37,12 @@ TEST(MetricsRegistry, RendersASmallRegistryExactly) {
   const MonoTime t0{};
   registry.config_loaded(true, at(500));
   registry.observe(engine_event(EventKind::loaded, "web", schedule::State::valid), t0);
-  registry.observe(event(EventKind::renewing, "web"), t0);
+  registry.observe(engine_event(EventKind::renewing, "web", schedule::State::renewing), t0);
+  // A network issuer's warning on the worker: same kind, no state; the rotation's start stays.
+  registry.observe(event(EventKind::renewing, "web"), t0 + std::chrono::milliseconds(200));
   registry.observe(event(EventKind::renew_failed, "web", Reason::network),
                    t0 + std::chrono::milliseconds(300));
-  registry.observe(event(EventKind::renewing, "web"), t0);
+  registry.observe(engine_event(EventKind::renewing, "web", schedule::State::renewing), t0);
   registry.observe(engine_event(EventKind::renewed, "web", schedule::State::valid),
                    t0 + std::chrono::seconds(2));
   registry.observe(event(EventKind::dependent_failed, "web"), t0);
