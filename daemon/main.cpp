@@ -39,6 +39,7 @@
 #include "notify/control.hpp"
 #include "notify/runner.hpp"
 #include "issuer/ca_init.hpp"
+#include "metrics/metrics.hpp"
 #include "store/credential_store.hpp"
 #include "util/duration.hpp"
 #include "util/files.hpp"
@@ -118,6 +119,8 @@ struct Daemon {
   SystemRandom random;
   std::shared_ptr<spdlog::logger> logger;
   std::unique_ptr<engine::EventSink> events;
+  std::unique_ptr<metrics::Metrics> metrics;      // null without a metrics: section
+  std::unique_ptr<engine::EventSink> all_events;  // events and metrics, when there are metrics
   notify::SdBusConnector bus;
   std::unique_ptr<notify::ActionRunner> actions;
   std::string config_path;
@@ -165,6 +168,11 @@ Result<void> reload(Daemon& d) {
   d.logger->info("reloading configuration from {}", d.config_path);
   auto done = d.service->reload_file(d.config_path);
   if (done) d.logger->info("configuration reloaded: {} credentials", d.service->engine().size());
+  if (d.metrics) {
+    const engine::Engine& engine = d.service->engine();
+    if (done) d.metrics->retain([&engine](const auto& name) { return engine.output_dir(name); });
+    d.metrics->config_loaded(done.has_value(), d.clock.wall_now());
+  }
   // The rejection itself is a reload-rejected event, and STATUS= (sent from on_change) shows it.
   sd_notifyf(0, "READY=1\nSTATUS=%s", d.service->status_line().c_str());
   return done;
@@ -215,7 +223,21 @@ int run(const Options& options) {
   }
   engine::SdEventPtr loop(raw_loop);  // owned here; sources below are owned by the loop
 
-  engine::EngineDeps deps{d.clock, d.random, *d.events, d.actions.get()};
+  // Changes to metrics: need a restart; a reload keeps the exporters it started with.
+  auto metrics = metrics::Metrics::create(
+      config->metrics, loop.get(), d.clock, CERTROTD_VERSION,
+      [&d](const Error& error) { d.logger->warn("metrics textfile: {}", error.what()); });
+  if (!metrics) {
+    d.logger->critical("cannot start: {}", metrics.error().what());
+    return EX_UNAVAILABLE;
+  }
+  d.metrics = std::move(*metrics);
+  if (d.metrics) {
+    d.all_events = std::make_unique<engine::FanOutEventSink>(
+        std::vector<engine::EventSink*>{d.events.get(), &d.metrics->sink()});
+  }
+  engine::EngineDeps deps{d.clock, d.random, d.all_events ? *d.all_events : *d.events,
+                          d.actions.get()};
   // systemd's LoadCredential= puts secrets here; lib/ reads no environment, so pass it in.
   if (const char* credentials = std::getenv("CREDENTIALS_DIRECTORY")) {
     deps.credentials_directory = credentials;
@@ -232,6 +254,7 @@ int run(const Options& options) {
   d.service->on_change([&d] {
     sd_notifyf(0, "STATUS=%s", d.service->status_line().c_str());
   });
+  if (d.metrics) d.metrics->config_loaded(true, d.clock.wall_now());
 
   const struct {
     int signal;
@@ -274,6 +297,7 @@ int run(const Options& options) {
   const int r = sd_event_loop(loop.get());
   d.control.reset();
   d.service.reset();
+  d.metrics.reset();  // its timer and HTTP thread go before the loop
   if (r < 0) {
     d.logger->critical("event loop failed: {}", strerror(-r));
     return EX_SOFTWARE;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -66,6 +67,16 @@ struct CredentialConfig {
   Mark mark;
 };
 
+// `metrics:` (top level, main file only): Prometheus exposition. Both parts are optional.
+struct MetricsConfig {
+  // HTTP endpoint serving /metrics, "127.0.0.1:9543". Loopback only unless allow_remote: true
+  // (the endpoint has no authentication).
+  std::optional<std::string> listen_host;
+  std::uint16_t listen_port = 0;
+  // node_exporter textfile collector: the .prom file, rewritten atomically on change.
+  std::optional<fs::path> textfile;
+};
+
 struct Config {
   fs::path source;                     // the main file
   fs::path state_dir = "/var/lib/certrotd";
@@ -74,6 +85,7 @@ struct Config {
   Millis min_remaining_validity = std::chrono::seconds(30);
   std::map<std::string, IssuerConfig> issuers;
   std::vector<CredentialConfig> credentials;  // in file order, conf.d after the main file
+  MetricsConfig metrics;
 
   const CredentialConfig* find_credential(const std::string& name) const;
 };

@@ -2,7 +2,10 @@
 #include "config/network_issuer.hpp"
 #include "config/trusted_paths.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <charconv>
 
 #include "util/duration.hpp"
 #include "util/strings.hpp"
@@ -18,8 +21,30 @@ constexpr std::string_view k_issuer_example =
 
 std::vector<std::string> top_keys() {
   return {"state_dir",  "max_concurrent_rotations", "min_remaining_validity", "defaults", "issuers",
-          "credentials"};
+          "credentials", "metrics"};
 }
+
+constexpr std::string_view k_metrics_example =
+    "metrics: { listen: \"127.0.0.1:9543\", textfile: /var/lib/prometheus/node-exporter/certrotd.prom }";
+
+// "a.b.c.d:port" into its parts; nullopt when it is not that.
+std::optional<std::pair<std::string, std::uint16_t>> split_listen(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  std::string host = text.substr(0, colon);
+  in_addr addr{};
+  if (::inet_pton(AF_INET, host.c_str(), &addr) != 1) return std::nullopt;
+  unsigned port = 0;
+  const char* first = text.data() + colon + 1;
+  const char* last = text.data() + text.size();
+  auto [end, ec] = std::from_chars(first, last, port);
+  if (ec != std::errc() || end != last || first == last || port == 0 || port > 65535) {
+    return std::nullopt;
+  }
+  return std::pair{std::move(host), static_cast<std::uint16_t>(port)};
+}
+
+bool is_loopback(const std::string& ipv4) { return ipv4.rfind("127.", 0) == 0; }
 
 std::vector<std::string> local_issuer_keys() {
   return {"type",  "ca_cert", "ca_key",   "ca_key_passphrase_file",
@@ -129,6 +154,50 @@ void Loader::read_main(const YamlNode& root, const Reader& reader) {
   }
   if (const Field* f = fields->get("issuers")) read_issuers(*f, reader);
   if (const Field* f = fields->get("credentials")) read_credentials(*f, reader);
+  if (const Field* f = fields->get("metrics")) read_metrics(*f, reader);
+}
+
+// The endpoint has no authentication: an address other hosts can reach must be asked for twice,
+// with the address and with allow_remote: true.
+void Loader::read_metrics(const Field& field, const Reader& reader) {
+  const auto fields = reader.fields(*field.value, field.value_mark, "metrics",
+                                    {"listen", "textfile", "allow_remote"}, k_metrics_example);
+  if (!fields) return;
+  MetricsConfig& metrics = m_config.metrics;
+  if (const Field* f = fields->get("textfile")) {
+    if (auto p = reader.path(*f)) metrics.textfile = *p;
+  }
+  bool allow_remote = false;
+  if (const Field* f = fields->get("allow_remote")) {
+    const auto text = reader.string(*f);
+    if (text && (*text == "true" || *text == "false")) {
+      allow_remote = *text == "true";
+    } else if (text) {
+      reader.add(f->value_mark, "metrics.allow_remote must be true or false",
+                 "write allow_remote: true, or leave it out");
+    }
+  }
+  const Field* f = fields->get("listen");
+  if (!f) return;
+  const auto text = reader.string(*f);
+  if (!text) return;
+  auto parts = split_listen(*text);
+  if (!parts) {
+    reader.add(f->value_mark, "metrics.listen " + in_quotes(*text) +
+                                  " is not an IPv4 address and port",
+               "write listen: \"127.0.0.1:9543\"");
+    return;
+  }
+  if (!is_loopback(parts->first) && !allow_remote) {
+    reader.add(f->value_mark,
+               "metrics.listen " + in_quotes(*text) +
+                   " is reachable from other hosts and /metrics has no authentication",
+               "write listen: \"127.0.0.1:9543\" (and scrape through a proxy), or add "
+               "allow_remote: true to mean it");
+    return;
+  }
+  metrics.listen_host = std::move(parts->first);
+  metrics.listen_port = parts->second;
 }
 
 void Loader::read_drop_in(const YamlNode& root, const Reader& reader) {

@@ -79,6 +79,7 @@ public:
 
 private:
   void read_issuers(const Field& field, const Reader& reader);
+  void read_metrics(const Field& field, const Reader& reader);
   void read_credentials(const Field& field, const Reader& reader);
   void check_credential(const PendingCredential& credential);
 

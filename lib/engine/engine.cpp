@@ -418,6 +418,9 @@ void Engine::schedule_at(const std::string& name, Tracked& tracked, SystemTime w
   Event event{EventKind::scheduled, Severity::debug, name, tracked.plan->config.issuer,
               cert ? cert->serial : "", cert ? std::optional(cert->not_after) : std::nullopt,
               "next renewal " + format_time(when)};
+  if (cert) event.not_before = cert->not_before;
+  event.next_renewal = when;
+  event.state = state_of(name, tracked);
   m_deps.events.emit(event);
 }
 
@@ -827,10 +830,12 @@ void Engine::save_state(const std::string& name, const Tracked& tracked) {
 void Engine::emit(EventKind kind, Severity severity, const std::string& name,
                   const Tracked& tracked, std::string message, Reason reason) const {
   const store::CertCache* cert = tracked.cert();
-  m_deps.events.emit(Event{kind, severity, name, tracked.plan->config.issuer,
-                           cert ? cert->serial : "",
-                           cert ? std::optional(cert->not_after) : std::nullopt,
-                           std::move(message), reason});
+  Event event{kind, severity, name, tracked.plan->config.issuer, cert ? cert->serial : "",
+              cert ? std::optional(cert->not_after) : std::nullopt, std::move(message), reason};
+  if (cert) event.not_before = cert->not_before;
+  event.next_renewal = tracked.persisted.next_attempt;
+  event.state = state_of(name, tracked);
+  m_deps.events.emit(event);
 }
 
 }  // namespace certrotd::engine

@@ -7,7 +7,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "schedule/policy.hpp"
 #include "util/clock.hpp"
 #include "util/result.hpp"
 
@@ -50,6 +52,10 @@ struct Event {
   std::optional<SystemTime> not_after;
   std::string message;                  // human text; never secret
   Reason reason = Reason::unspecified;  // for failures: what kind of thing failed
+  // Filled by the engine (loop thread) for the metrics; unset in events from rotation workers.
+  std::optional<SystemTime> not_before = std::nullopt;
+  std::optional<SystemTime> next_renewal = std::nullopt;
+  std::optional<schedule::State> state = std::nullopt;
 };
 
 class EventSink {
@@ -57,6 +63,18 @@ public:
   virtual ~EventSink() = default;
   // Called from the loop thread and from rotation workers; implementations are thread-safe.
   virtual void emit(const Event& event) = 0;
+};
+
+// Hands every event to each of `sinks` in order (the journal or log, and the metrics).
+class FanOutEventSink final : public EventSink {
+public:
+  explicit FanOutEventSink(std::vector<EventSink*> sinks) : m_sinks(std::move(sinks)) {}
+  void emit(const Event& event) override {
+    for (EventSink* sink : m_sinks) sink->emit(event);
+  }
+
+private:
+  std::vector<EventSink*> m_sinks;
 };
 
 // One line per event: "renewed credential=web serial=1a2b not_after=2026-11-25T10:00:00Z ...",
