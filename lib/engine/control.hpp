@@ -45,7 +45,7 @@ class ControlServer {
 public:
   // Connects to the bus, exports the object and takes the well-known name. `service` and `loop`
   // must outlive the server.
-  static Result<std::unique_ptr<ControlServer>> create(sd_event* loop, notify::BusKind bus,
+  static Result<std::unique_ptr<ControlServer>> create(sd_event* loop, notify::BusKind kind,
                                                        Service& service, ControlOptions options);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <utility>
 
 #include "engine/issuers.hpp"
 #include "http/curl_transport.hpp"
@@ -141,8 +142,7 @@ Result<std::optional<x509::CertInfo>> live_info(const config::CredentialConfig& 
   if (id != 0 && cache && cache->files_id == id) {
     return std::optional<x509::CertInfo>(info_of(*cache));
   }
-  const std::optional<store::CertCache> before = std::move(cache);
-  cache.reset();
+  const std::optional<store::CertCache> before = std::exchange(cache, std::nullopt);
   auto live = read_live(config);
   if (!live) return fail(live.error());
   if (!*live) return std::optional<x509::CertInfo>{};
@@ -270,7 +270,7 @@ Result<Installed> import_credential(const config::Config& config,
 }
 
 Engine::Engine(EngineDeps deps, std::unique_ptr<store::StateFiles> state)
-    : m_deps(deps), m_state_files(std::move(state)) {}
+    : m_deps(std::move(deps)), m_state_files(std::move(state)) {}
 
 Result<std::unique_ptr<Engine>> Engine::create(const config::Config& config, EngineDeps deps) {
   if (auto r = ensure_network(deps, config); !r) return fail(r.error());

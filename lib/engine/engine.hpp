@@ -170,7 +170,7 @@ public:
   Result<void> request_rotation(const std::vector<std::string>& names);
 
   // Applies a finished rotation: records success or failure, persists state, reschedules.
-  void complete(JobResult result);
+  void complete(JobResult done);
 
   // Something changed in the credential's output folder. A new certificate there (placed by
   // hand, an offline import or rollback) becomes an adopt job that makes the set complete and

@@ -14,6 +14,10 @@ template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+// Aggregate deduction makes this guide redundant in C++20, but clang (and so clang-tidy) before
+// 17 does not implement it.
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
 
 // Fills in what the network issuers need from the rest of the configuration: the credential
 // named by `mtls: credential:NAME`, and secrets under $CREDENTIALS_DIRECTORY.
@@ -81,7 +85,11 @@ Result<std::vector<x509::Certificate>> issuer_anchors(const config::IssuerConfig
 Result<IssuerMap> build_issuers(const config::Config& config, const Clock& clock, Random& random,
                                 const NetworkContext& network) {
   IssuerMap issuers;
-  for (const auto& [name, issuer_config] : config.issuers) {
+  for (const auto& entry : config.issuers) {
+    // Named references, not a structured binding: clang before 16 cannot capture bindings in
+    // the lambdas below.
+    const std::string& name = entry.first;
+    const config::IssuerConfig& issuer_config = entry.second;
     auto built = std::visit(
         Overloaded{
             [&](const issuer::LocalIssuerOptions& options)

@@ -40,7 +40,7 @@ public:
 // a job that finishes at once is not missed.
 class SdBusConnector final : public BusConnector {
 public:
-  Result<std::unique_ptr<ServiceManager>> connect(BusKind bus) override;
+  Result<std::unique_ptr<ServiceManager>> connect(BusKind kind) override;
 };
 
 }  // namespace certrotd::notify
