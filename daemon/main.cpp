@@ -21,11 +21,11 @@
 #include <string>
 #include <thread>
 
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
 #include "engine/control.hpp"
@@ -35,16 +35,16 @@
 #include "engine/sandbox.hpp"
 #include "engine/service.hpp"
 #include "engine/test_connection.hpp"
+#include "issuer/ca_init.hpp"
+#include "metrics/metrics.hpp"
 #include "notify/bus.hpp"
 #include "notify/control.hpp"
 #include "notify/runner.hpp"
-#include "issuer/ca_init.hpp"
-#include "metrics/metrics.hpp"
 #include "store/credential_store.hpp"
+#include "unit_paths.hpp"
 #include "util/duration.hpp"
 #include "util/files.hpp"
 #include "util/instance_lock.hpp"
-#include "unit_paths.hpp"
 
 namespace {
 
@@ -59,7 +59,7 @@ struct Options {
   bool ca_intermediate = false;
   bool ca_force = false;
   std::string credential;
-  std::string bus = "system";      // where the control interface lives (and is looked for)
+  std::string bus = "system";  // where the control interface lives (and is looked for)
   std::string log_target = "auto";
   bool json = false;
   std::vector<std::string> names;
@@ -251,9 +251,7 @@ int run(const Options& options) {
     return EX_OSERR;
   }
   d.service = std::move(*service);
-  d.service->on_change([&d] {
-    sd_notifyf(0, "STATUS=%s", d.service->status_line().c_str());
-  });
+  d.service->on_change([&d] { sd_notifyf(0, "STATUS=%s", d.service->status_line().c_str()); });
   if (d.metrics) d.metrics->config_loaded(true, d.clock.wall_now());
 
   const struct {
@@ -395,9 +393,9 @@ int import_credential(const Options& options) {
     return EX_USAGE;
   }
   engine::ImportInput input;
-  for (const auto& [path, text] : {std::pair{&options.import_cert, &input.cert},
-                                   std::pair{&options.import_key, &input.key},
-                                   std::pair{&options.import_chain, &input.chain}}) {
+  for (const auto& [path, text] :
+       {std::pair{&options.import_cert, &input.cert}, std::pair{&options.import_key, &input.key},
+        std::pair{&options.import_chain, &input.chain}}) {
     if (path->empty()) continue;
     auto read = read_file(*path);
     if (!read) {
@@ -596,8 +594,8 @@ int status(const Options& options) {
     scheduling = Scheduling::from_files;
     const auto holder = InstanceLock::holder(config->state_dir);
     header = "no certrotd answers on the " + options.bus + " bus" +
-             (holder ? " (PID " + std::to_string(*holder) + " holds " +
-                           config->state_dir.string() + ")"
+             (holder ? " (PID " + std::to_string(*holder) + " holds " + config->state_dir.string() +
+                           ")"
                      : std::string()) +
              ": figures from the files of " + options.config + "; nothing is scheduling renewals";
   }
@@ -723,11 +721,12 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "Run the daemon in the foreground");
   run_cmd->add_option("-c,--config", options.config, "Configuration file")->capture_default_str();
   run_cmd->add_option("--log-level", options.log_level, "trace|debug|info|warn|error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "err",
-                             "critical", "off"}))
+      ->check(CLI::IsMember(
+          {"trace", "debug", "info", "warn", "warning", "error", "err", "critical", "off"}))
       ->capture_default_str();
-  run_cmd->add_option("--log-target", options.log_target,
-                      "auto (journald when stderr is the journal) | journal | stderr")
+  run_cmd
+      ->add_option("--log-target", options.log_target,
+                   "auto (journald when stderr is the journal) | journal | stderr")
       ->check(CLI::IsMember({"auto", "journal", "stderr"}))
       ->capture_default_str();
   const auto add_bus = [&](CLI::App* cmd) {
@@ -757,15 +756,14 @@ int main(int argc, char** argv) {
   rotate_cmd->add_option("names", options.names, "Credential names (all when none)");
   rotate_cmd->add_flag("--wait", options.wait,
                        "Return when the rotations ended: one line each, exit 1 if one failed");
-  rotate_cmd->add_option("--timeout", options.timeout,
-                         "With --wait: give up after this long (exit 75)")
+  rotate_cmd
+      ->add_option("--timeout", options.timeout, "With --wait: give up after this long (exit 75)")
       ->capture_default_str();
   add_bus(rotate_cmd);
 
   auto* where_cmd = app.add_subcommand(
       "where-used", "List every unit, pidfile, hook and copy that depends on a credential");
-  where_cmd->add_option("-c,--config", options.config, "Configuration file")
-      ->capture_default_str();
+  where_cmd->add_option("-c,--config", options.config, "Configuration file")->capture_default_str();
   where_cmd->add_option("name", options.credential, "Credential name")->required();
 
   auto* test_cmd = app.add_subcommand(
@@ -794,8 +792,8 @@ int main(int argc, char** argv) {
                         "Also create intermediate.pem/.key signed by the root");
   ca_init_cmd->add_flag("--force", options.ca_force, "Replace an existing CA in that folder");
 
-  auto* rollback_cmd =
-      app.add_subcommand("rollback", "Make the previous version of a credential live again");
+  auto* rollback_cmd = app.add_subcommand("rollback",
+                                          "Make the previous version of a credential live again");
   rollback_cmd->add_option("-c,--config", options.config, "Configuration file")
       ->capture_default_str();
   rollback_cmd->add_option("name", options.credential, "Credential name")->required();

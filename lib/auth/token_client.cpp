@@ -88,13 +88,20 @@ std::optional<std::string> base64url_decode(std::string_view data) {
   int bits = 0;
   for (const char c : data) {
     int v = 0;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-' || c == '+') v = 62;
-    else if (c == '_' || c == '/') v = 63;
-    else if (c == '=') break;
-    else return std::nullopt;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '-' || c == '+')
+      v = 62;
+    else if (c == '_' || c == '/')
+      v = 63;
+    else if (c == '=')
+      break;
+    else
+      return std::nullopt;
     acc = (acc << 6) | static_cast<unsigned>(v);
     bits += 6;
     if (bits >= 8) {
@@ -133,7 +140,8 @@ TokenClient::TokenClient(http::Transport& transport, const Clock& clock)
 
 void TokenClient::forget_identity(const std::string& identity_id) {
   std::lock_guard lock(m_mutex);
-  std::erase_if(m_cache, [&](const auto& entry) { return entry.second.identity_id == identity_id; });
+  std::erase_if(m_cache,
+                [&](const auto& entry) { return entry.second.identity_id == identity_id; });
 }
 
 Result<AccessToken> TokenClient::token(const TokenSettings& settings,
@@ -247,7 +255,8 @@ Result<AccessToken> TokenClient::token(const TokenSettings& settings,
     }
   }
   if (token.cnf_x5t_s256 && (!mtls || *token.cnf_x5t_s256 != mtls->id)) {
-    return fail(Reason::invalid_answer, "the token is bound (cnf x5t#S256 " + *token.cnf_x5t_s256 +
+    return fail(Reason::invalid_answer,
+                "the token is bound (cnf x5t#S256 " + *token.cnf_x5t_s256 +
                     ") to another certificate than the one presented (" +
                     (mtls ? mtls->id : std::string("none")) + ")",
                 http::redact_url(settings.url));

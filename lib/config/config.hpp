@@ -54,12 +54,12 @@ struct IssuerConfig {
 
 struct CredentialConfig {
   std::string name;
-  std::string issuer;                  // a key of Config::issuers
-  x509::CertificateRequest request;    // subject, sans, usage
+  std::string issuer;                // a key of Config::issuers
+  x509::CertificateRequest request;  // subject, sans, usage
   x509::KeySpec key;
   schedule::RenewPolicy policy;
-  std::optional<Millis> lifetime;      // asked of the issuer; the issuer's limit may win
-  store::StoreOptions output;          // dir, owner/group, mode, copies, keep
+  std::optional<Millis> lifetime;  // asked of the issuer; the issuer's limit may win
+  store::StoreOptions output;      // dir, owner/group, mode, copies, keep
   // Write key.pem as encrypted PKCS#8 with the passphrase in this file (read at use, never logged).
   std::optional<fs::path> key_passphrase_file;
   // Run in order after every successful swap (see lib/notify/action.hpp).
@@ -78,9 +78,9 @@ struct MetricsConfig {
 };
 
 struct Config {
-  fs::path source;                     // the main file
+  fs::path source;  // the main file
   fs::path state_dir = "/var/lib/certrotd";
-  int max_concurrent_rotations = 4;    // rotations in flight at once, across all issuers
+  int max_concurrent_rotations = 4;  // rotations in flight at once, across all issuers
   // A new certificate must be valid for at least this long beyond now to be accepted.
   Millis min_remaining_validity = std::chrono::seconds(30);
   std::map<std::string, IssuerConfig> issuers;

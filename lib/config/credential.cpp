@@ -24,8 +24,8 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
 }
 
 std::optional<x509::KeySpec> read_key(const Field& field, const Reader& reader) {
-  auto fields =
-      reader.fields(*field.value, field.value_mark, "key", {"type", "curve", "bits"}, k_key_example);
+  auto fields = reader.fields(*field.value, field.value_mark, "key", {"type", "curve", "bits"},
+                              k_key_example);
   if (!fields) return std::nullopt;
   const Field* type = fields->get("type");
   if (!type) {
@@ -223,20 +223,20 @@ void read_subject(const Field& field, const Reader& reader, x509::Subject& subje
 }
 
 void read_sans(const Field& field, const Reader& reader, std::vector<x509::San>& sans) {
-  const auto items =
-      reader.string_list(field, "sans: [\"DNS:web.example.internal\", \"IP:10.0.0.5\"]");
+  const auto items = reader.string_list(field,
+                                        "sans: [\"DNS:web.example.internal\", \"IP:10.0.0.5\"]");
   if (!items) return;
   for (const auto& item : *items) {
     const std::string& text = item.value;
     const auto colon = text.find(':');
-    const std::string prefix =
-        colon == std::string::npos ? std::string() : to_lower(text.substr(0, colon));
+    const std::string prefix = colon == std::string::npos ? std::string()
+                                                          : to_lower(text.substr(0, colon));
     if (prefix != "dns" && prefix != "ip" && prefix != "uri" && prefix != "email") {
       // A bare name is the usual slip; show it with the prefix it most likely needs.
-      const bool looks_like_ip =
-          !text.empty() &&
-          text.find_first_not_of("0123456789.:abcdefABCDEF") == std::string::npos &&
-          text.find_first_of(".:") != std::string::npos;
+      const bool looks_like_ip = !text.empty() &&
+                                 text.find_first_not_of("0123456789.:abcdefABCDEF") ==
+                                     std::string::npos &&
+                                 text.find_first_of(".:") != std::string::npos;
       const std::string fixed = colon == std::string::npos ? (looks_like_ip ? "IP:" : "DNS:") + text
                                                            : "DNS:" + text.substr(colon + 1);
       reader.add(item.mark, "SAN " + in_quotes(text) + " does not start with a type",
@@ -354,9 +354,9 @@ void read_copies(const Field& field, const Reader& reader, const Ownership& outp
   }
   for (const auto& item : node.items()) {
     const Mark item_mark = reader.mark(item, field.value_mark);
-    const auto fields =
-        reader.fields(item, item_mark, "a copy", {"path", "content", "mode", "owner", "group"},
-                      "- { path: /etc/nginx/tls/web.crt, content: fullchain }");
+    const auto fields = reader.fields(item, item_mark, "a copy",
+                                      {"path", "content", "mode", "owner", "group"},
+                                      "- { path: /etc/nginx/tls/web.crt, content: fullchain }");
     if (!fields) continue;
     store::CopySpec copy;
     bool ok = true;
@@ -406,10 +406,10 @@ void read_output(const Field* field, const Reader& reader, const fs::path& state
   output.dir = (state_dir / "live" / credential.config.name).lexically_normal().native();
   credential.output_dir_mark = credential.config.mark;
   if (!field) return;
-  const auto fields =
-      reader.fields(*field->value, field->value_mark, "output",
-                    {"dir", "owner", "group", "mode", "keep", "copies"},
-                    "output: { dir: /var/lib/certrotd/live/web, group: www-data, mode: \"0640\" }");
+  const auto fields = reader.fields(
+      *field->value, field->value_mark, "output",
+      {"dir", "owner", "group", "mode", "keep", "copies"},
+      "output: { dir: /var/lib/certrotd/live/web, group: www-data, mode: \"0640\" }");
   if (!fields) return;
   if (const Field* f = fields->get("dir")) {
     if (auto dir = reader.path(*f)) {

@@ -20,12 +20,18 @@ constexpr std::string_view k_issuer_example =
     "dev-ca: { type: local, ca_cert: /etc/certrotd/ca/ca.pem, ca_key: /etc/certrotd/ca/ca.key }";
 
 std::vector<std::string> top_keys() {
-  return {"state_dir",  "max_concurrent_rotations", "min_remaining_validity", "defaults", "issuers",
-          "credentials", "metrics"};
+  return {"state_dir",
+          "max_concurrent_rotations",
+          "min_remaining_validity",
+          "defaults",
+          "issuers",
+          "credentials",
+          "metrics"};
 }
 
 constexpr std::string_view k_metrics_example =
-    "metrics: { listen: \"127.0.0.1:9543\", textfile: /var/lib/prometheus/node-exporter/certrotd.prom }";
+    "metrics: { listen: \"127.0.0.1:9543\", textfile: "
+    "/var/lib/prometheus/node-exporter/certrotd.prom }";
 
 // "a.b.c.d:port" into its parts; nullopt when it is not that.
 std::optional<std::pair<std::string, std::uint16_t>> split_listen(const std::string& text) {
@@ -54,8 +60,9 @@ std::vector<std::string> local_issuer_keys() {
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 std::optional<IssuerConfig> read_local_issuer(const Field& entry, const Reader& reader) {
-  const auto fields = reader.fields(*entry.value, entry.value_mark, "issuer " + in_quotes(entry.key),
-                                    local_issuer_keys(), k_issuer_example);
+  const auto fields = reader.fields(*entry.value, entry.value_mark,
+                                    "issuer " + in_quotes(entry.key), local_issuer_keys(),
+                                    k_issuer_example);
   if (!fields) return std::nullopt;
   issuer::LocalIssuerOptions options;
   bool ok = true;
@@ -125,8 +132,8 @@ std::optional<IssuerConfig> read_issuer(const Field& entry, const Reader& reader
 
 void Loader::read_main(const YamlNode& root, const Reader& reader) {
   m_main_file = reader.file();
-  const auto fields =
-      reader.fields(root, Mark{reader.file(), 1, 1}, "the top level", top_keys(), k_top_example);
+  const auto fields = reader.fields(root, Mark{reader.file(), 1, 1}, "the top level", top_keys(),
+                                    k_top_example);
   if (!fields) return;
   // state_dir and defaults first: credentials above them in the file still depend on them.
   Mark state_dir_mark{reader.file(), 1, 1};
@@ -183,8 +190,8 @@ void Loader::read_metrics(const Field& field, const Reader& reader) {
   if (!text) return;
   auto parts = split_listen(*text);
   if (!parts) {
-    reader.add(f->value_mark, "metrics.listen " + in_quotes(*text) +
-                                  " is not an IPv4 address and port",
+    reader.add(f->value_mark,
+               "metrics.listen " + in_quotes(*text) + " is not an IPv4 address and port",
                "write listen: \"127.0.0.1:9543\"");
     return;
   }

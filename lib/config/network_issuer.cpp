@@ -15,8 +15,9 @@ constexpr std::string_view k_http_example =
 constexpr std::string_view k_cfssl_example =
     "corp-cfssl: { type: cfssl, url: https://ca.internal:8888, ca_bundle: "
     "/etc/certrotd/ca-bundle.pem, auth: { mtls: self } }";
-constexpr std::string_view k_mtls_example = "auth: { mtls: self }  (or credential:NAME, or "
-                                            "{ cert: FILE, key: FILE })";
+constexpr std::string_view k_mtls_example =
+    "auth: { mtls: self }  (or credential:NAME, or "
+    "{ cert: FILE, key: FILE })";
 
 // `mtls: self | credential:NAME | { cert: FILE, key: FILE }`.
 std::optional<issuer::MtlsAuth> read_mtls(const Field& field, const Reader& reader,
@@ -75,8 +76,10 @@ std::optional<std::vector<std::pair<std::string, std::string>>> read_extra_param
                  "write " + e.key + ": ... next to extra_params");
       ok = false;
     } else if (e.key == "grant_type" || e.key == "client_id" || e.key.starts_with("client_")) {
-      reader.add(e.key_mark, "'" + e.key + "' is sent by certrotd itself (from client_id and "
-                             "method)",
+      reader.add(e.key_mark,
+                 "'" + e.key +
+                     "' is sent by certrotd itself (from client_id and "
+                     "method)",
                  "remove it from extra_params");
       ok = false;
     } else if (auto value = reader.string(e)) {
@@ -118,7 +121,10 @@ std::optional<auth::TokenSettings> read_token(const Field& field, const Reader& 
   token.scope = str("scope");
   token.resource = str("resource");
   if (const Field* f = fields->get("extra_params")) {
-    if (auto params = read_extra_params(*f, reader)) token.extra_params = *params; else ok = false;
+    if (auto params = read_extra_params(*f, reader))
+      token.extra_params = *params;
+    else
+      ok = false;
   }
   if (const Field* f = fields->get("method")) {
     if (auto s = reader.string(*f)) {
@@ -135,11 +141,17 @@ std::optional<auth::TokenSettings> read_token(const Field& field, const Reader& 
     }
   }
   if (const Field* f = fields->get("client_secret_file")) {
-    if (auto p = reader.path(*f)) token.client_secret_file = *p; else ok = false;
+    if (auto p = reader.path(*f))
+      token.client_secret_file = *p;
+    else
+      ok = false;
   }
   if (const Field* f = fields->get("client_secret_credential")) {
     // A name under $CREDENTIALS_DIRECTORY (systemd LoadCredential=); resolved at start-up.
-    if (auto s = reader.string(*f)) token.client_secret_credential = *s; else ok = false;
+    if (auto s = reader.string(*f))
+      token.client_secret_credential = *s;
+    else
+      ok = false;
   }
   const bool has_secret = token.client_secret_file || !token.client_secret_credential.empty();
   if (ok && !auth::uses_mtls(token.method) && !has_secret) {
@@ -169,8 +181,8 @@ std::optional<auth::TokenSettings> read_token(const Field& field, const Reader& 
 std::optional<IssuerConfig> read_network_issuer(const Field& entry, const Reader& reader,
                                                 std::string_view type) {
   const bool is_http = type == "http";
-  std::vector<std::string> keys{"type",  "url",       "ca_bundle",       "trust_anchors",
-                                "auth",  "bootstrap", "connect_timeout", "timeout"};
+  std::vector<std::string> keys{"type", "url",       "ca_bundle",       "trust_anchors",
+                                "auth", "bootstrap", "connect_timeout", "timeout"};
   if (is_http) {
     for (const char* k : {"token", "request", "response"}) keys.emplace_back(k);
   } else {
@@ -187,7 +199,7 @@ std::optional<IssuerConfig> read_network_issuer(const Field& entry, const Reader
       reader.add(entry.key_mark, where + " of type " + std::string(type) + " needs " + required,
                  std::string("write ") + required +
                      (std::string_view(required) == "url" ? ": https://..."
-                                                           : ": /etc/certrotd/ca-bundle.pem"));
+                                                          : ": /etc/certrotd/ca-bundle.pem"));
       ok = false;
     }
   }
@@ -204,21 +216,36 @@ std::optional<IssuerConfig> read_network_issuer(const Field& entry, const Reader
     }
   }
   if (const Field* f = fields->get("ca_bundle")) {
-    if (auto p = reader.path(*f)) net.ca_bundle = *p; else ok = false;
+    if (auto p = reader.path(*f))
+      net.ca_bundle = *p;
+    else
+      ok = false;
   }
   if (const Field* f = fields->get("trust_anchors")) {
-    if (auto p = reader.path(*f)) net.trust_anchors = *p; else ok = false;
+    if (auto p = reader.path(*f))
+      net.trust_anchors = *p;
+    else
+      ok = false;
   }
   if (const Field* f = fields->get("connect_timeout")) {
-    if (auto d = reader.duration(*f, Millis(100))) net.connect_timeout = *d; else ok = false;
+    if (auto d = reader.duration(*f, Millis(100)))
+      net.connect_timeout = *d;
+    else
+      ok = false;
   }
   if (const Field* f = fields->get("timeout")) {
-    if (auto d = reader.duration(*f, Millis(100))) net.timeout = *d; else ok = false;
+    if (auto d = reader.duration(*f, Millis(100)))
+      net.timeout = *d;
+    else
+      ok = false;
   }
   if (const Field* f = fields->get("auth")) {
     if (const auto a = reader.fields(*f->value, f->value_mark, "auth", {"mtls"}, k_mtls_example)) {
       if (const Field* m = a->get("mtls")) {
-        if (auto mtls = read_mtls(*m, reader, true)) net.mtls = *mtls; else ok = false;
+        if (auto mtls = read_mtls(*m, reader, true))
+          net.mtls = *mtls;
+        else
+          ok = false;
       }
     } else {
       ok = false;
@@ -226,17 +253,23 @@ std::optional<IssuerConfig> read_network_issuer(const Field& entry, const Reader
   }
   if (const Field* f = fields->get("bootstrap")) {
     const auto b = reader.fields(
-        *f->value, f->value_mark, "bootstrap", is_http ? std::vector<std::string>{"mtls", "token"}
-                                                      : std::vector<std::string>{"mtls"},
+        *f->value, f->value_mark, "bootstrap",
+        is_http ? std::vector<std::string>{"mtls", "token"} : std::vector<std::string>{"mtls"},
         "bootstrap: { mtls: { cert: /etc/certrotd/bootstrap.pem, key: "
         "/etc/certrotd/bootstrap.key } }");
     if (b) {
       issuer::BootstrapAuth boot;
       if (const Field* m = b->get("mtls")) {
-        if (auto mtls = read_mtls(*m, reader, false)) boot.mtls = *mtls; else ok = false;
+        if (auto mtls = read_mtls(*m, reader, false))
+          boot.mtls = *mtls;
+        else
+          ok = false;
       }
       if (const Field* t = b->get("token")) {
-        if (auto token = read_token(*t, reader)) boot.token = *token; else ok = false;
+        if (auto token = read_token(*t, reader))
+          boot.token = *token;
+        else
+          ok = false;
       }
       if (boot.mtls.source == issuer::MtlsAuth::Source::none && !boot.token) {
         reader.add(f->key_mark, "bootstrap names no way to authenticate",
@@ -253,13 +286,22 @@ std::optional<IssuerConfig> read_network_issuer(const Field& entry, const Reader
     issuer::CfsslIssuerOptions options;
     static_cast<issuer::NetworkIssuerOptions&>(options) = net;
     if (const Field* f = fields->get("profile")) {
-      if (auto s = reader.string(*f)) options.profile = *s; else ok = false;
+      if (auto s = reader.string(*f))
+        options.profile = *s;
+      else
+        ok = false;
     }
     if (const Field* f = fields->get("label")) {
-      if (auto s = reader.string(*f)) options.label = *s; else ok = false;
+      if (auto s = reader.string(*f))
+        options.label = *s;
+      else
+        ok = false;
     }
     if (const Field* f = fields->get("auth_key_file")) {
-      if (auto p = reader.path(*f)) options.auth_key_file = *p; else ok = false;
+      if (auto p = reader.path(*f))
+        options.auth_key_file = *p;
+      else
+        ok = false;
     }
     if (!ok) return std::nullopt;
     return IssuerConfig{entry.key, "cfssl", options, entry.key_mark};
@@ -268,14 +310,20 @@ std::optional<IssuerConfig> read_network_issuer(const Field& entry, const Reader
   issuer::HttpIssuerOptions options;
   static_cast<issuer::NetworkIssuerOptions&>(options) = net;
   if (const Field* f = fields->get("token")) {
-    if (auto token = read_token(*f, reader)) options.token = *token; else ok = false;
+    if (auto token = read_token(*f, reader))
+      options.token = *token;
+    else
+      ok = false;
   }
   if (const Field* f = fields->get("request")) {
     if (const auto r = reader.fields(*f->value, f->value_mark, "request",
                                      {"csr_field", "server_generated_key"},
                                      "request: { csr_field: csr }")) {
       if (const Field* c = r->get("csr_field")) {
-        if (auto s = reader.string(*c)) options.csr_field = *s; else ok = false;
+        if (auto s = reader.string(*c))
+          options.csr_field = *s;
+        else
+          ok = false;
       }
       if (const Field* k = r->get("server_generated_key")) {
         auto s = reader.string(*k);

@@ -32,7 +32,10 @@ std::optional<notify::Action> read_systemd(const Field& field, const Reader& rea
   notify::SystemdAction a;
   bool ok = true;
   if (const Field* f = fields->get("unit")) {
-    if (auto v = reader.string(*f)) a.unit = *v; else ok = false;
+    if (auto v = reader.string(*f))
+      a.unit = *v;
+    else
+      ok = false;
   } else {
     reader.add(fields->mark(), "systemd action names no unit",
                "write systemd: { unit: nginx.service, action: reload }");
@@ -43,8 +46,8 @@ std::optional<notify::Action> read_systemd(const Field& field, const Reader& rea
       if (auto parsed = notify::parse_unit_action(*v)) {
         a.action = *parsed;
       } else {
-        const std::string hint =
-            closest_match(*v, {"reload", "restart", "try-restart", "reload-or-restart", "kill"});
+        const std::string hint = closest_match(
+            *v, {"reload", "restart", "try-restart", "reload-or-restart", "kill"});
         reader.add(f->value_mark, "unknown systemd action '" + *v + "'",
                    (hint.empty() ? std::string() : "did you mean '" + hint + "'? ") +
                        "write reload, restart, try-restart, reload-or-restart or kill");
@@ -78,7 +81,10 @@ std::optional<notify::Action> read_systemd(const Field& field, const Reader& rea
     }
   }
   if (const Field* f = fields->get("timeout")) {
-    if (auto d = reader.duration(*f, Millis(std::chrono::seconds(1)))) a.timeout = *d; else ok = false;
+    if (auto d = reader.duration(*f, Millis(std::chrono::seconds(1))))
+      a.timeout = *d;
+    else
+      ok = false;
   }
   if (!ok) return std::nullopt;
   return notify::Action{a};
@@ -108,9 +114,9 @@ std::optional<notify::Action> read_signal_action(const Field& field, const Reade
 }
 
 std::optional<notify::Action> read_exec(const Field& field, const Reader& reader) {
-  const auto fields =
-      reader.fields(*field.value, field.value_mark, "exec action", {"command", "timeout"},
-                    "exec: { command: [/usr/local/bin/push-cert, --to, backend], timeout: 30s }");
+  const auto fields = reader.fields(
+      *field.value, field.value_mark, "exec action", {"command", "timeout"},
+      "exec: { command: [/usr/local/bin/push-cert, --to, backend], timeout: 30s }");
   if (!fields) return std::nullopt;
   notify::ExecAction a;
   const Field* command = fields->get("command");
@@ -125,7 +131,8 @@ std::optional<notify::Action> read_exec(const Field& field, const Reader& reader
                "write command: [/usr/local/bin/push-cert, --to, backend]");
     return std::nullopt;
   }
-  const auto args = reader.string_list(*command, "command: [/usr/local/bin/push-cert, --to, backend]");
+  const auto args = reader.string_list(*command,
+                                       "command: [/usr/local/bin/push-cert, --to, backend]");
   if (!args) return std::nullopt;
   if (args->empty()) {
     reader.add(command->value_mark, "command is empty",

@@ -65,8 +65,7 @@ std::string subject(const Claim& c) {
     case Role::copy:
       return "copy " + std::string(c.path) + " of credential " +
              in_quotes(c.credential->config.name);
-    case Role::state_dir:
-      break;
+    case Role::state_dir: break;
   }
   return "state_dir " + std::string(c.path);
 }
@@ -103,15 +102,16 @@ std::string advice(const Claim& outer, const Claim& inner, const std::string& st
   if (outer.role == Role::state_dir || inner.role == Role::state_dir) {
     const Claim& other = outer.role == Role::state_dir ? inner : outer;
     if (other.role == Role::output_dir && outer.role == Role::state_dir) {
-      return "leave output.dir out to use " + state_dir + "/live/" +
-             other.credential->config.name + ", or choose a folder outside " + state_dir;
+      return "leave output.dir out to use " + state_dir + "/live/" + other.credential->config.name +
+             ", or choose a folder outside " + state_dir;
     }
     return "keep state_dir apart from every output dir and copy: certrotd keeps its state "
            "files there";
   }
   if (inner.role == Role::copy) {
     return "write the copy outside every output dir, whose contents certrotd replaces at each "
-           "rotation; a consumer may read " + std::string(outer.path) + "/<file> directly";
+           "rotation; a consumer may read " +
+           std::string(outer.path) + "/<file> directly";
   }
   if (same) return "give each credential its own output dir";
   std::string advice = "give each credential a folder of its own, side by side";
@@ -125,7 +125,8 @@ std::string advice(const Claim& outer, const Claim& inner, const std::string& st
 // state_dir/live are expected; anything else inside state_dir is not.
 bool allowed_in_state_dir(const Claim& state, const Claim& inner) {
   if (inner.role != Role::output_dir) return false;
-  const std::string live = std::string(state.path) + (state.path.ends_with('/') ? "" : "/") + "live";
+  const std::string live = std::string(state.path) + (state.path.ends_with('/') ? "" : "/") +
+                           "live";
   return within(live, inner.path) && inner.path.size() > live.size();
 }
 
@@ -152,16 +153,15 @@ void report(const Claim& outer, const Claim& inner, const std::string& state_dir
 }  // namespace
 
 void check_output_paths(const std::vector<PendingCredential>& credentials,
-                        const fs::path& state_dir, const Mark& state_dir_mark,
-                        Problems& problems) {
+                        const fs::path& state_dir, const Mark& state_dir_mark, Problems& problems) {
   std::vector<Claim> claims;
   const std::string state = state_dir.lexically_normal().native();
   claims.push_back(Claim{state, Role::state_dir, nullptr, state_dir_mark, 0});
   for (const auto& c : credentials) {
     // Its name is reported already; the folder made from it would only add noise.
     if (!is_safe_file_name(c.config.name)) continue;
-    claims.push_back(Claim{c.config.output.dir, Role::output_dir, &c, c.output_dir_mark,
-                           claims.size()});
+    claims.push_back(
+        Claim{c.config.output.dir, Role::output_dir, &c, c.output_dir_mark, claims.size()});
     for (std::size_t i = 0; i < c.config.output.copies.size(); ++i) {
       claims.push_back(Claim{c.config.output.copies[i].path.native(), Role::copy, &c,
                              c.copy_marks[i], claims.size()});

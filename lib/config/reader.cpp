@@ -60,14 +60,10 @@ std::string format_number(double value) {
 
 std::string_view describe(const YamlNode& node) {
   switch (node.kind()) {
-    case YamlNode::Kind::map:
-      return "a mapping";
-    case YamlNode::Kind::sequence:
-      return "a list";
-    case YamlNode::Kind::scalar:
-      return "a single value";
-    case YamlNode::Kind::null:
-      break;
+    case YamlNode::Kind::map: return "a mapping";
+    case YamlNode::Kind::sequence: return "a list";
+    case YamlNode::Kind::scalar: return "a single value";
+    case YamlNode::Kind::null: break;
   }
   return "an empty value";
 }
@@ -129,13 +125,13 @@ std::optional<Fields> Reader::fields(const YamlNode& node, const Mark& at, std::
   return collect(node, at, where, &valid, example);
 }
 
-std::optional<Fields> Reader::entries(const YamlNode& node, const Mark& at,
-                                      std::string_view where, std::string_view example) const {
+std::optional<Fields> Reader::entries(const YamlNode& node, const Mark& at, std::string_view where,
+                                      std::string_view example) const {
   return collect(node, at, where, nullptr, example);
 }
 
-std::optional<Fields> Reader::collect(const YamlNode& node, const Mark& at,
-                                      std::string_view where, const std::vector<std::string>* valid,
+std::optional<Fields> Reader::collect(const YamlNode& node, const Mark& at, std::string_view where,
+                                      const std::vector<std::string>* valid,
                                       std::string_view example) const {
   const Mark map_mark = mark(node, at);
   if (node.is_null()) return Fields(map_mark, {});

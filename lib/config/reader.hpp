@@ -54,7 +54,7 @@ struct Field {
   std::string key;
   Mark key_mark;
   const YamlNode* value = nullptr;  // into the document, which outlives every Field
-  Mark value_mark;  // the key's mark when the value has none (an empty value)
+  Mark value_mark;                  // the key's mark when the value has none (an empty value)
 };
 
 // The checked keys of a mapping, in file order.

@@ -11,9 +11,8 @@ namespace {
 std::string instead_for(const Error& error) {
   const std::string& component = error.context;
   if (component.empty()) return "write a path whose folders belong to root";
-  return "make " + component +
-         " belong to root and writable only by root (chown root:root " + component +
-         "; chmod go-w " + component +
+  return "make " + component + " belong to root and writable only by root (chown root:root " +
+         component + "; chmod go-w " + component +
          "), or write a path whose folders and links only root can change";
 }
 

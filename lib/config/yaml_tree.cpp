@@ -46,8 +46,7 @@ struct DeepBrackets {
   YAML::Mark first_too_deep;
 };
 
-std::optional<DeepBrackets> find_deep_brackets(const std::string& text, int bound,
-                                               int max_depth) {
+std::optional<DeepBrackets> find_deep_brackets(const std::string& text, int bound, int max_depth) {
   std::string open;  // the brackets open, innermost last
   int line = 0;
   std::size_t line_start = 0;
@@ -70,9 +69,8 @@ std::optional<DeepBrackets> find_deep_brackets(const std::string& text, int boun
     }
     const char before = i == line_start ? ' ' : text[i - 1];
     const int depth = static_cast<int>(open.size());
-    const bool value_start =
-        is_space(before) || before == ':' ||
-        (depth > 0 && (before == '[' || before == '{' || before == ','));
+    const bool value_start = is_space(before) || before == ':' ||
+                             (depth > 0 && (before == '[' || before == '{' || before == ','));
     if (c == '#' && is_space(before)) {
       const auto end = text.find('\n', i);
       if (end == std::string::npos) break;
@@ -282,9 +280,8 @@ std::vector<YamlNode> parse_text(const std::string& text, const YamlLimits& limi
 }  // namespace
 
 std::vector<YamlNode> parse_yaml_documents(const std::string& text, const YamlLimits& limits) {
-  if (const auto deep =
-          find_deep_brackets(text, std::max(k_bracket_depth_bound, limits.max_depth),
-                             limits.max_depth)) {
+  if (const auto deep = find_deep_brackets(text, std::max(k_bracket_depth_bound, limits.max_depth),
+                                           limits.max_depth)) {
     // The text up to there is enough for the tree's own check to name the node exactly.
     try {
       parse_text(deep->prefix, limits);

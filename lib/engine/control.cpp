@@ -56,8 +56,8 @@ void append_status_json(std::string& out, const CredentialStatus& s) {
   item["dir"] = s.dir.string();
   nlohmann::json deps = nlohmann::json::array();
   for (const auto& d : s.dependents) {
-    deps.push_back({{"action", d.action}, {"ok", d.ok}, {"attempts", d.attempts},
-                    {"detail", d.detail}});
+    deps.push_back(
+        {{"action", d.action}, {"ok", d.ok}, {"attempts", d.attempts}, {"detail", d.detail}});
   }
   item["dependents"] = std::move(deps);
   if (out != "[") out += ',';

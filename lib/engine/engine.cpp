@@ -72,9 +72,8 @@ Result<PlanMap> build_plans(const std::shared_ptr<const config::Config>& generat
     if (!store) {
       // Not a configuration error: the folder may become creatable (a mount, a permission), and
       // the other credentials must not wait for it. The credential's jobs open it first.
-      folder_error = store.error().reason == Reason::unspecified
-                         ? store.error().because(Reason::io)
-                         : store.error();
+      folder_error = store.error().reason == Reason::unspecified ? store.error().because(Reason::io)
+                                                                 : store.error();
       std::shared_ptr<const store::StoreOptions> options(generation, &credential.output);
       store = store::CredentialStore::reopen(std::move(options));
     }
@@ -117,10 +116,10 @@ schedule::Validity validity_of(const store::CredentialState& state) {
 }
 
 store::CertCache cache_of(const x509::CertInfo& cert, std::uint64_t files_id) {
-  return store::CertCache{files_id, cert.serial,
-                          store::parse_fingerprint(cert.sha256_fingerprint).value_or(
-                              store::Fingerprint{}),
-                          cert.not_before, cert.not_after};
+  return store::CertCache{
+      files_id, cert.serial,
+      store::parse_fingerprint(cert.sha256_fingerprint).value_or(store::Fingerprint{}),
+      cert.not_before, cert.not_after};
 }
 
 // What the engine needs of a certificate it does not parse again: the cached facts.
@@ -258,8 +257,8 @@ Result<Installed> import_credential(const config::Config& config,
     if (!read) return fail(read.error());
     pass = std::move(*read);
   }
-  auto key = x509::parse_private_key(input.key, pass ? std::optional<std::string_view>(*pass)
-                                                     : std::nullopt);
+  auto key = x509::parse_private_key(input.key,
+                                     pass ? std::optional<std::string_view>(*pass) : std::nullopt);
   if (!key) return fail(key.error().wrap("--key").because(Reason::config));
   auto anchors = import_anchors(config.issuers.at(credential.issuer));
   if (!anchors) return fail(anchors.error().wrap("issuer " + credential.issuer + " roots"));
@@ -296,8 +295,7 @@ Result<void> Engine::check(const config::Config& config, EngineDeps deps) {
 }
 
 RotationEnv Engine::rotation_env() const {
-  return RotationEnv{m_deps.clock, m_deps.events, m_config->min_remaining_validity,
-                     m_deps.actions};
+  return RotationEnv{m_deps.clock, m_deps.events, m_config->min_remaining_validity, m_deps.actions};
 }
 
 void Engine::start() {
@@ -333,10 +331,10 @@ void Engine::start() {
 }
 
 void Engine::count_failing(Tracked& tracked) {
-  const bool failing =
-      tracked.persisted.failures > 0 ||
-      std::any_of(tracked.dependents.begin(), tracked.dependents.end(),
-                  [](const notify::ActionOutcome& outcome) { return !outcome.ok; });
+  const bool failing = tracked.persisted.failures > 0 ||
+                       std::any_of(
+                           tracked.dependents.begin(), tracked.dependents.end(),
+                           [](const notify::ActionOutcome& outcome) { return !outcome.ok; });
   if (failing == tracked.counted_failing) return;
   tracked.counted_failing = failing;
   if (failing) {
@@ -415,8 +413,12 @@ void Engine::schedule_at(const std::string& name, Tracked& tracked, SystemTime w
   tracked.persisted.next_attempt = when;
   m_queue.schedule(name, to_mono(m_deps.clock, when));
   const store::CertCache* cert = tracked.cert();
-  Event event{EventKind::scheduled, Severity::debug, name, tracked.plan->config.issuer,
-              cert ? cert->serial : "", cert ? std::optional(cert->not_after) : std::nullopt,
+  Event event{EventKind::scheduled,
+              Severity::debug,
+              name,
+              tracked.plan->config.issuer,
+              cert ? cert->serial : "",
+              cert ? std::optional(cert->not_after) : std::nullopt,
               "next renewal " + format_time(when)};
   if (cert) event.not_before = cert->not_before;
   event.next_renewal = when;
@@ -495,13 +497,9 @@ void Engine::complete(JobResult done) {
       count_failing(tracked);
       schedule_next(name, tracked);
       return;
-    case JobKind::adopt:
-      complete_adoption(done, tracked);
-      break;
+    case JobKind::adopt: complete_adoption(done, tracked); break;
     case JobKind::rotate:
-    case JobKind::copies:
-      complete_rotation(done, tracked);
-      break;
+    case JobKind::copies: complete_rotation(done, tracked); break;
   }
   count_failing(tracked);
   save_state(name, tracked);
@@ -596,8 +594,8 @@ void Engine::record_failure(const std::string& name, Tracked& tracked, const Err
   const bool permanent = !error.retryable() && error.reason != Reason::io;
   tracked.persisted.needs_attention = permanent;
   const store::CertCache* cert = tracked.cert();
-  const Millis remaining =
-      cert ? std::chrono::duration_cast<Millis>(cert->not_after - now) : Millis{0};
+  const Millis remaining = cert ? std::chrono::duration_cast<Millis>(cert->not_after - now)
+                                : Millis{0};
   const Millis delay = schedule::retry_delay(
       tracked.persisted.failures, remaining, tracked.plan->config.policy, m_deps.random,
       permanent ? schedule::ErrorClass::permanent : schedule::ErrorClass::retryable,
@@ -763,10 +761,17 @@ std::optional<CredentialStatus> Engine::status_of(const std::string& name) const
   auto it = m_tracked.find(name);
   if (it == m_tracked.end()) return std::nullopt;
   const Tracked& t = it->second;
-  return CredentialStatus{name, t.plan->config.issuer, state_of(name, t),
+  return CredentialStatus{name,
+                          t.plan->config.issuer,
+                          state_of(name, t),
                           t.cert() ? std::optional(info_of(*t.cert())) : std::nullopt,
-                          t.persisted.next_attempt, t.persisted.failures, t.persisted.last_error,
-                          t.plan->config.output.dir, t.dependents, t.persisted.last_reason, {}};
+                          t.persisted.next_attempt,
+                          t.persisted.failures,
+                          t.persisted.last_error,
+                          t.plan->config.output.dir,
+                          t.dependents,
+                          t.persisted.last_reason,
+                          {}};
 }
 
 std::vector<CredentialStatus> Engine::inspect(const config::Config& config, const Clock& clock) {
@@ -799,8 +804,8 @@ std::vector<CredentialStatus> Engine::inspect(const config::Config& config, cons
     if (persisted.next_attempt) {
       status.next_attempt = persisted.next_attempt;
     } else if (inputs.validity) {
-      status.next_attempt =
-          schedule::renewal_time(*inputs.validity, credential.policy, credential.name);
+      status.next_attempt = schedule::renewal_time(*inputs.validity, credential.policy,
+                                                   credential.name);
     }
     out.push_back(std::move(status));
   }
@@ -830,8 +835,14 @@ void Engine::save_state(const std::string& name, const Tracked& tracked) {
 void Engine::emit(EventKind kind, Severity severity, const std::string& name,
                   const Tracked& tracked, std::string message, Reason reason) const {
   const store::CertCache* cert = tracked.cert();
-  Event event{kind, severity, name, tracked.plan->config.issuer, cert ? cert->serial : "",
-              cert ? std::optional(cert->not_after) : std::nullopt, std::move(message), reason};
+  Event event{kind,
+              severity,
+              name,
+              tracked.plan->config.issuer,
+              cert ? cert->serial : "",
+              cert ? std::optional(cert->not_after) : std::nullopt,
+              std::move(message),
+              reason};
   if (cert) event.not_before = cert->not_before;
   event.next_renewal = tracked.persisted.next_attempt;
   event.state = state_of(name, tracked);

@@ -15,9 +15,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "auth/token_client.hpp"
 #include "config/config.hpp"
 #include "engine/events.hpp"
-#include "auth/token_client.hpp"
 #include "engine/rotation.hpp"
 #include "http/transport.hpp"
 #include "schedule/policy.hpp"
@@ -86,7 +86,7 @@ struct Job {
   std::string name;
   std::shared_ptr<const CredentialPlan> plan;
   SystemTime started;
-  std::string old_serial;  // of the live certificate when the job started; empty if none
+  std::string old_serial;          // of the live certificate when the job started; empty if none
   JobKind kind = JobKind::rotate;  // dependents: old_serial is the version rolled away from
   // The output folder could not be opened (created, recovered) yet: open it first.
   bool open_folder = false;
@@ -230,8 +230,8 @@ private:
   void save_state(const std::string& name, const Tracked& tracked);
   void complete_rotation(const JobResult& done, Tracked& tracked);
   void complete_adoption(const JobResult& done, Tracked& tracked);
-  void record_failure(const std::string& name, Tracked& tracked, const Error& error,
-                      EventKind kind, const std::string& what);
+  void record_failure(const std::string& name, Tracked& tracked, const Error& error, EventKind kind,
+                      const std::string& what);
   void clear_failure(Tracked& tracked);
   void refresh_live(const std::string& name, Tracked& tracked);
   void count_failing(Tracked& tracked);

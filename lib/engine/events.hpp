@@ -20,20 +20,20 @@ class logger;
 namespace certrotd::engine {
 
 enum class EventKind {
-  loaded,          // credential read from disk at start-up or reload
-  adopted,         // a certificate replaced by hand was found and scheduled from its own dates
-  adopt_refused,   // a hand replacement was unusable; the previous credential was restored
-  scheduled,       // next renewal time computed
-  renewing,        // a rotation started
-  validated,       // the issuer's answer passed every check
-  swapped,         // the new version is live on disk
-  renewed,         // rotation finished
-  renew_failed,    // rotation failed; old credential kept; retry scheduled
-  copy_failed,     // the new version is live but a copy outside the folder is missing; retried
-  copies_written,  // copies that had failed were written from the live version
-  expiring,        // less than the expiring threshold left and not renewed
-  expired,         // past notAfter
-  rolled_back,     // live version re-pointed to the previous one
+  loaded,              // credential read from disk at start-up or reload
+  adopted,             // a certificate replaced by hand was found and scheduled from its own dates
+  adopt_refused,       // a hand replacement was unusable; the previous credential was restored
+  scheduled,           // next renewal time computed
+  renewing,            // a rotation started
+  validated,           // the issuer's answer passed every check
+  swapped,             // the new version is live on disk
+  renewed,             // rotation finished
+  renew_failed,        // rotation failed; old credential kept; retry scheduled
+  copy_failed,         // the new version is live but a copy outside the folder is missing; retried
+  copies_written,      // copies that had failed were written from the live version
+  expiring,            // less than the expiring threshold left and not renewed
+  expired,             // past notAfter
+  rolled_back,         // live version re-pointed to the previous one
   dependent_reloaded,  // an on_rotate action succeeded
   dependent_failed,    // an on_rotate action failed (retried, then reported; the swap stays)
   reload_rejected,     // a new configuration was refused; the old one stays (no credential)
@@ -48,7 +48,7 @@ struct Event {
   Severity severity = Severity::info;
   std::string credential;
   std::string issuer;
-  std::string serial;                   // hex, empty if none
+  std::string serial;  // hex, empty if none
   std::optional<SystemTime> not_after;
   std::string message;                  // human text; never secret
   Reason reason = Reason::unspecified;  // for failures: what kind of thing failed

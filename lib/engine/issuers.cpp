@@ -36,8 +36,9 @@ Result<issuer::NetworkDeps> network_deps(const config::Config& config,
       return fail("auth.mtls names credential '" + options.mtls.credential +
                   "', which is not defined");
     }
-    deps.read_credential = [other_config = *other](const std::string&)
-        -> Result<std::optional<issuer::CurrentCredential>> {
+    deps.read_credential =
+        [other_config = *other](
+            const std::string&) -> Result<std::optional<issuer::CurrentCredential>> {
       auto live = read_live(other_config);
       if (!live) return fail(live.error());
       if (!*live) return std::optional<issuer::CurrentCredential>{};
@@ -47,8 +48,13 @@ Result<issuer::NetworkDeps> network_deps(const config::Config& config,
   }
   if (EventSink* events = network.events) {
     deps.warn = [events, issuer_name](const std::string& credential, const std::string& message) {
-      events->emit(Event{EventKind::renewing, Severity::warning, credential, issuer_name, {},
-                         std::nullopt, message});
+      events->emit(Event{EventKind::renewing,
+                         Severity::warning,
+                         credential,
+                         issuer_name,
+                         {},
+                         std::nullopt,
+                         message});
     };
   }
   return deps;
@@ -74,8 +80,8 @@ Result<std::vector<x509::Certificate>> issuer_anchors(const config::IssuerConfig
                  },
                  [](const issuer::NetworkIssuerOptions& options)
                      -> Result<std::vector<x509::Certificate>> {
-                   auto anchors =
-                       issuer::load_anchors(options.trust_anchors.value_or(options.ca_bundle));
+                   auto anchors = issuer::load_anchors(
+                       options.trust_anchors.value_or(options.ca_bundle));
                    if (!anchors) return fail(anchors.error().wrap("trust_anchors"));
                    return anchors;
                  }},

@@ -29,8 +29,8 @@ std::vector<x509::Certificate> tail(const std::vector<x509::Certificate>& chain)
 
 Event event_for(const CredentialPlan& plan, EventKind kind, const x509::CertInfo& info,
                 std::string message) {
-  return Event{kind, Severity::info, plan.config.name, plan.config.issuer, info.serial,
-               info.not_after, std::move(message)};
+  return Event{kind,        Severity::info, plan.config.name,  plan.config.issuer,
+               info.serial, info.not_after, std::move(message)};
 }
 
 // The error of a file operation, classed as io unless the store said otherwise.
@@ -94,8 +94,7 @@ struct LiveVersion {
 
   // As install() wrote it: fullchain.pem and bundle.pem still begin with cert.pem and key.pem.
   bool consistent() const {
-    return fullchain.starts_with(cert) && bundle.starts_with(key) && !cert.empty() &&
-           !key.empty();
+    return fullchain.starts_with(cert) && bundle.starts_with(key) && !cert.empty() && !key.empty();
   }
 
   // The credential as install() wrote it, from bundle.pem (key, certificate, chain).
@@ -114,12 +113,11 @@ struct LiveVersion {
 Result<LiveVersion> read_version(const std::string& dir) {
   const std::filesystem::path data = std::filesystem::path(dir) / "..data";
   LiveVersion out;
-  for (auto [content, text] : {std::pair{store::Content::cert, &out.cert},
-                               std::pair{store::Content::chain, &out.chain},
-                               std::pair{store::Content::key, &out.key},
-                               std::pair{store::Content::ca, &out.ca},
-                               std::pair{store::Content::fullchain, &out.fullchain},
-                               std::pair{store::Content::bundle, &out.bundle}}) {
+  for (auto [content, text] :
+       {std::pair{store::Content::cert, &out.cert}, std::pair{store::Content::chain, &out.chain},
+        std::pair{store::Content::key, &out.key}, std::pair{store::Content::ca, &out.ca},
+        std::pair{store::Content::fullchain, &out.fullchain},
+        std::pair{store::Content::bundle, &out.bundle}}) {
     auto read = optional_file(data / store::file_name(content));
     if (!read) return fail(read.error());
     *text = std::move(*read);
@@ -155,8 +153,8 @@ Result<Placed> read_placed(const config::CredentialConfig& config) {
   }
   auto pass = key_passphrase(config);
   if (!pass) return fail(pass.error());
-  auto key = x509::parse_private_key(*key_text, *pass ? std::optional<std::string_view>(**pass)
-                                                       : std::nullopt);
+  auto key = x509::parse_private_key(
+      *key_text, *pass ? std::optional<std::string_view>(**pass) : std::nullopt);
   if (!key) return fail(key.error().wrap("key.pem"));
   return Placed{std::move(*cert_text), std::move(*key_text),
                 Replacement{std::move(*chain), std::move(*key)}};
@@ -215,8 +213,8 @@ Result<std::optional<LiveCredential>> read_live(const config::CredentialConfig& 
   if (!chain) return fail(chain.error().wrap("cannot parse the live certificate"));
   auto pass = key_passphrase(config);
   if (!pass) return fail(pass.error());
-  auto key = x509::parse_private_key(*key_text, *pass ? std::optional<std::string_view>(**pass)
-                                                       : std::nullopt);
+  auto key = x509::parse_private_key(
+      *key_text, *pass ? std::optional<std::string_view>(**pass) : std::nullopt);
   if (!key) return fail(key.error().wrap("cannot parse the live key"));
   if (!x509::key_matches(*key, chain->front())) {
     return fail("the live key does not match the live certificate",
@@ -237,8 +235,8 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env) {
     current = issuer::CurrentCredential{std::move((*live)->chain), std::move((*live)->key)};
   }
 
-  issuer::IssueRequest request{config.name, std::nullopt, config.request, config.key,
-                               config.lifetime, std::move(current)};
+  issuer::IssueRequest request{config.name, std::nullopt,    config.request,
+                               config.key,  config.lifetime, std::move(current)};
   std::optional<x509::PrivateKey> key;
   if (!plan.issuer->generates_keys()) {
     auto generated = x509::generate_key(config.key);
@@ -258,10 +256,15 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env) {
     return fail("issuer " + plan.config.issuer + " returned no key and none was generated");
   }
 
-  const std::vector<x509::Certificate>& anchors =
-      plan.anchors && !plan.anchors->empty() ? *plan.anchors : issued->ca;
-  const Expectations expected{config.request,  config.key,  anchors, env.clock.wall_now(),
-                              env.min_remaining_validity, std::chrono::minutes(5),
+  const std::vector<x509::Certificate>& anchors = plan.anchors && !plan.anchors->empty()
+                                                      ? *plan.anchors
+                                                      : issued->ca;
+  const Expectations expected{config.request,
+                              config.key,
+                              anchors,
+                              env.clock.wall_now(),
+                              env.min_remaining_validity,
+                              std::chrono::minutes(5),
                               current_fingerprint};
   if (auto valid = validate_issued(issued->chain, *key, expected); !valid) {
     return fail(valid.error()
@@ -393,11 +396,11 @@ Result<Installed> adopt_replacement(const CredentialPlan& plan, const RotationEn
     restored_id = *version;
   }
   const Error& why = placed ? installed.error() : placed.error();
-  return fail(Reason::config,
-              "the certificate and key placed in " + config.output.dir +
-                  " were not adopted (" + why.what() + "); the previous credential is live " +
-                  "again as version " + restored_id + ". To replace it, run `certrotd import " +
-                  config.name + " --cert FILE --key FILE [--chain FILE]`");
+  return fail(Reason::config, "the certificate and key placed in " + config.output.dir +
+                                  " were not adopted (" + why.what() +
+                                  "); the previous credential is live " + "again as version " +
+                                  restored_id + ". To replace it, run `certrotd import " +
+                                  config.name + " --cert FILE --key FILE [--chain FILE]`");
 }
 
 std::vector<notify::ActionOutcome> notify_dependents(const CredentialPlan& plan,
@@ -411,9 +414,9 @@ std::vector<notify::ActionOutcome> notify_dependents(const CredentialPlan& plan,
   const notify::RetryPolicy retry{3, config.policy.backoff_base, config.policy.backoff_cap};
   auto outcomes = env.actions->run(config.on_rotate, facts, retry);
   for (const auto& outcome : outcomes) {
-    Event event = event_for(plan, outcome.ok ? EventKind::dependent_reloaded
-                                             : EventKind::dependent_failed,
-                            installed.info, {});
+    Event event = event_for(
+        plan, outcome.ok ? EventKind::dependent_reloaded : EventKind::dependent_failed,
+        installed.info, {});
     event.severity = outcome.ok ? Severity::info : Severity::error;
     event.message = outcome.action + ": " + outcome.detail;
     if (!outcome.ok) {

@@ -22,8 +22,8 @@ constexpr std::uint64_t k_recheck_delay_usec = 500'000;
 // A key and certificate that still do not fit this long after the last write are a broken
 // replacement, not one half-way (two `cp` commands typed one after the other): restore then.
 constexpr std::uint64_t k_unsettled_grace_usec = 5'000'000;
-constexpr std::uint32_t k_dir_events =
-    IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_ONLYDIR;
+constexpr std::uint32_t k_dir_events = IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_CLOSE_WRITE |
+                                       IN_MOVED_FROM | IN_ONLYDIR;
 constexpr std::uint32_t k_data_events = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ONLYDIR;
 
 std::uint64_t to_usec(MonoTime t) {
@@ -88,14 +88,14 @@ Result<void> Service::setup() {
     return fail("cannot watch the result eventfd: " + errno_text(-r));
   }
   m_results_source.reset(source);  // owned by the service from here on
-  if (int r = sd_event_add_time(m_loop, &source, CLOCK_MONOTONIC, UINT64_MAX,
-                                k_timer_accuracy_usec, &Service::on_timer, this);
+  if (int r = sd_event_add_time(m_loop, &source, CLOCK_MONOTONIC, UINT64_MAX, k_timer_accuracy_usec,
+                                &Service::on_timer, this);
       r < 0) {
     return fail("cannot create the renewal timer: " + errno_text(-r));
   }
   m_timer.reset(source);
-  if (int r = sd_event_add_time(m_loop, &source, CLOCK_MONOTONIC, UINT64_MAX,
-                                k_timer_accuracy_usec, &Service::on_recheck, this);
+  if (int r = sd_event_add_time(m_loop, &source, CLOCK_MONOTONIC, UINT64_MAX, k_timer_accuracy_usec,
+                                &Service::on_recheck, this);
       r < 0) {
     return fail("cannot create the recheck timer: " + errno_text(-r));
   }
@@ -150,9 +150,9 @@ Result<void> Service::reload_file(const std::string& path) {
   } else {
     const EngineDeps& deps = m_engine->deps();
     m_rejected = ReloadRejection{deps.clock.wall_now(), applied.error().what()};
-    deps.events.emit(Event{EventKind::reload_rejected, Severity::error, "", "", "", std::nullopt,
-                           "new configuration rejected, keeping the old one: " +
-                               m_rejected->error});
+    deps.events.emit(
+        Event{EventKind::reload_rejected, Severity::error, "", "", "", std::nullopt,
+              "new configuration rejected, keeping the old one: " + m_rejected->error});
   }
   if (m_on_change) m_on_change();
   return applied;
@@ -182,9 +182,8 @@ void Service::pump() {
     const std::string name = result.job.name;
     std::optional<RotationOutcome> outcome;
     if (result.job.kind == JobKind::rotate) {
-      outcome = result.result
-                    ? RotationOutcome{name, true, "serial " + result.result->info.serial}
-                    : RotationOutcome{name, false, result.result.error().what()};
+      outcome = result.result ? RotationOutcome{name, true, "serial " + result.result->info.serial}
+                              : RotationOutcome{name, false, result.result.error().what()};
     }
     m_engine->complete(std::move(result));
     if (outcome && m_on_rotated) m_on_rotated(*outcome);

@@ -32,8 +32,10 @@ struct Target {
 
 Result<Target> parse_url(const std::string& url) {
   std::string rest = url;
-  if (rest.starts_with("https://")) rest = rest.substr(8);
-  else if (rest.find("://") != std::string::npos) return fail("only https:// URLs are supported", url);
+  if (rest.starts_with("https://"))
+    rest = rest.substr(8);
+  else if (rest.find("://") != std::string::npos)
+    return fail("only https:// URLs are supported", url);
   Target t;
   if (const auto slash = rest.find('/'); slash != std::string::npos) {
     t.path = rest.substr(slash);
@@ -72,14 +74,12 @@ std::string io_failure(SSL* ssl, int ret, int saved_errno) {
   std::string queued = ssl_errors();
   if (!queued.empty()) return queued;
   switch (code) {
-    case SSL_ERROR_ZERO_RETURN:
-      return "the server closed the connection (close_notify)";
+    case SSL_ERROR_ZERO_RETURN: return "the server closed the connection (close_notify)";
     case SSL_ERROR_SYSCALL:
       if (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK) return "no answer within 10 s";
       if (saved_errno != 0) return std::strerror(saved_errno);
       return "the server closed the connection without close_notify";
-    default:
-      return "TLS error " + std::to_string(code);
+    default: return "TLS error " + std::to_string(code);
   }
 }
 
@@ -196,8 +196,8 @@ void read_server_certificate(SSL* ssl, const Target& target, ConnectionReport& r
   if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl)) {
     for (int i = 0; i < sk_X509_num(chain); ++i) {
       X509* cert = sk_X509_value(chain, i);
-      report.server_chain.push_back(name_of(X509_get_subject_name(cert)) + " (issuer: " +
-                                    name_of(X509_get_issuer_name(cert)) + ")");
+      report.server_chain.push_back(name_of(X509_get_subject_name(cert)) +
+                                    " (issuer: " + name_of(X509_get_issuer_name(cert)) + ")");
     }
   }
   const long verdict = SSL_get_verify_result(ssl);
@@ -301,9 +301,8 @@ ClientCertDecision decide_client_cert(const ServerBehaviour& b) {
   if (!b.status_line.empty()) {
     return {V::accepted, "the server completed the handshake and answered " + b.status_line};
   }
-  return {V::undetermined,
-          "no answer and no alert from the server" +
-              (b.no_answer.empty() ? std::string() : " (" + b.no_answer + ")")};
+  return {V::undetermined, "no answer and no alert from the server" +
+                               (b.no_answer.empty() ? std::string() : " (" + b.no_answer + ")")};
 }
 
 Result<ConnectionReport> test_connection(const config::CredentialConfig& credential,

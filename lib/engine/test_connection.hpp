@@ -30,16 +30,16 @@ std::string_view to_string(ClientCertVerdict verdict);
 
 // What the server did, as seen by the client; filled by the I/O, read by decide_client_cert().
 struct ServerBehaviour {
-  bool cert_requested = false;       // a CertificateRequest arrived
+  bool cert_requested = false;  // a CertificateRequest arrived
   bool handshake_completed = false;
   // The first fatal alert the server sent (RFC 8446 §6 AlertDescription) and its name.
   std::optional<int> alert;
-  std::string alert_name;            // "unknown CA", "certificate required"
+  std::string alert_name;  // "unknown CA", "certificate required"
   bool alert_after_handshake = false;
-  std::string status_line;           // "HTTP/1.1 400 Bad Request"; empty: no answer
-  int status = 0;                    // from the status line; 0 when none
-  std::string body;                  // the start of the answer's body
-  std::string no_answer;             // why no answer came, when none did
+  std::string status_line;  // "HTTP/1.1 400 Bad Request"; empty: no answer
+  int status = 0;           // from the status line; 0 when none
+  std::string body;         // the start of the answer's body
+  std::string no_answer;    // why no answer came, when none did
 };
 
 struct ClientCertDecision {
@@ -55,12 +55,12 @@ struct ClientCertDecision {
 ClientCertDecision decide_client_cert(const ServerBehaviour& behaviour);
 
 struct ConnectionReport {
-  std::string protocol;                     // "TLSv1.3"
-  std::vector<std::string> server_chain;    // "subject (issuer: ...)", leaf first
-  bool server_verified = false;             // chain to the credential's ca.pem or the system roots,
-                                            // and the URL's host matches
-  std::string verification;                 // "ok", or why not (a host-name mismatch names the
-                                            // expected name and the certificate's names)
+  std::string protocol;                   // "TLSv1.3"
+  std::vector<std::string> server_chain;  // "subject (issuer: ...)", leaf first
+  bool server_verified = false;           // chain to the credential's ca.pem or the system roots,
+                                          // and the URL's host matches
+  std::string verification;               // "ok", or why not (a host-name mismatch names the
+                                          // expected name and the certificate's names)
   ServerBehaviour behaviour;
   ClientCertDecision client_cert;
 };

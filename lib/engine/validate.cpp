@@ -37,9 +37,10 @@ Result<void> check_names(const x509::CertInfo& info, const x509::CertificateRequ
 
 Result<void> check_dates(const x509::CertInfo& info, const Expectations& expected) {
   if (info.not_before > expected.now + expected.max_not_before_skew) {
-    return fail("certificate is not valid before " +
-                format_duration(std::chrono::duration_cast<Millis>(info.not_before - expected.now)) +
-                " from now (clock skew beyond tolerance)");
+    return fail(
+        "certificate is not valid before " +
+        format_duration(std::chrono::duration_cast<Millis>(info.not_before - expected.now)) +
+        " from now (clock skew beyond tolerance)");
   }
   if (info.not_after <= expected.now + expected.min_remaining_validity) {
     return fail("certificate expires too soon (notAfter is " +

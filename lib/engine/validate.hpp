@@ -14,11 +14,11 @@
 namespace certrotd::engine {
 
 struct Expectations {
-  x509::CertificateRequest request;   // subject CN, SANs and EKU that were asked for
-  x509::KeySpec key;                  // the key type that was asked for
+  x509::CertificateRequest request;            // subject CN, SANs and EKU that were asked for
+  x509::KeySpec key;                           // the key type that was asked for
   std::span<const x509::Certificate> anchors;  // roots the chain must verify to
   SystemTime now;
-  Millis min_remaining_validity{0};   // notAfter must be further away than this
+  Millis min_remaining_validity{0};                      // notAfter must be further away than this
   Millis max_not_before_skew = std::chrono::minutes(5);  // tolerated notBefore in the future
   std::optional<std::string> current_fingerprint;  // the live certificate, which must not return
 };

@@ -40,7 +40,8 @@ std::vector<Job> WorkerPool::shutdown() {
     std::lock_guard lock(m_mutex);
     if (m_stopping && m_threads.empty()) return dropped;
     m_stopping = true;
-    dropped.assign(std::make_move_iterator(m_queue.begin()), std::make_move_iterator(m_queue.end()));
+    dropped.assign(std::make_move_iterator(m_queue.begin()),
+                   std::make_move_iterator(m_queue.end()));
     m_queue.clear();
   }
   m_wake.notify_all();

@@ -43,7 +43,8 @@ private:
   std::vector<JobResult> m_results;
   std::size_t m_running = 0;
   bool m_stopping = false;
-  std::optional<RotationEnv> m_env;  // optional: RotationEnv holds references, so re-seat by emplace
+  std::optional<RotationEnv>
+      m_env;  // optional: RotationEnv holds references, so re-seat by emplace
   std::function<void()> m_notify;
   std::vector<std::thread> m_threads;
 };

@@ -107,9 +107,7 @@ Failure classify(CURL* h, CURLcode code, const char* errbuf, const Request& requ
   const std::string detail = errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(code);
   f.message = detail;
   switch (code) {
-    case CURLE_OPERATION_TIMEDOUT:
-      f.kind = FailureKind::timeout;
-      return f;
+    case CURLE_OPERATION_TIMEDOUT: f.kind = FailureKind::timeout; return f;
     case CURLE_PEER_FAILED_VERIFICATION: {
       long verify = 0;
       curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &verify);
@@ -128,8 +126,7 @@ Failure classify(CURL* h, CURLcode code, const char* errbuf, const Request& requ
       f.kind = FailureKind::tls_other;
       f.message = "the client certificate or key cannot be used: " + detail;
       return f;
-    default:
-      break;
+    default: break;
   }
   // The server's refusal of our certificate arrives as a TLS alert: during the handshake in TLS
   // 1.2, after it (on the first read) in TLS 1.3.
@@ -201,8 +198,12 @@ HttpResult<Response> CurlTransport::perform(const Request& request) {
   CurlEasy easy = take(pool_key);
   CURL* h = easy.get();
   if (h == nullptr) {
-    return tl::unexpected(Failure{FailureKind::transport, "curl_easy_init failed",
-                                  redact_url(request.url), 0, std::nullopt, {}});
+    return tl::unexpected(Failure{FailureKind::transport,
+                                  "curl_easy_init failed",
+                                  redact_url(request.url),
+                                  0,
+                                  std::nullopt,
+                                  {}});
   }
   // A pooled handle keeps its connections and session cache; everything per request is reset.
   curl_easy_reset(h);
@@ -213,8 +214,7 @@ HttpResult<Response> CurlTransport::perform(const Request& request) {
 
   curl_blob ca{const_cast<char*>(request.tls.ca_bundle_pem.data()),
                request.tls.ca_bundle_pem.size(), CURL_BLOB_COPY};
-  bool ok = set(h, CURLOPT_URL, request.url.c_str()) &&
-            set(h, CURLOPT_PROTOCOLS_STR, "https") &&
+  bool ok = set(h, CURLOPT_URL, request.url.c_str()) && set(h, CURLOPT_PROTOCOLS_STR, "https") &&
             set(h, CURLOPT_FOLLOWLOCATION, 0L) && set(h, CURLOPT_NOSIGNAL, 1L) &&
             set(h, CURLOPT_ERRORBUFFER, errbuf) &&
             set(h, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2)) &&
@@ -225,7 +225,8 @@ HttpResult<Response> CurlTransport::perform(const Request& request) {
             set(h, CURLOPT_CAPATH, static_cast<char*>(nullptr)) &&
             set(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count())) &&
             set(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.total_timeout.count())) &&
-            set(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_response_bytes)) &&
+            set(h, CURLOPT_MAXFILESIZE_LARGE,
+                static_cast<curl_off_t>(request.max_response_bytes)) &&
             set(h, CURLOPT_WRITEFUNCTION, write_body) && set(h, CURLOPT_WRITEDATA, &sink) &&
             set(h, CURLOPT_HEADERFUNCTION, write_header) && set(h, CURLOPT_HEADERDATA, &sink) &&
             set(h, CURLOPT_USERAGENT, "certrotd/" CERTROTD_VERSION) &&
@@ -273,7 +274,10 @@ HttpResult<Response> CurlTransport::perform(const Request& request) {
   if (!ok) {
     return tl::unexpected(Failure{FailureKind::transport,
                                   "libcurl refused an option (TLS 1.2, in-memory certificates)",
-                                  redact_url(request.url), 0, std::nullopt, {}});
+                                  redact_url(request.url),
+                                  0,
+                                  std::nullopt,
+                                  {}});
   }
 
   const CURLcode code = curl_easy_perform(h);
@@ -284,7 +288,10 @@ HttpResult<Response> CurlTransport::perform(const Request& request) {
     if (sink.overflow || code == CURLE_FILESIZE_EXCEEDED) {
       failure = Failure{FailureKind::too_large,
                         "the body exceeds " + std::to_string(request.max_response_bytes) + " bytes",
-                        redact_url(request.url), 0, std::nullopt, {}};
+                        redact_url(request.url),
+                        0,
+                        std::nullopt,
+                        {}};
     } else {
       failure = classify(h, code, errbuf, request);
     }

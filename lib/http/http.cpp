@@ -60,32 +60,25 @@ std::string_view to_string(FailureKind kind) {
 bool Failure::retryable() const {
   switch (kind) {
     case FailureKind::transport:
-    case FailureKind::timeout:
-      return true;
-    case FailureKind::http_status:
-      return status >= 500 || status == 429 || status == 408;
-    default:
-      return false;
+    case FailureKind::timeout: return true;
+    case FailureKind::http_status: return status >= 500 || status == 429 || status == 408;
+    default: return false;
   }
 }
 
 Reason reason_of(const Failure& f) {
   switch (f.kind) {
     case FailureKind::transport:
-    case FailureKind::timeout:
-      return Reason::network;
+    case FailureKind::timeout: return Reason::network;
     case FailureKind::tls_unknown_ca:
     case FailureKind::tls_name_mismatch:
-    case FailureKind::tls_other:
-      return Reason::tls_server;
-    case FailureKind::tls_client_cert_rejected:
-      return Reason::tls_client_rejected;
+    case FailureKind::tls_other: return Reason::tls_server;
+    case FailureKind::tls_client_cert_rejected: return Reason::tls_client_rejected;
     case FailureKind::http_status:
       if (f.status == 429 || (f.status == 503 && f.retry_after)) return Reason::rate_limited;
       return Reason::http_status;
     case FailureKind::too_large:
-    case FailureKind::malformed:
-      return Reason::invalid_answer;
+    case FailureKind::malformed: return Reason::invalid_answer;
   }
   return Reason::unspecified;
 }
@@ -101,11 +94,11 @@ Error Failure::to_error() const { return to_error_impl(*this); }
 
 Failure naming_presented(Failure failure, const std::optional<ClientIdentity>& client) {
   if (!client || client->description.empty()) return failure;
-  const bool about_certificate =
-      failure.kind == FailureKind::tls_client_cert_rejected ||
-      (failure.kind == FailureKind::http_status &&
-       (failure.status == 401 || failure.status == 403 ||
-        failure.body_summary.find("invalid_client") != std::string::npos));
+  const bool about_certificate = failure.kind == FailureKind::tls_client_cert_rejected ||
+                                 (failure.kind == FailureKind::http_status &&
+                                  (failure.status == 401 || failure.status == 403 ||
+                                   failure.body_summary.find("invalid_client") !=
+                                       std::string::npos));
   if (about_certificate) failure.message += "; presented " + client->description;
   return failure;
 }
@@ -122,9 +115,8 @@ std::optional<Millis> parse_retry_after(std::string_view value, SystemTime now) 
     } else if (ec != std::errc{} || ptr != v.data() + v.size()) {
       return std::nullopt;
     } else {
-      wait = std::chrono::duration_cast<Millis>(std::chrono::seconds(
-          std::min<long long>(seconds, std::chrono::duration_cast<std::chrono::seconds>(
-                                           k_retry_after_max).count())));
+      wait = std::chrono::duration_cast<Millis>(std::chrono::seconds(std::min<long long>(
+          seconds, std::chrono::duration_cast<std::chrono::seconds>(k_retry_after_max).count())));
     }
   } else {
     // curl_getdate understands the IMF-fixdate and the obsolete RFC 850 / asctime forms.

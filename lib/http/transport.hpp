@@ -85,11 +85,11 @@ std::string_view to_string(FailureKind kind);
 
 struct Failure {
   FailureKind kind = FailureKind::transport;
-  std::string message;                   // short and safe to log (no secrets, bodies summarised)
-  std::string url;                       // without query string
-  long status = 0;                       // for http_status
-  std::optional<Millis> retry_after;     // from Retry-After, clamped
-  std::string body_summary;              // for http_status: error/error_description or a prefix
+  std::string message;                // short and safe to log (no secrets, bodies summarised)
+  std::string url;                    // without query string
+  long status = 0;                    // for http_status
+  std::optional<Millis> retry_after;  // from Retry-After, clamped
+  std::string body_summary;           // for http_status: error/error_description or a prefix
 
   // Transient trouble (network, timeouts, 5xx, 429, 408) is retryable; the rest is permanent.
   bool retryable() const;
@@ -115,8 +115,7 @@ public:
 Failure naming_presented(Failure failure, const std::optional<ClientIdentity>& client);
 
 // Turns a non-2xx Response into a Failure (with Retry-After and a summarised body); passes 2xx.
-HttpResult<Response> expect_success(Response response, const std::string& url,
-                                    SystemTime now);
+HttpResult<Response> expect_success(Response response, const std::string& url, SystemTime now);
 
 // Retry-After (RFC 9110 §10.2.3): delta-seconds or an HTTP-date, relative to `now`. The result is
 // clamped to [1 s, 1 h]: a server must not make us hammer it, nor stall a renewal for a day.

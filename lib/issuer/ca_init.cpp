@@ -94,8 +94,8 @@ Result<CaInitResult> init_ca(const CaInitOptions& options, const Clock& clock, R
     result.intermediate_key = options.dir / "intermediate.key";
   }
   if (!options.overwrite) {
-    for (const auto& path : {result.ca_key, result.ca_cert, result.intermediate_key,
-                             result.intermediate_cert}) {
+    for (const auto& path :
+         {result.ca_key, result.ca_cert, result.intermediate_key, result.intermediate_cert}) {
       if (!path.empty() && path_exists(path)) {
         return fail("already exists; refusing to replace an existing CA without overwrite",
                     path.string());

@@ -14,10 +14,10 @@ struct CaInitOptions {
   std::filesystem::path dir;
   bool intermediate = false;
   std::string common_name = "certrotd development root CA";
-  x509::KeySpec key;                                    // EC P-256 unless told otherwise
+  x509::KeySpec key;  // EC P-256 unless told otherwise
   Millis root_lifetime = std::chrono::hours(24 * 3650);
   Millis intermediate_lifetime = std::chrono::hours(24 * 365);
-  bool overwrite = false;                               // refuse to clobber an existing CA
+  bool overwrite = false;  // refuse to clobber an existing CA
 };
 
 struct CaInitResult {

@@ -96,8 +96,8 @@ Result<IssuedCredential> CfsslIssuer::issue(const IssueRequest& request) {
 
   auto response = m_deps.transport->perform(post);
   if (!response) {
-    return fail(transport_error(http::naming_presented(response.error(), post.tls.client),
-                                "cfssl sign"));
+    return fail(
+        transport_error(http::naming_presented(response.error(), post.tls.client), "cfssl sign"));
   }
   const long status = response->status;
   const auto json = nlohmann::json::parse(response->body, nullptr, false);
@@ -123,8 +123,7 @@ Result<IssuedCredential> CfsslIssuer::issue(const IssueRequest& request) {
   }
   auto ok = http::expect_success(std::move(*response), post.url, m_deps.clock->wall_now());
   if (!ok) {
-    return fail(transport_error(http::naming_presented(ok.error(), post.tls.client),
-                                "cfssl sign"));
+    return fail(transport_error(http::naming_presented(ok.error(), post.tls.client), "cfssl sign"));
   }
   if (!json.is_object()) {
     return fail(Reason::invalid_answer, "cfssl sign: malformed response: not JSON");

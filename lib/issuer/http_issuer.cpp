@@ -59,8 +59,8 @@ Result<IssuedCredential> parse_issue_response(const http::Response& response,
       parts.push_back(extra->get<std::string>());
     } else if (extra->is_array()) {
       for (const auto& item : *extra) {
-        if (!item.is_string()) return fail("malformed response: " + options.chain_pointer +
-                                           " holds a non-string");
+        if (!item.is_string())
+          return fail("malformed response: " + options.chain_pointer + " holds a non-string");
         parts.push_back(item.get<std::string>());
       }
     } else {
@@ -127,7 +127,8 @@ Result<IssuedCredential> HttpIssuer::issue(const IssueRequest& request) {
     if (!token) return fail(token.error());
     // RFC 8705 §3: a bound token only works over a connection with the same certificate. The
     // issuance request below uses exactly the identity the token was obtained with.
-    if (token->cnf_x5t_s256 && (!identity->client || identity->client->id != *token->cnf_x5t_s256)) {
+    if (token->cnf_x5t_s256 &&
+        (!identity->client || identity->client->id != *token->cnf_x5t_s256)) {
       return fail("the access token is bound to certificate " + *token->cnf_x5t_s256 +
                   ", not to the one used for the issuance request");
     }
@@ -152,8 +153,8 @@ Result<IssuedCredential> HttpIssuer::issue(const IssueRequest& request) {
   }
   auto ok = http::expect_success(std::move(*response), m_http.url, m_deps.clock->wall_now());
   if (!ok) {
-    return fail(transport_error(http::naming_presented(ok.error(), post.tls.client),
-                                "issuance request"));
+    return fail(
+        transport_error(http::naming_presented(ok.error(), post.tls.client), "issuance request"));
   }
   auto issued = parse_issue_response(*ok, m_http, m_http.server_generated_key);
   if (!issued) {

@@ -24,18 +24,18 @@ struct CurrentCredential {
 };
 
 struct IssueRequest {
-  std::string credential;                  // the credential's name, for logs and errors
-  std::optional<std::string> csr_pem;      // unset: ask the issuer to generate the key
-  x509::CertificateRequest request;        // what the CSR asks for (also sent as names)
-  x509::KeySpec key;                       // for server-generated keys
-  std::optional<Millis> lifetime;          // a wish; the issuer's own limit may win
+  std::string credential;              // the credential's name, for logs and errors
+  std::optional<std::string> csr_pem;  // unset: ask the issuer to generate the key
+  x509::CertificateRequest request;    // what the CSR asks for (also sent as names)
+  x509::KeySpec key;                   // for server-generated keys
+  std::optional<Millis> lifetime;      // a wish; the issuer's own limit may win
   std::optional<CurrentCredential> current;
 };
 
 struct IssuedCredential {
-  std::vector<x509::Certificate> chain;      // leaf first, then intermediates (no root needed)
-  std::optional<x509::PrivateKey> key;       // set when the issuer generated the key
-  std::vector<x509::Certificate> ca;         // trust anchors the issuer vouches for, if it knows
+  std::vector<x509::Certificate> chain;  // leaf first, then intermediates (no root needed)
+  std::optional<x509::PrivateKey> key;   // set when the issuer generated the key
+  std::vector<x509::Certificate> ca;     // trust anchors the issuer vouches for, if it knows
 };
 
 // Errors from `issue` carry ErrorKind::retryable for transient trouble (network, 5xx, busy) and

@@ -53,9 +53,7 @@ Result<std::string> load_passphrase(const std::filesystem::path& path) {
   return pass;
 }
 
-bool is_self_signed(const x509::Certificate& cert) {
-  return X509_self_signed(cert.get(), 0) == 1;
-}
+bool is_self_signed(const x509::Certificate& cert) { return X509_self_signed(cert.get(), 0) == 1; }
 
 bool may_sign_certificates(const x509::Certificate& cert) {
   // X509_get_key_usage reports "all usages" when the extension is absent, as RFC 5280 reads it.
@@ -187,7 +185,8 @@ Result<IssuedCredential> LocalIssuer::issue(const IssueRequest& request) {
 
   // A self-check: what goes out must verify with what we tell the credential to trust.
   if (auto r = x509::verify_chain(*leaf, material.chain, material.roots, {now, std::nullopt}); !r) {
-    return fail(r.error().wrap("issued certificate for " + request.credential + " does not verify"));
+    return fail(
+        r.error().wrap("issued certificate for " + request.credential + " does not verify"));
   }
 
   IssuedCredential issued;

@@ -14,7 +14,8 @@ Result<std::vector<x509::Certificate>> load_anchors(const std::filesystem::path&
 
 NetworkIssuer::NetworkIssuer(NetworkIssuerOptions options, NetworkDeps deps,
                              std::string ca_bundle_pem)
-    : m_options(std::move(options)), m_deps(std::move(deps)),
+    : m_options(std::move(options)),
+      m_deps(std::move(deps)),
       m_ca_bundle_pem(std::move(ca_bundle_pem)) {}
 
 http::Request NetworkIssuer::base_request(std::string url) const {
@@ -57,8 +58,7 @@ Result<std::optional<http::ClientIdentity>> NetworkIssuer::identity_from(
            c.chain.front().info().not_before <= now + std::chrono::minutes(5);
   };
   switch (auth.source) {
-    case Source::none:
-      return std::optional<http::ClientIdentity>{};
+    case Source::none: return std::optional<http::ClientIdentity>{};
     case Source::self:
       if (!request.current || !usable(*request.current)) {
         unusable = true;
@@ -129,8 +129,9 @@ Result<NetworkIssuer::Identity> NetworkIssuer::identity_for(const IssueRequest& 
           ? "the credential has no valid certificate to authenticate with (missing or expired)"
           : "the configured client certificate is missing or expired";
   if (!m_options.bootstrap) {
-    return fail(why + " and no bootstrap auth is configured; place a valid certificate in the "
-                      "output folder or add bootstrap: to the issuer");
+    return fail(why +
+                " and no bootstrap auth is configured; place a valid certificate in the "
+                "output folder or add bootstrap: to the issuer");
   }
   bool bootstrap_unusable = false;
   auto boot = identity_from(m_options.bootstrap->mtls, request, bootstrap_unusable, "bootstrap");

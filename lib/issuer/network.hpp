@@ -35,14 +35,14 @@ namespace certrotd::issuer {
 struct MtlsAuth {
   enum class Source { none, self, credential, files };
   Source source = Source::none;
-  std::string credential;            // Source::credential
-  std::filesystem::path cert;        // Source::files: chain, leaf first
-  std::filesystem::path key;         // Source::files: unencrypted key
+  std::string credential;      // Source::credential
+  std::filesystem::path cert;  // Source::files: chain, leaf first
+  std::filesystem::path key;   // Source::files: unencrypted key
 };
 
 struct BootstrapAuth {
-  MtlsAuth mtls;                              // Source::files or none
-  std::optional<auth::TokenSettings> token;   // token settings to use instead (a client secret)
+  MtlsAuth mtls;                             // Source::files or none
+  std::optional<auth::TokenSettings> token;  // token settings to use instead (a client secret)
 };
 
 struct NetworkIssuerOptions {
@@ -56,11 +56,11 @@ struct NetworkIssuerOptions {
 };
 
 struct HttpIssuerOptions : NetworkIssuerOptions {
-  std::optional<auth::TokenSettings> token;   // unset: no Authorization header
+  std::optional<auth::TokenSettings> token;  // unset: no Authorization header
   std::string csr_field = "csr";
-  bool server_generated_key = false;          // send names instead of a CSR; read the key back
+  bool server_generated_key = false;  // send names instead of a CSR; read the key back
   std::string certificate_pointer = "/certificate";
-  std::string chain_pointer = "/chain";       // optional in the answer
+  std::string chain_pointer = "/chain";  // optional in the answer
   std::string key_pointer = "/key";
 };
 

@@ -17,10 +17,10 @@ constexpr const char* k_content_type = "text/plain; version=0.0.4; charset=utf-8
 }  // namespace
 
 Result<std::unique_ptr<TextfileWriter>> TextfileWriter::create(sd_event* loop,
-                                                              std::filesystem::path path,
-                                                              const Registry& registry,
-                                                              ErrorHandler on_error,
-                                                              std::chrono::milliseconds delay) {
+                                                               std::filesystem::path path,
+                                                               const Registry& registry,
+                                                               ErrorHandler on_error,
+                                                               std::chrono::milliseconds delay) {
   std::unique_ptr<TextfileWriter> writer(
       new TextfileWriter(std::move(path), registry, std::move(on_error), delay));
   sd_event_source* raw = nullptr;
@@ -28,8 +28,8 @@ Result<std::unique_ptr<TextfileWriter>> TextfileWriter::create(sd_event* loop,
   if (int r = sd_event_add_time_relative(loop, &raw, CLOCK_MONOTONIC, UINT64_MAX / 2, 0,
                                          &TextfileWriter::on_timer, writer.get());
       r < 0) {
-    return fail(Reason::io, std::string("cannot create the metrics textfile timer: ") +
-                                std::strerror(-r));
+    return fail(Reason::io,
+                std::string("cannot create the metrics textfile timer: ") + std::strerror(-r));
   }
   writer->m_timer.reset(raw);  // owned by the writer now (it outlives no callback)
   sd_event_source_set_enabled(raw, SD_EVENT_OFF);
@@ -61,8 +61,8 @@ int TextfileWriter::on_timer(sd_event_source*, std::uint64_t, void* userdata) {
 }
 
 Result<std::unique_ptr<HttpExporter>> HttpExporter::create(const std::string& host,
-                                                          std::uint16_t port,
-                                                          const Registry& registry) {
+                                                           std::uint16_t port,
+                                                           const Registry& registry) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -70,10 +70,10 @@ Result<std::unique_ptr<HttpExporter>> HttpExporter::create(const std::string& ho
     return fail(Reason::config, "metrics listen address is not IPv4: " + host);
   }
   std::unique_ptr<HttpExporter> exporter(new HttpExporter(registry));
-  MHD_Daemon* raw = MHD_start_daemon(
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, port, nullptr, nullptr,
-      &HttpExporter::on_request, exporter.get(), MHD_OPTION_SOCK_ADDR, &addr,
-      MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_END);
+  MHD_Daemon* raw = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, port, nullptr,
+                                     nullptr, &HttpExporter::on_request, exporter.get(),
+                                     MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_CONNECTION_TIMEOUT,
+                                     10u, MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_END);
   if (!raw) {
     return fail(Reason::io, "cannot listen for metrics on " + host + ":" + std::to_string(port));
   }
@@ -84,8 +84,8 @@ Result<std::unique_ptr<HttpExporter>> HttpExporter::create(const std::string& ho
 }
 
 MHD_Result HttpExporter::on_request(void* cls, MHD_Connection* connection, const char* url,
-                                    const char* method, const char*, const char*,
-                                    std::size_t*, void**) {
+                                    const char* method, const char*, const char*, std::size_t*,
+                                    void**) {
   auto* self = static_cast<HttpExporter*>(cls);
   const bool head = std::strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
   unsigned status = MHD_HTTP_OK;
@@ -99,8 +99,8 @@ MHD_Result HttpExporter::on_request(void* cls, MHD_Connection* connection, const
   } else {
     body = self->m_registry.render();
   }
-  MHD_Response* response =
-      MHD_create_response_from_buffer(body.size(), body.data(), MHD_RESPMEM_MUST_COPY);
+  MHD_Response* response = MHD_create_response_from_buffer(body.size(), body.data(),
+                                                           MHD_RESPMEM_MUST_COPY);
   if (!response) return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
                           status == MHD_HTTP_OK ? k_content_type : "text/plain");

@@ -23,12 +23,9 @@ namespace certrotd::metrics {
 class TextfileWriter {
 public:
   using ErrorHandler = std::function<void(const Error&)>;
-  static Result<std::unique_ptr<TextfileWriter>> create(sd_event* loop,
-                                                        std::filesystem::path path,
-                                                        const Registry& registry,
-                                                        ErrorHandler on_error,
-                                                        std::chrono::milliseconds delay =
-                                                            std::chrono::seconds(1));
+  static Result<std::unique_ptr<TextfileWriter>> create(
+      sd_event* loop, std::filesystem::path path, const Registry& registry, ErrorHandler on_error,
+      std::chrono::milliseconds delay = std::chrono::seconds(1));
   // Loop thread only.
   void mark_dirty();
   // Renders and writes the file now (0644, AtomicFile).
@@ -38,7 +35,9 @@ public:
 private:
   TextfileWriter(std::filesystem::path path, const Registry& registry, ErrorHandler on_error,
                  std::chrono::milliseconds delay)
-      : m_path(std::move(path)), m_registry(registry), m_on_error(std::move(on_error)),
+      : m_path(std::move(path)),
+        m_registry(registry),
+        m_on_error(std::move(on_error)),
         m_delay(delay) {}
   static int on_timer(sd_event_source*, std::uint64_t, void* userdata);
 
@@ -58,8 +57,7 @@ using MhdDaemonPtr = std::unique_ptr<MHD_Daemon, MhdStop>;
 class HttpExporter {
 public:
   // Listens on host:port (an IPv4 address; port 0 picks one, see port()).
-  static Result<std::unique_ptr<HttpExporter>> create(const std::string& host,
-                                                      std::uint16_t port,
+  static Result<std::unique_ptr<HttpExporter>> create(const std::string& host, std::uint16_t port,
                                                       const Registry& registry);
   std::uint16_t port() const { return m_port; }
 

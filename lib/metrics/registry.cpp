@@ -11,10 +11,10 @@ namespace {
 
 using engine::EventKind;
 
-constexpr std::array k_states = {
-    schedule::State::missing,     schedule::State::valid,   schedule::State::due,
-    schedule::State::renewing,    schedule::State::backing_off, schedule::State::expiring,
-    schedule::State::expired,     schedule::State::needs_attention};
+constexpr std::array k_states = {schedule::State::missing,     schedule::State::valid,
+                                 schedule::State::due,         schedule::State::renewing,
+                                 schedule::State::backing_off, schedule::State::expiring,
+                                 schedule::State::expired,     schedule::State::needs_attention};
 
 std::int64_t unix_seconds(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -119,9 +119,7 @@ void Registry::observe(const engine::Event& event, MonoTime now) {
       ++c.failures[reason_label(event.reason)];
       finish_rotation(c, reason_label(event.reason), now);
       break;
-    case EventKind::dependent_failed:
-      ++c.dependent_failures;
-      break;
+    case EventKind::dependent_failed: ++c.dependent_failures; break;
     default: break;
   }
 }
@@ -222,8 +220,7 @@ std::string Registry::render() const {
   w.family("certrotd_issuer_requests_total", "counter",
            "Rotation attempts per issuer, by outcome (success or the failure's reason class).");
   for (const auto& [key, n] : m_issuer_requests) {
-    w.sample("certrotd_issuer_requests_total", {{"issuer", key.first}, {"outcome", key.second}},
-             n);
+    w.sample("certrotd_issuer_requests_total", {{"issuer", key.first}, {"outcome", key.second}}, n);
   }
 
   w.family("certrotd_rotation_duration_seconds", "histogram",

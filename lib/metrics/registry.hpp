@@ -60,8 +60,9 @@ private:
   mutable std::mutex m_mutex;
   std::string m_version;
   std::map<std::string, Credential> m_credentials;
-  std::map<std::pair<std::string, std::string>, std::uint64_t> m_issuer_requests;  // issuer, outcome
-  std::map<std::string, Histogram> m_durations;                                    // by issuer
+  std::map<std::pair<std::string, std::string>, std::uint64_t>
+      m_issuer_requests;                         // issuer, outcome
+  std::map<std::string, Histogram> m_durations;  // by issuer
   bool m_reload_ok = true;
   std::optional<SystemTime> m_reload_success;
 };
@@ -75,7 +76,9 @@ std::string escape_label(std::string_view value);
 class MetricsEventSink final : public engine::EventSink {
 public:
   MetricsEventSink(Registry& registry, const Clock& clock, std::function<void()> on_change = {})
-      : m_registry(registry), m_clock(clock), m_on_change(std::move(on_change)),
+      : m_registry(registry),
+        m_clock(clock),
+        m_on_change(std::move(on_change)),
         m_loop_thread(std::this_thread::get_id()) {}
   void set_on_change(std::function<void()> on_change) { m_on_change = std::move(on_change); }
   void emit(const engine::Event& event) override;

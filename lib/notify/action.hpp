@@ -25,9 +25,9 @@ enum class BusKind { system, user };
 struct SystemdAction {
   std::string unit;
   UnitAction action = UnitAction::reload;
-  int signal = 1;                              // SIGHUP; used by `kill` only
+  int signal = 1;  // SIGHUP; used by `kill` only
   BusKind bus = BusKind::system;
-  Millis timeout = std::chrono::seconds(90);   // for the job to finish (systemd's own default)
+  Millis timeout = std::chrono::seconds(90);  // for the job to finish (systemd's own default)
 };
 
 struct SignalAction {
@@ -50,7 +50,7 @@ std::string describe(const Action& action);
 
 std::string_view to_string(UnitAction action);  // "reload", "try-restart", ...
 std::optional<UnitAction> parse_unit_action(std::string_view text);
-std::string_view to_string(BusKind bus);        // "system", "user"
+std::string_view to_string(BusKind bus);  // "system", "user"
 
 // "HUP", "SIGHUP", "hup" and "1" all name SIGHUP. nullopt for anything else.
 std::optional<int> parse_signal(std::string_view text);

@@ -44,8 +44,8 @@ public:
     m_slot.reset(slot);  // owned here; unref'd (and the match removed) before the bus goes
     // systemd only sends job signals while some client is subscribed.
     BusError error;
-    r = sd_bus_call_method(m_bus.get(), k_destination, k_path, k_manager, "Subscribe",
-                           error.get(), nullptr, "");
+    r = sd_bus_call_method(m_bus.get(), k_destination, k_path, k_manager, "Subscribe", error.get(),
+                           nullptr, "");
     if (r < 0) return fail_retryable("cannot subscribe to systemd: " + bus_failure(error, r));
     return {};
   }
@@ -80,7 +80,8 @@ public:
       }
       const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(left).count();
       r = sd_bus_wait(m_bus.get(), static_cast<std::uint64_t>(usec));
-      if (r < 0 && r != -EINTR) return fail_retryable("lost the bus connection: " + errno_message(r));
+      if (r < 0 && r != -EINTR)
+        return fail_retryable("lost the bus connection: " + errno_message(r));
     }
   }
 

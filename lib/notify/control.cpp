@@ -107,8 +107,8 @@ Result<void> ControlClient::reload() const {
   if (!bus) return fail(bus.error());
   BusError error;
   sd_bus_message* reply = nullptr;
-  const int r = sd_bus_call_method(bus->get(), k_control_name, k_control_path,
-                                   k_control_interface, "Reload", error.get(), &reply, "");
+  const int r = sd_bus_call_method(bus->get(), k_control_name, k_control_path, k_control_interface,
+                                   "Reload", error.get(), &reply, "");
   SdBusMessagePtr owned(reply);
   if (r < 0) return call_failure(error, r);
   return {};
@@ -144,8 +144,9 @@ Result<std::vector<RotateResult>> ControlClient::rotate_and_wait(
                       &reply);
   SdBusMessagePtr owned(reply);
   if (r == -ETIMEDOUT) {
-    return fail(Reason::network, "the rotations did not all end within the timeout; they go on "
-                                 "in the daemon (certrotd status)");
+    return fail(Reason::network,
+                "the rotations did not all end within the timeout; they go on "
+                "in the daemon (certrotd status)");
   }
   if (r < 0) return call_failure(error, r);
   std::vector<RotateResult> out;

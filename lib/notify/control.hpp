@@ -3,8 +3,8 @@
 //   bus name   org.certrotd.Daemon
 //   object     /org/certrotd/Daemon
 //   interface  org.certrotd.Daemon1
-//     Status()           -> s   JSON array, one object per credential (see `certrotd status --json`)
-//     StatusOf(as names) -> (s config, u pid, s json, as unknown)
+//     Status()           -> s   JSON array, one object per credential (see `certrotd status
+//     --json`) StatusOf(as names) -> (s config, u pid, s json, as unknown)
 //                              the daemon's configuration file and PID, the JSON array for the
 //                              named credentials (all when empty; found by name, so asking for
 //                              one costs the same with 10 or 10,000) and the names it does not know
@@ -53,7 +53,7 @@ public:
   struct Status {
     std::string config;  // the daemon's configuration file
     std::uint32_t pid = 0;
-    std::string json;    // see StatusOf above
+    std::string json;  // see StatusOf above
     std::vector<std::string> unknown;
   };
 

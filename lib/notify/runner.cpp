@@ -13,8 +13,8 @@
 #include <cstring>
 
 #include "util/fd.hpp"
-#include "util/trusted_path.hpp"
 #include "util/files.hpp"
+#include "util/trusted_path.hpp"
 
 namespace certrotd::notify {
 
@@ -71,7 +71,8 @@ Result<std::string> signal_pidfile(const SignalAction& action) {
   auto text = read_file(action.pidfile);
   if (!text) return fail_retryable(text.error().what());
   std::string_view digits = *text;
-  while (!digits.empty() && (digits.back() == '\n' || digits.back() == ' ')) digits.remove_suffix(1);
+  while (!digits.empty() && (digits.back() == '\n' || digits.back() == ' '))
+    digits.remove_suffix(1);
   pid_t pid = 0;
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
   if (ec != std::errc() || end != digits.data() + digits.size() || pid <= 1) {
@@ -82,9 +83,9 @@ Result<std::string> signal_pidfile(const SignalAction& action) {
       return fail_retryable("stale pidfile: no process " + std::to_string(pid),
                             action.pidfile.string());
     }
-    return fail_retryable("cannot signal process " + std::to_string(pid) + ": " +
-                              errno_message(errno),
-                          action.pidfile.string());
+    return fail_retryable(
+        "cannot signal process " + std::to_string(pid) + ": " + errno_message(errno),
+        action.pidfile.string());
   }
   return "sent SIG" + signal_name(action.signal) + " to process " + std::to_string(pid);
 }
@@ -121,7 +122,8 @@ Result<std::string> run_command(const ExecAction& action, const std::vector<std:
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK));
+  posix_spawnattr_setflags(&attr,
+                           static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK));
 
   std::vector<char*> argv;
   for (const auto& a : action.command) argv.push_back(const_cast<char*>(a.c_str()));
@@ -143,7 +145,8 @@ Result<std::string> run_command(const ExecAction& action, const std::vector<std:
   bool timed_out = false;
   char buf[1024];
   for (;;) {
-    const auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<Millis>(deadline -
+                                                         std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
@@ -155,7 +158,8 @@ Result<std::string> run_command(const ExecAction& action, const std::vector<std:
     const ssize_t got = ::read(read_end.get(), buf, sizeof buf);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) break;  // EOF: the command (and whatever kept the pipe) is done writing
-    const auto take = std::min(static_cast<std::size_t>(got), k_max_output - std::min(k_max_output, output.size()));
+    const auto take = std::min(static_cast<std::size_t>(got),
+                               k_max_output - std::min(k_max_output, output.size()));
     output.append(buf, take);
   }
   int status = 0;

@@ -24,7 +24,7 @@ struct RotationFacts {
   std::filesystem::path dir;  // the output folder with cert.pem, key.pem, ...
   std::string old_serial;     // empty for a first issuance
   std::string new_serial;
-  std::string not_after;      // RFC 3339
+  std::string not_after;  // RFC 3339
 };
 
 struct RetryPolicy {

@@ -86,8 +86,8 @@ SystemTime renewal_time(const Validity& validity, const RenewPolicy& policy,
 
   const SystemTime earliest = start + scale(lifetime, k_min_elapsed_fraction);
   const Dur two_bases = 2 * saturate(policy.backoff_base, lifetime);
-  const Dur retry_room =
-      std::min(std::max(two_bases, scale(lifetime, k_retry_room_fraction)), lifetime / 2);
+  const Dur retry_room = std::min(std::max(two_bases, scale(lifetime, k_retry_room_fraction)),
+                                  lifetime / 2);
   const SystemTime latest = not_after - retry_room;
   // earliest (start + 10%) < latest (at least start + 50%), so the clamp is well-formed.
   return std::clamp(point, earliest, latest);
@@ -137,8 +137,8 @@ Millis retry_delay(int failures, Millis remaining, const RenewPolicy& policy, Ra
   if (error == ErrorClass::retryable) delay = backoff_delay(failures, remaining, policy, random);
   if (retry_after && *retry_after > delay) delay = *retry_after;
   if (remaining > Millis::zero()) {
-    const Millis latest =
-        std::max(std::max(policy.min_delay, Millis(1)), remaining - k_retries_before_expiry * cap);
+    const Millis latest = std::max(std::max(policy.min_delay, Millis(1)),
+                                   remaining - k_retries_before_expiry * cap);
     delay = std::min(delay, latest);
   }
   return delay;
@@ -146,22 +146,14 @@ Millis retry_delay(int failures, Millis remaining, const RenewPolicy& policy, Ra
 
 std::string_view to_string(State state) {
   switch (state) {
-    case State::missing:
-      return "missing";
-    case State::valid:
-      return "valid";
-    case State::due:
-      return "due";
-    case State::renewing:
-      return "renewing";
-    case State::backing_off:
-      return "backing-off";
-    case State::expiring:
-      return "expiring";
-    case State::expired:
-      return "expired";
-    case State::needs_attention:
-      return "needs-attention";
+    case State::missing: return "missing";
+    case State::valid: return "valid";
+    case State::due: return "due";
+    case State::renewing: return "renewing";
+    case State::backing_off: return "backing-off";
+    case State::expiring: return "expiring";
+    case State::expired: return "expired";
+    case State::needs_attention: return "needs-attention";
   }
   return "unknown";
 }

@@ -37,8 +37,8 @@ constexpr std::size_t k_max_label_length = 64;
 // something other than a racing install is removing versions.
 constexpr int k_load_attempts = 5;
 
-constexpr std::array k_all_contents = {Content::cert,   Content::chain,  Content::fullchain,
-                                       Content::key,    Content::bundle, Content::ca};
+constexpr std::array k_all_contents = {Content::cert, Content::chain,  Content::fullchain,
+                                       Content::key,  Content::bundle, Content::ca};
 
 // Joins PEM texts so that one never runs into the next on the same line.
 std::string join_pem(std::initializer_list<std::string_view> parts) {
@@ -133,7 +133,7 @@ Result<void> for_each_entry(const Folder& folder, Visit visit) {
   if (!copy) return failed();
   std::unique_ptr<DIR, DirCloser> dir(::fdopendir(copy.get()));
   if (!dir) return failed();
-  copy.release();  // closedir() closes it now
+  copy.release();          // closedir() closes it now
   ::rewinddir(dir.get());  // the copy shares its read position with the folder's descriptor
   errno = 0;
   while (const dirent* entry = ::readdir(dir.get())) {
@@ -243,14 +243,10 @@ enum class EntryKind { absent, link, directory, other, unknown };
 
 EntryKind kind_of_dirent(unsigned char d_type) {
   switch (d_type) {
-    case DT_LNK:
-      return EntryKind::link;
-    case DT_DIR:
-      return EntryKind::directory;
-    case DT_UNKNOWN:
-      return EntryKind::unknown;  // some file systems leave it to stat()
-    default:
-      return EntryKind::other;
+    case DT_LNK: return EntryKind::link;
+    case DT_DIR: return EntryKind::directory;
+    case DT_UNKNOWN: return EntryKind::unknown;  // some file systems leave it to stat()
+    default: return EntryKind::other;
   }
 }
 
@@ -611,8 +607,8 @@ Result<std::optional<CredentialFiles>> CredentialStore::load_current() const {
       return fail("..data does not point at a version", data.string());
     }
     const std::string version = version_name(**live);
-    Fd dir_fd(::openat(folder.fd(), version.c_str(),
-                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    Fd dir_fd(
+        ::openat(folder.fd(), version.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dir_fd) {
       const int err = errno;
       if (err == ENOENT) {
@@ -698,8 +694,7 @@ Result<void> CredentialStore::write_copies(const CredentialFiles& files) const {
     auto target = open_copy_target(copy, MissingFolders::create);
     if (!target) return fail(target.error());
     const mode_t mode = copy.mode.value_or(is_secret(copy.content) ? 0600 : 0644);
-    auto file =
-        AtomicFile::create_in(target->dir.get(), target->name, copy.path, mode, copy.owner);
+    auto file = AtomicFile::create_in(target->dir.get(), target->name, copy.path, mode, copy.owner);
     if (!file) return fail(file.error());
     if (auto r = file->write(files.content(copy.content)); !r) return r;
     if (auto r = file->commit(); !r) return r;

@@ -44,10 +44,10 @@ namespace fs = std::filesystem;
 // What an output file or copy holds.
 enum class Content { cert, chain, fullchain, key, bundle, ca };
 
-std::string_view to_string(Content content);       // "cert", "chain", ...
+std::string_view to_string(Content content);  // "cert", "chain", ...
 Result<Content> parse_content(std::string_view text);
-std::string_view file_name(Content content);        // "cert.pem", ...
-bool is_secret(Content content);                    // key and bundle
+std::string_view file_name(Content content);  // "cert.pem", ...
+bool is_secret(Content content);              // key and bundle
 
 // The PEM texts of one credential version. fullchain and bundle are derived.
 struct CredentialFiles {
@@ -79,12 +79,12 @@ struct StoreOptions {
   // this process's own (with `gid` as their group), so the owner cannot swap entries under a
   // later write.
   FileOwner owner;
-  int keep_versions = 3;      // complete versions kept for rollback, the live one included
+  int keep_versions = 3;  // complete versions kept for rollback, the live one included
   std::vector<CopySpec> copies;
 };
 
 struct VersionInfo {
-  std::string id;   // directory name without the "..v-" prefix; sorts by creation time
+  std::string id;  // directory name without the "..v-" prefix; sorts by creation time
   bool live = false;
 };
 

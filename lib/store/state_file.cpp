@@ -29,8 +29,9 @@ constexpr std::size_t k_max_name_length = 200;
 Result<void> check_name(const std::string& name) {
   if (name.empty()) return fail("credential name is empty");
   if (name.size() > k_max_name_length) {
-    return fail("credential name is longer than " + std::to_string(k_max_name_length) +
-                " characters", name);
+    return fail(
+        "credential name is longer than " + std::to_string(k_max_name_length) + " characters",
+        name);
   }
   if (name.front() == '.') return fail("credential name must not start with '.'", name);
   for (const char c : name) {
@@ -229,16 +230,16 @@ Result<CredentialState> state_from_json(const json& doc) {
 }
 
 json state_to_json(const CredentialState& state) {
-  json doc{{"format", k_format_version},
-           {"last_attempt", time_to_json(state.last_attempt)},
-           {"last_success", time_to_json(state.last_success)},
-           {"next_attempt", time_to_json(state.next_attempt)},
-           {"installed_at", time_to_json(state.installed_at)},
-           {"installed_serial", state.live_cert && state.live_cert->installed
-                                    ? state.live_cert->serial
-                                    : std::string()},
-           {"last_error", state.last_error},
-           {"failures", state.failures}};
+  json doc{
+      {"format", k_format_version},
+      {"last_attempt", time_to_json(state.last_attempt)},
+      {"last_success", time_to_json(state.last_success)},
+      {"next_attempt", time_to_json(state.next_attempt)},
+      {"installed_at", time_to_json(state.installed_at)},
+      {"installed_serial",
+       state.live_cert && state.live_cert->installed ? state.live_cert->serial : std::string()},
+      {"last_error", state.last_error},
+      {"failures", state.failures}};
   if (state.needs_attention) doc["needs_attention"] = true;
   if (!state.last_reason.empty()) doc["last_reason"] = state.last_reason;
   if (state.copies_missing) doc["copies_missing"] = true;
@@ -306,8 +307,8 @@ Result<CredentialState> StateFiles::load(const std::string& credential) const {
 Result<void> StateFiles::save(const std::string& credential, const CredentialState& state) const {
   if (auto r = check_name(credential); !r) return r;
   // Each component judged on the way, the file written relative to the folder's descriptor.
-  auto dir = open_trusted_dir(m_dir / "state", PathTrust::of_this_process(),
-                              MissingFolders::create, 0700);
+  auto dir = open_trusted_dir(m_dir / "state", PathTrust::of_this_process(), MissingFolders::create,
+                              0700);
   if (!dir) return fail(dir.error().wrap("cannot open state folder"));
   // dump() throws on invalid UTF-8 (last_error can quote a peer); replace instead of failing.
   const std::string text = state_to_json(state).dump(2, ' ', false, json::error_handler_t::replace);

@@ -135,8 +135,7 @@ std::string_view file_type_name(mode_t mode) {
 }
 
 tl::unexpected<Error> not_regular(mode_t mode, const fs::path& path) {
-  return fail("it is " + std::string(file_type_name(mode)) + ", not a regular file",
-              path.string());
+  return fail("it is " + std::string(file_type_name(mode)) + ", not a regular file", path.string());
 }
 
 }  // namespace
@@ -231,16 +230,16 @@ Result<AtomicFile> AtomicFile::create(const fs::path& target, mode_t mode, FileO
   return create_in(dir_fd.get(), target.filename().string(), target, mode, owner);
 }
 
-Result<AtomicFile> AtomicFile::create_in(int dir_fd, const std::string& name,
-                                         const fs::path& shown, mode_t mode, FileOwner owner) {
+Result<AtomicFile> AtomicFile::create_in(int dir_fd, const std::string& name, const fs::path& shown,
+                                         mode_t mode, FileOwner owner) {
   Fd dir(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
   if (!dir) return fail_retryable("cannot duplicate descriptor: " + errno_text(errno), shown);
   const std::string prefix = std::string(k_temp_file_prefix) + name + ".";
   for (int attempt = 0; attempt < k_temp_name_attempts; ++attempt) {
     std::string temp = prefix + random_suffix();
     // 0600 and O_EXCL: nobody else can read it before fchmod below; O_NOFOLLOW: never a link.
-    Fd fd(::openat(dir.get(), temp.c_str(),
-                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    Fd fd(::openat(dir.get(), temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                   0600));
     if (!fd) {
       if (errno == EEXIST) continue;
       return fail_retryable("cannot create temporary file: " + errno_text(errno), shown.string());
@@ -289,8 +288,7 @@ Result<void> write_new_file(const fs::path& path, std::string_view data, mode_t 
 Result<void> write_new_file_at(int dir_fd, const std::string& name, const fs::path& shown,
                                std::string_view data, mode_t mode, FileOwner owner) {
   // Created 0600 (umask can only narrow it), then fchmod'ed to the final mode before writing.
-  Fd fd(::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                 0600));
+  Fd fd(::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) {
     return fail_retryable("cannot create file: " + errno_text(errno), shown.string());
   }

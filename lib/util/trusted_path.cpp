@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <array>
-#include <string>
 #include <cerrno>
 #include <climits>
+#include <string>
 #include <vector>
 
 #include "util/files.hpp"
@@ -163,7 +163,8 @@ Result<Walked> walk(const std::filesystem::path& path, const PathTrust& trust,
     }
     if (!fd) return fail_retryable("cannot open: " + errno_text(errno), shown);
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return fail_retryable("cannot stat: " + errno_text(errno), shown);
+    if (::fstat(fd.get(), &st) != 0)
+      return fail_retryable("cannot stat: " + errno_text(errno), shown);
     if (S_ISLNK(st.st_mode)) {
       // The folder holding the link was judged already; in a sticky folder the link's owner is
       // who may replace it.

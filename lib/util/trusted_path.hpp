@@ -66,7 +66,7 @@ struct TrustedDir {
 // and its owner, the context is the component.
 // `mode` applies to folders created with MissingFolders::create.
 Result<TrustedDir> open_trusted_dir(const std::filesystem::path& path, const PathTrust& trust,
-                            MissingFolders missing, mode_t mode = 0755);
+                                    MissingFolders missing, mode_t mode = 0755);
 
 // The load-time check for an executable: `path`'s folders are judged as above and the file itself
 // must be a regular file owned by root or the daemon's user and writable by no one else (as sshd's

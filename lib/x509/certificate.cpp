@@ -55,8 +55,8 @@ EvpPkeyPtr share(EVP_PKEY* key) {
 
 std::string octets_hex(const ASN1_OCTET_STRING* octets) {
   if (octets == nullptr) return {};
-  return to_hex(std::span<const std::uint8_t>(ASN1_STRING_get0_data(octets),
-                                              static_cast<std::size_t>(ASN1_STRING_length(octets))));
+  return to_hex(std::span<const std::uint8_t>(
+      ASN1_STRING_get0_data(octets), static_cast<std::size_t>(ASN1_STRING_length(octets))));
 }
 
 std::string serial_hex(const ASN1_INTEGER* serial) {
@@ -308,8 +308,9 @@ Result<PrivateKey> parse_private_key(std::string_view pem,
   const std::string text = normalize_pem(pem);
   // OpenSSL's decoders report a missing key only as "unsupported"; say what was expected.
   if (text.find("PRIVATE KEY-----") == std::string::npos) {
-    return fail("no private key found (expected PEM with '-----BEGIN PRIVATE KEY-----', "
-                "'ENCRYPTED PRIVATE KEY', 'RSA PRIVATE KEY' or 'EC PRIVATE KEY')");
+    return fail(
+        "no private key found (expected PEM with '-----BEGIN PRIVATE KEY-----', "
+        "'ENCRYPTED PRIVATE KEY', 'RSA PRIVATE KEY' or 'EC PRIVATE KEY')");
   }
   auto bio = detail::memory_bio(text);
   if (!bio) return fail(bio.error());
@@ -352,9 +353,7 @@ Result<PrivateKey> generate_key(const KeySpec& spec) {
       }
       algorithm = "RSA";
       break;
-    case KeyType::ed25519:
-      algorithm = "ED25519";
-      break;
+    case KeyType::ed25519: algorithm = "ED25519"; break;
   }
   if (algorithm == nullptr) return fail("unsupported key type");
   ERR_clear_error();
@@ -365,7 +364,8 @@ Result<PrivateKey> generate_key(const KeySpec& spec) {
   if (spec.type == KeyType::ec && EVP_PKEY_CTX_set_group_name(ctx.get(), spec.curve.c_str()) != 1) {
     return fail_openssl("cannot select curve " + spec.curve);
   }
-  if (spec.type == KeyType::rsa && EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), spec.rsa_bits) != 1) {
+  if (spec.type == KeyType::rsa &&
+      EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), spec.rsa_bits) != 1) {
     return fail_openssl("cannot select RSA key size");
   }
   EVP_PKEY* raw = nullptr;

@@ -23,7 +23,7 @@ std::string normalize_pem(std::string_view text);
 
 class Certificate {
 public:
-  explicit Certificate(X509Ptr cert);  // takes ownership; cert must not be null
+  explicit Certificate(X509Ptr cert);     // takes ownership; cert must not be null
   Certificate(const Certificate& other);  // shares the X509 (reference count)
   Certificate& operator=(const Certificate& other);
   Certificate(Certificate&&) noexcept = default;

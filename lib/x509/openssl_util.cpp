@@ -79,9 +79,7 @@ KeySpec key_spec_of(const EVP_PKEY* key) {
       spec.type = KeyType::rsa;
       spec.rsa_bits = EVP_PKEY_get_bits(key);
       return spec;
-    case EVP_PKEY_ED25519:
-      spec.type = KeyType::ed25519;
-      return spec;
+    case EVP_PKEY_ED25519: spec.type = KeyType::ed25519; return spec;
     case EVP_PKEY_EC: {
       spec.type = KeyType::ec;
       char group[80] = {};
@@ -217,8 +215,7 @@ std::string name_to_string(const X509_NAME* name) {
     return {};
   }
   // RFC 2253, but UTF-8 kept as is rather than escaped byte by byte.
-  const unsigned long flags =
-      XN_FLAG_RFC2253 & ~static_cast<unsigned long>(ASN1_STRFLGS_ESC_MSB);
+  const unsigned long flags = XN_FLAG_RFC2253 & ~static_cast<unsigned long>(ASN1_STRFLGS_ESC_MSB);
   if (X509_NAME_print_ex(bio.get(), name, 0, flags) < 0) {
     ERR_clear_error();
     return {};
@@ -240,11 +237,11 @@ Result<GeneralNamesPtr> build_general_names(const std::vector<San>& sans) {
     } else {
       if (san.value.size() > static_cast<std::size_t>(INT_MAX)) return fail("SAN too long");
       Asn1StringPtr text(ASN1_IA5STRING_new());
-      if (!text || ASN1_STRING_set(text.get(), san.value.data(),
-                                   static_cast<int>(san.value.size())) != 1) {
+      if (!text ||
+          ASN1_STRING_set(text.get(), san.value.data(), static_cast<int>(san.value.size())) != 1) {
         return fail_openssl("cannot encode SAN '" + to_string(san) + "'");
       }
-      const int type = san.type == SanType::dns ? GEN_DNS
+      const int type = san.type == SanType::dns   ? GEN_DNS
                        : san.type == SanType::uri ? GEN_URI
                                                   : GEN_EMAIL;
       // `name` owns the string from here on.
@@ -287,8 +284,7 @@ std::vector<San> sans_from_general_names(const GENERAL_NAMES* names) {
         }
         break;
       }
-      default:
-        break;
+      default: break;
     }
   }
   return out;

@@ -22,7 +22,8 @@ struct OpenSslStringDeleter {
 };
 using OpenSslStringPtr = std::unique_ptr<char, OpenSslStringDeleter>;
 
-using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, OpenSslDeleter<GENERAL_NAME, GENERAL_NAME_free>>;
+using GeneralNamePtr =
+    std::unique_ptr<GENERAL_NAME, OpenSslDeleter<GENERAL_NAME, GENERAL_NAME_free>>;
 using Asn1StringPtr = std::unique_ptr<ASN1_STRING, OpenSslDeleter<ASN1_STRING, ASN1_STRING_free>>;
 
 // Drains the thread's OpenSSL error queue into "reason; reason; ..." (empty when the queue is

@@ -83,8 +83,8 @@ Result<Certificate> sign_certificate(const SignOptions& options, Random& random)
   if (X509_set_subject_name(cert.get(), subject->get()) != 1) {
     return fail_openssl("cannot set the subject");
   }
-  const X509_NAME* issuer_name =
-      self_signed ? subject->get() : X509_get_subject_name(options.issuer_cert->get());
+  const X509_NAME* issuer_name = self_signed ? subject->get()
+                                             : X509_get_subject_name(options.issuer_cert->get());
   if (X509_set_issuer_name(cert.get(), issuer_name) != 1) {
     return fail_openssl("cannot set the issuer");
   }
@@ -129,14 +129,16 @@ Result<Certificate> sign_certificate(const SignOptions& options, Random& random)
   if (!options.request.usages.empty()) {
     auto usages = detail::build_extended_usages(options.request.usages);
     if (!usages) return fail(usages.error());
-    if (X509_add1_ext_i2d(cert.get(), NID_ext_key_usage, usages->get(), 0, X509V3_ADD_DEFAULT) != 1) {
+    if (X509_add1_ext_i2d(cert.get(), NID_ext_key_usage, usages->get(), 0, X509V3_ADD_DEFAULT) !=
+        1) {
       return fail_openssl("cannot add extendedKeyUsage");
     }
   }
   if (!options.request.sans.empty()) {
     auto sans = detail::build_general_names(options.request.sans);
     if (!sans) return fail(sans.error());
-    if (X509_add1_ext_i2d(cert.get(), NID_subject_alt_name, sans->get(), 0, X509V3_ADD_DEFAULT) != 1) {
+    if (X509_add1_ext_i2d(cert.get(), NID_subject_alt_name, sans->get(), 0, X509V3_ADD_DEFAULT) !=
+        1) {
       return fail_openssl("cannot add subjectAltName");
     }
   }
@@ -148,7 +150,7 @@ Result<Certificate> sign_certificate(const SignOptions& options, Random& random)
     return fail(r.error());
   }
   if (auto r = add_conf_extension(cert.get(), &ctx, NID_authority_key_identifier,
-                                    self_signed ? "keyid:always" : "keyid,issuer");
+                                  self_signed ? "keyid:always" : "keyid,issuer");
       !r) {
     return fail(r.error());
   }

@@ -13,12 +13,9 @@ namespace certrotd::x509 {
 
 std::string to_string(const KeySpec& spec) {
   switch (spec.type) {
-    case KeyType::ec:
-      return "ec " + spec.curve;
-    case KeyType::rsa:
-      return "rsa " + std::to_string(spec.rsa_bits);
-    case KeyType::ed25519:
-      return "ed25519";
+    case KeyType::ec: return "ec " + spec.curve;
+    case KeyType::rsa: return "rsa " + std::to_string(spec.rsa_bits);
+    case KeyType::ed25519: return "ed25519";
   }
   return "unknown key type";
 }
@@ -47,9 +44,8 @@ Result<std::string> canonical_ip(const std::string& text) {
 }
 
 bool has_space_or_control(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](unsigned char c) {
-    return std::isspace(c) != 0 || std::iscntrl(c) != 0;
-  });
+  return std::any_of(s.begin(), s.end(),
+                     [](unsigned char c) { return std::isspace(c) != 0 || std::iscntrl(c) != 0; });
 }
 
 }  // namespace
@@ -94,14 +90,10 @@ Result<San> parse_san(std::string_view text) {
 
 std::string to_string(const San& san) {
   switch (san.type) {
-    case SanType::dns:
-      return "DNS:" + san.value;
-    case SanType::ip:
-      return "IP:" + san.value;
-    case SanType::uri:
-      return "URI:" + san.value;
-    case SanType::email:
-      return "email:" + san.value;
+    case SanType::dns: return "DNS:" + san.value;
+    case SanType::ip: return "IP:" + san.value;
+    case SanType::uri: return "URI:" + san.value;
+    case SanType::email: return "email:" + san.value;
   }
   return san.value;
 }
@@ -142,10 +134,8 @@ void Subject::set(Attribute attribute, std::string value) {
 
 std::string to_string(ExtendedUsage usage) {
   switch (usage) {
-    case ExtendedUsage::server_auth:
-      return "serverAuth";
-    case ExtendedUsage::client_auth:
-      return "clientAuth";
+    case ExtendedUsage::server_auth: return "serverAuth";
+    case ExtendedUsage::client_auth: return "clientAuth";
   }
   return "unknown";
 }

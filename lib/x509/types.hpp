@@ -76,19 +76,19 @@ struct CertificateRequest {
 
 // What certrotd needs to know about a certificate, extracted once.
 struct CertInfo {
-  std::string serial;               // lower-case hex, no separators, no leading zeros
-  std::string subject;              // RFC 2253 one-line form
-  std::string issuer;               // RFC 2253 one-line form
-  std::string common_name;          // first CN of the subject, empty if none
+  std::string serial;       // lower-case hex, no separators, no leading zeros
+  std::string subject;      // RFC 2253 one-line form
+  std::string issuer;       // RFC 2253 one-line form
+  std::string common_name;  // first CN of the subject, empty if none
   std::vector<San> sans;
   std::vector<ExtendedUsage> usages;
   SystemTime not_before;
   SystemTime not_after;
-  std::string sha256_fingerprint;   // lower-case hex with ':' separators
-  std::string subject_key_id;       // hex, empty if absent
-  std::string authority_key_id;     // hex, empty if absent
+  std::string sha256_fingerprint;  // lower-case hex with ':' separators
+  std::string subject_key_id;      // hex, empty if absent
+  std::string authority_key_id;    // hex, empty if absent
   bool is_ca = false;
-  KeySpec public_key;               // the algorithm and size of the certified key
+  KeySpec public_key;  // the algorithm and size of the certified key
 };
 
 }  // namespace certrotd::x509

@@ -48,7 +48,7 @@ Result<void> verify_chain(const Certificate& leaf, std::span<const Certificate> 
   X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
   if (options.purpose) {
     const int purpose = *options.purpose == ExtendedUsage::server_auth ? X509_PURPOSE_SSL_SERVER
-                                                                        : X509_PURPOSE_SSL_CLIENT;
+                                                                       : X509_PURPOSE_SSL_CLIENT;
     if (X509_STORE_CTX_set_purpose(ctx.get(), purpose) != 1) {
       return fail_openssl("cannot set the verification purpose");
     }

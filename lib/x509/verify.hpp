@@ -12,8 +12,8 @@
 namespace certrotd::x509 {
 
 struct VerifyOptions {
-  SystemTime at;                                // validity is checked at this instant
-  std::optional<ExtendedUsage> purpose;         // checked when set (X509_PURPOSE_SSL_CLIENT/SERVER)
+  SystemTime at;                         // validity is checked at this instant
+  std::optional<ExtendedUsage> purpose;  // checked when set (X509_PURPOSE_SSL_CLIENT/SERVER)
 };
 
 // Builds a path from `leaf` through `intermediates` to one of `anchors` and verifies it.

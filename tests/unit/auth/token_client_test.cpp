@@ -20,8 +20,8 @@ public:
   http::HttpResult<http::Response> perform(const http::Request& request) override {
     requests.push_back(request);
     if (answers.empty()) {
-      return tl::unexpected(http::Failure{http::FailureKind::transport, "no answer queued",
-                                          request.url, 0, std::nullopt, {}});
+      return tl::unexpected(http::Failure{
+          http::FailureKind::transport, "no answer queued", request.url, 0, std::nullopt, {}});
     }
     auto a = std::move(answers.front());
     answers.pop_front();
@@ -114,8 +114,8 @@ TEST_F(TokenClientTest, BasicAuthFormEncodesBeforeBase64) {
 
 TEST_F(TokenClientTest, PostAuthPutsTheSecretInTheBody) {
   transport.answer(200, R"({"access_token":"AT1","token_type":"Bearer","expires_in":600})");
-  auto token =
-      client.token(secret_settings(ClientAuthMethod::client_secret_post), "R", std::nullopt);
+  auto token = client.token(secret_settings(ClientAuthMethod::client_secret_post), "R",
+                            std::nullopt);
   ASSERT_TRUE(token) << token.error().what();
   EXPECT_NE(transport.requests[0].body.find("client_id=sb-app%21t1&client_secret=s3cr%24t%3D"),
             std::string::npos);
@@ -189,11 +189,16 @@ TEST_F(TokenClientTest, ExtraParamsFollowScopeAndResourceAndMakeAnotherToken) {
 }
 
 TEST_F(TokenClientTest, ARefusedCertificateIsNamedInTheError) {
-  identity.description = "the certificate of credential 'web' (subject CN=web, issuer CN=CA, "
-                         "serial 1f)";
-  transport.answers.emplace_back(tl::unexpected(http::Failure{
-      http::FailureKind::tls_client_cert_rejected, "tlsv13 alert certificate required",
-      "https://auth.example/oauth/token", 0, std::nullopt, {}}));
+  identity.description =
+      "the certificate of credential 'web' (subject CN=web, issuer CN=CA, "
+      "serial 1f)";
+  transport.answers.emplace_back(
+      tl::unexpected(http::Failure{http::FailureKind::tls_client_cert_rejected,
+                                   "tlsv13 alert certificate required",
+                                   "https://auth.example/oauth/token",
+                                   0,
+                                   std::nullopt,
+                                   {}}));
   auto refused = client.token(mtls_settings(), "R", identity);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("certificate required; presented the certificate of "

@@ -44,7 +44,8 @@ TEST(ConfigOnRotate, ReadsEveryKindOfActionInOrder) {
   EXPECT_EQ(signal.pidfile, "/run/app.pid");
   EXPECT_EQ(signal.signal, SIGUSR1);
   const auto& exec = std::get<notify::ExecAction>(actions[3].what);
-  EXPECT_EQ(exec.command, (std::vector<std::string>{"/usr/local/bin/push-cert", "--to", "backend"}));
+  EXPECT_EQ(exec.command,
+            (std::vector<std::string>{"/usr/local/bin/push-cert", "--to", "backend"}));
   EXPECT_EQ(exec.timeout, Millis(30s));
 }
 

@@ -38,18 +38,21 @@ protected:
 };
 
 TEST_F(TrustedPathsConfig, TrustedPathsLoad) {
-  EXPECT_EQ(errors_of(config(good() + "/state",
-                             "    output:\n      dir: " + good() + "/out\n"
-                             "      copies:\n        - { path: " + good() +
-                                 "/copies/web.key, content: key }\n")),
+  EXPECT_EQ(errors_of(config(good() + "/state", "    output:\n      dir: " + good() +
+                                                    "/out\n"
+                                                    "      copies:\n        - { path: " +
+                                                    good() + "/copies/web.key, content: key }\n")),
             "<loaded without errors>");
 }
 
 TEST_F(TrustedPathsConfig, AnOutputDirInAnotherUsersFolderIsRefusedAtItsKey) {
-  const std::string message =
-      errors_of(config(good() + "/state", "    output:\n      dir: " + owned() + "/out\n"));
-  EXPECT_EQ(message.rfind("test.yaml:12:12: output dir " + owned() + "/out cannot be trusted: "
-                          "folder " + owned() + " is owned by ", 0),
+  const std::string message = errors_of(
+      config(good() + "/state", "    output:\n      dir: " + owned() + "/out\n"));
+  EXPECT_EQ(message.rfind("test.yaml:12:12: output dir " + owned() +
+                              "/out cannot be trusted: "
+                              "folder " +
+                              owned() + " is owned by ",
+                          0),
             0u)
       << message;
   EXPECT_NE(message.find("uid 65534"), std::string::npos) << message;
@@ -57,10 +60,10 @@ TEST_F(TrustedPathsConfig, AnOutputDirInAnotherUsersFolderIsRefusedAtItsKey) {
 }
 
 TEST_F(TrustedPathsConfig, ACopyFolderAndAStateDirInAnotherUsersFolderAreRefused) {
-  const std::string message = errors_of(config(
-      owned() + "/state",
-      "    output:\n      dir: " + good() + "/out\n      copies:\n        - { path: " + owned() +
-          "/sub/web.key, content: key }\n"));
+  const std::string message = errors_of(
+      config(owned() + "/state", "    output:\n      dir: " + good() +
+                                     "/out\n      copies:\n        - { path: " + owned() +
+                                     "/sub/web.key, content: key }\n"));
   EXPECT_NE(message.find("test.yaml:6:12: state_dir " + owned() + "/state cannot be trusted"),
             std::string::npos)
       << message;

@@ -2,9 +2,9 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/exceptions.h>
 
+#include "allocation_peak.hpp"
 #include "config/config.hpp"
 #include "config/yaml_tree.hpp"
-#include "allocation_peak.hpp"
 
 namespace certrotd::config::detail {
 namespace {
@@ -131,8 +131,8 @@ TEST(YamlTree, AllowsExpansionUpToTheLimit) {
   // 2^k values of sizeof(YamlNode) plus a few bytes each, doubled per level.
   std::string text = "l0: &l0 [x, x]\n";
   for (int i = 1; i <= 10; ++i) {
-    text += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [*l" +
-            std::to_string(i - 1) + ", *l" + std::to_string(i - 1) + "]\n";
+    text += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [*l" + std::to_string(i - 1) +
+            ", *l" + std::to_string(i - 1) + "]\n";
   }
   YamlLimits limits;
   limits.max_expanded_bytes = std::size_t{1} << 20;
@@ -182,8 +182,8 @@ TEST(YamlTree, RefusesDeepBracketsBeforeTheParserQueuesThem) {
 
 TEST(YamlTree, BracketsInQuotesCommentsAndPlainTextAreNotNesting) {
   const std::string many(5000, '[');
-  const std::string text = "a: '" + many + "'\nb: \"" + many + "\\\"\"\n# " + many +
-                           "\nc: x" + many + "\nd: [ok, \"" + many + "\"]\n";
+  const std::string text = "a: '" + many + "'\nb: \"" + many + "\\\"\"\n# " + many + "\nc: x" +
+                           many + "\nd: [ok, \"" + many + "\"]\n";
   const auto docs = parse_yaml_documents(text);
   ASSERT_EQ(docs.size(), 1U);
   EXPECT_EQ(docs[0].find("c")->scalar(), "x" + many);
@@ -194,8 +194,8 @@ TEST(YamlTree, CountsTheDepthThatAliasesAdd) {
   // Each line nests the previous one once more: flat text, 100 levels once expanded.
   std::string text = "l0: &l0 [x]\n";
   for (int i = 1; i <= 100; ++i) {
-    text += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [*l" +
-            std::to_string(i - 1) + "]\n";
+    text += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [*l" + std::to_string(i - 1) +
+            "]\n";
   }
   try {
     parse_yaml_documents(text);
@@ -252,8 +252,8 @@ TEST(YamlTree, AConfigThatExpandsTooFarIsRefusedWithItsPosition) {
 }
 
 TEST(YamlTree, AConfigNestedTooDeeplyIsRefusedWithItsPosition) {
-  const auto config =
-      parse_config("credentials: " + nested_lists(100'000) + "\n", "config.yaml", "/etc");
+  const auto config = parse_config("credentials: " + nested_lists(100'000) + "\n", "config.yaml",
+                                   "/etc");
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error().message,
             "config.yaml:1:77: nesting deeper than 64 levels; certrotd's settings nest a few "
@@ -268,8 +268,9 @@ TEST(YamlTree, TenThousandCredentialsWithoutAliasesLoad) {
       "credentials:\n";
   for (int i = 1; i <= 10'000; ++i) {
     const std::string n = "c" + std::to_string(i);
-    text += "  " + n + ": { issuer: ca, subject: { common_name: " + n + ".bench }, sans: [\"DNS:" +
-            n + ".bench\"], output: { dir: /var/lib/certrotd-bench/live/" + n + " } }\n";
+    text += "  " + n + ": { issuer: ca, subject: { common_name: " + n +
+            ".bench }, sans: [\"DNS:" + n +
+            ".bench\"], output: { dir: /var/lib/certrotd-bench/live/" + n + " } }\n";
   }
   const auto config = parse_config(text, "config.yaml", "/etc/certrotd");
   ASSERT_TRUE(config) << config.error().message.substr(0, 500);

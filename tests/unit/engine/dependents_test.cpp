@@ -64,8 +64,8 @@ protected:
         "    ca_cert: " + (dir / "ca/ca.pem").string() + "\n" +
         "    ca_key: " + (dir / "ca/ca.key").string() + "\n    lifetime: 1h\n" +
         "credentials:\n  web:\n    issuer: ca\n    sans: [\"DNS:web.example\"]\n" +
-        "    output: { dir: " + (dir / "live/web").string() + " }\n" +
-        "    on_rotate:\n" + on_rotate;
+        "    output: { dir: " + (dir / "live/web").string() + " }\n" + "    on_rotate:\n" +
+        on_rotate;
     auto config = config::parse_config(text, "test.yaml", dir.path());
     EXPECT_TRUE(config.has_value()) << (config ? "" : config.error().what());
     return *config;
@@ -89,10 +89,11 @@ protected:
   // An engine whose hook appends "OLD>NEW" serials to hook_log, after the first issuance
   // (`first`) and one forced rotation (`second`).
   void issue_and_rotate_with_serial_hook() {
-    auto created = Engine::create(
-        load("      - exec: { command: [/bin/sh, -c, 'echo \"$CERTROT_OLD_SERIAL>$CERTROT_NEW_SERIAL\" "
-             ">> " + hook_log.string() + "'] }\n"),
-        {clock, random, events, &runner});
+    auto created = Engine::create(load("      - exec: { command: [/bin/sh, -c, 'echo "
+                                       "\"$CERTROT_OLD_SERIAL>$CERTROT_NEW_SERIAL\" "
+                                       ">> " +
+                                       hook_log.string() + "'] }\n"),
+                                  {clock, random, events, &runner});
     ASSERT_TRUE(created) << created.error().what();
     hooked = std::move(*created);
     hooked->start();
@@ -117,10 +118,9 @@ TEST_F(DependentsTest, HooksRunAfterTheSwapWithTheOldAndNewSerial) {
 }
 
 TEST_F(DependentsTest, AFailingDependentIsRetriedReportedAndKeepsTheSwap) {
-  auto engine = Engine::create(
-      load("      - systemd: { unit: gone.service, action: reload }\n"
-           "      - exec: { command: [/bin/true] }\n"),
-      {clock, random, events, &runner});
+  auto engine = Engine::create(load("      - systemd: { unit: gone.service, action: reload }\n"
+                                    "      - exec: { command: [/bin/true] }\n"),
+                               {clock, random, events, &runner});
   ASSERT_TRUE(engine) << engine.error().what();
   (*engine)->start();
   ASSERT_EQ(run_due(**engine), 1);

@@ -49,11 +49,11 @@ protected:
     std::string text = "state_dir: " + (dir / "state").string() + "\n" +
                        "defaults:\n  backoff: { base: 10s, cap: 1m }\n"
                        "issuers:\n  ca:\n    type: local\n"
-                       "    ca_cert: " + (dir / "ca/intermediate.pem").string() + "\n" +
+                       "    ca_cert: " +
+                       (dir / "ca/intermediate.pem").string() + "\n" +
                        "    ca_key: " + (dir / "ca/intermediate.key").string() + "\n" +
                        "    roots: " + (dir / "ca/ca.pem").string() + "\n" +
-                       "    lifetime: " + lifetime + "\n" + extra_issuer +
-                       "credentials:\n";
+                       "    lifetime: " + lifetime + "\n" + extra_issuer + "credentials:\n";
     for (const auto& n : names) {
       text += "  " + n + ":\n    issuer: ca\n    subject: { common_name: " + n +
               ".example }\n    sans: [\"DNS:" + n + ".example\"]\n    usage: [clientAuth]\n" +
@@ -221,7 +221,8 @@ TEST_F(EngineTest, AnUnavailableIssuerKeepsTheOldCredentialAndBacksOff) {
   for (int attempt = 1; attempt <= 4; ++attempt) {
     ASSERT_TRUE(engine->request_rotation({"a"}).has_value());
     run_with(*engine, std::make_shared<UnavailableIssuer>());
-    delays.push_back(std::chrono::duration_cast<Millis>(*engine->next_deadline() - clock.mono_now()));
+    delays.push_back(
+        std::chrono::duration_cast<Millis>(*engine->next_deadline() - clock.mono_now()));
     EXPECT_EQ(engine->status().front().failures, attempt);
   }
   EXPECT_EQ(live_serial("a"), first);
@@ -263,7 +264,8 @@ TEST_F(EngineTest, AnAnswerFromAnUntrustedCaNeverReachesDisk) {
   EXPECT_EQ(live_serial("a"), first);
   const auto status = engine->status().front();
   EXPECT_EQ(status.failures, 1);
-  EXPECT_NE(status.last_error.find("chain does not verify"), std::string::npos) << status.last_error;
+  EXPECT_NE(status.last_error.find("chain does not verify"), std::string::npos)
+      << status.last_error;
 }
 
 TEST_F(EngineTest, StateSurvivesARestart) {
@@ -327,7 +329,8 @@ TEST_F(EngineTest, ACertificateReplacedByHandIsAdoptedNotRenewed) {
   issuing->start();
   run_due(*issuing);
   const std::string hand = read_file(dir / "scratch/cert.pem").value();
-  ASSERT_TRUE(write_file_atomic(dir / "live/a/key.pem", read_file(dir / "scratch/key.pem").value(), 0600));
+  ASSERT_TRUE(
+      write_file_atomic(dir / "live/a/key.pem", read_file(dir / "scratch/key.pem").value(), 0600));
   ASSERT_TRUE(write_file_atomic(dir / "live/a/cert.pem", hand, 0644));
   const std::string hand_serial = x509::parse_certificate(hand)->info().serial;
 
@@ -605,13 +608,15 @@ TEST_F(EngineTest, ReloadAddsAndRemovesCredentialsAndKeepsStateOnError) {
   EXPECT_EQ(run_due(*engine), 1) << "only the new credential is due";
 
   auto broken = load(yaml("1h", {"a"}));
-  std::get<issuer::LocalIssuerOptions>(broken.issuers.at("ca").options).ca_key = dir / "missing.key";
+  std::get<issuer::LocalIssuerOptions>(broken.issuers.at("ca").options).ca_key = dir /
+                                                                                 "missing.key";
   EXPECT_FALSE(engine->reload(broken).has_value());
   EXPECT_EQ(engine->size(), 2u) << "a failed reload changes nothing";
 
   ASSERT_TRUE(engine->reload(load(yaml("1h", {"b"}))).has_value());
   EXPECT_EQ(engine->size(), 1u);
-  EXPECT_TRUE(std::filesystem::exists(dir / "live/a/cert.pem")) << "files of a removed credential stay";
+  EXPECT_TRUE(std::filesystem::exists(dir / "live/a/cert.pem"))
+      << "files of a removed credential stay";
 }
 
 TEST_F(EngineTest, AReloadLeavesTheFolderOfAKeptCredentialAlone) {

@@ -94,10 +94,12 @@ protected:
   std::string good_yaml() const {
     return "state_dir: " + (dir / "state").string() +
            "\nissuers:\n  ca:\n    type: local\n"
-           "    ca_cert: " + (dir / "ca/ca.pem").string() + "\n" +
-           "    ca_key: " + (dir / "ca/ca.key").string() + "\n" +
+           "    ca_cert: " +
+           (dir / "ca/ca.pem").string() + "\n" + "    ca_key: " + (dir / "ca/ca.key").string() +
+           "\n" +
            "credentials:\n  web:\n    issuer: ca\n    subject: { common_name: web.example }\n"
-           "    output: { dir: " + (dir / "live/web").string() + " }\n";
+           "    output: { dir: " +
+           (dir / "live/web").string() + " }\n";
   }
 
   TempDir dir;
@@ -124,12 +126,12 @@ TEST_F(ServiceTest, ARejectedFileIsAnErrorEventAndStaysInStatusUntilAGoodReload)
   EXPECT_TRUE(events[0].credential.empty());
   EXPECT_NE(events[0].message.find(path + ":3:"), std::string::npos) << events[0].message;
   ASSERT_TRUE(service->rejected_reload());
-  EXPECT_EQ(service->status_line().rfind("config reload rejected at " +
-                                             format_time(clock.wall_now()) + ": " + path + ":",
-                                         0),
-            0u)
+  EXPECT_EQ(
+      service->status_line().rfind(
+          "config reload rejected at " + format_time(clock.wall_now()) + ": " + path + ":", 0),
+      0u)
       << service->status_line();
-  EXPECT_GE(changes, 1);  // STATUS= is sent from on_change
+  EXPECT_GE(changes, 1);                    // STATUS= is sent from on_change
   EXPECT_EQ(service->engine().size(), 1u);  // the old configuration stays
 
   testing::write_text(path, good_yaml());

@@ -9,8 +9,7 @@
 namespace certrotd::engine {
 namespace {
 
-ServerBehaviour requested_and_answered(std::string status_line, int status,
-                                       std::string body = {}) {
+ServerBehaviour requested_and_answered(std::string status_line, int status, std::string body = {}) {
   ServerBehaviour b;
   b.cert_requested = true;
   b.handshake_completed = true;
@@ -50,12 +49,12 @@ TEST(ClientCertVerdict, NginxsNoCertificatePageIsARejection) {
 }
 
 TEST(ClientCertVerdict, Statuses495And496AreRejections) {
-  const auto error =
-      decide_client_cert(requested_and_answered("HTTP/1.1 495 SSL Certificate Error", 495));
+  const auto error = decide_client_cert(
+      requested_and_answered("HTTP/1.1 495 SSL Certificate Error", 495));
   EXPECT_EQ(error.verdict, ClientCertVerdict::rejected);
   EXPECT_NE(error.evidence.find("495"), std::string::npos);
-  const auto required =
-      decide_client_cert(requested_and_answered("HTTP/1.1 496 SSL Certificate Required", 496));
+  const auto required = decide_client_cert(
+      requested_and_answered("HTTP/1.1 496 SSL Certificate Required", 496));
   EXPECT_EQ(required.verdict, ClientCertVerdict::rejected);
 }
 
@@ -169,9 +168,9 @@ TEST(PrintConnectionReport, SaysWhyNoAnswerCame) {
   b.no_answer = "the handshake failed: tlsv1 alert unknown ca";
   std::ostringstream out;
   print_connection_report(verified_report(b), out);
-  EXPECT_NE(out.str().find(
-                "response:            none: the handshake failed: tlsv1 alert unknown ca\n"),
-            std::string::npos)
+  EXPECT_NE(
+      out.str().find("response:            none: the handshake failed: tlsv1 alert unknown ca\n"),
+      std::string::npos)
       << out.str();
 }
 

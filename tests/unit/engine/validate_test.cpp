@@ -78,8 +78,9 @@ TEST_F(ValidateTest, RefusesAnotherName) {
 TEST_F(ValidateTest, RefusesMissingAndExtraSans) {
   auto fewer = request;
   fewer.sans.pop_back();
-  EXPECT_NE(reason(check(issue(fewer, now, now + 1h, *leaf_key), *leaf_key)).find("lacks requested SAN"),
-            std::string::npos);
+  EXPECT_NE(
+      reason(check(issue(fewer, now, now + 1h, *leaf_key), *leaf_key)).find("lacks requested SAN"),
+      std::string::npos);
   auto more = request;
   more.sans.push_back(*x509::parse_san("DNS:extra.example"));
   EXPECT_NE(reason(check(issue(more, now, now + 1h, *leaf_key), *leaf_key)).find("not requested"),
@@ -95,7 +96,8 @@ TEST_F(ValidateTest, RefusesAMissingExtendedKeyUsage) {
 
 TEST_F(ValidateTest, RefusesAnExpiredOrShortLivedCertificate) {
   EXPECT_FALSE(check(issue(request, now - 2h, now - 1h, *leaf_key), *leaf_key).has_value());
-  EXPECT_NE(reason(check(issue(request, now - 1min, now + 10s, *leaf_key), *leaf_key)).find("expires too soon"),
+  EXPECT_NE(reason(check(issue(request, now - 1min, now + 10s, *leaf_key), *leaf_key))
+                .find("expires too soon"),
             std::string::npos);
 }
 

@@ -76,8 +76,8 @@ TEST(ExpectSuccess, ErrorsCarryTheirReasonClass) {
   EXPECT_EQ(expect_success(r, "https://ca/x", k_now).error().to_error().reason,
             Reason::rate_limited);
   r.status = 503;
-  EXPECT_EQ(expect_success(r, "https://ca/x", k_now).error().to_error().reason,
-            Reason::http_status) << "503 without Retry-After is an outage, not a rate limit";
+  EXPECT_EQ(expect_success(r, "https://ca/x", k_now).error().to_error().reason, Reason::http_status)
+      << "503 without Retry-After is an outage, not a rate limit";
   r.headers["retry-after"] = "30";
   EXPECT_EQ(expect_success(r, "https://ca/x", k_now).error().to_error().reason,
             Reason::rate_limited);

@@ -89,8 +89,8 @@ TEST_F(CaInitTest, WithIntermediateCreatesAChainThatVerifiesToTheRoot) {
   EXPECT_TRUE(contains(text.output, "CA:TRUE, pathlen:0")) << text.output;
 
   const auto root = value_of(x509::parse_certificate(testing::read_text(result->ca_cert)));
-  const auto intermediate =
-      value_of(x509::parse_certificate(testing::read_text(result->intermediate_cert)));
+  const auto intermediate = value_of(
+      x509::parse_certificate(testing::read_text(result->intermediate_cert)));
   const auto key = value_of(x509::parse_private_key(testing::read_text(result->intermediate_key)));
   EXPECT_TRUE(x509::key_matches(key, intermediate));
   EXPECT_EQ(intermediate.info().issuer, root.info().subject);
@@ -108,8 +108,8 @@ TEST_F(CaInitTest, TheIntermediateNeverOutlivesTheRoot) {
   const auto result = init_ca(o, m_clock, m_random);
   ASSERT_TRUE(result) << result.error().what();
   const auto root = value_of(x509::parse_certificate(testing::read_text(result->ca_cert)));
-  const auto intermediate =
-      value_of(x509::parse_certificate(testing::read_text(result->intermediate_cert)));
+  const auto intermediate = value_of(
+      x509::parse_certificate(testing::read_text(result->intermediate_cert)));
   EXPECT_EQ(intermediate.info().not_after, root.info().not_after);
 }
 

@@ -48,7 +48,8 @@ protected:
 
   static x509::CertificateRequest web_names() {
     return testing::named("web.example",
-                          {{SanType::dns, "web.example"}, {SanType::ip, "10.0.0.5"},
+                          {{SanType::dns, "web.example"},
+                           {SanType::ip, "10.0.0.5"},
                            {SanType::uri, "spiffe://td/ns/web"}},
                           {ExtendedUsage::server_auth, ExtendedUsage::client_auth});
   }

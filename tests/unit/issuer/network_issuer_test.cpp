@@ -33,8 +33,8 @@ public:
           http::Failure{*kind, "tlsv1 alert unknown ca", request.url, 0, std::nullopt, {}});
     }
     if (answers.empty()) {
-      return tl::unexpected(http::Failure{http::FailureKind::timeout, "no answer queued",
-                                          request.url, 0, std::nullopt, {}});
+      return tl::unexpected(http::Failure{
+          http::FailureKind::timeout, "no answer queued", request.url, 0, std::nullopt, {}});
     }
     auto a = std::move(answers.front());
     answers.pop_front();
@@ -62,7 +62,10 @@ std::string header(const http::Request& r, const std::string& name) {
 std::string one_line(std::string pem) {
   std::string out;
   for (char c : pem) {
-    if (c == '\n') out += "\\n"; else out += c;
+    if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -141,7 +144,8 @@ TEST_F(NetworkIssuerTest, RenewsOverMtlsWithTheCurrentCertificateAndABearerToken
   const CurrentCredential now = current();
   IssueRequest r = request(now);
   m_transport->token();
-  m_transport->answer(200, nlohmann::json{{"certificate", one_line(signed_for(r).to_pem())}}.dump());
+  m_transport->answer(200,
+                      nlohmann::json{{"certificate", one_line(signed_for(r).to_pem())}}.dump());
   auto issued = issuer->issue(r);
   ASSERT_TRUE(issued) << issued.error().what();
   ASSERT_EQ(issued->chain.size(), 1u);
@@ -225,8 +229,9 @@ TEST_F(NetworkIssuerTest, ARefusedClientCertificateIsNamedWithSubjectIssuerAndSe
   auto refused = issuer->issue(request(now));
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("unknown ca; presented the certificate of credential "
-                                         "'web' (subject " + leaf.subject + ", issuer " +
-                                         leaf.issuer + ", serial " + leaf.serial + ")"),
+                                         "'web' (subject " +
+                                         leaf.subject + ", issuer " + leaf.issuer + ", serial " +
+                                         leaf.serial + ")"),
             std::string::npos)
       << refused.error().message;
 
@@ -312,9 +317,9 @@ TEST_F(NetworkIssuerTest, CfsslSignsWithHostsAndProfile) {
   o.profile = "client";
   auto issuer = value_of(CfsslIssuer::create(o, deps()));
   IssueRequest r = request(current());
-  m_transport->answer(200, nlohmann::json{{"success", true},
-                                          {"result", {{"certificate", signed_for(r).to_pem()}}}}
-                               .dump());
+  m_transport->answer(
+      200, nlohmann::json{{"success", true}, {"result", {{"certificate", signed_for(r).to_pem()}}}}
+               .dump());
   auto issued = issuer->issue(r);
   ASSERT_TRUE(issued) << issued.error().what();
   const auto& post = m_transport->requests.at(0);

@@ -36,7 +36,8 @@ protected:
         "\nissuers:\n  ca: { type: local, ca_cert: " + (dir / "ca/ca.pem").string() +
         ", ca_key: " + (dir / "ca/ca.key").string() +
         ", lifetime: 1h }\ncredentials:\n  web: { issuer: ca, sans: [\"DNS:web.example\"], "
-        "output: { dir: " + (dir / "live/web").string() + " } }\n";
+        "output: { dir: " +
+        (dir / "live/web").string() + " } }\n";
     auto config = config::parse_config(text, "test.yaml", dir.path());
     EXPECT_TRUE(config.has_value()) << (config ? "" : config.error().what());
     return *config;
@@ -63,13 +64,16 @@ TEST_F(EngineMetricsTest, GaugesAndCountersFollowTheEngine) {
   const std::string text = registry.render();
   EXPECT_TRUE(contains(text, "certrotd_rotations_total{credential=\"web\"} 1")) << text;
   EXPECT_TRUE(contains(text, "certrotd_credential_state{credential=\"web\",state=\"valid\"} 1"));
-  EXPECT_TRUE(contains(text, "certrotd_certificate_not_after_timestamp_seconds{credential=\"web\"} " +
-                                 std::to_string(unix_seconds(status->cert->not_after))));
-  EXPECT_TRUE(contains(text, "certrotd_certificate_not_before_timestamp_seconds{credential=\"web\"} " +
-                                 std::to_string(unix_seconds(status->cert->not_before))));
+  EXPECT_TRUE(
+      contains(text, "certrotd_certificate_not_after_timestamp_seconds{credential=\"web\"} " +
+                         std::to_string(unix_seconds(status->cert->not_after))));
+  EXPECT_TRUE(
+      contains(text, "certrotd_certificate_not_before_timestamp_seconds{credential=\"web\"} " +
+                         std::to_string(unix_seconds(status->cert->not_before))));
   EXPECT_TRUE(contains(text, "certrotd_next_renewal_timestamp_seconds{credential=\"web\"} " +
                                  std::to_string(unix_seconds(*status->next_attempt))));
-  EXPECT_TRUE(contains(text, "certrotd_issuer_requests_total{issuer=\"ca\",outcome=\"success\"} 1"));
+  EXPECT_TRUE(
+      contains(text, "certrotd_issuer_requests_total{issuer=\"ca\",outcome=\"success\"} 1"));
 }
 
 TEST(TextfileWriter, ABurstOfChangesIsOneWriteAndNothingIsArmedAfterwards) {
@@ -84,7 +88,7 @@ TEST(TextfileWriter, ABurstOfChangesIsOneWriteAndNothingIsArmedAfterwards) {
   for (int i = 0; i < 10000; ++i) (*writer)->mark_dirty();
   EXPECT_TRUE((*writer)->armed());
   EXPECT_FALSE(std::filesystem::exists(dir / "certrotd.prom"));  // not written per change
-  ASSERT_EQ(sd_event_run(loop.get(), UINT64_MAX), 1);           // the one timer fires
+  ASSERT_EQ(sd_event_run(loop.get(), UINT64_MAX), 1);            // the one timer fires
   EXPECT_FALSE((*writer)->armed());
   EXPECT_EQ(testing::read_text(dir / "certrotd.prom"), registry.render());
   EXPECT_EQ(sd_event_run(loop.get(), 0), 0);  // and nothing else is pending

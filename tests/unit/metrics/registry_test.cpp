@@ -46,7 +46,8 @@ TEST(MetricsRegistry, RendersASmallRegistryExactly) {
   registry.observe(engine_event(EventKind::renewed, "web", schedule::State::valid),
                    t0 + std::chrono::seconds(2));
   registry.observe(event(EventKind::dependent_failed, "web"), t0);
-  EXPECT_EQ(registry.render(), R"(# HELP certrotd_build_info Version of the running certrotd, always 1.
+  EXPECT_EQ(registry.render(),
+            R"(# HELP certrotd_build_info Version of the running certrotd, always 1.
 # TYPE certrotd_build_info gauge
 certrotd_build_info{version="1.2.3"} 1
 # HELP certrotd_config_last_reload_successful 1 if the last configuration load or reload was accepted.

@@ -59,11 +59,11 @@ struct Fixture : ::testing::Test {
   FakeBus bus;
   std::vector<Millis> slept;
   std::vector<std::string> retries;
-  ActionRunner runner{RunnerDeps{
-      bus, [this](Millis d) { slept.push_back(d); },
-      [this](const std::string& action, int attempt, const Error& e, Millis) {
-        retries.push_back(action + " #" + std::to_string(attempt) + ": " + e.what());
-      }}};
+  ActionRunner runner{
+      RunnerDeps{bus, [this](Millis d) { slept.push_back(d); },
+                 [this](const std::string& action, int attempt, const Error& e, Millis) {
+                   retries.push_back(action + " #" + std::to_string(attempt) + ": " + e.what());
+                 }}};
   RotationFacts facts{"web", "/var/lib/certrotd/live/web", "01", "02", "2026-11-25T10:00:00Z"};
   RetryPolicy retry{3, 1s, 3s};
 };
@@ -153,8 +153,9 @@ TEST_F(Fixture, BackoffIsCapped) {
 
 TEST(ExecAction, GetsTheCredentialInItsEnvironmentAndItsOutputIsKept) {
   ExecAction a;
-  a.command = {"/bin/sh", "-c", "echo $CERTROT_CREDENTIAL $CERTROT_OLD_SERIAL $CERTROT_NEW_SERIAL "
-                                "$CERTROT_KEY; echo oops >&2"};
+  a.command = {"/bin/sh", "-c",
+               "echo $CERTROT_CREDENTIAL $CERTROT_OLD_SERIAL $CERTROT_NEW_SERIAL "
+               "$CERTROT_KEY; echo oops >&2"};
   RotationFacts facts{"web", "/live/web", "01", "02", "2026-11-25T10:00:00Z"};
   std::string output;
   auto r = run_command(a, exec_environment(facts), output);

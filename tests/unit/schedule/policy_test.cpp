@@ -145,9 +145,9 @@ TEST(RenewalTime, JitterSpreadsAFleetOverTheWholeWindow) {
   double lowest = 1.0;
   double highest = -1.0;
   for (int i = 0; i < 1000; ++i) {
-    const double x =
-        ms_between(centre, renewal_time(v, RenewPolicy{}, "node" + std::to_string(i))) /
-        half_window_ms;  // in [-1, 1]
+    const double x = ms_between(centre,
+                                renewal_time(v, RenewPolicy{}, "node" + std::to_string(i))) /
+                     half_window_ms;  // in [-1, 1]
     lowest = std::min(lowest, x);
     highest = std::max(highest, x);
     const auto bucket = static_cast<std::size_t>(std::clamp((x + 1.0) * 5.0, 0.0, 9.0));

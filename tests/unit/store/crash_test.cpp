@@ -26,8 +26,8 @@ using certrotd::testing::TempDir;
 using test::files_for;
 using test::version_of;
 
-constexpr std::array k_contents = {Content::cert,   Content::chain,  Content::fullchain,
-                                   Content::key,    Content::bundle, Content::ca};
+constexpr std::array k_contents = {Content::cert, Content::chain,  Content::fullchain,
+                                   Content::key,  Content::bundle, Content::ca};
 
 std::size_t count_leftovers(const fs::path& dir) {
   std::size_t n = 0;

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "unit/store/store_test_support.hpp"
 #include "support/test_support.hpp"
+#include "unit/store/store_test_support.hpp"
 
 namespace certrotd::store {
 namespace {
@@ -22,8 +22,8 @@ using certrotd::testing::write_text;
 using test::files_for;
 using test::mode_of;
 
-constexpr std::array k_contents = {Content::cert,   Content::chain,  Content::fullchain,
-                                   Content::key,    Content::bundle, Content::ca};
+constexpr std::array k_contents = {Content::cert, Content::chain,  Content::fullchain,
+                                   Content::key,  Content::bundle, Content::ca};
 
 class CredentialStoreTest : public ::testing::Test {
 protected:

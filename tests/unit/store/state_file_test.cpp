@@ -31,8 +31,8 @@ CredentialState sample_state() {
   for (std::size_t i = 0; i < fingerprint.size(); ++i) {
     fingerprint[i] = static_cast<std::uint8_t>(i * 7 + 3);
   }
-  s.live_cert = CertCache{0x0123456789abcdefULL, "0a1b2c", fingerprint, k_may_first - 1min,
-                          k_may_first + 24h, true};
+  s.live_cert = CertCache{0x0123456789abcdefULL, "0a1b2c",          fingerprint,
+                          k_may_first - 1min,    k_may_first + 24h, true};
   return s;
 }
 
@@ -87,8 +87,9 @@ TEST(StateFilesTest, ACertCacheWithoutItsDatesIsAnError) {
   TempDir root;
   const StateFiles files(root.path());
   ASSERT_TRUE(files.save("web", sample_state()));
-  write_text(files.path_of("web"),
-             R"({"format": 1, "live_cert": {"files_id": "1", "serial": "ab", "fingerprint": "x"}})");
+  write_text(
+      files.path_of("web"),
+      R"({"format": 1, "live_cert": {"files_id": "1", "serial": "ab", "fingerprint": "x"}})");
   EXPECT_FALSE(files.load("web").has_value());
 }
 
@@ -99,7 +100,8 @@ TEST(StateFilesTest, AFilesIdOfAnEarlierVersionReadsAsUnknownNotAsAnError) {
   const std::string fingerprint = format_fingerprint(Fingerprint{});
   write_text(files.path_of("web"),
              R"({"format": 1, "failures": 2, "live_cert": {"files_id": "12:34:56/78:90:12",
-                 "serial": "ab", "fingerprint": ")" + fingerprint + R"(",
+                 "serial": "ab", "fingerprint": ")" +
+                 fingerprint + R"(",
                  "not_before": "2024-05-01T00:00:00Z", "not_after": "2024-05-02T00:00:00Z"}})");
   auto loaded = files.load("web");
   ASSERT_TRUE(loaded) << loaded.error().what();
@@ -217,11 +219,10 @@ TEST(StateFilesTest, FieldsOfTheWrongTypeAreAnError) {
   TempDir root;
   const StateFiles files(root.path());
   ASSERT_TRUE(fs::create_directories(root.path() / "state"));
-  for (const char* text : {R"({"failures": "three"})", R"({"failures": -1})",
-                           R"({"last_success": 1714564800})",
-                           R"({"last_success": "yesterday"})",
-                           R"({"last_success": "2024-02-30T00:00:00Z"})",
-                           R"({"installed_serial": 12})", R"([1, 2])"}) {
+  for (const char* text :
+       {R"({"failures": "three"})", R"({"failures": -1})", R"({"last_success": 1714564800})",
+        R"({"last_success": "yesterday"})", R"({"last_success": "2024-02-30T00:00:00Z"})",
+        R"({"installed_serial": 12})", R"([1, 2])"}) {
     write_text(files.path_of("web"), text);
     EXPECT_FALSE(files.load("web")) << text;
   }

@@ -124,11 +124,9 @@ TEST(RemoveTempFiles, RemovesOnlyItsOwnTemporaryFilesForTheTarget) {
   EXPECT_EQ(*removed, 1);
   std::vector<std::string> left = entries(dir.path());
   std::sort(left.begin(), left.end());
-  EXPECT_EQ(left,
-            (std::vector<std::string>{".certrotd-tmp.web.crt.AbC123",
-                                      ".certrotd-tmp.web.key.Folder",
-                                      ".certrotd-tmp.web.key.Link00",
-                                      ".certrotd-tmp.web.key.notours", "web.key"}));
+  EXPECT_EQ(left, (std::vector<std::string>{
+                      ".certrotd-tmp.web.crt.AbC123", ".certrotd-tmp.web.key.Folder",
+                      ".certrotd-tmp.web.key.Link00", ".certrotd-tmp.web.key.notours", "web.key"}));
   EXPECT_TRUE(fs::exists("/etc/passwd"));
 }
 

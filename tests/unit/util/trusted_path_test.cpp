@@ -73,8 +73,8 @@ TEST_F(TrustedPath, RefusesAFolderOfAnotherUserAndNamesItAndItsOwner) {
 TEST_F(TrustedPath, TrustsTheDaemonsOwnUser) {
   fs::create_directories(m_root / "mine");
   give_away(m_root / "mine");
-  EXPECT_TRUE(open_trusted_dir(m_root / "mine", PathTrust{k_other, k_other},
-                               MissingFolders::refuse));
+  EXPECT_TRUE(
+      open_trusted_dir(m_root / "mine", PathTrust{k_other, k_other}, MissingFolders::refuse));
 }
 
 TEST_F(TrustedPath, RefusesAFolderWritableByAnotherGroup) {

@@ -26,7 +26,8 @@ std::string strip_leading_zeros(std::string hex) {
 }
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size())) {
+  for (auto pos = text.find(from); pos != std::string::npos;
+       pos = text.find(from, pos + to.size())) {
     text.replace(pos, from.size(), to);
   }
   return text;
@@ -121,7 +122,8 @@ TEST_F(CertificateTest, ATruncatedCertificateIsAnError) {
   const std::string pem = m_leaf.cert.to_pem();
   const auto body_start = pem.find('\n') + 1;
   // Drop the middle of the base64 body but keep the BEGIN and END lines.
-  const std::string truncated = pem.substr(0, body_start + 64) + "\n" + pem.substr(pem.rfind("-----END"));
+  const std::string truncated = pem.substr(0, body_start + 64) + "\n" +
+                                pem.substr(pem.rfind("-----END"));
   const auto parsed = parse_certificates(m_root.cert.to_pem() + truncated);
   ASSERT_FALSE(parsed);
   EXPECT_TRUE(contains(parsed.error().message, "certificate #2"));
@@ -154,7 +156,8 @@ TEST_F(CertificateTest, InfoAgreesWithTheOpensslCli) {
   EXPECT_EQ(info.authority_key_id, m_root.cert.info().subject_key_id);
 
   EXPECT_EQ(info.common_name, "web.example");
-  EXPECT_EQ(info.sans, (std::vector<San>{{SanType::dns, "web.example"}, {SanType::ip, "10.0.0.5"}}));
+  EXPECT_EQ(info.sans,
+            (std::vector<San>{{SanType::dns, "web.example"}, {SanType::ip, "10.0.0.5"}}));
   EXPECT_EQ(info.usages, std::vector<ExtendedUsage>{ExtendedUsage::server_auth});
   EXPECT_EQ(info.not_before, m_start);
   EXPECT_EQ(info.not_after, m_start + 24h);
@@ -225,7 +228,8 @@ INSTANTIATE_TEST_SUITE_P(
                       KeySpec{KeyType::rsa, "", 4096}, KeySpec{KeyType::ed25519, "", 0}),
     [](const ::testing::TestParamInfo<KeySpec>& param_info) {
       std::string name = to_string(param_info.param);
-      std::replace_if(name.begin(), name.end(), [](char c) { return c == ' ' || c == '-'; }, '_');
+      std::replace_if(
+          name.begin(), name.end(), [](char c) { return c == ' ' || c == '-'; }, '_');
       return name;
     });
 
@@ -316,8 +320,7 @@ TEST_F(PrivateKeyInputTest, EncryptedLegacyPkcs1KeyNeedsItsPassphrase) {
 }
 
 TEST_F(PrivateKeyInputTest, LegacySec1EcKeyWithParametersIsAccepted) {
-  const auto gen =
-      openssl({"ecparam", "-name", "secp384r1", "-genkey", "-out", path("ec.pem")});
+  const auto gen = openssl({"ecparam", "-name", "secp384r1", "-genkey", "-out", path("ec.pem")});
   ASSERT_EQ(gen.exit_code, 0) << gen.output;
   const std::string pem = testing::read_text(path("ec.pem"));
   ASSERT_TRUE(contains(pem, "-----BEGIN EC PARAMETERS-----"));

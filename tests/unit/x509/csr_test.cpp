@@ -43,7 +43,8 @@ TEST_P(CsrTest, CarriesTheSubjectSansAndUsagesAndVerifiesWithOpenssl) {
 
   const auto path = (m_dir / "req.pem").string();
   testing::write_text(path, *pem);
-  const auto cli = openssl({"req", "-in", path, "-noout", "-text", "-verify", "-nameopt", "RFC2253"});
+  const auto cli = openssl(
+      {"req", "-in", path, "-noout", "-text", "-verify", "-nameopt", "RFC2253"});
   ASSERT_EQ(cli.exit_code, 0) << cli.output;
   EXPECT_TRUE(contains(cli.output, "verify OK")) << cli.output;
   EXPECT_TRUE(contains(cli.output,
@@ -76,7 +77,7 @@ INSTANTIATE_TEST_SUITE_P(EveryKeyType, CsrTest,
                          [](const ::testing::TestParamInfo<KeySpec>& param_info) {
                            return param_info.param.type == KeyType::ec    ? std::string("ec")
                                   : param_info.param.type == KeyType::rsa ? std::string("rsa")
-                                                                    : std::string("ed25519");
+                                                                          : std::string("ed25519");
                          });
 
 TEST(Csr, WithoutSansOrUsagesHasNoExtensionRequest) {

@@ -23,10 +23,10 @@ protected:
       : m_root(testing::make_root(m_random, m_start - 24h, m_start + 24h * 365)),
         m_intermediate(testing::issue_from(m_root, m_random, testing::named("Test Intermediate"),
                                            m_start - 24h, m_start + 24h * 90, /*is_ca=*/true)),
-        m_leaf(testing::issue_from(m_intermediate, m_random,
-                                   testing::named("web.example", k_sans,
-                                                  {ExtendedUsage::server_auth}),
-                                   m_start, m_start + 24h)) {}
+        m_leaf(
+            testing::issue_from(m_intermediate, m_random,
+                                testing::named("web.example", k_sans, {ExtendedUsage::server_auth}),
+                                m_start, m_start + 24h)) {}
 
   std::string write(const std::string& name, const std::vector<Certificate>& certs) {
     const auto path = m_dir / name;
@@ -165,7 +165,8 @@ TEST_F(SignVerifyTest, Ed25519CaSignsWithPureEd25519) {
 TEST_F(SignVerifyTest, AnExpiredLeafFailsWithOpensslsReasonDepthAndSubject) {
   const auto expired = verify_at(m_start + 24h + 1s);
   ASSERT_FALSE(expired);
-  EXPECT_TRUE(contains(expired.error().message, "certificate has expired")) << expired.error().message;
+  EXPECT_TRUE(contains(expired.error().message, "certificate has expired"))
+      << expired.error().message;
   EXPECT_TRUE(contains(expired.error().message, "depth 0")) << expired.error().message;
   EXPECT_TRUE(contains(expired.error().message, "CN=web.example")) << expired.error().message;
   EXPECT_TRUE(verify_at(m_start + 24h - 1s));
@@ -174,13 +175,14 @@ TEST_F(SignVerifyTest, AnExpiredLeafFailsWithOpensslsReasonDepthAndSubject) {
 TEST_F(SignVerifyTest, ALeafThatIsNotYetValidFails) {
   const auto early = verify_at(m_start - 1s);
   ASSERT_FALSE(early);
-  EXPECT_TRUE(contains(early.error().message, "certificate is not yet valid")) << early.error().message;
+  EXPECT_TRUE(contains(early.error().message, "certificate is not yet valid"))
+      << early.error().message;
   EXPECT_TRUE(verify_at(m_start));
 }
 
 TEST_F(SignVerifyTest, AnExpiredIntermediateIsReportedAtDepthOne) {
-  const auto intermediate = testing::issue_from(m_root, m_random, testing::named("Short Intermediate"),
-                                                m_start - 2h, m_start - 1h, true);
+  const auto intermediate = testing::issue_from(
+      m_root, m_random, testing::named("Short Intermediate"), m_start - 2h, m_start - 1h, true);
   const auto leaf = testing::issue_from(intermediate, m_random, testing::named("web.example"),
                                         m_start - 2h, m_start + 1h);
   const std::array intermediates{intermediate.cert};
@@ -215,22 +217,24 @@ TEST_F(SignVerifyTest, AMissingIntermediateFails) {
 
 TEST_F(SignVerifyTest, AWrongPurposeFails) {
   const auto client = testing::issue_from(
-      m_intermediate, m_random, testing::named("client", {}, {ExtendedUsage::client_auth}),
-      m_start, m_start + 1h);
+      m_intermediate, m_random, testing::named("client", {}, {ExtendedUsage::client_auth}), m_start,
+      m_start + 1h);
   const std::array intermediates{m_intermediate.cert};
   const std::array anchors{m_root.cert};
-  const auto as_server =
-      verify_chain(client.cert, intermediates, anchors, {m_start, ExtendedUsage::server_auth});
+  const auto as_server = verify_chain(client.cert, intermediates, anchors,
+                                      {m_start, ExtendedUsage::server_auth});
   ASSERT_FALSE(as_server);
   EXPECT_TRUE(contains(as_server.error().message,
                        X509_verify_cert_error_string(X509_V_ERR_INVALID_PURPOSE)))
       << as_server.error().message;
-  const auto as_client =
-      verify_chain(client.cert, intermediates, anchors, {m_start, ExtendedUsage::client_auth});
+  const auto as_client = verify_chain(client.cert, intermediates, anchors,
+                                      {m_start, ExtendedUsage::client_auth});
   EXPECT_TRUE(as_client) << as_client.error().what();
 
-  EXPECT_NE(openssl_verify(client.cert, {m_intermediate.cert}, m_root.cert, "sslserver").exit_code, 0);
-  EXPECT_EQ(openssl_verify(client.cert, {m_intermediate.cert}, m_root.cert, "sslclient").exit_code, 0);
+  EXPECT_NE(openssl_verify(client.cert, {m_intermediate.cert}, m_root.cert, "sslserver").exit_code,
+            0);
+  EXPECT_EQ(openssl_verify(client.cert, {m_intermediate.cert}, m_root.cert, "sslclient").exit_code,
+            0);
 }
 
 TEST_F(SignVerifyTest, AnIntermediateCanBeTheTrustAnchor) {
