@@ -50,9 +50,13 @@ std::string describe_group(gid_t gid) {
   return "gid " + std::to_string(gid);
 }
 
-bool trusted_owner(uid_t uid, const PathTrust& trust) { return uid == 0 || uid == trust.own_uid; }
+bool trusted_owner(uid_t uid, const PathTrust& trust) {
+  return uid == 0 || uid == trust.own_uid || uid == trust.service_uid;
+}
 
-bool trusted_group(gid_t gid, const PathTrust& trust) { return gid == 0 || gid == trust.own_gid; }
+bool trusted_group(gid_t gid, const PathTrust& trust) {
+  return gid == 0 || gid == trust.own_gid || gid == trust.service_gid;
+}
 
 const char* kind_of(const struct stat& st) {
   return S_ISDIR(st.st_mode) ? "folder" : S_ISLNK(st.st_mode) ? "symbolic link" : "file";
@@ -207,7 +211,17 @@ Result<Walked> walk(const std::filesystem::path& path, const PathTrust& trust,
 
 }  // namespace
 
-PathTrust PathTrust::of_this_process() { return PathTrust{::geteuid(), ::getegid()}; }
+PathTrust PathTrust::of_this_process() {
+  PathTrust trust{::geteuid(), ::getegid(), std::nullopt, std::nullopt};
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwnam_r(k_service_user, &pw, buf.data(), buf.size(), &found) == 0 && found) {
+    trust.service_uid = found->pw_uid;
+    trust.service_gid = found->pw_gid;
+  }
+  return trust;
+}
 
 std::string describe_user(uid_t uid) {
   std::vector<char> buf(16384);

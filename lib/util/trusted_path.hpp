@@ -32,6 +32,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "util/fd.hpp"
@@ -43,8 +44,16 @@ namespace certrotd {
 struct PathTrust {
   uid_t own_uid = 0;
   gid_t own_gid = 0;
+  // The system user the packaged service runs as (k_service_user), when the account exists:
+  // its folders (/var/lib/certrotd, the unit's StateDirectory=) are the daemon's own, also when
+  // root runs `check`, `import` or an offline `rollback` on them. Whoever is that user already
+  // is the daemon, so trusting it gives nobody anything new.
+  std::optional<uid_t> service_uid;
+  std::optional<gid_t> service_gid;
 
-  // The effective user and group of this process.
+  static constexpr const char* k_service_user = "certrotd";
+
+  // The effective user and group of this process, and the service user if it exists.
   static PathTrust of_this_process();
 };
 

@@ -48,7 +48,7 @@ protected:
   }
 
   const TempDir m_root;
-  const PathTrust m_trust{0, 0};
+  const PathTrust m_trust{0, 0, std::nullopt, std::nullopt};
 };
 
 TEST_F(TrustedPath, OpensAFolderWhosePathBelongsToRoot) {
@@ -73,8 +73,21 @@ TEST_F(TrustedPath, RefusesAFolderOfAnotherUserAndNamesItAndItsOwner) {
 TEST_F(TrustedPath, TrustsTheDaemonsOwnUser) {
   fs::create_directories(m_root / "mine");
   give_away(m_root / "mine");
-  EXPECT_TRUE(
-      open_trusted_dir(m_root / "mine", PathTrust{k_other, k_other}, MissingFolders::refuse));
+  EXPECT_TRUE(open_trusted_dir(m_root / "mine",
+                               PathTrust{k_other, k_other, std::nullopt, std::nullopt},
+                               MissingFolders::refuse));
+}
+
+TEST_F(TrustedPath, RootTrustsTheServiceUsersFoldersToo) {
+  // /var/lib/certrotd belongs to the packaged service's user; root's `check` must accept it.
+  fs::create_directories(m_root / "service/live");
+  give_away(m_root / "service");
+  ASSERT_FALSE(open(m_root / "service/live"));
+  const PathTrust with_service{0, 0, k_other, k_other};
+  EXPECT_TRUE(open_trusted_dir(m_root / "service/live", with_service, MissingFolders::refuse));
+  ASSERT_EQ(::chown((m_root / "service").c_str(), k_other, k_other), 0);
+  chmod_to(m_root / "service", 0775);
+  EXPECT_TRUE(open_trusted_dir(m_root / "service/live", with_service, MissingFolders::refuse));
 }
 
 TEST_F(TrustedPath, RefusesAFolderWritableByAnotherGroup) {
