@@ -111,3 +111,22 @@ assert_credential_ok() {
   openssl verify -CAfile "$dir/ca.pem" "${untrusted[@]}" "$dir/cert.pem" >/dev/null ||
     fail "$dir: chain does not verify"
 }
+
+# nginx_preamble: the start of an nginx.conf for a test nginx run as root in the foreground, all
+# of its files under $work/nginx (make $work/nginx/tmp first); the caller writes its server
+# blocks and the closing brace.
+nginx_preamble() {
+  cat <<NGINX
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events {}
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/tmp/body;
+  proxy_temp_path $work/nginx/tmp/proxy;
+  fastcgi_temp_path $work/nginx/tmp/fastcgi;
+  uwsgi_temp_path $work/nginx/tmp/uwsgi;
+  scgi_temp_path $work/nginx/tmp/scgi;
+NGINX
+}

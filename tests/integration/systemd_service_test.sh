@@ -21,18 +21,9 @@ YAML
 "$CERTROTD" check --config "$work/config.yaml" >/dev/null || fail "config does not load"
 
 mkdir -p "$work/nginx/tmp"
-cat >"$work/nginx/nginx.conf" <<NGINX
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events {}
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/tmp/body;
-  proxy_temp_path $work/nginx/tmp/proxy;
-  fastcgi_temp_path $work/nginx/tmp/fastcgi;
-  uwsgi_temp_path $work/nginx/tmp/uwsgi;
-  scgi_temp_path $work/nginx/tmp/scgi;
+{
+  nginx_preamble
+  cat <<NGINX
   server {
     listen 127.0.0.1:$port ssl;
     ssl_certificate $work/live/$cred/fullchain.pem;
@@ -44,6 +35,7 @@ http {
   }
 }
 NGINX
+} >"$work/nginx/nginx.conf"
 cat >"$unit_dir/nginx-it.service" <<UNIT
 [Service]
 ExecStart=/usr/sbin/nginx -e $work/nginx/error.log -c $work/nginx/nginx.conf

@@ -40,19 +40,7 @@ cases+=("other-name $(free_port) TLSv1.3 optional $right other")
 cases+=("rogue-server $(free_port) TLSv1.3 optional $right rogue-srv")
 mkdir -p "$work/nginx/tmp"
 {
-  cat <<NGINX
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events {}
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/tmp/body;
-  proxy_temp_path $work/nginx/tmp/proxy;
-  fastcgi_temp_path $work/nginx/tmp/fastcgi;
-  uwsgi_temp_path $work/nginx/tmp/uwsgi;
-  scgi_temp_path $work/nginx/tmp/scgi;
-NGINX
+  nginx_preamble
   for c in "${cases[@]}"; do
     read -r _ port proto verify ca cert <<<"$c"
     cat <<NGINX
