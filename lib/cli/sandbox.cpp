@@ -1,4 +1,4 @@
-#include "engine/sandbox.hpp"
+#include "cli/sandbox.hpp"
 
 #include <algorithm>
 #include <array>
@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace certrotd::engine {
+namespace certrotd::cli {
 
 namespace {
 
@@ -138,4 +138,4 @@ std::string polkit_rule(const config::Config& config, const std::string& user) {
          "});\n";
 }
 
-}  // namespace certrotd::engine
+}  // namespace certrotd::cli

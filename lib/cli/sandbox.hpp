@@ -10,7 +10,7 @@
 
 #include "config/config.hpp"
 
-namespace certrotd::engine {
+namespace certrotd::cli {
 
 struct SandboxReport {
   // One line per path that would fail: "credential 'web': copy /etc/nginx/tls/web.crt: ...".
@@ -34,4 +34,4 @@ std::string read_write_paths_drop_in(const std::vector<std::filesystem::path>& m
 // --polkit-rule` prints it, for /etc/polkit-1/rules.d/50-certrotd.rules.
 std::string polkit_rule(const config::Config& config, const std::string& user);
 
-}  // namespace certrotd::engine
+}  // namespace certrotd::cli

@@ -1,4 +1,4 @@
-#include "engine/test_connection.hpp"
+#include "cli/test_connection.hpp"
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
@@ -13,7 +13,7 @@
 #include "x509/certificate.hpp"
 #include "x509/handles.hpp"
 
-namespace certrotd::engine {
+namespace certrotd::cli {
 
 namespace {
 
@@ -127,7 +127,7 @@ Result<SslCtxPtr> client_context(const config::CredentialConfig& credential,
   SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return fail("cannot create a TLS context: " + ssl_errors());
   if (credential.key_passphrase_file) {
-    auto pass = read_passphrase(*credential.key_passphrase_file);
+    auto pass = engine::read_passphrase(*credential.key_passphrase_file);
     if (!pass) return fail(pass.error());
     passphrase = std::move(*pass);
     SSL_CTX_set_default_passwd_cb_userdata(ctx.get(), passphrase.data());
@@ -356,4 +356,4 @@ void print_connection_report(const ConnectionReport& report, std::ostream& out) 
   }
 }
 
-}  // namespace certrotd::engine
+}  // namespace certrotd::cli

@@ -17,7 +17,7 @@
 #include "config/config.hpp"
 #include "util/result.hpp"
 
-namespace certrotd::engine {
+namespace certrotd::cli {
 
 enum class ClientCertVerdict {
   not_requested,  // the server sent no CertificateRequest
@@ -81,4 +81,4 @@ bool connection_passed(const ConnectionReport& report);
 // client certificate verdict with its evidence, the answer's status line.
 void print_connection_report(const ConnectionReport& report, std::ostream& out);
 
-}  // namespace certrotd::engine
+}  // namespace certrotd::cli

@@ -1,4 +1,4 @@
-#include "notify/control.hpp"
+#include "control/client.hpp"
 
 #include <cerrno>
 #include <cstdlib>
@@ -6,7 +6,12 @@
 
 #include "notify/sd_bus_handles.hpp"
 
-namespace certrotd::notify {
+namespace certrotd::control {
+
+using notify::BusError;
+using notify::BusKind;
+using notify::SdBusMessagePtr;
+using notify::SdBusPtr;
 
 namespace {
 
@@ -163,4 +168,4 @@ Result<std::vector<RotateResult>> ControlClient::rotate_and_wait(
   return out;
 }
 
-}  // namespace certrotd::notify
+}  // namespace certrotd::control

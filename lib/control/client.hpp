@@ -18,7 +18,7 @@
 //     Reload()           -> ()  re-read the configuration file, as on SIGHUP; a rejected file is
 //                              the error org.certrotd.Error.ReloadRejected with file:line:col
 //
-// The server side lives in lib/engine (it needs the engine); the policy file
+// The server side is server.hpp (it needs the service); the policy file
 // packaging/dbus/org.certrotd.Daemon.conf lets only root call it on the system bus.
 #pragma once
 
@@ -30,7 +30,7 @@
 #include "notify/action.hpp"
 #include "util/result.hpp"
 
-namespace certrotd::notify {
+namespace certrotd::control {
 
 inline constexpr const char* k_control_name = "org.certrotd.Daemon";
 inline constexpr const char* k_control_path = "/org/certrotd/Daemon";
@@ -46,9 +46,13 @@ struct RotateResult {
 // Calls into a running daemon. Errors are retryable when no daemon answers on that bus (the CLI
 // then falls back to reading the files), permanent when the daemon refused; a name the daemon
 // does not know has Reason::config, and a rotate_and_wait that ran out of time Reason::network.
+// Virtual so that the subcommands' tests (tests/unit/cli) can stand in for a daemon.
 class ControlClient {
 public:
-  explicit ControlClient(BusKind bus) : m_bus(bus) {}
+  explicit ControlClient(notify::BusKind bus) : m_bus(bus) {}
+  virtual ~ControlClient() = default;
+  ControlClient(const ControlClient&) = delete;
+  ControlClient& operator=(const ControlClient&) = delete;
 
   struct Status {
     std::string config;  // the daemon's configuration file
@@ -57,17 +61,17 @@ public:
     std::vector<std::string> unknown;
   };
 
-  Result<Status> status(const std::vector<std::string>& names) const;
-  Result<void> reload() const;
-  Result<void> rotate(const std::vector<std::string>& names) const;
+  virtual Result<Status> status(const std::vector<std::string>& names) const;
+  virtual Result<void> reload() const;
+  virtual Result<void> rotate(const std::vector<std::string>& names) const;
   // Returns when every named rotation (all when empty) ended, in the order asked, or fails
   // once `timeout` passed.
-  Result<std::vector<RotateResult>> rotate_and_wait(const std::vector<std::string>& names,
-                                                    std::chrono::milliseconds timeout) const;
-  Result<std::string> rollback(const std::string& name) const;
+  virtual Result<std::vector<RotateResult>> rotate_and_wait(
+      const std::vector<std::string>& names, std::chrono::milliseconds timeout) const;
+  virtual Result<std::string> rollback(const std::string& name) const;
 
 private:
-  BusKind m_bus;
+  notify::BusKind m_bus;
 };
 
-}  // namespace certrotd::notify
+}  // namespace certrotd::control

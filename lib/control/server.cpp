@@ -1,4 +1,4 @@
-#include "engine/control.hpp"
+#include "control/server.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -6,9 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "notify/control.hpp"
+#include "control/client.hpp"
 
-namespace certrotd::engine {
+namespace certrotd::control {
 
 namespace {
 
@@ -41,14 +41,14 @@ int reply_unknown(sd_bus_message* m, const std::string& name) {
 
 }  // namespace
 
-void append_status_json(std::string& out, const CredentialStatus& s) {
+void append_status_json(std::string& out, const engine::CredentialStatus& s) {
   nlohmann::json item;
   item["name"] = s.name;
   item["issuer"] = s.issuer;
   item["state"] = std::string(schedule::to_string(s.state));
   item["serial"] = s.cert ? s.cert->serial : "";
-  item["not_after"] = s.cert ? format_time(s.cert->not_after) : "";
-  item["next_renewal"] = s.next_attempt ? format_time(*s.next_attempt) : "";
+  item["not_after"] = s.cert ? engine::format_time(s.cert->not_after) : "";
+  item["next_renewal"] = s.next_attempt ? engine::format_time(*s.next_attempt) : "";
   item["failures"] = s.failures;
   item["last_error"] = s.last_error;
   item["reason"] = s.reason;
@@ -64,7 +64,7 @@ void append_status_json(std::string& out, const CredentialStatus& s) {
   out += item.dump();
 }
 
-std::string status_json(const std::vector<CredentialStatus>& status) {
+std::string status_json(const std::vector<engine::CredentialStatus>& status) {
   std::string out = "[";
   for (const auto& s : status) append_status_json(out, s);
   out += ']';
@@ -72,7 +72,7 @@ std::string status_json(const std::vector<CredentialStatus>& status) {
 }
 
 Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, notify::BusKind kind,
-                                                             Service& service,
+                                                             service::Service& service,
                                                              ControlOptions options) {
   std::unique_ptr<ControlServer> server(new ControlServer(service, std::move(options)));
   sd_bus* raw = nullptr;
@@ -99,19 +99,19 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
       SD_BUS_VTABLE_END,
   };
   sd_bus_slot* slot = nullptr;
-  r = sd_bus_add_object_vtable(raw, &slot, notify::k_control_path, notify::k_control_interface,
+  r = sd_bus_add_object_vtable(raw, &slot, k_control_path, k_control_interface,
                                k_vtable, server.get());
   if (r < 0) return fail("cannot export the control object: " + error_text(r));
   server->m_slot.reset(slot);
-  r = sd_bus_request_name(raw, notify::k_control_name, 0);
+  r = sd_bus_request_name(raw, k_control_name, 0);
   if (r < 0) {
-    return fail("cannot own " + std::string(notify::k_control_name) + " on the " +
+    return fail("cannot own " + std::string(k_control_name) + " on the " +
                 std::string(notify::to_string(kind)) + " bus: " + error_text(r) +
                 " (is another certrotd running, or the D-Bus policy file missing?)");
   }
   r = sd_bus_attach_event(raw, loop, 0);
   if (r < 0) return fail("cannot attach the bus to the event loop: " + error_text(r));
-  service.on_rotated([s = server.get()](const RotationOutcome& outcome) { s->rotated(outcome); });
+  service.on_rotated([s = server.get()](const service::RotationOutcome& outcome) { s->rotated(outcome); });
   return server;
 }
 
@@ -131,7 +131,7 @@ std::optional<std::string> ControlServer::first_unknown(
 
 std::string ControlServer::answer(const std::vector<std::string>& names,
                                   std::vector<std::string>& unknown) {
-  const Engine& engine = m_service.engine();
+  const engine::Engine& engine = m_service.engine();
   std::string json = "[";
   if (names.empty()) {
     for (const auto& credential : engine.config().credentials) {
@@ -238,7 +238,7 @@ int ControlServer::on_rotate_and_wait(sd_bus_message* m, void* userdata, sd_bus_
   return 1;  // the reply follows from rotated()
 }
 
-void ControlServer::rotated(const RotationOutcome& outcome) {
+void ControlServer::rotated(const service::RotationOutcome& outcome) {
   for (auto it = m_waiters.begin(); it != m_waiters.end();) {
     Waiter& waiter = *it;
     if (std::find(waiter.names.begin(), waiter.names.end(), outcome.name) != waiter.names.end()) {
@@ -261,7 +261,7 @@ int ControlServer::reply_outcomes(Waiter& waiter) {
   r = sd_bus_message_open_container(reply.get(), 'a', "(sbs)");
   for (const auto& name : waiter.names) {
     if (r < 0) break;
-    const RotationOutcome& o = waiter.done.at(name);
+    const service::RotationOutcome& o = waiter.done.at(name);
     r = sd_bus_message_append(reply.get(), "(sbs)", o.name.c_str(), o.renewed ? 1 : 0,
                               o.detail.c_str());
   }
@@ -282,4 +282,4 @@ int ControlServer::on_reload(sd_bus_message* m, void* userdata, sd_bus_error*) {
   return sd_bus_reply_method_return(m, "");
 }
 
-}  // namespace certrotd::engine
+}  // namespace certrotd::control

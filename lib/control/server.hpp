@@ -12,23 +12,23 @@
 #include <string>
 #include <vector>
 
-#include "engine/service.hpp"
+#include "service/service.hpp"
 #include "notify/action.hpp"
 #include "notify/sd_bus_handles.hpp"
 #include "util/clock.hpp"
 
-namespace certrotd::engine {
+namespace certrotd::control {
 
 // The JSON `certrotd status --json` prints: an array with one object per credential
 // {name, issuer, state, serial, not_after, next_renewal, failures, last_error, dir,
 //  dependents: [{action, ok, attempts, detail}]}. Times are RFC 3339 UTC. Compact: the CLI
 // indents it for people.
-std::string status_json(const std::vector<CredentialStatus>& status);
+std::string status_json(const std::vector<engine::CredentialStatus>& status);
 
 // The same, one credential at a time: appends `s` as an element of an array being built in
 // `out` (a comma first unless `out` is "["). Lets the daemon answer for 10,000 credentials
 // without a vector of their statuses and a JSON tree of all of them alive at once.
-void append_status_json(std::string& out, const CredentialStatus& s);
+void append_status_json(std::string& out, const engine::CredentialStatus& s);
 
 // What the daemon tells about itself and asks of its owner.
 struct ControlOptions {
@@ -46,13 +46,13 @@ public:
   // Connects to the bus, exports the object and takes the well-known name. `service` and `loop`
   // must outlive the server.
   static Result<std::unique_ptr<ControlServer>> create(sd_event* loop, notify::BusKind kind,
-                                                       Service& service, ControlOptions options);
+                                                       service::Service& service, ControlOptions options);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
 private:
-  ControlServer(Service& service, ControlOptions options)
+  ControlServer(service::Service& service, ControlOptions options)
       : m_service(service), m_options(std::move(options)) {}
 
   // The JSON array for `names` (every credential when empty); unknown names go to `unknown`.
@@ -69,18 +69,18 @@ private:
   struct Waiter {
     notify::SdBusMessagePtr call;
     std::vector<std::string> names;  // in the order asked, without repeats
-    std::map<std::string, RotationOutcome> done;
+    std::map<std::string, service::RotationOutcome> done;
   };
   // The first name that is no credential of the running configuration.
   std::optional<std::string> first_unknown(const std::vector<std::string>& names) const;
-  void rotated(const RotationOutcome& outcome);
+  void rotated(const service::RotationOutcome& outcome);
   static int reply_outcomes(Waiter& waiter);
 
-  Service& m_service;
+  service::Service& m_service;
   ControlOptions m_options;
   std::list<Waiter> m_waiters;
   notify::SdBusPtr m_bus;  // declared before the slot: destroyed after it
   notify::SdBusSlotPtr m_slot;
 };
 
-}  // namespace certrotd::engine
+}  // namespace certrotd::control

@@ -2,8 +2,6 @@
 
 #include <ctime>
 
-#include <spdlog/spdlog.h>
-
 namespace certrotd::engine {
 
 std::string_view to_string(EventKind kind) {
@@ -36,33 +34,6 @@ std::string format_time(SystemTime t) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-namespace {
-
-spdlog::level::level_enum level_of(Severity s) {
-  switch (s) {
-    case Severity::debug: return spdlog::level::debug;
-    case Severity::info: return spdlog::level::info;
-    case Severity::warning: return spdlog::level::warn;
-    case Severity::error: return spdlog::level::err;
-  }
-  return spdlog::level::info;
-}
-
-}  // namespace
-
-void LogEventSink::emit(const Event& event) {
-  std::string line(to_string(event.kind));
-  if (!event.credential.empty()) line += " credential=" + event.credential;
-  if (!event.issuer.empty()) line += " issuer=" + event.issuer;
-  if (!event.serial.empty()) line += " serial=" + event.serial;
-  if (event.not_after) line += " not_after=" + format_time(*event.not_after);
-  if (event.reason != Reason::unspecified) {
-    line += " reason=" + std::string(to_string(event.reason));
-  }
-  if (!event.message.empty()) line += ": " + event.message;
-  m_logger->log(level_of(event.severity), line);
 }
 
 }  // namespace certrotd::engine

@@ -1,21 +1,15 @@
-// What certrotd reports. Every noteworthy step is one `Event`; a sink turns it into a log line
-// (spdlog on stderr now, journald fields later). Sinks never see key material: events carry
+// What certrotd reports. Every noteworthy step is one `Event`; a sink turns it into a log line or
+// journal fields (lib/telemetry) or a metric (lib/metrics). Sinks never see key material: events carry
 // names, serials, dates and error text only.
 #pragma once
 
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "schedule/policy.hpp"
 #include "util/clock.hpp"
 #include "util/result.hpp"
-
-namespace spdlog {
-class logger;
-}
 
 namespace certrotd::engine {
 
@@ -63,29 +57,6 @@ public:
   virtual ~EventSink() = default;
   // Called from the loop thread and from rotation workers; implementations are thread-safe.
   virtual void emit(const Event& event) = 0;
-};
-
-// Hands every event to each of `sinks` in order (the journal or log, and the metrics).
-class FanOutEventSink final : public EventSink {
-public:
-  explicit FanOutEventSink(std::vector<EventSink*> sinks) : m_sinks(std::move(sinks)) {}
-  void emit(const Event& event) override {
-    for (EventSink* sink : m_sinks) sink->emit(event);
-  }
-
-private:
-  std::vector<EventSink*> m_sinks;
-};
-
-// One line per event: "renewed credential=web serial=1a2b not_after=2026-11-25T10:00:00Z ...",
-// with reason=<class> on failures.
-class LogEventSink final : public EventSink {
-public:
-  explicit LogEventSink(std::shared_ptr<spdlog::logger> logger) : m_logger(std::move(logger)) {}
-  void emit(const Event& event) override;
-
-private:
-  std::shared_ptr<spdlog::logger> m_logger;
 };
 
 // RFC 3339 UTC, second precision: "2026-11-25T10:00:00Z".

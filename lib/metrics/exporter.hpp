@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/sd_handles.hpp"
+#include "service/sd_handles.hpp"
 #include "metrics/registry.hpp"
 #include "util/result.hpp"
 
@@ -45,7 +45,7 @@ private:
   const Registry& m_registry;
   ErrorHandler m_on_error;
   std::chrono::milliseconds m_delay;
-  engine::SdEventSourcePtr m_timer;
+  service::SdEventSourcePtr m_timer;
   bool m_armed = false;
 };
 

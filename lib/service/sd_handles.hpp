@@ -5,7 +5,7 @@
 
 #include <systemd/sd-event.h>
 
-namespace certrotd::engine {
+namespace certrotd::service {
 
 struct SdEventUnref {
   void operator()(sd_event* e) const { sd_event_unref(e); }
@@ -19,4 +19,4 @@ struct SdEventSourceUnref {
 using SdEventPtr = std::unique_ptr<sd_event, SdEventUnref>;
 using SdEventSourcePtr = std::unique_ptr<sd_event_source, SdEventSourceUnref>;
 
-}  // namespace certrotd::engine
+}  // namespace certrotd::service

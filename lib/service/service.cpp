@@ -1,4 +1,4 @@
-#include "engine/service.hpp"
+#include "service/service.hpp"
 
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -10,7 +10,7 @@
 #include "util/duration.hpp"
 #include "util/files.hpp"
 
-namespace certrotd::engine {
+namespace certrotd::service {
 
 namespace {
 
@@ -39,12 +39,12 @@ std::uint64_t now_usec(sd_event* loop) {
 
 }  // namespace
 
-std::string status_line(const EngineSummary& summary, MonoTime now,
+std::string status_line(const engine::EngineSummary& summary, MonoTime now,
                         const ReloadRejection* rejected) {
   std::string text;
   if (rejected) {
     const std::string& error = rejected->error;
-    text = "config reload rejected at " + format_time(rejected->at) + ": " +
+    text = "config reload rejected at " + engine::format_time(rejected->at) + ": " +
            error.substr(0, error.find('\n')) + "; ";
   }
   text += std::to_string(summary.credentials) + " credentials";
@@ -58,14 +58,14 @@ std::string status_line(const EngineSummary& summary, MonoTime now,
   return text;
 }
 
-Service::Service(sd_event* loop, std::unique_ptr<Engine> engine)
+Service::Service(sd_event* loop, std::unique_ptr<engine::Engine> engine)
     : m_loop(loop), m_engine(std::move(engine)) {}
 
 Service::~Service() {
   if (m_pool) m_pool->shutdown();
 }
 
-Result<std::unique_ptr<Service>> Service::create(sd_event* loop, std::unique_ptr<Engine> engine) {
+Result<std::unique_ptr<Service>> Service::create(sd_event* loop, std::unique_ptr<engine::Engine> engine) {
   std::unique_ptr<Service> service(new Service(loop, std::move(engine)));
   if (auto r = service->setup(); !r) return fail(r.error());
   return service;
@@ -148,10 +148,10 @@ Result<void> Service::reload_file(const std::string& path) {
   if (applied) {
     m_rejected.reset();
   } else {
-    const EngineDeps& deps = m_engine->deps();
+    const engine::EngineDeps& deps = m_engine->deps();
     m_rejected = ReloadRejection{deps.clock.wall_now(), applied.error().what()};
     deps.events.emit(
-        Event{EventKind::reload_rejected, Severity::error, "", "", "", std::nullopt,
+        engine::Event{engine::EventKind::reload_rejected, engine::Severity::error, "", "", "", std::nullopt,
               "new configuration rejected, keeping the old one: " + m_rejected->error});
   }
   if (m_on_change) m_on_change();
@@ -159,7 +159,7 @@ Result<void> Service::reload_file(const std::string& path) {
 }
 
 std::string Service::status_line() const {
-  return engine::status_line(m_engine->summary(), m_engine->deps().clock.mono_now(),
+  return service::status_line(m_engine->summary(), m_engine->deps().clock.mono_now(),
                              m_rejected ? &*m_rejected : nullptr);
 }
 
@@ -181,7 +181,7 @@ void Service::pump() {
   for (auto& result : m_pool->take_results()) {
     const std::string name = result.job.name;
     std::optional<RotationOutcome> outcome;
-    if (result.job.kind == JobKind::rotate) {
+    if (result.job.kind == engine::JobKind::rotate) {
       outcome = result.result ? RotationOutcome{name, true, "serial " + result.result->info.serial}
                               : RotationOutcome{name, false, result.result.error().what()};
     }
@@ -313,7 +313,7 @@ int Service::on_recheck(sd_event_source*, uint64_t, void* userdata) {
   std::set<std::string> waiting;
   for (const auto& name : std::exchange(self->m_recheck, {})) {
     const bool final_look = self->m_unsettled.erase(name) > 0;
-    if (self->m_engine->on_disk_changed(name, final_look) == DiskCheck::unsettled) {
+    if (self->m_engine->on_disk_changed(name, final_look) == engine::DiskCheck::unsettled) {
       waiting.insert(name);
     }
     if (auto it = self->m_watches.find(name); it != self->m_watches.end()) {
@@ -334,4 +334,4 @@ int Service::on_recheck(sd_event_source*, uint64_t, void* userdata) {
   return 0;
 }
 
-}  // namespace certrotd::engine
+}  // namespace certrotd::service

@@ -17,11 +17,11 @@
 #include <unordered_map>
 
 #include "engine/engine.hpp"
-#include "engine/sd_handles.hpp"
-#include "engine/worker_pool.hpp"
+#include "service/sd_handles.hpp"
+#include "service/worker_pool.hpp"
 #include "util/fd.hpp"
 
-namespace certrotd::engine {
+namespace certrotd::service {
 
 // A configuration the daemon refused; the service manager's STATUS= shows it until a reload
 // succeeds, because the journal entry alone is easy to miss after `systemctl reload`.
@@ -33,7 +33,7 @@ struct ReloadRejection {
 // The STATUS= line: "config reload rejected at 2026-11-25T10:00:00Z: config.yaml:12:5: ...;
 // 12 credentials, next renewal web in 3h12m, 1 renewing, 1 failing". Only the first line of a
 // rejection's error is shown (the event carries all of it). Cheap: no per-credential work.
-std::string status_line(const EngineSummary& summary, MonoTime now,
+std::string status_line(const engine::EngineSummary& summary, MonoTime now,
                         const ReloadRejection* rejected);
 
 // How one rotation ended: renewed (with the serial now live) or failed (with why).
@@ -47,7 +47,7 @@ class Service {
 public:
   // `loop` must outlive the service. Starts the engine (reads every credential) and arms the
   // timer; due rotations start as soon as the loop runs.
-  static Result<std::unique_ptr<Service>> create(sd_event* loop, std::unique_ptr<Engine> engine);
+  static Result<std::unique_ptr<Service>> create(sd_event* loop, std::unique_ptr<engine::Engine> engine);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
@@ -68,7 +68,7 @@ public:
   // Stop starting rotations, let running ones finish their swap, then exit the loop.
   void shutdown();
 
-  Engine& engine() { return *m_engine; }
+  engine::Engine& engine() { return *m_engine; }
   // Called after every change of schedule or state (the daemon sends STATUS= from it).
   void on_change(std::function<void()> callback) { m_on_change = std::move(callback); }
   // Called once per finished rotation (a new certificate asked of the issuer), after the
@@ -78,14 +78,14 @@ public:
   }
 
 private:
-  // The folder itself is the engine's to know (Engine::output_dir); 10,000 of these live as
+  // The folder itself is the engine's to know (engine::Engine::output_dir); 10,000 of these live as
   // long as the daemon.
   struct Watch {
     int dir_wd = -1;   // the output folder
     int data_wd = -1;  // the live version folder, through `..data`
   };
 
-  Service(sd_event* loop, std::unique_ptr<Engine> engine);
+  Service(sd_event* loop, std::unique_ptr<engine::Engine> engine);
   Result<void> setup();
   void pump();  // start due jobs, apply results, re-arm the timer
   void arm_timer();
@@ -106,7 +106,7 @@ private:
   static int on_inotify(sd_event_source* s, int fd, uint32_t revents, void* userdata);
 
   sd_event* m_loop;
-  std::unique_ptr<Engine> m_engine;
+  std::unique_ptr<engine::Engine> m_engine;
   Fd m_results_fd;  // eventfd written by workers
   std::unique_ptr<WorkerPool> m_pool;
   SdEventSourcePtr m_timer;
@@ -128,4 +128,4 @@ private:
   std::function<void(const RotationOutcome&)> m_on_rotated;
 };
 
-}  // namespace certrotd::engine
+}  // namespace certrotd::service

@@ -13,40 +13,40 @@
 
 #include "engine/engine.hpp"
 
-namespace certrotd::engine {
+namespace certrotd::service {
 
 class WorkerPool {
 public:
   // `notify` is called from a worker thread after each result is queued.
-  WorkerPool(std::size_t threads, RotationEnv env, std::function<void()> notify);
+  WorkerPool(std::size_t threads, engine::RotationEnv env, std::function<void()> notify);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  void submit(Job job);
+  void submit(engine::Job job);
   // Replaces the environment for jobs submitted from now on (after a reload).
-  void set_env(RotationEnv env);
-  std::vector<JobResult> take_results();
+  void set_env(engine::RotationEnv env);
+  std::vector<engine::JobResult> take_results();
   // Jobs queued or running whose result has not been taken yet.
   std::size_t outstanding() const;
 
   // Drops queued jobs (returned, so the engine can reschedule them), waits for running ones to
   // finish their swap, and joins the threads. Results stay available through take_results().
-  std::vector<Job> shutdown();
+  std::vector<engine::Job> shutdown();
 
 private:
   void work();
 
   mutable std::mutex m_mutex;
   std::condition_variable m_wake;
-  std::deque<Job> m_queue;
-  std::vector<JobResult> m_results;
+  std::deque<engine::Job> m_queue;
+  std::vector<engine::JobResult> m_results;
   std::size_t m_running = 0;
   bool m_stopping = false;
-  std::optional<RotationEnv>
-      m_env;  // optional: RotationEnv holds references, so re-seat by emplace
+  std::optional<engine::RotationEnv>
+      m_env;  // optional: engine::RotationEnv holds references, so re-seat by emplace
   std::function<void()> m_notify;
   std::vector<std::thread> m_threads;
 };
 
-}  // namespace certrotd::engine
+}  // namespace certrotd::service

@@ -1,4 +1,4 @@
-#include "engine/journal.hpp"
+#include "telemetry/journal.hpp"
 
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
@@ -6,7 +6,12 @@
 #include <string>
 #include <vector>
 
-namespace certrotd::engine {
+namespace certrotd::telemetry {
+
+using engine::Event;
+using engine::EventKind;
+using engine::format_time;
+using engine::Severity;
 
 std::string_view message_id(EventKind kind) {
   switch (kind) {
@@ -69,4 +74,4 @@ void JournalEventSink::emit(const Event& event) {
   (void)sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
 }
 
-}  // namespace certrotd::engine
+}  // namespace certrotd::telemetry

@@ -12,22 +12,22 @@
 
 #include "engine/events.hpp"
 
-namespace certrotd::engine {
+namespace certrotd::telemetry {
 
 // 128-bit ids, stable across releases, for journalctl MESSAGE_ID= and catalog entries.
-std::string_view message_id(EventKind kind);
+std::string_view message_id(engine::EventKind kind);
 
 // Syslog priority of a severity: debug 7, info 6, warning 4, error 3.
-int journal_priority(Severity severity);
+int journal_priority(engine::Severity severity);
 
-class JournalEventSink final : public EventSink {
+class JournalEventSink final : public engine::EventSink {
 public:
   // Events below `min_severity` are dropped (the daemon's --log-level).
-  explicit JournalEventSink(Severity min_severity) : m_min(min_severity) {}
-  void emit(const Event& event) override;
+  explicit JournalEventSink(engine::Severity min_severity) : m_min(min_severity) {}
+  void emit(const engine::Event& event) override;
 
 private:
-  Severity m_min;
+  engine::Severity m_min;
 };
 
-}  // namespace certrotd::engine
+}  // namespace certrotd::telemetry

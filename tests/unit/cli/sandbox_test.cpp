@@ -1,10 +1,10 @@
 // `certrotd check` warns about what the hardened unit would refuse: folders written outside its
 // ReadWritePaths=, hooks in the folders it hides.
-#include "engine/sandbox.hpp"
+#include "cli/sandbox.hpp"
 
 #include <gtest/gtest.h>
 
-namespace certrotd::engine {
+namespace certrotd::cli {
 namespace {
 
 config::CredentialConfig credential(const std::string& name, const std::string& dir) {
@@ -85,4 +85,4 @@ TEST(SandboxTest, AHookInAHiddenFolderIsNamed) {
 }
 
 }  // namespace
-}  // namespace certrotd::engine
+}  // namespace certrotd::cli

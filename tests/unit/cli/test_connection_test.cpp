@@ -4,9 +4,9 @@
 
 #include <sstream>
 
-#include "engine/test_connection.hpp"
+#include "cli/test_connection.hpp"
 
-namespace certrotd::engine {
+namespace certrotd::cli {
 namespace {
 
 ServerBehaviour requested_and_answered(std::string status_line, int status, std::string body = {}) {
@@ -175,4 +175,4 @@ TEST(PrintConnectionReport, SaysWhyNoAnswerCame) {
 }
 
 }  // namespace
-}  // namespace certrotd::engine
+}  // namespace certrotd::cli

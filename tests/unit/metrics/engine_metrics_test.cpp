@@ -81,7 +81,7 @@ TEST(TextfileWriter, ABurstOfChangesIsOneWriteAndNothingIsArmedAfterwards) {
   Registry registry("1");
   sd_event* raw = nullptr;
   ASSERT_GE(sd_event_new(&raw), 0);
-  engine::SdEventPtr loop(raw);
+  service::SdEventPtr loop(raw);
   auto writer = TextfileWriter::create(loop.get(), dir / "certrotd.prom", registry, {}, 0ms);
   ASSERT_TRUE(writer.has_value()) << writer.error().what();
   EXPECT_FALSE((*writer)->armed());  // nothing changed yet: no timer

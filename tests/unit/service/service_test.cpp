@@ -1,21 +1,25 @@
 // The service on a real sd-event loop that is never run: a rejected configuration file is an
-// event and stays in the STATUS= line until a good reload; the control interface's answers are
-// built one credential at a time, found by name.
-#include "engine/service.hpp"
+// event and stays in the STATUS= line until a good reload; one credential's status is found by
+// name.
+#include "service/service.hpp"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <mutex>
-#include <set>
 
-#include "engine/control.hpp"
-#include "engine/journal.hpp"
 #include "issuer/ca_init.hpp"
 #include "support/test_support.hpp"
 
-namespace certrotd::engine {
+namespace certrotd::service {
 namespace {
+
+using engine::Engine;
+using engine::EngineSummary;
+using engine::Event;
+using engine::EventKind;
+using engine::EventSink;
+using engine::format_time;
+using engine::Severity;
 
 using namespace std::chrono_literals;
 using testing::TempDir;
@@ -59,16 +63,6 @@ TEST(StatusLine, LeadsWithARejectedReloadFirstLineOnly) {
   EXPECT_EQ(status_line(summary, MonoTime{}, &rejected),
             "config reload rejected at 1970-01-02T00:00:00Z: /etc/certrotd/config.yaml:3:5: "
             "unknown key 'isuer'; 2 credentials");
-}
-
-TEST(Journal, ReloadRejectedHasItsOwnMessageId) {
-  std::set<std::string_view> ids;
-  for (int k = 0; k <= static_cast<int>(EventKind::reload_rejected); ++k) {
-    const auto id = message_id(static_cast<EventKind>(k));
-    EXPECT_EQ(id.size(), 32u) << k;
-    EXPECT_TRUE(ids.insert(id).second) << "duplicate MESSAGE_ID " << id;
-  }
-  EXPECT_EQ(to_string(EventKind::reload_rejected), "reload-rejected");
 }
 
 class ServiceTest : public ::testing::Test {
@@ -150,32 +144,5 @@ TEST_F(ServiceTest, OneCredentialsStatusIsFoundByNameAndAnUnknownNameIsNone) {
   EXPECT_FALSE(service->engine().status_of("nope"));
 }
 
-TEST(StatusJson, IsOneArrayBuiltOneCredentialAtATime) {
-  CredentialStatus a;
-  a.name = "a\"quoted\"";
-  a.issuer = "ca";
-  a.last_error = "line one\nline two";
-  CredentialStatus b;
-  b.name = "b";
-  notify::ActionOutcome reloaded;
-  reloaded.action = "systemd reload nginx.service";
-  reloaded.ok = true;
-  reloaded.attempts = 1;
-  reloaded.detail = "job done";
-  b.dependents.push_back(reloaded);
-  std::string out = "[";
-  append_status_json(out, a);
-  append_status_json(out, b);
-  out += ']';
-  EXPECT_EQ(out, status_json({a, b}));
-  const auto parsed = nlohmann::json::parse(out);
-  ASSERT_EQ(parsed.size(), 2u);
-  EXPECT_EQ(parsed[0]["name"], "a\"quoted\"");
-  EXPECT_EQ(parsed[0]["last_error"], "line one\nline two");
-  EXPECT_EQ(parsed[0]["serial"], "");
-  EXPECT_EQ(parsed[1]["dependents"][0]["detail"], "job done");
-  EXPECT_EQ(status_json({}), "[]");
-}
-
 }  // namespace
-}  // namespace certrotd::engine
+}  // namespace certrotd::service
