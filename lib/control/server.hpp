@@ -1,4 +1,4 @@
-// The D-Bus control interface of a running daemon (names and methods in notify/control.hpp),
+// The D-Bus control interface of a running daemon (names and methods in client.hpp),
 // served from the event loop: `certrotd status`, `rotate`, `rollback` and `reload` talk to it.
 #pragma once
 

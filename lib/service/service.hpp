@@ -1,7 +1,8 @@
 // The engine on an sd-event loop: one monotonic timer armed for the earliest deadline (no
 // polling, no wake-ups while nothing is due), an eventfd through which rotation workers hand back
 // results, and inotify watches on every output folder so a certificate replaced by hand is
-// adopted. Signals stay in daemon/, which calls rotate(), reload() and shutdown().
+// adopted. The signals are the daemon's (lib/cli/run.cpp), which calls rotate(), reload() and
+// shutdown().
 //
 // The watches share one inotify descriptor of the service's own rather than one
 // sd_event_add_inotify source each: sd-event holds an O_PATH descriptor per watched inode until
