@@ -41,8 +41,7 @@ int print_credential_states(const config::Config& config, const Clock& clock, st
     needs_attention |= s.state == schedule::State::expired || s.failures > 0;
     dependent_failed |= std::any_of(s.dependents.begin(), s.dependents.end(),
                                     [](const notify::ActionOutcome& d) { return !d.ok; });
-    out << padded(s.name, 24) << ' ' << padded(schedule::to_string(s.state), 12)
-        << " not-after "
+    out << padded(s.name, 24) << ' ' << padded(schedule::to_string(s.state), 12) << " not-after "
         << padded(when_text(s.cert ? std::optional(s.cert->not_after) : std::nullopt, now), 34)
         << " next-renewal " << when_text(s.next_attempt, now)
         << (s.last_error.empty() ? "" : "  last error: " + s.last_error) << "\n";

@@ -50,8 +50,7 @@ int import_credential(const Options& options, Context& context) {
   std::optional<InstanceLock> lock;
   if (auto taken = InstanceLock::acquire(config->state_dir, context.pid)) lock = std::move(*taken);
   const bool daemon_running = !lock && InstanceLock::holder(config->state_dir).has_value();
-  auto installed =
-      engine::import_credential(*config, *credential, input, context.clock.wall_now());
+  auto installed = engine::import_credential(*config, *credential, input, context.clock.wall_now());
   if (!installed) {
     context.err << "certrotd import: " << installed.error().what() << "\n";
     return installed.error().reason == Reason::io ? EX_IOERR : EX_DATAERR;
@@ -59,8 +58,7 @@ int import_credential(const Options& options, Context& context) {
   context.out << options.credential << ": serial " << installed->info.serial
               << " is live as version " << installed->version << "\n";
   if (installed->copy_error) {
-    context.err << "certrotd import: a copy is missing: " << installed->copy_error->what()
-                << "\n";
+    context.err << "certrotd import: a copy is missing: " << installed->copy_error->what() << "\n";
     return EX_IOERR;
   }
   // A running daemon sees the new version through inotify and runs the on_rotate actions.
@@ -100,7 +98,8 @@ int where_used(const Options& options, Context& context) {
   }
   std::ostream& out = context.out;
   out << "output  " << credential->output.dir << "\n";
-  for (const auto& copy : credential->output.copies) out << "copy    " << copy.path.string() << "\n";
+  for (const auto& copy : credential->output.copies)
+    out << "copy    " << copy.path.string() << "\n";
   for (const auto& action : credential->on_rotate) {
     if (const auto* u = std::get_if<notify::SystemdAction>(&action.what)) {
       out << "unit    " << u->unit << "  (" << notify::describe(action) << ")\n";
@@ -118,8 +117,7 @@ int test_connection(const Options& options, Context& context) {
   if (!config) return report_config_error(context.err, config.error());
   const auto* credential = config->find_credential(options.credential);
   if (!credential) {
-    context.err << "certrotd test-connection: no credential named '" << options.credential
-                << "'\n";
+    context.err << "certrotd test-connection: no credential named '" << options.credential << "'\n";
     return EX_USAGE;
   }
   auto report = test_connection(*credential, options.url);

@@ -116,9 +116,9 @@ std::variant<Answer, int> from_files(const Options& options, Context& context) {
   const auto holder = InstanceLock::holder(config->state_dir);
   return Answer{
       "no certrotd answers on the " + options.bus + " bus" +
-          (holder ? " (PID " + std::to_string(*holder) + " holds " + config->state_dir.string() +
-                        ")"
-                  : std::string()) +
+          (holder
+               ? " (PID " + std::to_string(*holder) + " holds " + config->state_dir.string() + ")"
+               : std::string()) +
           ": figures from the files of " + options.config + "; nothing is scheduling renewals",
       std::move(json), Scheduling::from_files};
 }

@@ -99,8 +99,8 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
       SD_BUS_VTABLE_END,
   };
   sd_bus_slot* slot = nullptr;
-  r = sd_bus_add_object_vtable(raw, &slot, k_control_path, k_control_interface,
-                               k_vtable, server.get());
+  r = sd_bus_add_object_vtable(raw, &slot, k_control_path, k_control_interface, k_vtable,
+                               server.get());
   if (r < 0) return fail("cannot export the control object: " + error_text(r));
   server->m_slot.reset(slot);
   r = sd_bus_request_name(raw, k_control_name, 0);
@@ -111,7 +111,8 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
   }
   r = sd_bus_attach_event(raw, loop, 0);
   if (r < 0) return fail("cannot attach the bus to the event loop: " + error_text(r));
-  service.on_rotated([s = server.get()](const service::RotationOutcome& outcome) { s->rotated(outcome); });
+  service.on_rotated(
+      [s = server.get()](const service::RotationOutcome& outcome) { s->rotated(outcome); });
   return server;
 }
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "service/service.hpp"
 #include "notify/action.hpp"
 #include "notify/sd_bus_handles.hpp"
+#include "service/service.hpp"
 #include "util/clock.hpp"
 
 namespace certrotd::control {
@@ -46,7 +46,8 @@ public:
   // Connects to the bus, exports the object and takes the well-known name. `service` and `loop`
   // must outlive the server.
   static Result<std::unique_ptr<ControlServer>> create(sd_event* loop, notify::BusKind kind,
-                                                       service::Service& service, ControlOptions options);
+                                                       service::Service& service,
+                                                       ControlOptions options);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;

@@ -1,6 +1,6 @@
 // What certrotd reports. Every noteworthy step is one `Event`; a sink turns it into a log line or
-// journal fields (lib/telemetry) or a metric (lib/metrics). Sinks never see key material: events carry
-// names, serials, dates and error text only.
+// journal fields (lib/telemetry) or a metric (lib/metrics). Sinks never see key material: events
+// carry names, serials, dates and error text only.
 #pragma once
 
 #include <optional>

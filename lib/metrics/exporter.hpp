@@ -12,8 +12,8 @@
 #include <memory>
 #include <string>
 
-#include "service/sd_handles.hpp"
 #include "metrics/registry.hpp"
+#include "service/sd_handles.hpp"
 #include "util/result.hpp"
 
 namespace certrotd::metrics {

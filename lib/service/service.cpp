@@ -65,7 +65,8 @@ Service::~Service() {
   if (m_pool) m_pool->shutdown();
 }
 
-Result<std::unique_ptr<Service>> Service::create(sd_event* loop, std::unique_ptr<engine::Engine> engine) {
+Result<std::unique_ptr<Service>> Service::create(sd_event* loop,
+                                                 std::unique_ptr<engine::Engine> engine) {
   std::unique_ptr<Service> service(new Service(loop, std::move(engine)));
   if (auto r = service->setup(); !r) return fail(r.error());
   return service;
@@ -150,9 +151,9 @@ Result<void> Service::reload_file(const std::string& path) {
   } else {
     const engine::EngineDeps& deps = m_engine->deps();
     m_rejected = ReloadRejection{deps.clock.wall_now(), applied.error().what()};
-    deps.events.emit(
-        engine::Event{engine::EventKind::reload_rejected, engine::Severity::error, "", "", "", std::nullopt,
-              "new configuration rejected, keeping the old one: " + m_rejected->error});
+    deps.events.emit(engine::Event{
+        engine::EventKind::reload_rejected, engine::Severity::error, "", "", "", std::nullopt,
+        "new configuration rejected, keeping the old one: " + m_rejected->error});
   }
   if (m_on_change) m_on_change();
   return applied;
@@ -160,7 +161,7 @@ Result<void> Service::reload_file(const std::string& path) {
 
 std::string Service::status_line() const {
   return service::status_line(m_engine->summary(), m_engine->deps().clock.mono_now(),
-                             m_rejected ? &*m_rejected : nullptr);
+                              m_rejected ? &*m_rejected : nullptr);
 }
 
 void Service::shutdown() {

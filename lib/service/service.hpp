@@ -48,7 +48,8 @@ class Service {
 public:
   // `loop` must outlive the service. Starts the engine (reads every credential) and arms the
   // timer; due rotations start as soon as the loop runs.
-  static Result<std::unique_ptr<Service>> create(sd_event* loop, std::unique_ptr<engine::Engine> engine);
+  static Result<std::unique_ptr<Service>> create(sd_event* loop,
+                                                 std::unique_ptr<engine::Engine> engine);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;

@@ -39,8 +39,8 @@ public:
     if (error) return tl::unexpected(*error);
     return {};
   }
-  Result<std::vector<control::RotateResult>> rotate_and_wait(const std::vector<std::string>& names,
-                                                            std::chrono::milliseconds) const override {
+  Result<std::vector<control::RotateResult>> rotate_and_wait(
+      const std::vector<std::string>& names, std::chrono::milliseconds) const override {
     asked = names;
     if (error) return tl::unexpected(*error);
     return rotated;
@@ -78,8 +78,9 @@ protected:
            " }\n"
            "      - exec: { command: [/bin/true, --now] }\n"
            "    output:\n      dir: " +
-           (dir / "live/web").string() + "\n      copies:\n        - { path: " +
-           (dir / "copy/web.crt").string() + ", content: cert }\n";
+           (dir / "live/web").string() +
+           "\n      copies:\n        - { path: " + (dir / "copy/web.crt").string() +
+           ", content: cert }\n";
   }
 
   int run_check() { return check(options, context, events, ""); }
@@ -107,8 +108,8 @@ TEST_F(CommandsTest, WhereUsedListsTheFolderCopiesUnitsPidfilesAndHooksInOrder) 
                            (dir / "copy/web.crt").string() + "\n" +
                            "unit    nginx.service  (systemd reload nginx.service (system bus))\n" +
                            "pidfile " + (dir / "app.pid").string() +
-                           "  (signal HUP to the process in " + (dir / "app.pid").string() +
-                           ")\n" + "hook    exec /bin/true --now\n");
+                           "  (signal HUP to the process in " + (dir / "app.pid").string() + ")\n" +
+                           "hook    exec /bin/true --now\n");
   EXPECT_EQ(err.str(), "");
 }
 
@@ -143,8 +144,7 @@ TEST_F(CommandsTest, CheckSaysOkThenOneLinePerCredentialAndNeedsAttentionWhenMis
             std::string::npos)
       << text;
   const std::string line = "web                      missing      not-after -";
-  EXPECT_NE(text.find("\n" + line + std::string(34 - 1, ' ') + " next-renewal "),
-            std::string::npos)
+  EXPECT_NE(text.find("\n" + line + std::string(34 - 1, ' ') + " next-renewal "), std::string::npos)
       << text;
   EXPECT_EQ(code, 0) << "a missing credential is due, not failed";
 }
@@ -173,8 +173,7 @@ TEST_F(CommandsTest, StatusWithoutADaemonReadsTheFilesAndSaysNothingIsScheduling
 TEST_F(CommandsTest, StatusOfAnUnknownNameFromTheFilesIsAUsageError) {
   options.names = {"web", "nope"};
   EXPECT_EQ(status(options, daemon, context), EX_USAGE);
-  EXPECT_EQ(err.str(),
-            "certrotd status: no credential named 'nope' in " + options.config + "\n");
+  EXPECT_EQ(err.str(), "certrotd status: no credential named 'nope' in " + options.config + "\n");
   EXPECT_EQ(daemon.asked, options.names);
 }
 
@@ -182,7 +181,8 @@ TEST_F(CommandsTest, StatusFromTheDaemonShowsItsPidCountdownsAndDependents) {
   const std::string not_after = engine::format_time(clock.wall_now() + 2h);
   const std::string next = engine::format_time(clock.wall_now() + 1h);
   daemon.answer = control::ControlClient::Status{
-      "/etc/certrotd/config.yaml", 77,
+      "/etc/certrotd/config.yaml",
+      77,
       R"([{"name":"web","issuer":"ca","state":"valid","serial":"1a","not_after":")" + not_after +
           R"(","next_renewal":")" + next +
           R"(","failures":0,"last_error":"","reason":"","dir":"/x","dependents":)"
@@ -191,19 +191,19 @@ TEST_F(CommandsTest, StatusFromTheDaemonShowsItsPidCountdownsAndDependents) {
   EXPECT_EQ(status(options, daemon, context), 2) << "only a dependent failed";
   EXPECT_EQ(out.str(),
             "certrotd PID 77 running /etc/certrotd/config.yaml\n"
-            "web                      valid        not-after " + not_after + " (in 2h)" + std::string(7, ' ') +
-                "next-renewal " + next + " (in 1h)\n" +
-            "    FAILED systemd reload nginx.service: job failed\n");
+            "web                      valid        not-after " +
+                not_after + " (in 2h)" + std::string(7, ' ') + "next-renewal " + next +
+                " (in 1h)\n" + "    FAILED systemd reload nginx.service: job failed\n");
 }
 
 TEST_F(CommandsTest, StatusRefusesADaemonRunningAnotherConfiguration) {
   daemon.answer = control::ControlClient::Status{"/etc/other.yaml", 77, "[]", {}};
   options.config_given = true;
   EXPECT_EQ(status(options, daemon, context), EX_UNAVAILABLE);
-  EXPECT_EQ(err.str(), "certrotd status: the certrotd on the system bus (PID 77) runs "
-                       "/etc/other.yaml, not " +
-                           options.config +
-                           "; use --any-daemon to see its credentials anyway\n");
+  EXPECT_EQ(err.str(),
+            "certrotd status: the certrotd on the system bus (PID 77) runs "
+            "/etc/other.yaml, not " +
+                options.config + "; use --any-daemon to see its credentials anyway\n");
   err.str("");
   options.any_daemon = true;
   EXPECT_EQ(status(options, daemon, context), 0);
@@ -211,7 +211,8 @@ TEST_F(CommandsTest, StatusRefusesADaemonRunningAnotherConfiguration) {
 }
 
 TEST_F(CommandsTest, StatusJsonIsTheDaemonsArrayIndented) {
-  daemon.answer = control::ControlClient::Status{"/c.yaml", 1, R"([{"name":"a","state":"expired","failures":0,"dependents":[]}])", {}};
+  daemon.answer = control::ControlClient::Status{
+      "/c.yaml", 1, R"([{"name":"a","state":"expired","failures":0,"dependents":[]}])", {}};
   options.json = true;
   EXPECT_EQ(status(options, daemon, context), 1) << "expired needs attention";
   EXPECT_EQ(out.str(),
@@ -233,7 +234,8 @@ TEST_F(CommandsTest, RotateQueuesAllOrTheNamedOnes) {
   EXPECT_EQ(rotate(options, daemon, context), 0);
   options.names = {"a", "b"};
   EXPECT_EQ(rotate(options, daemon, context), 0);
-  EXPECT_EQ(out.str(), "all credentials queued for rotation\n2 credential(s) queued for rotation\n");
+  EXPECT_EQ(out.str(),
+            "all credentials queued for rotation\n2 credential(s) queued for rotation\n");
 }
 
 TEST_F(CommandsTest, RotateWaitPrintsEachOutcomeAndFailsWhenOneFailed) {
@@ -275,8 +277,8 @@ TEST_F(CommandsTest, CaInitNamesTheFilesItMade) {
   options.ca_intermediate = true;
   EXPECT_EQ(ca_init(options, context), 0);
   EXPECT_EQ(out.str(), "root CA:      " + (dir / "ca2/ca.pem").string() + " (key " +
-                           (dir / "ca2/ca.key").string() + ")\n" + "intermediate: " +
-                           (dir / "ca2/intermediate.pem").string() + " (key " +
+                           (dir / "ca2/ca.key").string() + ")\n" +
+                           "intermediate: " + (dir / "ca2/intermediate.pem").string() + " (key " +
                            (dir / "ca2/intermediate.key").string() + ")\n");
   out.str("");
   EXPECT_EQ(ca_init(options, context), EX_CANTCREAT) << "an existing CA stays without --force";
@@ -286,8 +288,7 @@ TEST_F(CommandsTest, CaInitNamesTheFilesItMade) {
 TEST_F(CommandsTest, ImportOfAnUnknownNameOrAMissingFileFails) {
   options.credential = "nope";
   EXPECT_EQ(import_credential(options, context), EX_USAGE);
-  EXPECT_EQ(err.str(),
-            "certrotd import: no credential named 'nope' in " + options.config + "\n");
+  EXPECT_EQ(err.str(), "certrotd import: no credential named 'nope' in " + options.config + "\n");
   err.str("");
   options.credential = "web";
   options.import_cert = (dir / "missing.pem").string();
