@@ -10,6 +10,12 @@
 
 namespace certrotd::control {
 
+using engine::CredentialStatus;
+using engine::Engine;
+using engine::format_time;
+using service::RotationOutcome;
+using service::Service;
+
 namespace {
 
 constexpr const char* k_error_failed = "org.certrotd.Error.Failed";
@@ -41,14 +47,14 @@ int reply_unknown(sd_bus_message* m, const std::string& name) {
 
 }  // namespace
 
-void append_status_json(std::string& out, const engine::CredentialStatus& s) {
+void append_status_json(std::string& out, const CredentialStatus& s) {
   nlohmann::json item;
   item["name"] = s.name;
   item["issuer"] = s.issuer;
   item["state"] = std::string(schedule::to_string(s.state));
   item["serial"] = s.cert ? s.cert->serial : "";
-  item["not_after"] = s.cert ? engine::format_time(s.cert->not_after) : "";
-  item["next_renewal"] = s.next_attempt ? engine::format_time(*s.next_attempt) : "";
+  item["not_after"] = s.cert ? format_time(s.cert->not_after) : "";
+  item["next_renewal"] = s.next_attempt ? format_time(*s.next_attempt) : "";
   item["failures"] = s.failures;
   item["last_error"] = s.last_error;
   item["reason"] = s.reason;
@@ -64,7 +70,7 @@ void append_status_json(std::string& out, const engine::CredentialStatus& s) {
   out += item.dump();
 }
 
-std::string status_json(const std::vector<engine::CredentialStatus>& status) {
+std::string status_json(const std::vector<CredentialStatus>& status) {
   std::string out = "[";
   for (const auto& s : status) append_status_json(out, s);
   out += ']';
@@ -72,7 +78,7 @@ std::string status_json(const std::vector<engine::CredentialStatus>& status) {
 }
 
 Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, notify::BusKind kind,
-                                                             service::Service& service,
+                                                             Service& service,
                                                              ControlOptions options) {
   std::unique_ptr<ControlServer> server(new ControlServer(service, std::move(options)));
   sd_bus* raw = nullptr;
@@ -111,8 +117,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
   }
   r = sd_bus_attach_event(raw, loop, 0);
   if (r < 0) return fail("cannot attach the bus to the event loop: " + error_text(r));
-  service.on_rotated(
-      [s = server.get()](const service::RotationOutcome& outcome) { s->rotated(outcome); });
+  service.on_rotated([s = server.get()](const RotationOutcome& outcome) { s->rotated(outcome); });
   return server;
 }
 
@@ -132,7 +137,7 @@ std::optional<std::string> ControlServer::first_unknown(
 
 std::string ControlServer::answer(const std::vector<std::string>& names,
                                   std::vector<std::string>& unknown) {
-  const engine::Engine& engine = m_service.engine();
+  const Engine& engine = m_service.engine();
   std::string json = "[";
   if (names.empty()) {
     for (const auto& credential : engine.config().credentials) {
@@ -239,7 +244,7 @@ int ControlServer::on_rotate_and_wait(sd_bus_message* m, void* userdata, sd_bus_
   return 1;  // the reply follows from rotated()
 }
 
-void ControlServer::rotated(const service::RotationOutcome& outcome) {
+void ControlServer::rotated(const RotationOutcome& outcome) {
   for (auto it = m_waiters.begin(); it != m_waiters.end();) {
     Waiter& waiter = *it;
     if (std::find(waiter.names.begin(), waiter.names.end(), outcome.name) != waiter.names.end()) {
@@ -262,7 +267,7 @@ int ControlServer::reply_outcomes(Waiter& waiter) {
   r = sd_bus_message_open_container(reply.get(), 'a', "(sbs)");
   for (const auto& name : waiter.names) {
     if (r < 0) break;
-    const service::RotationOutcome& o = waiter.done.at(name);
+    const RotationOutcome& o = waiter.done.at(name);
     r = sd_bus_message_append(reply.get(), "(sbs)", o.name.c_str(), o.renewed ? 1 : 0,
                               o.detail.c_str());
   }

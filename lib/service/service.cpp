@@ -12,6 +12,16 @@
 
 namespace certrotd::service {
 
+using engine::DiskCheck;
+using engine::Engine;
+using engine::EngineDeps;
+using engine::EngineSummary;
+using engine::Event;
+using engine::EventKind;
+using engine::format_time;
+using engine::JobKind;
+using engine::Severity;
+
 namespace {
 
 // Timers may fire this much late, letting sd-event coalesce wake-ups; rotations are planned in
@@ -39,12 +49,12 @@ std::uint64_t now_usec(sd_event* loop) {
 
 }  // namespace
 
-std::string status_line(const engine::EngineSummary& summary, MonoTime now,
+std::string status_line(const EngineSummary& summary, MonoTime now,
                         const ReloadRejection* rejected) {
   std::string text;
   if (rejected) {
     const std::string& error = rejected->error;
-    text = "config reload rejected at " + engine::format_time(rejected->at) + ": " +
+    text = "config reload rejected at " + format_time(rejected->at) + ": " +
            error.substr(0, error.find('\n')) + "; ";
   }
   text += std::to_string(summary.credentials) + " credentials";
@@ -58,15 +68,14 @@ std::string status_line(const engine::EngineSummary& summary, MonoTime now,
   return text;
 }
 
-Service::Service(sd_event* loop, std::unique_ptr<engine::Engine> engine)
+Service::Service(sd_event* loop, std::unique_ptr<Engine> engine)
     : m_loop(loop), m_engine(std::move(engine)) {}
 
 Service::~Service() {
   if (m_pool) m_pool->shutdown();
 }
 
-Result<std::unique_ptr<Service>> Service::create(sd_event* loop,
-                                                 std::unique_ptr<engine::Engine> engine) {
+Result<std::unique_ptr<Service>> Service::create(sd_event* loop, std::unique_ptr<Engine> engine) {
   std::unique_ptr<Service> service(new Service(loop, std::move(engine)));
   if (auto r = service->setup(); !r) return fail(r.error());
   return service;
@@ -149,11 +158,11 @@ Result<void> Service::reload_file(const std::string& path) {
   if (applied) {
     m_rejected.reset();
   } else {
-    const engine::EngineDeps& deps = m_engine->deps();
+    const EngineDeps& deps = m_engine->deps();
     m_rejected = ReloadRejection{deps.clock.wall_now(), applied.error().what()};
-    deps.events.emit(engine::Event{
-        engine::EventKind::reload_rejected, engine::Severity::error, "", "", "", std::nullopt,
-        "new configuration rejected, keeping the old one: " + m_rejected->error});
+    deps.events.emit(
+        Event{EventKind::reload_rejected, Severity::error, "", "", "", std::nullopt,
+              "new configuration rejected, keeping the old one: " + m_rejected->error});
   }
   if (m_on_change) m_on_change();
   return applied;
@@ -182,7 +191,7 @@ void Service::pump() {
   for (auto& result : m_pool->take_results()) {
     const std::string name = result.job.name;
     std::optional<RotationOutcome> outcome;
-    if (result.job.kind == engine::JobKind::rotate) {
+    if (result.job.kind == JobKind::rotate) {
       outcome = result.result ? RotationOutcome{name, true, "serial " + result.result->info.serial}
                               : RotationOutcome{name, false, result.result.error().what()};
     }
@@ -314,7 +323,7 @@ int Service::on_recheck(sd_event_source*, uint64_t, void* userdata) {
   std::set<std::string> waiting;
   for (const auto& name : std::exchange(self->m_recheck, {})) {
     const bool final_look = self->m_unsettled.erase(name) > 0;
-    if (self->m_engine->on_disk_changed(name, final_look) == engine::DiskCheck::unsettled) {
+    if (self->m_engine->on_disk_changed(name, final_look) == DiskCheck::unsettled) {
       waiting.insert(name);
     }
     if (auto it = self->m_watches.find(name); it != self->m_watches.end()) {

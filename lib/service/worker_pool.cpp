@@ -2,7 +2,11 @@
 
 namespace certrotd::service {
 
-WorkerPool::WorkerPool(std::size_t threads, engine::RotationEnv env, std::function<void()> notify)
+using engine::Job;
+using engine::JobResult;
+using engine::RotationEnv;
+
+WorkerPool::WorkerPool(std::size_t threads, RotationEnv env, std::function<void()> notify)
     : m_env(env), m_notify(std::move(notify)) {
   for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i) {
     m_threads.emplace_back([this] { work(); });
@@ -11,7 +15,7 @@ WorkerPool::WorkerPool(std::size_t threads, engine::RotationEnv env, std::functi
 
 WorkerPool::~WorkerPool() { shutdown(); }
 
-void WorkerPool::submit(engine::Job job) {
+void WorkerPool::submit(Job job) {
   {
     std::lock_guard lock(m_mutex);
     m_queue.push_back(std::move(job));
@@ -19,12 +23,12 @@ void WorkerPool::submit(engine::Job job) {
   m_wake.notify_one();
 }
 
-void WorkerPool::set_env(engine::RotationEnv env) {
+void WorkerPool::set_env(RotationEnv env) {
   std::lock_guard lock(m_mutex);
   m_env.emplace(env);
 }
 
-std::vector<engine::JobResult> WorkerPool::take_results() {
+std::vector<JobResult> WorkerPool::take_results() {
   std::lock_guard lock(m_mutex);
   return std::exchange(m_results, {});
 }
@@ -34,8 +38,8 @@ std::size_t WorkerPool::outstanding() const {
   return m_queue.size() + m_running + m_results.size();
 }
 
-std::vector<engine::Job> WorkerPool::shutdown() {
-  std::vector<engine::Job> dropped;
+std::vector<Job> WorkerPool::shutdown() {
+  std::vector<Job> dropped;
   {
     std::lock_guard lock(m_mutex);
     if (m_stopping && m_threads.empty()) return dropped;
@@ -54,8 +58,8 @@ std::vector<engine::Job> WorkerPool::shutdown() {
 
 void WorkerPool::work() {
   while (true) {
-    engine::Job job;
-    std::optional<engine::RotationEnv> env;
+    Job job;
+    std::optional<RotationEnv> env;
     {
       std::unique_lock lock(m_mutex);
       m_wake.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
@@ -65,7 +69,7 @@ void WorkerPool::work() {
       ++m_running;
       env.emplace(*m_env);
     }
-    engine::JobResult result = run_job(std::move(job), *env);
+    JobResult result = run_job(std::move(job), *env);
     {
       std::lock_guard lock(m_mutex);
       m_results.push_back(std::move(result));
