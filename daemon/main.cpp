@@ -121,7 +121,7 @@ struct Daemon {
   std::unique_ptr<engine::EventSink> events;
   std::unique_ptr<metrics::Metrics> metrics;      // null without a metrics: section
   std::unique_ptr<engine::EventSink> all_events;  // events and metrics, when there are metrics
-  notify::SdBusConnector bus;
+  notify::SdBusConnector bus{clock};
   std::unique_ptr<notify::ActionRunner> actions;
   std::string config_path;
   std::unique_ptr<engine::Service> service;
@@ -209,7 +209,7 @@ int run(const Options& options) {
     d.events = std::make_unique<engine::LogEventSink>(d.logger);
   }
   d.actions = std::make_unique<notify::ActionRunner>(notify::RunnerDeps{
-      d.bus, [](Millis delay) { std::this_thread::sleep_for(delay); },
+      d.bus, d.clock, [](Millis delay) { std::this_thread::sleep_for(delay); },
       [&d](const std::string& action, int attempt, const Error& error, Millis delay) {
         d.logger->warn("{}: attempt {} failed: {}; retrying in {}", action, attempt, error.what(),
                        format_duration(delay));
