@@ -33,7 +33,7 @@ struct Daemon {
   std::unique_ptr<engine::EventSink> events;
   std::unique_ptr<metrics::Metrics> metrics;      // null without a metrics: section
   std::unique_ptr<engine::EventSink> all_events;  // events and metrics, when there are metrics
-  notify::SdBusConnector bus;
+  notify::SdBusConnector bus{deps.clock};
   std::unique_ptr<notify::ActionRunner> actions;
   std::string config_path;
   std::unique_ptr<service::Service> service;
@@ -90,7 +90,7 @@ void set_up_reporting(Daemon& d, const Options& options) {
     d.events = std::make_unique<telemetry::LogEventSink>(d.logger);
   }
   d.actions = std::make_unique<notify::ActionRunner>(notify::RunnerDeps{
-      d.bus, [](Millis delay) { std::this_thread::sleep_for(delay); },
+      d.bus, d.deps.clock, [](Millis delay) { std::this_thread::sleep_for(delay); },
       [&d](const std::string& action, int attempt, const Error& error, Millis delay) {
         d.logger->warn("{}: attempt {} failed: {}; retrying in {}", action, attempt, error.what(),
                        format_duration(delay));

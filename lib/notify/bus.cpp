@@ -5,6 +5,7 @@
 #include <map>
 
 #include "notify/sd_bus_handles.hpp"
+#include "util/duration.hpp"
 
 namespace certrotd::notify {
 
@@ -34,7 +35,7 @@ std::string bus_failure(BusError& error, int r) {
 
 class SdBusServiceManager final : public ServiceManager {
 public:
-  explicit SdBusServiceManager(SdBusPtr bus) : m_bus(std::move(bus)) {}
+  SdBusServiceManager(SdBusPtr bus, const Clock& clock) : m_bus(std::move(bus)), m_clock(clock) {}
 
   Result<void> subscribe() {
     sd_bus_slot* slot = nullptr;
@@ -67,16 +68,15 @@ public:
   }
 
   Result<std::string> wait_job(const std::string& job, Millis timeout) override {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const MonoTime deadline = m_clock.mono_now() + timeout;
     for (;;) {
       if (auto it = m_removed.find(job); it != m_removed.end()) return it->second;
       int r = sd_bus_process(m_bus.get(), nullptr);
       if (r < 0) return fail_retryable("lost the bus connection: " + errno_message(r));
       if (r > 0) continue;  // more may be queued
-      const auto left = deadline - std::chrono::steady_clock::now();
+      const auto left = deadline - m_clock.mono_now();
       if (left <= decltype(left)::zero()) {
-        return fail_retryable("job " + job + " did not finish within " +
-                              std::to_string(timeout.count() / 1000) + "s");
+        return fail_retryable("job " + job + " did not finish within " + format_duration(timeout));
       }
       const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(left).count();
       r = sd_bus_wait(m_bus.get(), static_cast<std::uint64_t>(usec));
@@ -108,6 +108,7 @@ private:
 
   SdBusPtr m_bus;  // declared first: destroyed after the slot
   SdBusSlotPtr m_slot;
+  const Clock& m_clock;
   std::map<std::string, std::string> m_removed;  // job path -> result
 };
 
@@ -120,7 +121,7 @@ Result<std::unique_ptr<ServiceManager>> SdBusConnector::connect(BusKind kind) {
     return fail_retryable("cannot connect to the " + std::string(to_string(kind)) +
                           " bus: " + errno_message(r));
   }
-  auto manager = std::make_unique<SdBusServiceManager>(SdBusPtr(raw));  // owns the bus now
+  auto manager = std::make_unique<SdBusServiceManager>(SdBusPtr(raw), m_clock);  // owns the bus now
   if (auto s = manager->subscribe(); !s) return fail(s.error());
   return std::unique_ptr<ServiceManager>(std::move(manager));
 }

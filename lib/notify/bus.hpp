@@ -40,7 +40,12 @@ public:
 // a job that finishes at once is not missed.
 class SdBusConnector final : public BusConnector {
 public:
+  // `clock` times the wait for a job; it outlives the connector.
+  explicit SdBusConnector(const Clock& clock) : m_clock(clock) {}
   Result<std::unique_ptr<ServiceManager>> connect(BusKind kind) override;
+
+private:
+  const Clock& m_clock;
 };
 
 }  // namespace certrotd::notify

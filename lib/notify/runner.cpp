@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "util/duration.hpp"
 #include "util/fd.hpp"
 #include "util/files.hpp"
 #include "util/trusted_path.hpp"
@@ -41,6 +43,53 @@ Result<std::string> run_systemd(const SystemdAction& action, BusConnector& conne
                           " finished with result '" + *result + "'");
   }
   return "job done";
+}
+
+// Reads the command's output (the first k_max_output bytes kept) until it closed its output and
+// exited, or until the deadline. False when the deadline passed first; the child is not reaped.
+bool wait_for_command(int pidfd, Fd output_fd, MonoTime deadline, const Clock& clock,
+                      std::string& output) {
+  bool exited = false;
+  char buf[1024];
+  while (!exited || output_fd) {
+    const auto left = std::chrono::duration_cast<Millis>(deadline - clock.mono_now());
+    if (left.count() <= 0) return false;
+    // poll() skips negative descriptors: the one that is done is not asked again.
+    pollfd fds[2] = {{exited ? -1 : pidfd, POLLIN, 0},
+                     {output_fd ? output_fd.get() : -1, POLLIN, 0}};
+    // Bounded, so the deadline is judged again by the clock at least once a second.
+    const int n = ::poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 1000)));
+    if (n <= 0) continue;  // EINTR or a poll that timed out
+    if (fds[0].revents != 0) exited = true;
+    if (fds[1].revents == 0) continue;
+    const ssize_t got = ::read(output_fd.get(), buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      output_fd.reset();  // EOF: the command (and whatever kept the pipe) is done writing
+      continue;
+    }
+    const auto take = std::min(static_cast<std::size_t>(got),
+                               k_max_output - std::min(k_max_output, output.size()));
+    output.append(buf, take);
+  }
+  return true;
+}
+
+// Reaps the child behind `pidfd`, waiting for it if needed.
+siginfo_t reap(int pidfd) {
+  siginfo_t info{};
+  while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED) != 0 &&
+         errno == EINTR) {
+  }
+  return info;
+}
+
+Result<std::string> exit_result(const std::string& program, const siginfo_t& info) {
+  if (info.si_code == CLD_EXITED && info.si_status == 0) return "exited 0";
+  if (info.si_code == CLD_EXITED) {
+    return fail_retryable(program + " exited " + std::to_string(info.si_status));
+  }
+  return fail_retryable(program + " killed by signal " + std::to_string(info.si_status));
 }
 
 Millis retry_delay(const RetryPolicy& retry, int failures) {
@@ -91,7 +140,7 @@ Result<std::string> signal_pidfile(const SignalAction& action) {
 }
 
 Result<std::string> run_command(const ExecAction& action, const std::vector<std::string>& env,
-                                std::string& output) {
+                                const Clock& clock, std::string& output) {
   output.clear();
   if (action.command.empty()) return fail("exec action has no command");
   // Judged again now, not only at load: the program and its folders may have changed since, and
@@ -132,6 +181,8 @@ Result<std::string> run_command(const ExecAction& action, const std::vector<std:
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
 
+  // Taken before the command starts: everything it does happens within its timeout.
+  const MonoTime deadline = clock.mono_now() + action.timeout;
   pid_t pid = 0;
   const int spawned = action.command[0].find('/') == std::string::npos
                           ? ::posix_spawnp(&pid, argv[0], &files, &attr, argv.data(), envp.data())
@@ -141,53 +192,24 @@ Result<std::string> run_command(const ExecAction& action, const std::vector<std:
     return fail("cannot run " + action.command[0] + ": " + errno_message(spawned));
   }
 
-  const auto deadline = std::chrono::steady_clock::now() + action.timeout;
-  bool timed_out = false;
-  char buf[1024];
-  for (;;) {
-    const auto left = std::chrono::duration_cast<Millis>(deadline -
-                                                         std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd p{read_end.get(), POLLIN, 0};
-    const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1000)));
-    if (n < 0 && errno != EINTR) break;
-    if (n <= 0) continue;
-    const ssize_t got = ::read(read_end.get(), buf, sizeof buf);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;  // EOF: the command (and whatever kept the pipe) is done writing
-    const auto take = std::min(static_cast<std::size_t>(got),
-                               k_max_output - std::min(k_max_output, output.size()));
-    output.append(buf, take);
-  }
-  int status = 0;
-  if (timed_out) {
+  // A pidfd names this child even after it exited, so neither the wait nor the group kill can hit
+  // a process that later got the same pid.
+  // Through syscall(): glibc 2.36's <sys/pidfd.h> declares pidfd_open without C linkage.
+  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd) {
+    const int e = errno;
     ::kill(-pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
+    ::waitpid(pid, nullptr, 0);
+    return fail_retryable("cannot watch " + action.command[0] + ": " + errno_message(e));
+  }
+  if (!wait_for_command(pidfd.get(), std::move(read_end), deadline, clock, output)) {
+    // The group is killed while its leader is still unreaped, so its id cannot have been reused.
+    ::kill(-pid, SIGKILL);
+    reap(pidfd.get());
     return fail_retryable(action.command[0] + " did not finish within " +
-                          std::to_string(action.timeout.count() / 1000) + "s; killed");
+                          format_duration(action.timeout) + "; killed");
   }
-  // EOF before exit is possible (the command closed its output); wait out the rest of the timeout.
-  for (;;) {
-    const pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    if (w < 0 && errno != EINTR) return fail("waitpid failed: " + errno_message(errno));
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(-pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return fail_retryable(action.command[0] + " did not finish within " +
-                            std::to_string(action.timeout.count() / 1000) + "s; killed");
-    }
-    ::usleep(10'000);
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "exited 0";
-  if (WIFEXITED(status)) {
-    return fail_retryable(action.command[0] + " exited " + std::to_string(WEXITSTATUS(status)));
-  }
-  return fail_retryable(action.command[0] + " killed by signal " +
-                        std::to_string(WTERMSIG(status)));
+  return exit_result(action.command[0], reap(pidfd.get()));
 }
 
 Result<std::string> ActionRunner::run_once(const Action& action, const RotationFacts& facts,
@@ -195,7 +217,8 @@ Result<std::string> ActionRunner::run_once(const Action& action, const RotationF
   output.clear();
   if (const auto* s = std::get_if<SystemdAction>(&action.what)) return run_systemd(*s, m_deps.bus);
   if (const auto* s = std::get_if<SignalAction>(&action.what)) return signal_pidfile(*s);
-  return run_command(std::get<ExecAction>(action.what), exec_environment(facts), output);
+  return run_command(std::get<ExecAction>(action.what), exec_environment(facts), m_deps.clock,
+                     output);
 }
 
 std::vector<ActionOutcome> ActionRunner::run(const std::vector<Action>& actions,

@@ -43,6 +43,7 @@ struct ActionOutcome {
 
 struct RunnerDeps {
   BusConnector& bus;
+  const Clock& clock;  // for exec timeouts
   // Waits between attempts; tests pass one that records instead of sleeping.
   std::function<void(Millis)> sleep;
   // Called before each retry with the failure, so it is logged as it happens.
@@ -76,8 +77,9 @@ std::vector<std::string> exec_environment(const RotationFacts& facts);
 Result<std::string> signal_pidfile(const SignalAction& action);
 
 // Runs the command with `env`, output captured (first 4 KiB kept), killed (its whole process
-// group) when the timeout passes. Success only on exit status 0.
+// group, whatever it started there included) when the timeout passes by `clock`. It has finished
+// when it exited and closed its output; success only on exit status 0.
 Result<std::string> run_command(const ExecAction& action, const std::vector<std::string>& env,
-                                std::string& output);
+                                const Clock& clock, std::string& output);
 
 }  // namespace certrotd::notify

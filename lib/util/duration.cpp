@@ -57,6 +57,21 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   return std::chrono::milliseconds(total);
 }
 
+namespace {
+
+// "1.5s", "59.999s", "2s": seconds with the millisecond remainder as a decimal fraction.
+std::string seconds_with_fraction(std::uint64_t ms) {
+  std::string text = std::to_string(ms / 1000);
+  if (const std::uint64_t rest = ms % 1000; rest != 0) {
+    std::string digits = std::to_string(1000 + rest).substr(1);  // zero-padded to three
+    while (digits.back() == '0') digits.pop_back();
+    text += "." + digits;
+  }
+  return text + "s";
+}
+
+}  // namespace
+
 std::string format_duration(std::chrono::milliseconds d) {
   // The magnitude is unsigned so that negating the most negative value cannot overflow.
   std::uint64_t ms = static_cast<std::uint64_t>(d.count());
@@ -68,6 +83,7 @@ std::string format_duration(std::chrono::milliseconds d) {
   if (ms < 1000) {
     return out + std::to_string(ms) + (ms == 0 ? "s" : "ms");
   }
+  if (ms < 60 * 1000) return out + seconds_with_fraction(ms);
   std::uint64_t s = ms / 1000;
   const struct {
     std::uint64_t seconds;

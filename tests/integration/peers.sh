@@ -1,16 +1,24 @@
 # Helpers for the integration tests that talk to real TLS servers (sourced after lib.sh).
 # Every server listens on 127.0.0.1 only; TLS material is generated here with the openssl CLI.
 
-peers_dir="${CERTROTD_SOURCE_DIR:?}/tests/peers"
+# The peers run from a copy in the build folder (or the test's work folder without one), next to
+# their node_modules: ES modules find packages only beside or above their own file, and nothing is
+# ever written into the source tree. The copy in the build folder is kept, so reruns are fast.
+peers_src="${CERTROTD_SOURCE_DIR:?}/tests/peers"
+peers_dir="${CERTROTD_BUILD_DIR:-$work}/test-peers"
 
-# Installs the node dependencies pinned in tests/peers/package-lock.json, once.
+# Installs the node dependencies pinned in tests/peers/package-lock.json into $peers_dir, once.
 peers_install() {
   command -v node >/dev/null || fail "node is not installed (scripts/setup installs it)"
-  if [ ! -f "$peers_dir/node_modules/.package-lock.json" ] ||
-     [ "$peers_dir/package-lock.json" -nt "$peers_dir/node_modules/.package-lock.json" ]; then
-    (cd "$peers_dir" && flock "${TMPDIR:-/tmp}/certrotd-peers-npm.lock" npm ci --no-audit --no-fund --loglevel=error) >&2 ||
-      fail "npm ci in tests/peers failed"
-  fi
+  mkdir -p "$peers_dir" || fail "cannot create $peers_dir"
+  (
+    flock 9
+    cp -p "$peers_src"/package.json "$peers_src"/package-lock.json "$peers_src"/*.mjs "$peers_dir"/
+    if [ ! -f "$peers_dir/node_modules/.package-lock.json" ] ||
+       [ "$peers_dir/package-lock.json" -nt "$peers_dir/node_modules/.package-lock.json" ]; then
+      cd "$peers_dir" && npm ci --no-audit --no-fund --loglevel=error >&2
+    fi
+  ) 9>"$peers_dir/.install.lock" || fail "npm ci in $peers_dir failed"
 }
 
 # issue_cert OUT_PREFIX CA_PREFIX SUBJECT_CN EXT: a P-256 key and a one-day certificate signed by

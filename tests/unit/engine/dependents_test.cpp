@@ -84,7 +84,7 @@ protected:
   NoUnits bus;
   std::vector<Millis> slept;
   notify::ActionRunner runner{
-      notify::RunnerDeps{bus, [this](Millis d) { slept.push_back(d); }, nullptr}};
+      notify::RunnerDeps{bus, clock, [this](Millis d) { slept.push_back(d); }, nullptr}};
 
   // An engine whose hook appends "OLD>NEW" serials to hook_log, after the first issuance
   // (`first`) and one forced rotation (`second`).

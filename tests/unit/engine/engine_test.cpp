@@ -3,6 +3,7 @@
 #include "engine/engine.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <mutex>
@@ -16,7 +17,10 @@ namespace certrotd::engine {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::read_text;
 using testing::TempDir;
+using testing::write_text;
+namespace fs = std::filesystem;
 
 class RecordingSink final : public EventSink {
 public:
@@ -127,6 +131,45 @@ TEST_F(EngineTest, RenewsAtTwoThirdsOfTheLifetimeAndNotBefore) {
   clock.advance(1s);
   EXPECT_EQ(run_due(*engine), 1);
   EXPECT_NE(live_serial("a"), first);
+}
+
+// README: `key_passphrase_file` writes key.pem as encrypted PKCS#8, at the first issuance and at
+// every renewal: the openssl CLI opens it with the passphrase, only with it, and it fits cert.pem.
+// (integration/encrypted_key_test shows a renewal authenticating with the encrypted live key.)
+TEST_F(EngineTest, AnEncryptedKeyIsWrittenAndReadBackAcrossRotations) {
+  const auto pass = dir / "key.pass";
+  write_text(pass, "c0rrect horse\n");
+  ::chmod(pass.c_str(), 0600);
+  write_text(dir / "wrong.pass", "wrong\n");
+  const auto key = dir / "live/a/key.pem";
+  const auto opens = [&](const fs::path& passphrase) {
+    return testing::run_command({"openssl", "pkey", "-in", key.string(), "-passin",
+                                 "file:" + passphrase.string(), "-pubout"});
+  };
+  const auto cert_pubkey = [&] {
+    return testing::run_command(
+               {"openssl", "x509", "-in", (dir / "live/a/cert.pem").string(), "-noout", "-pubkey"})
+        .output;
+  };
+  auto engine = make_engine(
+      load(yaml("1h", {"a"}) + "    key_passphrase_file: " + pass.string() + "\n"));
+  engine->start();
+  ASSERT_EQ(run_due(*engine), 1);
+  for (int rotation = 1; rotation <= 2; ++rotation) {
+    SCOPED_TRACE("rotation " + std::to_string(rotation));
+    const std::string text = read_text(key);
+    EXPECT_TRUE(text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----")) << text.substr(0, 40);
+    const auto opened = opens(pass);
+    EXPECT_EQ(opened.exit_code, 0) << opened.output;
+    EXPECT_EQ(opened.output, cert_pubkey()) << "key.pem does not fit cert.pem";
+    EXPECT_NE(opens(dir / "wrong.pass").exit_code, 0);
+    if (rotation == 2) break;
+    const std::string first = live_serial("a");
+    advance_to_deadline(*engine);
+    ASSERT_EQ(run_due(*engine), 1);
+    EXPECT_NE(live_serial("a"), first);
+    EXPECT_EQ(sink.count(EventKind::renew_failed, "a"), 0);
+  }
 }
 
 TEST_F(EngineTest, OneMinuteCertificatesDoNotStormDespiteBackdating) {

@@ -55,11 +55,15 @@ void make_server_cert(const TempDir& dir, const std::string& name, const std::st
               "-out", (dir / (name + ".pem")).string()});
 }
 
+const std::string k_ok_answer = "Content-Length: 2\r\nConnection: close\r\n\r\nok";
+
 // Accepts one connection, completes the handshake if the client does, answers 200 to whatever
-// comes. The poll bound only keeps a broken test from hanging; it is never waited out.
+// comes (`answer` after the status line: "ok" with its length by default). The poll bound only
+// keeps a broken test from hanging; it is never waited out.
 class OneConnectionTlsServer {
 public:
-  OneConnectionTlsServer(const std::string& cert, const std::string& key) {
+  OneConnectionTlsServer(const std::string& cert, const std::string& key, std::string answer)
+      : m_answer("HTTP/1.1 200 OK\r\n" + std::move(answer)) {
     m_ctx.reset(SSL_CTX_new(TLS_server_method()));
     if (SSL_CTX_use_certificate_chain_file(m_ctx.get(), cert.c_str()) != 1 ||
         SSL_CTX_use_PrivateKey_file(m_ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1) {
@@ -101,15 +105,14 @@ private:
     if (SSL_accept(ssl.get()) == 1) {
       char buf[4096];
       if (SSL_read(ssl.get(), buf, sizeof buf) > 0) {
-        const std::string answer =
-            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-        SSL_write(ssl.get(), answer.data(), static_cast<int>(answer.size()));
+        SSL_write(ssl.get(), m_answer.data(), static_cast<int>(m_answer.size()));
       }
       SSL_shutdown(ssl.get());
     }
     close(fd);
   }
 
+  std::string m_answer;
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> m_ctx{nullptr, &SSL_CTX_free};
   int m_listen = -1;
   int m_port = 0;
@@ -123,9 +126,10 @@ protected:
     make_ca(m_dir, "other-ca");
   }
 
-  HttpResult<Response> get(const std::string& server, const std::string& ca) {
+  HttpResult<Response> get(const std::string& server, const std::string& ca,
+                           std::string answer = k_ok_answer) {
     OneConnectionTlsServer tls((m_dir / (server + ".pem")).string(),
-                               (m_dir / (server + ".key")).string());
+                               (m_dir / (server + ".key")).string(), std::move(answer));
     auto transport = CurlTransport::create();
     EXPECT_TRUE(transport) << transport.error().what();
     Request request;
@@ -143,6 +147,37 @@ TEST_F(CurlTlsTest, AServerWithTheRightNameAndCaAnswers) {
   ASSERT_TRUE(response) << response.error().message;
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->body, "ok");
+}
+
+// README: "Answers are capped at 1 MiB." The cap is the default of every request, so an issuer or
+// token endpoint answering more is refused with a clear error instead of being buffered.
+TEST_F(CurlTlsTest, AnAnswerOfTwoMebibytesIsRefusedAsTooLarge) {
+  make_server_cert(m_dir, "server", "ca", "IP:127.0.0.1");
+  const std::string body(2 << 20, 'x');
+  auto response = get(
+      "server", "ca",
+      "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().kind, FailureKind::too_large) << response.error().message;
+  EXPECT_EQ(response.error().message, "the body exceeds 1048576 bytes");
+  EXPECT_FALSE(response.error().retryable());
+}
+
+TEST_F(CurlTlsTest, AnAnswerWithoutALengthIsCutAtOneMebibyteToo) {
+  make_server_cert(m_dir, "server", "ca", "IP:127.0.0.1");
+  auto response = get("server", "ca", "Connection: close\r\n\r\n" + std::string(2 << 20, 'x'));
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().kind, FailureKind::too_large) << response.error().message;
+}
+
+TEST_F(CurlTlsTest, AnAnswerOfExactlyOneMebibyteIsAccepted) {
+  make_server_cert(m_dir, "server", "ca", "IP:127.0.0.1");
+  const std::string body(1 << 20, 'x');
+  auto response = get(
+      "server", "ca",
+      "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->body.size(), body.size());
 }
 
 TEST_F(CurlTlsTest, ACertificateForAnotherHostIsANameMismatchThatNamesBothSides) {

@@ -1,6 +1,7 @@
 // on_rotate actions: systemd jobs through an injected service manager (every failure the bus can
 // produce), signals through pidfiles, and commands with a timeout, with retries and backoff.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,9 +9,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <thread>
 
 #include "notify/runner.hpp"
 #include "support/test_support.hpp"
+#include "util/fd.hpp"
 
 namespace certrotd::notify {
 namespace {
@@ -57,10 +61,11 @@ struct FakeBus final : BusConnector {
 
 struct Fixture : ::testing::Test {
   FakeBus bus;
+  ManualClock clock;
   std::vector<Millis> slept;
   std::vector<std::string> retries;
   ActionRunner runner{
-      RunnerDeps{bus, [this](Millis d) { slept.push_back(d); },
+      RunnerDeps{bus, clock, [this](Millis d) { slept.push_back(d); },
                  [this](const std::string& action, int attempt, const Error& e, Millis) {
                    retries.push_back(action + " #" + std::to_string(attempt) + ": " + e.what());
                  }}};
@@ -152,43 +157,117 @@ TEST_F(Fixture, BackoffIsCapped) {
 }
 
 TEST(ExecAction, GetsTheCredentialInItsEnvironmentAndItsOutputIsKept) {
+  const ManualClock clock;
   ExecAction a;
   a.command = {"/bin/sh", "-c",
                "echo $CERTROT_CREDENTIAL $CERTROT_OLD_SERIAL $CERTROT_NEW_SERIAL "
                "$CERTROT_KEY; echo oops >&2"};
   RotationFacts facts{"web", "/live/web", "01", "02", "2026-11-25T10:00:00Z"};
   std::string output;
-  auto r = run_command(a, exec_environment(facts), output);
+  auto r = run_command(a, exec_environment(facts), clock, output);
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(output, "web 01 02 /live/web/key.pem\noops\n");
 }
 
 TEST(ExecAction, ANonZeroExitIsAFailure) {
+  const ManualClock clock;
   ExecAction a;
   a.command = {"/bin/sh", "-c", "exit 3"};
   std::string output;
-  auto r = run_command(a, {}, output);
+  auto r = run_command(a, {}, clock, output);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message, "/bin/sh exited 3");
 }
 
-TEST(ExecAction, ACommandPastItsTimeoutIsKilledWithWhatItStarted) {
+// A pipe whose write end the command inherits (no O_CLOEXEC): every process of the command holds
+// it, so its read end sees EOF only once all of them are gone.
+struct InheritedPipe {
+  Fd read_end;
+  Fd write_end;
+  InheritedPipe() {
+    int fds[2];
+    EXPECT_EQ(::pipe(fds), 0);
+    read_end.reset(fds[0]);
+    write_end.reset(fds[1]);
+  }
+  // The next line written, or "" at EOF. Waits at most `guard`, then returns "(still open)": a
+  // bound so a broken kill fails the test instead of hanging it, not a timing assertion.
+  std::string next(std::chrono::seconds guard = 10s) const {
+    std::string line;
+    char c = 0;
+    for (;;) {
+      pollfd p{read_end.get(), POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(guard.count() * 1000)) == 0) return "(still open)";
+      if (::read(read_end.get(), &c, 1) != 1) return line;
+      if (c == '\n') return line;
+      line += c;
+    }
+  }
+};
+
+TEST(ExecAction, ACommandPastItsTimeoutIsKilledWithEverythingItStarted) {
+  // The command starts a child that ignores SIGTERM and outlives its parent's wait; it reports
+  // through the pipe once it runs. Only after that does the clock pass the timeout.
+  InheritedPipe pipe;
+  const std::string fd = std::to_string(pipe.write_end.get());
   ExecAction a;
-  a.command = {"/bin/sh", "-c", "sleep 30 & sleep 30"};
+  a.command = {"/bin/sh", "-c",
+               "trap '' TERM; (trap '' TERM; echo started >&" + fd + "; exec sleep 60) & wait"};
   a.timeout = 300ms;
+  ManualClock clock;
+  std::optional<Result<std::string>> result;
+  std::thread runner([&] {
+    std::string output;
+    result = run_command(a, {}, clock, output);
+  });
+  EXPECT_EQ(pipe.next(), "started");
+  clock.advance(1s);
+  runner.join();
+  ASSERT_TRUE(result.has_value());
+  ASSERT_FALSE(*result);
+  EXPECT_EQ(result->error().message, "/bin/sh did not finish within 300ms; killed");
+  pipe.write_end.reset();
+  EXPECT_EQ(pipe.next(), "") << "a process the command started survived the timeout";
+}
+
+TEST(ExecAction, IsNotKilledBeforeTheClockPassesItsTimeout) {
+  // The clock stands still: however long the command takes in real time, it is not timed out.
+  const ManualClock clock;
+  ExecAction a;
+  a.command = {"/bin/sh", "-c", "sleep 0.3; echo done"};
+  a.timeout = 1ms;
   std::string output;
-  const auto start = std::chrono::steady_clock::now();
-  auto r = run_command(a, {}, output);
+  auto r = run_command(a, {}, clock, output);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(output, "done\n");
+}
+
+TEST(ExecAction, ItsExitStatusCountsAlsoAfterItClosedItsOutput) {
+  const ManualClock clock;
+  ExecAction a;
+  a.command = {"/bin/sh", "-c", "exec >&- 2>&-; sleep 0.2; exit 4"};
+  std::string output;
+  auto r = run_command(a, {}, clock, output);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message, "/bin/sh did not finish within 0s; killed");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_EQ(r.error().message, "/bin/sh exited 4");
+}
+
+TEST(ExecAction, ASignalThatEndsItIsReported) {
+  const ManualClock clock;
+  ExecAction a;
+  a.command = {"/bin/sh", "-c", "kill -USR1 $$"};
+  std::string output;
+  auto r = run_command(a, {}, clock, output);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "/bin/sh killed by signal " + std::to_string(SIGUSR1));
 }
 
 TEST(ExecAction, AMissingProgramIsReported) {
+  const ManualClock clock;
   ExecAction a;
   a.command = {"/nonexistent/hook"};
   std::string output;
-  auto r = run_command(a, {}, output);
+  auto r = run_command(a, {}, clock, output);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("/nonexistent/hook"), std::string::npos);
 }

@@ -78,8 +78,18 @@ TEST(FormatDuration, UsesTheLargestUnitsFirst) {
   EXPECT_EQ(format_duration(1h + 1s), "1h1s");
 }
 
-TEST(FormatDuration, DropsSubSecondRemaindersAboveOneSecond) {
-  EXPECT_EQ(format_duration(1500ms), "1s");
+TEST(FormatDuration, PrintsSubSecondRemaindersBelowOneMinuteAsAFraction) {
+  EXPECT_EQ(format_duration(300ms), "300ms");
+  EXPECT_EQ(format_duration(1500ms), "1.5s");
+  EXPECT_EQ(format_duration(1050ms), "1.05s");
+  EXPECT_EQ(format_duration(59'999ms), "59.999s");
+  EXPECT_EQ(format_duration(2000ms), "2s");
+  EXPECT_EQ(format_duration(-1500ms), "-1.5s");
+}
+
+TEST(FormatDuration, DropsSubSecondRemaindersFromOneMinuteOn) {
+  EXPECT_EQ(format_duration(120'000ms), "2m");
+  EXPECT_EQ(format_duration(61'500ms), "1m1s");
 }
 
 TEST(FormatDuration, PrintsNegativeDurationsWithASign) {
