@@ -219,6 +219,22 @@ TEST_F(NetworkIssuerTest, ANewCertificateDropsConnectionsAndTokensOfTheOldOne) {
   EXPECT_EQ(m_transport->requests.size(), 4u);
 }
 
+TEST_F(NetworkIssuerTest, ATokenRefusedWith401IsNotPresentedAgain) {
+  auto issuer = value_of(HttpIssuer::create(http_options(), deps()));
+  IssueRequest r = request(current());
+  m_transport->token();
+  m_transport->answer(401, R"({"error":"invalid_token"})");
+  auto refused = issuer->issue(r);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().reason, Reason::http_status);
+  m_transport->answer(200, R"({"access_token":"AT2","token_type":"Bearer","expires_in":600})");
+  m_transport->answer(200, nlohmann::json{{"certificate", signed_for(r).to_pem()}}.dump());
+  ASSERT_TRUE(issuer->issue(r));
+  ASSERT_EQ(m_transport->requests.size(), 4u);
+  EXPECT_EQ(m_transport->requests[2].url, "https://auth.example/token");
+  EXPECT_EQ(header(m_transport->requests[3], "Authorization"), "Bearer AT2");
+}
+
 TEST_F(NetworkIssuerTest, ARefusedClientCertificateIsNamedWithSubjectIssuerAndSerial) {
   HttpIssuerOptions o = http_options();
   o.token.reset();
