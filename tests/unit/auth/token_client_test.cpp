@@ -32,7 +32,7 @@ public:
   void answer(long status, std::string body) {
     http::Response r;
     r.status = status;
-    r.headers["content-type"] = "application/json";
+    r.headers.emplace_back("content-type", "application/json");
     r.body = std::move(body);
     answers.emplace_back(std::move(r));
   }

@@ -45,7 +45,7 @@ public:
   void answer(long status, std::string body, std::string type = "application/json") {
     http::Response r;
     r.status = status;
-    r.headers["content-type"] = std::move(type);
+    r.headers.emplace_back("content-type", std::move(type));
     r.body = std::move(body);
     answers.push_back(std::move(r));
   }
@@ -289,12 +289,12 @@ TEST_F(NetworkIssuerTest, BadAnswersAreReportedClearly) {
   HttpIssuerOptions o = http_options();
   http::Response r;
   r.status = 200;
-  r.headers["content-type"] = "text/html";
+  r.headers.emplace_back("content-type", "text/html");
   r.body = "<html>hi</html>";
   auto e = parse_issue_response(r, o, false);
   ASSERT_FALSE(e);
   EXPECT_NE(e.error().message.find("not JSON"), std::string::npos);
-  r.headers["content-type"] = "application/json";
+  r.headers.emplace_back("content-type", "application/json");
   r.body = R"({"cert":"x"})";
   e = parse_issue_response(r, o, false);
   ASSERT_FALSE(e);
@@ -312,7 +312,7 @@ TEST_F(NetworkIssuerTest, ReadsAServerGeneratedKeyAndChainByPointer) {
   const std::string root = testing::read_text(m_ca.ca_cert);
   http::Response r;
   r.status = 200;
-  r.headers["content-type"] = "application/json";
+  r.headers.emplace_back("content-type", "application/json");
   r.body = nlohmann::json{{"credentials",
                            {{"certificate", one_line(signed_for(req).to_pem())},
                             {"chain", {root}},
