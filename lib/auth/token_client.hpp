@@ -1,12 +1,12 @@
-// OAuth 2.0 client_credentials (RFC 6749 §4.4) with the four client authentication methods
-// certrotd supports (protocols.md §1.1):
+// OAuth 2.0 client_credentials (RFC 6749 §4.4) as a TokenGrant, with the four client
+// authentication methods certrotd supports (protocols.md §1.1):
 //   tls_client_auth, self_signed_tls_client_auth  — RFC 8705: the TLS client certificate proves
 //                                                    the client; no secret is sent;
 //   client_secret_basic, client_secret_post       — RFC 6749 §2.3.1: a secret read from a file
 //                                                    at use time.
-// Tokens are cached per (token URL, client id, method, client identity) and shared by every
-// credential that uses that identity; a cached token is refreshed before `expires_in` runs out.
-// Tokens and secrets are never logged and never part of an error message.
+// TokenClient is the TokenSource that caches the tokens of any grant per (grant, client identity),
+// shared by every credential that uses that identity; a cached token is refreshed before it
+// expires. Tokens and secrets are never logged and never part of an error message.
 #pragma once
 
 #include <filesystem>
@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "auth/token_source.hpp"
 #include "http/transport.hpp"
 #include "util/clock.hpp"
 #include "util/result.hpp"
@@ -48,31 +49,42 @@ struct TokenSettings {
   std::vector<std::pair<std::string, std::string>> extra_params;
 };
 
-struct AccessToken {
-  std::string value;  // never logged
-  SystemTime expires_at;
-  // The RFC 8705 §3.1 confirmation claim, when the token is a JWT that carries one.
-  std::optional<std::string> cnf_x5t_s256;
+// The client_credentials grant for one `token:` section.
+class ClientCredentialsGrant final : public TokenGrant {
+public:
+  explicit ClientCredentialsGrant(TokenSettings settings) : m_settings(std::move(settings)) {}
+
+  std::string cache_key() const override;
+  std::string where() const override;
+  // POSTs the token request. `request.identity` is required for the mTLS methods and also sent
+  // with the secret methods when given (so the token may be bound to it); `ca_bundle_pem`
+  // verifies the token endpoint.
+  //
+  // Errors: HTTP 400/401 (invalid_client, invalid_scope, ...) are permanent and summarise the
+  // server's error (invalid_client: tls-client-rejected); 5xx, 429 and network trouble are
+  // retryable; an answer without a Bearer access_token is invalid-answer.
+  Result<BearerToken> obtain(http::Transport& transport, const Clock& clock,
+                             const TokenRequest& request) const override;
+
+private:
+  Result<http::Request> token_request(const TokenRequest& request) const;
+  Result<BearerToken> parse_answer(const http::Response& response, SystemTime sent_at) const;
+  TokenSettings m_settings;
 };
 
-class TokenClient {
+class TokenClient final : public TokenSource {
 public:
   TokenClient(http::Transport& transport, const Clock& clock);
 
-  // A valid token for these settings: from the cache while it has more than its refresh margin
-  // left, otherwise fetched. `mtls` is the client identity used for the TLS handshake; it is
-  // required for the mTLS methods and also sent with the secret methods when given (so the
-  // token may be bound to it). `ca_bundle_pem` verifies the token endpoint.
-  //
-  // Errors: HTTP 400/401 (invalid_client, invalid_scope, ...) are permanent and summarise the
-  // server's error; 5xx, 429 and network trouble are retryable. A token bound (cnf) to another
-  // certificate than the one presented is a permanent error.
-  Result<AccessToken> token(const TokenSettings& settings, const std::string& ca_bundle_pem,
-                            const std::optional<http::ClientIdentity>& mtls);
+  // From the cache while the token has more than its refresh margin left, otherwise obtained
+  // from the grant (whose errors are returned as they are).
+  Result<BearerToken> token(const TokenRequest& request) override;
+  void invalidate(const TokenRequest& request) override;
+  void forget_identity(const std::string& identity_id) override;
 
-  // Drops cached tokens obtained with this client identity (after the certificate rotated:
-  // RFC 8705 §6.3, a bound token dies with its certificate).
-  void forget_identity(const std::string& identity_id);
+  // The OAuth2 client_credentials token for these settings (a ClientCredentialsGrant).
+  Result<BearerToken> token(const TokenSettings& settings, const std::string& ca_bundle_pem,
+                            const std::optional<http::ClientIdentity>& mtls);
 
   // Seconds before expiry at which a cached token is refreshed: at least 60 s and 10 % of its
   // lifetime, but never more than half of it (protocols.md §1.2).
@@ -80,7 +92,7 @@ public:
 
 private:
   struct Cached {
-    AccessToken token;
+    BearerToken token;
     std::string identity_id;
     SystemTime refresh_at;
   };

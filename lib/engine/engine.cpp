@@ -4,6 +4,7 @@
 #include <functional>
 #include <utility>
 
+#include "auth/token_client.hpp"
 #include "engine/issuers.hpp"
 #include "http/curl_transport.hpp"
 #include "util/duration.hpp"

@@ -15,7 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "auth/token_client.hpp"
+#include "auth/token_source.hpp"
 #include "config/config.hpp"
 #include "engine/events.hpp"
 #include "engine/rotation.hpp"
@@ -38,8 +38,9 @@ struct EngineDeps {
   // HTTPS for the network issuers; null: the engine makes a libcurl transport once the
   // configuration has a network issuer.
   std::shared_ptr<http::Transport> transport = nullptr;
-  // OAuth2 tokens, cached across reloads; null: made on `transport` along with it.
-  std::shared_ptr<auth::TokenClient> tokens = nullptr;
+  // Tokens for the network issuers, cached across reloads; null: an auth::TokenClient on
+  // `transport`, made along with it.
+  std::shared_ptr<auth::TokenSource> tokens = nullptr;
   // $CREDENTIALS_DIRECTORY (systemd LoadCredential=) for token.client_secret_credential; the
   // daemon reads the environment, lib/ does not.
   std::optional<std::filesystem::path> credentials_directory = std::nullopt;

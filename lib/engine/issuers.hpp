@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "auth/token_client.hpp"
+#include "auth/token_source.hpp"
 #include "config/config.hpp"
 #include "engine/events.hpp"
 #include "http/transport.hpp"
@@ -25,7 +25,7 @@ using IssuerMap = std::map<std::string, std::shared_ptr<issuer::Issuer>>;
 // whole process, kept across reloads.
 struct NetworkContext {
   std::shared_ptr<http::Transport> transport;
-  std::shared_ptr<auth::TokenClient> tokens;
+  std::shared_ptr<auth::TokenSource> tokens;
   std::optional<std::filesystem::path> credentials_directory;
   EventSink* events = nullptr;  // for loud notices (bootstrap auth in use)
 };

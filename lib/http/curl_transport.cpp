@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
+#include <vector>
 
 #include <openssl/x509_vfy.h>
 
@@ -13,7 +15,11 @@ struct Sink {
   std::string body;
   std::size_t cap = 0;
   bool overflow = false;
-  std::map<std::string, std::string> headers;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::size_t header_bytes = 0;  // of the current response, status line included
+  std::size_t max_header_fields = 0;
+  std::size_t max_header_bytes = 0;
+  bool too_many_headers = false;
 };
 
 extern "C" size_t write_body(char* data, size_t size, size_t count, void* user) {
@@ -33,10 +39,19 @@ extern "C" size_t write_header(char* data, size_t size, size_t count, void* user
   std::string_view line(data, n);
   if (line.starts_with("HTTP/")) {
     sink->headers.clear();  // a new response (after 100 Continue or a proxy CONNECT)
-    return n;
+    sink->header_bytes = 0;
+  }
+  sink->header_bytes += n;
+  if (sink->header_bytes > sink->max_header_bytes) {
+    sink->too_many_headers = true;
+    return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
   }
   const auto colon = line.find(':');
-  if (colon == std::string_view::npos) return n;
+  if (colon == std::string_view::npos || line.starts_with("HTTP/")) return n;
+  if (sink->headers.size() >= sink->max_header_fields) {
+    sink->too_many_headers = true;
+    return 0;
+  }
   std::string name(line.substr(0, colon));
   std::transform(name.begin(), name.end(), name.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -44,7 +59,7 @@ extern "C" size_t write_header(char* data, size_t size, size_t count, void* user
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
     value.remove_suffix(1);
-  sink->headers[name] = std::string(value);
+  sink->headers.emplace_back(std::move(name), std::string(value));
   return n;
 }
 
@@ -157,6 +172,30 @@ bool set(CURL* h, CURLoption option, T value) {
   return curl_easy_setopt(h, option, value) == CURLE_OK;
 }
 
+// GET is libcurl's default after curl_easy_reset. The body of a POST is not copied: it lives in
+// `request` until perform() returns.
+bool set_method(CURL* h, const Request& request) {
+  switch (request.method) {
+    case Method::get: return true;
+    case Method::post:
+      return set(h, CURLOPT_POST, 1L) &&
+             set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size())) &&
+             set(h, CURLOPT_POSTFIELDS, request.body.c_str());
+    case Method::head: return set(h, CURLOPT_NOBODY, 1L);
+  }
+  return false;
+}
+
+Failure too_large(const Request& request, const Sink& sink) {
+  const std::string what = sink.too_many_headers
+                               ? "the response headers exceed " +
+                                     std::to_string(request.max_header_fields) + " fields or " +
+                                     std::to_string(request.max_header_bytes) + " bytes"
+                               : "the body exceeds " + std::to_string(request.max_response_bytes) +
+                                     " bytes";
+  return Failure{FailureKind::too_large, what, redact_url(request.url), 0, std::nullopt, {}};
+}
+
 }  // namespace
 
 CurlTransport::CurlTransport(std::size_t max_idle_handles) : m_max_idle(max_idle_handles) {}
@@ -210,6 +249,8 @@ HttpResult<Response> CurlTransport::perform(const Request& request) {
 
   Sink sink;
   sink.cap = request.max_response_bytes;
+  sink.max_header_fields = request.max_header_fields;
+  sink.max_header_bytes = request.max_header_bytes;
   char errbuf[CURL_ERROR_SIZE] = {};
 
   curl_blob ca{const_cast<char*>(request.tls.ca_bundle_pem.data()),
@@ -245,11 +286,7 @@ HttpResult<Response> CurlTransport::perform(const Request& request) {
     ok = set(h, CURLOPT_SSLCERT_BLOB, &cert) && set(h, CURLOPT_SSLCERTTYPE, "PEM") &&
          set(h, CURLOPT_SSLKEY_BLOB, &key) && set(h, CURLOPT_SSLKEYTYPE, "PEM");
   }
-  if (ok && request.method == Method::post) {
-    ok = set(h, CURLOPT_POST, 1L) &&
-         set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size())) &&
-         set(h, CURLOPT_POSTFIELDS, request.body.c_str());
-  }
+  ok = ok && set_method(h, request);
   CurlSlist headers;
   for (const auto& [name, value] : request.headers) {
     const std::string line = name + ": " + value;
@@ -285,13 +322,8 @@ HttpResult<Response> CurlTransport::perform(const Request& request) {
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
   if (code != CURLE_OK) {
     Failure failure;
-    if (sink.overflow || code == CURLE_FILESIZE_EXCEEDED) {
-      failure = Failure{FailureKind::too_large,
-                        "the body exceeds " + std::to_string(request.max_response_bytes) + " bytes",
-                        redact_url(request.url),
-                        0,
-                        std::nullopt,
-                        {}};
+    if (sink.overflow || sink.too_many_headers || code == CURLE_FILESIZE_EXCEEDED) {
+      failure = too_large(request, sink);
     } else {
       failure = classify(h, code, errbuf, request);
     }

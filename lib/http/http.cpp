@@ -7,6 +7,8 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include "util/strings.hpp"
+
 namespace certrotd::http {
 
 namespace {
@@ -28,12 +30,26 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(first, last - first + 1));
 }
 
+// Field names compare case-insensitively (RFC 9110 §5.1).
+bool same_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && starts_with_ci(a, b);
+}
+
 }  // namespace
 
-std::optional<std::string> Response::header(const std::string& name) const {
-  const auto it = headers.find(name);
+std::optional<std::string> Response::header(std::string_view name) const {
+  const auto it = std::find_if(headers.begin(), headers.end(),
+                               [&](const auto& field) { return same_name(field.first, name); });
   if (it == headers.end()) return std::nullopt;
   return it->second;
+}
+
+std::vector<std::string> Response::header_values(std::string_view name) const {
+  std::vector<std::string> values;
+  for (const auto& [field, value] : headers) {
+    if (same_name(field, name)) values.push_back(value);
+  }
+  return values;
 }
 
 std::string Response::media_type() const {

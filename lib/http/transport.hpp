@@ -8,7 +8,9 @@
 //  - The client identity (certificate chain + key) comes from memory; nothing is written to disk.
 //  - Redirects are never followed: a redirect could carry the client certificate or an
 //    Authorization header to another host. A 3xx is returned like any other status.
-//  - Bodies larger than `max_response_bytes` are cut off and reported as `Failure::too_large`.
+//  - Bodies larger than `max_response_bytes` are cut off and reported as `Failure::too_large`;
+//    so are responses with more than `max_header_fields` header fields or more than
+//    `max_header_bytes` of header lines, so a hostile server cannot make us hold without bound.
 //  - Connections and TLS sessions are reused only between requests with the same CA bundle and
 //    the same client identity, so a renewed certificate never rides on a connection (or a resumed
 //    session) that was authenticated with the old one (RFC 8705 §6.3; protocols.md §0).
@@ -16,9 +18,9 @@
 
 #include <chrono>
 #include <cstddef>
-#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -44,7 +46,8 @@ struct TlsOptions {
   std::optional<ClientIdentity> client;
 };
 
-enum class Method { get, post };
+// head: the status and headers only (ACME newNonce, RFC 8555 §7.2).
+enum class Method { get, post, head };
 
 struct Request {
   Method method = Method::get;
@@ -55,15 +58,24 @@ struct Request {
   Millis connect_timeout = std::chrono::seconds(10);
   Millis total_timeout = std::chrono::seconds(60);
   std::size_t max_response_bytes = std::size_t{1} << 20;  // 1 MiB
+  // ACME, Vault and OAuth2 answers carry 5 to 20 fields in a few hundred bytes; a proxy or a
+  // load balancer adds a few more. Interim responses (100 Continue) count on their own.
+  std::size_t max_header_fields = 128;
+  std::size_t max_header_bytes = std::size_t{64} << 10;  // 64 KiB, status line included
 };
 
 struct Response {
   long status = 0;
-  std::map<std::string, std::string> headers;  // names lower-cased; the last value wins
-  std::string body;
+  // Every field in the order received, names lower-cased (the transport does it), a name as
+  // often as the server sent it (ACME sends several `Link` fields).
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;  // empty for Method::head
 
-  // The header's value, or nullopt. `name` must be lower case.
-  std::optional<std::string> header(const std::string& name) const;
+  // The first value of the field, or nullopt. `name` in any case.
+  std::optional<std::string> header(std::string_view name) const;
+  // Every value of the field in the order received (RFC 9110 §5.3: one per field line, not
+  // split at commas, which a Link or a Set-Cookie value may hold). `name` in any case.
+  std::vector<std::string> header_values(std::string_view name) const;
   // The media type without parameters, lower-cased ("application/json").
   std::string media_type() const;
 };

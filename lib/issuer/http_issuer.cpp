@@ -121,9 +121,12 @@ Result<IssuedCredential> HttpIssuer::issue(const IssueRequest& request) {
   if (identity->bootstrap && m_options.bootstrap && m_options.bootstrap->token) {
     token_settings = m_options.bootstrap->token;
   }
+  std::optional<auth::ClientCredentialsGrant> grant;
   if (token_settings) {
     if (!m_deps.tokens) return fail("the http issuer has no token client");
-    auto token = m_deps.tokens->token(*token_settings, m_ca_bundle_pem, identity->client);
+    grant.emplace(*token_settings);
+    auto token = m_deps.tokens->token(
+        auth::TokenRequest{*grant, identity->client, m_ca_bundle_pem});
     if (!token) return fail(token.error());
     // RFC 8705 §3: a bound token only works over a connection with the same certificate. The
     // issuance request below uses exactly the identity the token was obtained with.
@@ -153,6 +156,11 @@ Result<IssuedCredential> HttpIssuer::issue(const IssueRequest& request) {
   }
   auto ok = http::expect_success(std::move(*response), m_http.url, m_deps.clock->wall_now());
   if (!ok) {
+    // RFC 6750 §3.1: 401 is the resource server refusing the token; the next attempt asks for
+    // a new one instead of presenting it again.
+    if (grant && ok.error().status == 401) {
+      m_deps.tokens->invalidate(auth::TokenRequest{*grant, identity->client, m_ca_bundle_pem});
+    }
     return fail(
         transport_error(http::naming_presented(ok.error(), post.tls.client), "issuance request"));
   }

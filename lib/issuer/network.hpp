@@ -27,6 +27,7 @@
 #include <string>
 
 #include "auth/token_client.hpp"
+#include "auth/token_source.hpp"
 #include "http/transport.hpp"
 #include "issuer/issuer.hpp"
 
@@ -73,7 +74,7 @@ struct CfsslIssuerOptions : NetworkIssuerOptions {
 // What network issuers are given by whoever builds them.
 struct NetworkDeps {
   std::shared_ptr<http::Transport> transport;
-  std::shared_ptr<auth::TokenClient> tokens;
+  std::shared_ptr<auth::TokenSource> tokens;
   const Clock* clock = nullptr;
   // Reads another managed credential's live files; nullopt when it has none yet.
   std::function<Result<std::optional<CurrentCredential>>(const std::string& name)> read_credential;

@@ -32,7 +32,7 @@ public:
   void answer(long status, std::string body) {
     http::Response r;
     r.status = status;
-    r.headers["content-type"] = "application/json";
+    r.headers.emplace_back("content-type", "application/json");
     r.body = std::move(body);
     answers.emplace_back(std::move(r));
   }
@@ -142,6 +142,79 @@ TEST_F(TokenClientTest, CacheIsPerClientIdentityAndForgottenAfterRotation) {
   client.forget_identity("x5t-A");
   EXPECT_EQ(client.token(mtls_settings(), "R", identity)->value, "AT3");
   EXPECT_EQ(client.token(mtls_settings(), "R", other)->value, "AT2");
+}
+
+TEST_F(TokenClientTest, AnInvalidatedTokenIsObtainedAgainAndOnlyForThatIdentity) {
+  transport.answer(200, R"({"access_token":"AT1","token_type":"bearer","expires_in":600})");
+  transport.answer(200, R"({"access_token":"AT2","token_type":"bearer","expires_in":600})");
+  transport.answer(200, R"({"access_token":"AT3","token_type":"bearer","expires_in":600})");
+  const ClientCredentialsGrant grant(mtls_settings());
+  const std::string ca = "R";
+  const std::optional<http::ClientIdentity> mine = identity;
+  const std::optional<http::ClientIdentity> other = http::ClientIdentity{"x5t-B", "C", "K", {}};
+  EXPECT_EQ(client.token(TokenRequest{grant, mine, ca})->value, "AT1");
+  EXPECT_EQ(client.token(TokenRequest{grant, other, ca})->value, "AT2");
+  client.invalidate(TokenRequest{grant, mine, ca});  // the resource server answered 401
+  EXPECT_EQ(client.token(TokenRequest{grant, mine, ca})->value, "AT3");
+  EXPECT_EQ(client.token(TokenRequest{grant, other, ca})->value, "AT2");
+  EXPECT_EQ(transport.requests.size(), 3u);
+}
+
+// A grant that is not OAuth2, as a Vault login or a token file would be: the client caches its
+// tokens by the grant's key and the identity, and keeps the cnf rule for them too.
+class CountingGrant final : public TokenGrant {
+public:
+  CountingGrant(std::string key, const Clock& clock) : m_key(std::move(key)), m_clock(clock) {}
+  std::string cache_key() const override { return m_key; }
+  std::string where() const override { return "file:/run/token"; }
+  Result<BearerToken> obtain(http::Transport&, const Clock&, const TokenRequest&) const override {
+    ++calls;
+    if (fail_with) return fail(*fail_with);
+    return BearerToken{m_key + "-" + std::to_string(calls), m_clock.wall_now() + seconds(3600),
+                       bound_to};
+  }
+  mutable int calls = 0;
+  std::optional<Error> fail_with;
+  std::optional<std::string> bound_to;
+
+private:
+  std::string m_key;
+  const Clock& m_clock;
+};
+
+TEST_F(TokenClientTest, CachesAnyGrantByItsKeyAndPassesItsErrorsOnUnchanged) {
+  CountingGrant a("a", clock);
+  CountingGrant b("b", clock);
+  const std::string ca;
+  const std::optional<http::ClientIdentity> none;
+  EXPECT_EQ(client.token(TokenRequest{a, none, ca})->value, "a-1");
+  EXPECT_EQ(client.token(TokenRequest{a, none, ca})->value, "a-1");
+  EXPECT_EQ(client.token(TokenRequest{b, none, ca})->value, "b-1");
+  clock.advance(seconds(3600 - 360));  // the margin is 10 % of an hour
+  EXPECT_EQ(client.token(TokenRequest{a, none, ca})->value, "a-2");
+  EXPECT_TRUE(transport.requests.empty());
+
+  Error refused{ErrorKind::retryable, "sealed", "https://vault.example/v1/auth/cert/login",
+                std::chrono::seconds(30), Reason::rate_limited};
+  b.fail_with = refused;
+  client.invalidate(TokenRequest{b, none, ca});
+  auto token = client.token(TokenRequest{b, none, ca});
+  ASSERT_FALSE(token);
+  EXPECT_EQ(token.error().reason, Reason::rate_limited);
+  EXPECT_TRUE(token.error().retryable());
+  EXPECT_EQ(token.error().retry_after, std::optional<Millis>(seconds(30)));
+}
+
+TEST_F(TokenClientTest, RefusesAnyGrantsTokenBoundToAnotherCertificate) {
+  CountingGrant grant("g", clock);
+  grant.bound_to = "x5t-B";
+  const std::string ca;
+  const std::optional<http::ClientIdentity> mine = identity;
+  auto token = client.token(TokenRequest{grant, mine, ca});
+  ASSERT_FALSE(token);
+  EXPECT_EQ(token.error().reason, Reason::invalid_answer);
+  EXPECT_EQ(token.error().context, "file:/run/token");
+  EXPECT_EQ(token.error().message.find("g-1"), std::string::npos);  // the token is not echoed
 }
 
 TEST_F(TokenClientTest, RefreshMarginIsBoundedByHalfTheLifetime) {

@@ -13,7 +13,11 @@
 #include <unistd.h>
 
 #include <memory>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "http/curl_transport.hpp"
 #include "support/test_support.hpp"
@@ -55,15 +59,17 @@ void make_server_cert(const TempDir& dir, const std::string& name, const std::st
               "-out", (dir / (name + ".pem")).string()});
 }
 
-const std::string k_ok_answer = "Content-Length: 2\r\nConnection: close\r\n\r\nok";
+constexpr std::string_view k_ok =
+    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 
-// Accepts one connection, completes the handshake if the client does, answers 200 to whatever
-// comes (`answer` after the status line: "ok" with its length by default). The poll bound only
-// keeps a broken test from hanging; it is never waited out.
+// Accepts one connection, completes the handshake if the client does, answers `answer` to
+// whatever comes and keeps the request's head. The poll bound only keeps a broken test from
+// hanging; it is never waited out.
 class OneConnectionTlsServer {
 public:
-  OneConnectionTlsServer(const std::string& cert, const std::string& key, std::string answer)
-      : m_answer("HTTP/1.1 200 OK\r\n" + std::move(answer)) {
+  OneConnectionTlsServer(const std::string& cert, const std::string& key,
+                         std::string answer = std::string(k_ok))
+      : m_answer(std::move(answer)) {
     m_ctx.reset(SSL_CTX_new(TLS_server_method()));
     if (SSL_CTX_use_certificate_chain_file(m_ctx.get(), cert.c_str()) != 1 ||
         SSL_CTX_use_PrivateKey_file(m_ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1) {
@@ -83,10 +89,15 @@ public:
     m_thread = std::thread([this] { serve(); });
   }
   ~OneConnectionTlsServer() {
-    m_thread.join();
+    join();
     close(m_listen);
   }
   int port() const { return m_port; }
+  // The request as received (its first 4 KiB), once the destructor or join() has run.
+  const std::string& request() const { return m_request; }
+  void join() {
+    if (m_thread.joinable()) m_thread.join();
+  }
 
 private:
   void serve() {
@@ -104,7 +115,10 @@ private:
     SSL_set_fd(ssl.get(), fd);
     if (SSL_accept(ssl.get()) == 1) {
       char buf[4096];
-      if (SSL_read(ssl.get(), buf, sizeof buf) > 0) {
+      const int n = SSL_read(ssl.get(), buf, sizeof buf);
+      if (n > 0) {
+        m_request.assign(buf, static_cast<std::size_t>(n));
+        // Fails with EPIPE when the client gave up half-way (the header flood below).
         SSL_write(ssl.get(), m_answer.data(), static_cast<int>(m_answer.size()));
       }
       SSL_shutdown(ssl.get());
@@ -112,8 +126,9 @@ private:
     close(fd);
   }
 
-  std::string m_answer;
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> m_ctx{nullptr, &SSL_CTX_free};
+  std::string m_answer;
+  std::string m_request;
   int m_listen = -1;
   int m_port = 0;
   std::thread m_thread;
@@ -127,7 +142,7 @@ protected:
   }
 
   HttpResult<Response> get(const std::string& server, const std::string& ca,
-                           std::string answer = k_ok_answer) {
+                           std::string answer = std::string(k_ok)) {
     OneConnectionTlsServer tls((m_dir / (server + ".pem")).string(),
                                (m_dir / (server + ".key")).string(), std::move(answer));
     auto transport = CurlTransport::create();
@@ -136,6 +151,25 @@ protected:
     request.url = "https://127.0.0.1:" + std::to_string(tls.port()) + "/v1/sign";
     request.tls.ca_bundle_pem = read_text(m_dir / (ca + ".pem"));
     return (*transport)->perform(request);
+  }
+
+  // One request to a server for 127.0.0.1 that answers `answer`; `seen` gets the request.
+  HttpResult<Response> exchange(Method method, const std::string& answer,
+                                std::string* seen = nullptr) {
+    make_server_cert(m_dir, "server", "ca", "IP:127.0.0.1");
+    OneConnectionTlsServer tls((m_dir / "server.pem").string(), (m_dir / "server.key").string(),
+                               answer);
+    auto transport = CurlTransport::create();
+    EXPECT_TRUE(transport) << transport.error().what();
+    Request request;
+    request.method = method;
+    request.url = "https://127.0.0.1:" + std::to_string(tls.port()) + "/acme/new-nonce";
+    request.tls.ca_bundle_pem = read_text(m_dir / "ca.pem");
+    auto response = (*transport)->perform(request);
+    transport->reset();  // closes the connection, so a server still writing stops
+    tls.join();
+    if (seen != nullptr) *seen = tls.request();
+    return response;
   }
 
   TempDir m_dir;
@@ -154,9 +188,9 @@ TEST_F(CurlTlsTest, AServerWithTheRightNameAndCaAnswers) {
 TEST_F(CurlTlsTest, AnAnswerOfTwoMebibytesIsRefusedAsTooLarge) {
   make_server_cert(m_dir, "server", "ca", "IP:127.0.0.1");
   const std::string body(2 << 20, 'x');
-  auto response = get(
-      "server", "ca",
-      "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+  auto response = get("server", "ca",
+                      "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+                          "\r\nConnection: close\r\n\r\n" + body);
   ASSERT_FALSE(response);
   EXPECT_EQ(response.error().kind, FailureKind::too_large) << response.error().message;
   EXPECT_EQ(response.error().message, "the body exceeds 1048576 bytes");
@@ -165,7 +199,8 @@ TEST_F(CurlTlsTest, AnAnswerOfTwoMebibytesIsRefusedAsTooLarge) {
 
 TEST_F(CurlTlsTest, AnAnswerWithoutALengthIsCutAtOneMebibyteToo) {
   make_server_cert(m_dir, "server", "ca", "IP:127.0.0.1");
-  auto response = get("server", "ca", "Connection: close\r\n\r\n" + std::string(2 << 20, 'x'));
+  auto response = get("server", "ca",
+                      "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + std::string(2 << 20, 'x'));
   ASSERT_FALSE(response);
   EXPECT_EQ(response.error().kind, FailureKind::too_large) << response.error().message;
 }
@@ -173,9 +208,9 @@ TEST_F(CurlTlsTest, AnAnswerWithoutALengthIsCutAtOneMebibyteToo) {
 TEST_F(CurlTlsTest, AnAnswerOfExactlyOneMebibyteIsAccepted) {
   make_server_cert(m_dir, "server", "ca", "IP:127.0.0.1");
   const std::string body(1 << 20, 'x');
-  auto response = get(
-      "server", "ca",
-      "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+  auto response = get("server", "ca",
+                      "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+                          "\r\nConnection: close\r\n\r\n" + body);
   ASSERT_TRUE(response) << response.error().message;
   EXPECT_EQ(response->body.size(), body.size());
 }
@@ -198,6 +233,73 @@ TEST_F(CurlTlsTest, ACertificateFromAnotherCaIsAnUnknownCaNotANameMismatch) {
   EXPECT_EQ(response.error().kind, FailureKind::tls_unknown_ca) << response.error().message;
   EXPECT_NE(response.error().message.find("ca_bundle"), std::string::npos)
       << response.error().message;
+}
+
+TEST_F(CurlTlsTest, EveryLinkFieldArrivesInOrder) {
+  auto response = exchange(Method::get,
+                           "HTTP/1.1 200 OK\r\n"
+                           "Content-Type: application/pem-certificate-chain\r\n"
+                           "Link: <https://127.0.0.1/dir>;rel=\"index\"\r\n"
+                           "link: <https://127.0.0.1/cert/1/alt/1>;rel=\"alternate\"\r\n"
+                           "LINK: <https://127.0.0.1/cert/1/alt/2>;rel=\"alternate\"\r\n"
+                           "Content-Length: 2\r\nConnection: close\r\n\r\nok");
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->header_values("Link"),
+            (std::vector<std::string>{"<https://127.0.0.1/dir>;rel=\"index\"",
+                                      "<https://127.0.0.1/cert/1/alt/1>;rel=\"alternate\"",
+                                      "<https://127.0.0.1/cert/1/alt/2>;rel=\"alternate\""}));
+  EXPECT_EQ(response->header("link"), "<https://127.0.0.1/dir>;rel=\"index\"");
+  EXPECT_EQ(response->media_type(), "application/pem-certificate-chain");
+  EXPECT_EQ(response->body, "ok");
+}
+
+// RFC 8555 §7.2: newNonce answers HEAD with the nonce in a header. The answer announces a body
+// it does not send, as HEAD answers do: a client that waited for one would fail.
+TEST_F(CurlTlsTest, HeadSendsHeadAndReturnsTheHeadersWithoutABody) {
+  std::string seen;
+  auto response = exchange(Method::head,
+                           "HTTP/1.1 200 OK\r\nReplay-Nonce: oFvnlFP1wIhRlYS2jTaXbA\r\n"
+                           "Cache-Control: no-store\r\nContent-Length: 42\r\n\r\n",
+                           &seen);
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(seen.substr(0, seen.find("\r\n")), "HEAD /acme/new-nonce HTTP/1.1");
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->header("Replay-Nonce"), "oFvnlFP1wIhRlYS2jTaXbA");
+  EXPECT_TRUE(response->body.empty());
+}
+
+TEST_F(CurlTlsTest, AFloodOfHeaderFieldsIsRefusedAtTheFieldLimit) {
+  std::string flood = "HTTP/1.1 200 OK\r\n";
+  for (int i = 0; i < 100'000; ++i) flood += "X-F" + std::to_string(i) + ": v\r\n";
+  flood += "Content-Length: 2\r\n\r\nok";
+  auto response = exchange(Method::get, flood);
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().kind, FailureKind::too_large);
+  EXPECT_NE(response.error().message.find("exceed 128 fields or 65536 bytes"), std::string::npos)
+      << response.error().message;
+  EXPECT_FALSE(response.error().retryable());
+}
+
+TEST_F(CurlTlsTest, HeaderLinesBeyondTheByteLimitAreRefusedToo) {
+  // Few fields, each below libcurl's own 100 KiB line limit, together above 64 KiB.
+  std::string big = "HTTP/1.1 200 OK\r\n";
+  for (int i = 0; i < 3; ++i)
+    big += "X-Big" + std::to_string(i) + ": " + std::string(30'000, 'a') + "\r\n";
+  big += "Content-Length: 2\r\n\r\nok";
+  auto response = exchange(Method::get, big);
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().kind, FailureKind::too_large) << response.error().message;
+}
+
+TEST_F(CurlTlsTest, FieldsUpToTheLimitsArrive) {
+  std::string many = "HTTP/1.1 200 OK\r\n";
+  for (int i = 0; i < 126; ++i) many += "X-F" + std::to_string(i) + ": v\r\n";
+  many += "Content-Length: 2\r\n\r\nok";  // field 127, and 128 below
+  many.insert(many.find("\r\n") + 2, "Date: Tue, 01 Dec 2026 12:00:00 GMT\r\n");
+  auto response = exchange(Method::get, many);
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->headers.size(), 128u);
+  EXPECT_EQ(response->body, "ok");
 }
 
 }  // namespace

@@ -41,8 +41,8 @@ TEST(ExpectSuccess, PassesTwoHundreds) {
 TEST(ExpectSuccess, ServerErrorsAreRetryableAndCarryRetryAfter) {
   Response r;
   r.status = 503;
-  r.headers["retry-after"] = "30";
-  r.headers["content-type"] = "application/json";
+  r.headers.emplace_back("retry-after", "30");
+  r.headers.emplace_back("content-type", "application/json");
   r.body = R"({"error":"temporarily_unavailable","error_description":"busy"})";
   auto f = expect_success(r, "https://ca/sign?token=abc", k_now);
   ASSERT_FALSE(f);
@@ -78,7 +78,7 @@ TEST(ExpectSuccess, ErrorsCarryTheirReasonClass) {
   r.status = 503;
   EXPECT_EQ(expect_success(r, "https://ca/x", k_now).error().to_error().reason, Reason::http_status)
       << "503 without Retry-After is an outage, not a rate limit";
-  r.headers["retry-after"] = "30";
+  r.headers.emplace_back("retry-after", "30");
   EXPECT_EQ(expect_success(r, "https://ca/x", k_now).error().to_error().reason,
             Reason::rate_limited);
   const auto reason_of = [](FailureKind kind) {
@@ -96,7 +96,7 @@ TEST(ExpectSuccess, ErrorsCarryTheirReasonClass) {
 TEST(ExpectSuccess, RedirectsAreReportedNotFollowed) {
   Response r;
   r.status = 302;
-  r.headers["location"] = "https://elsewhere.example/login?secret=1";
+  r.headers.emplace_back("location", "https://elsewhere.example/login?secret=1");
   auto f = expect_success(r, "https://auth/token", k_now);
   ASSERT_FALSE(f);
   EXPECT_NE(f.error().message.find("redirects are not followed"), std::string::npos);
@@ -121,8 +121,23 @@ TEST(FormEncoding, FollowsRfc6749AppendixB) {
 
 TEST(Response, MediaTypeDropsParameters) {
   Response r;
-  r.headers["content-type"] = "Application/JSON; charset=utf-8";
+  r.headers.emplace_back("content-type", "Application/JSON; charset=utf-8");
   EXPECT_EQ(r.media_type(), "application/json");
+}
+
+TEST(Response, HeaderGivesTheFirstValueOfANameInAnyCaseAndHeaderValuesAllOfThem) {
+  Response r;
+  r.headers = {{"link", "<https://ca/a>;rel=\"alternate\""},
+               {"replay-nonce", "n1"},
+               {"link", "<https://ca/dir>;rel=\"index\", <https://ca/b>;rel=\"alternate\""}};
+  EXPECT_EQ(r.header("Link"), "<https://ca/a>;rel=\"alternate\"");
+  EXPECT_EQ(r.header("REPLAY-NONCE"), "n1");
+  EXPECT_EQ(r.header("location"), std::nullopt);
+  EXPECT_EQ(r.header_values("LINK"),
+            (std::vector<std::string>{
+                "<https://ca/a>;rel=\"alternate\"",
+                "<https://ca/dir>;rel=\"index\", <https://ca/b>;rel=\"alternate\""}));
+  EXPECT_TRUE(r.header_values("retry-after").empty());
 }
 
 TEST(CurlTransport, RefusesPlainHttp) {

@@ -45,7 +45,7 @@ public:
   void answer(long status, std::string body, std::string type = "application/json") {
     http::Response r;
     r.status = status;
-    r.headers["content-type"] = std::move(type);
+    r.headers.emplace_back("content-type", std::move(type));
     r.body = std::move(body);
     answers.push_back(std::move(r));
   }
@@ -219,6 +219,22 @@ TEST_F(NetworkIssuerTest, ANewCertificateDropsConnectionsAndTokensOfTheOldOne) {
   EXPECT_EQ(m_transport->requests.size(), 4u);
 }
 
+TEST_F(NetworkIssuerTest, ATokenRefusedWith401IsNotPresentedAgain) {
+  auto issuer = value_of(HttpIssuer::create(http_options(), deps()));
+  IssueRequest r = request(current());
+  m_transport->token();
+  m_transport->answer(401, R"({"error":"invalid_token"})");
+  auto refused = issuer->issue(r);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().reason, Reason::http_status);
+  m_transport->answer(200, R"({"access_token":"AT2","token_type":"Bearer","expires_in":600})");
+  m_transport->answer(200, nlohmann::json{{"certificate", signed_for(r).to_pem()}}.dump());
+  ASSERT_TRUE(issuer->issue(r));
+  ASSERT_EQ(m_transport->requests.size(), 4u);
+  EXPECT_EQ(m_transport->requests[2].url, "https://auth.example/token");
+  EXPECT_EQ(header(m_transport->requests[3], "Authorization"), "Bearer AT2");
+}
+
 TEST_F(NetworkIssuerTest, ARefusedClientCertificateIsNamedWithSubjectIssuerAndSerial) {
   HttpIssuerOptions o = http_options();
   o.token.reset();
@@ -273,12 +289,12 @@ TEST_F(NetworkIssuerTest, BadAnswersAreReportedClearly) {
   HttpIssuerOptions o = http_options();
   http::Response r;
   r.status = 200;
-  r.headers["content-type"] = "text/html";
+  r.headers.emplace_back("content-type", "text/html");
   r.body = "<html>hi</html>";
   auto e = parse_issue_response(r, o, false);
   ASSERT_FALSE(e);
   EXPECT_NE(e.error().message.find("not JSON"), std::string::npos);
-  r.headers["content-type"] = "application/json";
+  r.headers.emplace_back("content-type", "application/json");
   r.body = R"({"cert":"x"})";
   e = parse_issue_response(r, o, false);
   ASSERT_FALSE(e);
@@ -296,7 +312,7 @@ TEST_F(NetworkIssuerTest, ReadsAServerGeneratedKeyAndChainByPointer) {
   const std::string root = testing::read_text(m_ca.ca_cert);
   http::Response r;
   r.status = 200;
-  r.headers["content-type"] = "application/json";
+  r.headers.emplace_back("content-type", "application/json");
   r.body = nlohmann::json{{"credentials",
                            {{"certificate", one_line(signed_for(req).to_pem())},
                             {"chain", {root}},
