@@ -54,7 +54,7 @@ bool is_loopback(const std::string& ipv4) { return ipv4.rfind("127.", 0) == 0; }
 
 std::vector<std::string> local_issuer_keys() {
   return {"type",  "ca_cert", "ca_key",   "ca_key_passphrase_file",
-          "chain", "roots",   "lifetime", "backdate"};
+          "chain", "roots",   "lifetime", "backdate", "max_concurrent"};
 }
 
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
@@ -119,8 +119,19 @@ std::optional<IssuerConfig> read_issuer(const Field& entry, const Reader& reader
   const Mark type_mark = reader.mark(*type, entry.key_mark);
   const auto name = reader.string(*type, type_mark, "type");
   if (!name) return std::nullopt;
-  if (*name == "local") return read_local_issuer(entry, reader);
-  if (*name == "http" || *name == "cfssl") return read_network_issuer(entry, reader, *name);
+  std::optional<IssuerConfig> read;
+  if (*name == "local") read = read_local_issuer(entry, reader);
+  if (*name == "http" || *name == "cfssl") read = read_network_issuer(entry, reader, *name);
+  if (read) {
+    if (const YamlNode* n = entry.value->find("max_concurrent")) {
+      const Field field{"max_concurrent", entry.key_mark, n, reader.mark(*n, entry.key_mark)};
+      const auto limit = reader.integer(field, 1, 1024);
+      if (!limit) return std::nullopt;
+      read->max_concurrent = static_cast<int>(*limit);
+    }
+    return read;
+  }
+  if (*name == "local" || *name == "http" || *name == "cfssl") return std::nullopt;
   const std::string hint = closest_match(*name, {"local", "http", "cfssl"});
   reader.add(type_mark, "unknown issuer type " + in_quotes(*name),
              (hint.empty() ? std::string() : "did you mean '" + hint + "'? ") +
