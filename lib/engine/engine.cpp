@@ -420,7 +420,8 @@ void Engine::schedule_next(const std::string& name, Tracked& tracked) {
   if (!cert || cert->not_after <= now) {
     // Missing or expired: request at once, unless a failed attempt asked us to wait.
     SystemTime when = now;
-    if (keeps_next_attempt(tracked.persisted)) when = std::max(now, *tracked.persisted.next_attempt);
+    if (keeps_next_attempt(tracked.persisted))
+      when = std::max(now, *tracked.persisted.next_attempt);
     schedule_at(name, tracked, when);
     return;
   }

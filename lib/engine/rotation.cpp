@@ -178,8 +178,9 @@ Result<issuer::IssuedCredential> ask_issuer(const CredentialPlan& plan,
   exchange.state_out = std::move(outcome->state);
   if (auto* later = std::get_if<issuer::NotYet>(&outcome->answer)) {
     exchange.not_yet = std::move(*later);
-    return fail_retryable(who + ": not issued yet" +
-                          (exchange.not_yet->detail.empty() ? "" : " (" + exchange.not_yet->detail + ")"));
+    return fail_retryable(
+        who + ": not issued yet" +
+        (exchange.not_yet->detail.empty() ? "" : " (" + exchange.not_yet->detail + ")"));
   }
   auto& issued = std::get<issuer::IssuedCredential>(outcome->answer);
   exchange.window = issued.renewal_window;
@@ -267,9 +268,8 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
     current = issuer::CurrentCredential{std::move((*live)->chain), std::move((*live)->key)};
   }
 
-  issuer::IssueRequest request{config.name, std::nullopt,    config.request,
-                               config.key,  config.lifetime, std::move(current),
-                               exchange.state_in};
+  issuer::IssueRequest request{config.name,     std::nullopt,       config.request,   config.key,
+                               config.lifetime, std::move(current), exchange.state_in};
   std::optional<x509::PrivateKey> key;
   if (!plan.issuer->generates_keys()) {
     auto generated = x509::generate_key(config.key);

@@ -83,7 +83,7 @@ struct IssuerExchange {
   // The issuer answered (a certificate or "not yet"): `state_out` is what to keep from now on.
   bool answered = false;
   std::optional<std::string> state_out;
-  std::optional<issuer::NotYet> not_yet;  // set: nothing was issued; the result is an error
+  std::optional<issuer::NotYet> not_yet;        // set: nothing was issued; the result is an error
   std::optional<issuer::RenewalWindow> window;  // reported with the certificate
 };
 

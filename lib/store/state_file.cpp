@@ -365,7 +365,8 @@ Result<CredentialState> StateFiles::load(const std::string& credential) const {
 
 Result<void> StateFiles::save(const std::string& credential, const CredentialState& state) const {
   if (auto r = check_name(credential); !r) return r;
-  if (auto r = check_issuer_state(state.issuer_state); !r) return fail(r.error().message, credential);
+  if (auto r = check_issuer_state(state.issuer_state); !r)
+    return fail(r.error().message, credential);
   // Each component judged on the way, the file written relative to the folder's descriptor.
   auto dir = open_trusted_dir(m_dir / "state", PathTrust::of_this_process(), MissingFolders::create,
                               0700);

@@ -77,10 +77,10 @@ protected:
   }
 
   std::string local_issuer(const std::string& name, const std::string& extra = "") const {
-    return "  " + name + ":\n    type: local\n    ca_cert: " +
-           (dir / "ca/intermediate.pem").string() + "\n    ca_key: " +
-           (dir / "ca/intermediate.key").string() + "\n    roots: " +
-           (dir / "ca/ca.pem").string() + "\n    lifetime: 1h\n" + extra;
+    return "  " + name +
+           ":\n    type: local\n    ca_cert: " + (dir / "ca/intermediate.pem").string() +
+           "\n    ca_key: " + (dir / "ca/intermediate.key").string() +
+           "\n    roots: " + (dir / "ca/ca.pem").string() + "\n    lifetime: 1h\n" + extra;
   }
 
   std::string credential(const std::string& name, const std::string& issuer) const {
@@ -94,9 +94,9 @@ protected:
     return "state_dir: " + (dir / "state").string() +
            "\nmax_concurrent_rotations: 2\ndefaults:\n  backoff: { base: 10s, cap: 1m }\n"
            "issuers:\n" +
-           local_issuer("ca") + local_issuer("slow", "    max_concurrent: 1\n") +
-           "credentials:\n" + credential("a", "ca") + credential("s1", "slow") +
-           credential("s2", "slow") + credential("s3", "slow");
+           local_issuer("ca") + local_issuer("slow", "    max_concurrent: 1\n") + "credentials:\n" +
+           credential("a", "ca") + credential("s1", "slow") + credential("s2", "slow") +
+           credential("s3", "slow");
   }
 
   std::string one_credential() const {
@@ -359,8 +359,8 @@ TEST_F(LongIssuance, AWindowPastExpiryIsIgnored) {
   const SystemTime now = clock.wall_now();
   auto engine = make_engine(one_credential());
   engine->start();
-  run_due_scripted(*engine, {{std::nullopt, std::nullopt,
-                              issuer::RenewalWindow{now + 10min, now + 3h}}});
+  run_due_scripted(*engine,
+                   {{std::nullopt, std::nullopt, issuer::RenewalWindow{now + 10min, now + 3h}}});
   EXPECT_GT(wait_of(*engine), 30min) << "the lifetime fraction, not the window";
 }
 

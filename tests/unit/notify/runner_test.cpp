@@ -114,8 +114,8 @@ TEST_F(Fixture, AHookThatIsNotExecutableIsReportedWithoutRetries) {
   const certrotd::testing::TempDir tmp;
   const auto hook = tmp.path() / "hook.sh";
   certrotd::testing::write_text(hook, "#!/bin/sh\nexit 0\n");
-  std::filesystem::permissions(hook, std::filesystem::perms::owner_read |
-                                         std::filesystem::perms::owner_write);
+  std::filesystem::permissions(
+      hook, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   ExecAction a;
   a.command = {hook.string()};
   const auto out = runner.run({Action{a}}, facts, retry);

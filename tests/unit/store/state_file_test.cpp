@@ -109,9 +109,8 @@ TEST(StateFilesTest, IssuerStateOverTheBoundIsRefused) {
   EXPECT_FALSE(files.save("web", state));
   EXPECT_EQ(files.load("web")->issuer_state->size(), k_max_issuer_state) << "the old file stays";
   // A file grown by hand past the bound is refused as corrupt.
-  write_text(files.path_of("big"),
-             R"({"format": 1, "issuer_state": ")" + std::string(2 * k_max_issuer_state + 2, 'a') +
-                 R"("})");
+  write_text(files.path_of("big"), R"({"format": 1, "issuer_state": ")" +
+                                       std::string(2 * k_max_issuer_state + 2, 'a') + R"("})");
   EXPECT_FALSE(files.load("big"));
   write_text(files.path_of("odd"), R"({"format": 1, "issuer_state": "abc"})");
   EXPECT_FALSE(files.load("odd"));
