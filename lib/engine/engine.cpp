@@ -420,8 +420,9 @@ void Engine::schedule_next(const std::string& name, Tracked& tracked) {
   if (!cert || cert->not_after <= now) {
     // Missing or expired: request at once, unless a failed attempt asked us to wait.
     SystemTime when = now;
-    if (keeps_next_attempt(tracked.persisted))
+    if (keeps_next_attempt(tracked.persisted)) {
       when = std::max(now, *tracked.persisted.next_attempt);
+    }
     schedule_at(name, tracked, when);
     return;
   }
@@ -664,8 +665,10 @@ void Engine::complete_adoption(const JobResult& done, Tracked& tracked) {
   }
   tracked.dependents = done.actions;
   tracked.persisted.installed_at.reset();
-  // The issuer's window was for the certificate it issued, not for this one.
+  // The issuer's window was for the certificate it issued, not for this one; and this one is
+  // scheduled from its own dates, not from a pending issuance.
   tracked.persisted.renewal_window.reset();
+  tracked.persisted.issuer_pending = false;
   if (tracked.persisted.live_cert) tracked.persisted.live_cert->installed = false;
   if (done.result->copy_error) {
     tracked.persisted.copies_missing = true;
@@ -790,6 +793,7 @@ Result<std::string> Engine::rollback(const std::string& name) {
   if (tracked.persisted.live_cert) tracked.persisted.live_cert->installed = false;
   tracked.persisted.installed_at.reset();
   tracked.persisted.renewal_window.reset();
+  tracked.persisted.issuer_pending = false;
   clear_failure(tracked);
   tracked.persisted.copies_missing = false;
   count_failing(tracked);
