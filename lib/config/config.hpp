@@ -50,6 +50,9 @@ struct IssuerConfig {
   std::variant<issuer::LocalIssuerOptions, issuer::HttpIssuerOptions, issuer::CfsslIssuerOptions>
       options;
   Mark mark;
+  // At most this many rotations with this issuer at once (1..1024); unset: only
+  // max_concurrent_rotations applies. Keeps a slow issuer from occupying every worker.
+  std::optional<int> max_concurrent = std::nullopt;
 };
 
 struct CredentialConfig {

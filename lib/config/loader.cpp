@@ -53,8 +53,8 @@ std::optional<std::pair<std::string, std::uint16_t>> split_listen(const std::str
 bool is_loopback(const std::string& ipv4) { return ipv4.rfind("127.", 0) == 0; }
 
 std::vector<std::string> local_issuer_keys() {
-  return {"type",  "ca_cert", "ca_key",   "ca_key_passphrase_file",
-          "chain", "roots",   "lifetime", "backdate"};
+  return {"type",  "ca_cert",  "ca_key",   "ca_key_passphrase_file", "chain",
+          "roots", "lifetime", "backdate", "max_concurrent"};
 }
 
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
@@ -103,6 +103,18 @@ std::optional<IssuerConfig> read_local_issuer(const Field& entry, const Reader& 
   return IssuerConfig{entry.key, "local", options, entry.key_mark};
 }
 
+// `max_concurrent`, which any issuer type may set (the type's own reader accepts the key).
+std::optional<IssuerConfig> with_max_concurrent(const Field& entry, const Reader& reader,
+                                                std::optional<IssuerConfig> issuer) {
+  const YamlNode* value = entry.value->find("max_concurrent");
+  if (!issuer || !value) return issuer;
+  const Field field{"max_concurrent", entry.key_mark, value, reader.mark(*value, entry.key_mark)};
+  const auto limit = reader.integer(field, 1, 1024);
+  if (!limit) return std::nullopt;
+  issuer->max_concurrent = static_cast<int>(*limit);
+  return issuer;
+}
+
 std::optional<IssuerConfig> read_issuer(const Field& entry, const Reader& reader) {
   if (!entry.value->is_map()) {
     // Let the generic check word the message.
@@ -119,8 +131,10 @@ std::optional<IssuerConfig> read_issuer(const Field& entry, const Reader& reader
   const Mark type_mark = reader.mark(*type, entry.key_mark);
   const auto name = reader.string(*type, type_mark, "type");
   if (!name) return std::nullopt;
-  if (*name == "local") return read_local_issuer(entry, reader);
-  if (*name == "http" || *name == "cfssl") return read_network_issuer(entry, reader, *name);
+  if (*name == "local") return with_max_concurrent(entry, reader, read_local_issuer(entry, reader));
+  if (*name == "http" || *name == "cfssl") {
+    return with_max_concurrent(entry, reader, read_network_issuer(entry, reader, *name));
+  }
   const std::string hint = closest_match(*name, {"local", "http", "cfssl"});
   reader.add(type_mark, "unknown issuer type " + in_quotes(*name),
              (hint.empty() ? std::string() : "did you mean '" + hint + "'? ") +

@@ -183,6 +183,7 @@ std::optional<IssuerConfig> read_network_issuer(const Field& entry, const Reader
   const bool is_http = type == "http";
   std::vector<std::string> keys{"type", "url",       "ca_bundle",       "trust_anchors",
                                 "auth", "bootstrap", "connect_timeout", "timeout"};
+  keys.emplace_back("max_concurrent");  // any issuer's; read by the loader's read_issuer()
   if (is_http) {
     for (const char* k : {"token", "request", "response"}) keys.emplace_back(k);
   } else {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <iterator>
 #include <utility>
 
 #include "auth/token_client.hpp"
@@ -110,10 +111,31 @@ MonoTime to_mono(const Clock& clock, SystemTime when) {
   return clock.mono_now() + std::chrono::duration_cast<MonoTime::duration>(wait);
 }
 
-// The live certificate's dates, as the schedule sees them.
+// The live certificate's dates and the issuer's window for it, as the schedule sees them.
 schedule::Validity validity_of(const store::CredentialState& state) {
-  return schedule::Validity{state.live_cert->not_before, state.live_cert->not_after,
-                            state.live_installed_at()};
+  schedule::Validity validity{state.live_cert->not_before, state.live_cert->not_after,
+                              state.live_installed_at()};
+  if (state.renewal_window) {
+    validity.window = schedule::Window{state.renewal_window->start, state.renewal_window->end};
+  }
+  return validity;
+}
+
+// What the issuer asked to keep after a rotate job: its answer replaces the state; an error
+// keeps it (a network error while an order is pending must not lose the order), except a
+// permanent one, after which a fresh start is what a retry at the backoff cap needs.
+void keep_issuer_state(store::CredentialState& state, const JobResult& done) {
+  state.issuer_pending = false;
+  if (done.issuer.answered) {
+    state.issuer_state = done.issuer.state_out;
+  } else if (!done.result && !done.result.error().retryable()) {
+    state.issuer_state.reset();
+  }
+}
+
+// A failed attempt's backoff, or the time an issuer that answered "not yet" is asked again.
+bool keeps_next_attempt(const store::CredentialState& state) {
+  return (state.failures > 0 || state.issuer_pending) && state.next_attempt.has_value();
 }
 
 store::CertCache cache_of(const x509::CertInfo& cert, std::uint64_t files_id) {
@@ -187,9 +209,9 @@ Result<Installed> live_version(const CredentialPlan& plan) {
   return installed;
 }
 
-Result<Installed> run_kind(const Job& job, const RotationEnv& env) {
+Result<Installed> run_kind(const Job& job, const RotationEnv& env, IssuerExchange& exchange) {
   switch (job.kind) {
-    case JobKind::rotate: return rotate(*job.plan, env);
+    case JobKind::rotate: return rotate(*job.plan, env, exchange);
     case JobKind::dependents: return live_version(*job.plan);
     case JobKind::copies: return rewrite_copies(*job.plan);
     case JobKind::adopt: return adopt_replacement(*job.plan, env);
@@ -209,11 +231,14 @@ JobResult run_job(Job job, const RotationEnv& env) {
     }
     opened = true;
   }
-  auto result = run_kind(job, env);
+  IssuerExchange exchange;
+  exchange.state_in = job.issuer_state;
+  auto result = run_kind(job, env, exchange);
   std::vector<notify::ActionOutcome> actions;
   // A copy that failed after the swap does not undo it: the folder's readers need the reload.
   if (result) actions = notify_dependents(*job.plan, job.old_serial, *result, env);
-  return JobResult{std::move(job), std::move(result), std::move(actions), opened};
+  return JobResult{std::move(job), std::move(result), std::move(actions), opened,
+                   std::move(exchange)};
 }
 
 namespace {
@@ -396,15 +421,15 @@ void Engine::schedule_next(const std::string& name, Tracked& tracked) {
   if (!cert || cert->not_after <= now) {
     // Missing or expired: request at once, unless a failed attempt asked us to wait.
     SystemTime when = now;
-    if (tracked.persisted.failures > 0 && tracked.persisted.next_attempt) {
+    if (keeps_next_attempt(tracked.persisted)) {
       when = std::max(now, *tracked.persisted.next_attempt);
     }
     schedule_at(name, tracked, when);
     return;
   }
   SystemTime when = schedule::renewal_time(validity_of(tracked.persisted), policy, name);
-  if (tracked.persisted.failures > 0 && tracked.persisted.next_attempt) {
-    // Keep the backoff a previous run (or attempt) decided on.
+  if (keeps_next_attempt(tracked.persisted)) {
+    // Keep the backoff (or the issuer's "ask again at") a previous run or attempt decided on.
     when = std::min(std::max(*tracked.persisted.next_attempt, now), cert->not_after);
   }
   schedule_at(name, tracked, when);
@@ -431,31 +456,80 @@ std::optional<MonoTime> Engine::next_deadline() const { return m_queue.next_dead
 
 std::vector<Job> Engine::take_due() {
   std::vector<Job> jobs;
-  const SystemTime now = m_deps.clock.wall_now();
+  // Those that waited for a slot of their issuer came due first.
+  dispatch_waiting(jobs);
   for (auto& name : m_queue.pop_due(m_deps.clock.mono_now())) {
     auto it = m_tracked.find(name);
     if (it == m_tracked.end() || it->second.in_flight) continue;
     Tracked& tracked = it->second;
-    tracked.in_flight = true;
-    ++m_in_flight;
-    if (auto rolled = m_rolled_back.find(name); rolled != m_rolled_back.end()) {
-      jobs.push_back(Job{name, tracked.plan, now, std::move(rolled->second), JobKind::dependents});
-      m_rolled_back.erase(rolled);
-      continue;
-    }
-    Job job{name, tracked.plan, now, tracked.cert() ? tracked.cert()->serial : ""};
-    job.open_folder = !tracked.folder_ready;
-    if (std::exchange(tracked.adopt_pending, false)) {
-      job.kind = JobKind::adopt;
-    } else if (tracked.persisted.copies_missing && tracked.folder_ready) {
-      // The live version is what the copies lack; a new certificate would not help them.
-      job.kind = JobKind::copies;
-    } else {
-      emit(EventKind::renewing, Severity::info, name, tracked, {});
-    }
-    jobs.push_back(std::move(job));
+    // Already waiting for its issuer; a job that does not ask the issuer need not wait.
+    if (tracked.waiting_for_slot && next_kind(name, tracked) == JobKind::rotate) continue;
+    tracked.waiting_for_slot = false;
+    dispatch(name, tracked, jobs);
   }
   return jobs;
+}
+
+JobKind Engine::next_kind(const std::string& name, const Tracked& tracked) const {
+  if (m_rolled_back.contains(name)) return JobKind::dependents;
+  if (tracked.adopt_pending) return JobKind::adopt;
+  // The live version is what the copies lack; a new certificate would not help them.
+  if (tracked.persisted.copies_missing && tracked.folder_ready) return JobKind::copies;
+  return JobKind::rotate;
+}
+
+bool Engine::issuer_full(const std::string& issuer) const {
+  const auto config = m_config->issuers.find(issuer);
+  if (config == m_config->issuers.end() || !config->second.max_concurrent) return false;
+  const auto busy = m_issuer_busy.find(issuer);
+  return busy != m_issuer_busy.end() &&
+         busy->second >= static_cast<std::size_t>(*config->second.max_concurrent);
+}
+
+void Engine::dispatch(const std::string& name, Tracked& tracked, std::vector<Job>& jobs) {
+  const JobKind kind = next_kind(name, tracked);
+  const std::string& issuer = tracked.plan->config.issuer;
+  if (kind == JobKind::rotate && issuer_full(issuer)) {
+    // Stays due, and is no failure: handed out when a rotation with this issuer finishes, while
+    // the other issuers' credentials go on.
+    tracked.waiting_for_slot = true;
+    m_waiting[issuer].push_back(name);
+    return;
+  }
+  tracked.in_flight = true;
+  ++m_in_flight;
+  const SystemTime now = m_deps.clock.wall_now();
+  if (kind == JobKind::dependents) {
+    auto rolled = m_rolled_back.find(name);
+    jobs.push_back(Job{name, tracked.plan, now, std::move(rolled->second), JobKind::dependents});
+    m_rolled_back.erase(rolled);
+    return;
+  }
+  Job job{name, tracked.plan, now, tracked.cert() ? tracked.cert()->serial : "", kind};
+  job.open_folder = !tracked.folder_ready;
+  tracked.adopt_pending = false;
+  if (kind == JobKind::rotate) {
+    job.issuer_state = tracked.persisted.issuer_state;
+    ++m_issuer_busy[issuer];
+    emit(EventKind::renewing, Severity::info, name, tracked, {});
+  }
+  jobs.push_back(std::move(job));
+}
+
+void Engine::dispatch_waiting(std::vector<Job>& jobs) {
+  for (auto it = m_waiting.begin(); it != m_waiting.end();) {
+    auto& names = it->second;
+    while (!names.empty() && !issuer_full(it->first)) {
+      const std::string name = std::move(names.front());
+      names.pop_front();
+      auto tracked = m_tracked.find(name);
+      // Gone, or handed out meanwhile (a job that did not need the issuer).
+      if (tracked == m_tracked.end() || !tracked->second.waiting_for_slot) continue;
+      tracked->second.waiting_for_slot = false;
+      if (!tracked->second.in_flight) dispatch(name, tracked->second, jobs);
+    }
+    it = names.empty() ? m_waiting.erase(it) : std::next(it);
+  }
 }
 
 Result<void> Engine::request_rotation(const std::vector<std::string>& names) {
@@ -476,6 +550,11 @@ Result<void> Engine::request_rotation(const std::vector<std::string>& names) {
 }
 
 void Engine::complete(JobResult done) {
+  if (done.job.kind == JobKind::rotate) {
+    // Released even when the credential is gone: the issuer was busy with it all the same.
+    auto busy = m_issuer_busy.find(done.job.plan->config.issuer);
+    if (busy != m_issuer_busy.end() && busy->second > 0) --busy->second;
+  }
   auto it = m_tracked.find(done.job.name);
   if (it == m_tracked.end()) return;  // removed by a reload while in flight; its files stay
   Tracked& tracked = it->second;
@@ -510,6 +589,13 @@ void Engine::complete_rotation(const JobResult& done, Tracked& tracked) {
   const std::string& name = done.job.name;
   const SystemTime now = m_deps.clock.wall_now();
   tracked.persisted.last_attempt = done.job.started;
+  if (done.job.kind == JobKind::rotate) {
+    keep_issuer_state(tracked.persisted, done);
+    if (done.issuer.not_yet) {
+      complete_not_yet(done, tracked);
+      return;
+    }
+  }
   if (!done.result) {
     const Error& error = done.result.error();
     if (done.job.kind == JobKind::copies) {
@@ -526,6 +612,10 @@ void Engine::complete_rotation(const JobResult& done, Tracked& tracked) {
     tracked.persisted.installed_at = now;
     tracked.persisted.live_cert = cache_of(installed.info, live_files_id(tracked.plan->config));
     tracked.persisted.live_cert->installed = true;
+    tracked.persisted.renewal_window.reset();
+    if (const auto& window = done.issuer.window) {
+      tracked.persisted.renewal_window = store::RenewalWindow{window->start, window->end};
+    }
     emit(EventKind::renewed, Severity::info, name, tracked, "version " + installed.version);
   }
   tracked.dependents = done.actions;
@@ -547,6 +637,22 @@ void Engine::complete_rotation(const JobResult& done, Tracked& tracked) {
   schedule_next(name, tracked);
 }
 
+void Engine::complete_not_yet(const JobResult& done, Tracked& tracked) {
+  const std::string& name = done.job.name;
+  const SystemTime now = m_deps.clock.wall_now();
+  // The issuer answered: whatever failed before is over, and nothing failed now.
+  clear_failure(tracked);
+  tracked.persisted.issuer_pending = true;
+  const store::CertCache* cert = tracked.cert();
+  const Millis remaining = cert ? std::chrono::duration_cast<Millis>(cert->not_after - now)
+                                : Millis{0};
+  const Millis delay = schedule::not_yet_delay(done.issuer.not_yet->retry_after, remaining,
+                                               tracked.plan->config.policy);
+  emit(EventKind::issue_pending, Severity::info, name, tracked,
+       done.result.error().message + "; asking again in " + format_duration(delay));
+  schedule_at(name, tracked, now + delay);
+}
+
 void Engine::complete_adoption(const JobResult& done, Tracked& tracked) {
   const std::string& name = done.job.name;
   refresh_live(name, tracked);
@@ -560,6 +666,10 @@ void Engine::complete_adoption(const JobResult& done, Tracked& tracked) {
   }
   tracked.dependents = done.actions;
   tracked.persisted.installed_at.reset();
+  // The issuer's window was for the certificate it issued, not for this one; and this one is
+  // scheduled from its own dates, not from a pending issuance.
+  tracked.persisted.renewal_window.reset();
+  tracked.persisted.issuer_pending = false;
   if (tracked.persisted.live_cert) tracked.persisted.live_cert->installed = false;
   if (done.result->copy_error) {
     tracked.persisted.copies_missing = true;
@@ -683,6 +793,8 @@ Result<std::string> Engine::rollback(const std::string& name) {
   refresh_live(name, tracked);
   if (tracked.persisted.live_cert) tracked.persisted.live_cert->installed = false;
   tracked.persisted.installed_at.reset();
+  tracked.persisted.renewal_window.reset();
+  tracked.persisted.issuer_pending = false;
   clear_failure(tracked);
   tracked.persisted.copies_missing = false;
   count_failing(tracked);

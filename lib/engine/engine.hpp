@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -91,6 +92,8 @@ struct Job {
   JobKind kind = JobKind::rotate;  // dependents: old_serial is the version rolled away from
   // The output folder could not be opened (created, recovered) yet: open it first.
   bool open_folder = false;
+  // The issuer's private state for this credential, handed to it (rotate jobs only).
+  std::optional<std::string> issuer_state = std::nullopt;
 };
 
 struct JobResult {
@@ -98,6 +101,7 @@ struct JobResult {
   Result<Installed> result;
   std::vector<notify::ActionOutcome> actions;  // on_rotate outcomes, after a successful swap
   bool folder_opened = false;                  // open_folder was asked for and succeeded
+  IssuerExchange issuer = {};                  // what the issuer said besides a certificate
 };
 
 // What the engine made of a change on disk.
@@ -215,6 +219,8 @@ private:
     bool counted_failing = false;  // included in m_failing
     bool adopt_pending = false;    // the next job is an adopt job
     bool folder_ready = true;      // the output folder was opened (created, recovered)
+    // Due, but its issuer has max_concurrent rotations in flight: queued in m_waiting.
+    bool waiting_for_slot = false;
     std::vector<notify::ActionOutcome> dependents;
 
     const store::CertCache* cert() const {
@@ -230,6 +236,11 @@ private:
   void schedule_at(const std::string& name, Tracked& tracked, SystemTime when);
   void save_state(const std::string& name, const Tracked& tracked);
   void complete_rotation(const JobResult& done, Tracked& tracked);
+  void complete_not_yet(const JobResult& done, Tracked& tracked);
+  JobKind next_kind(const std::string& name, const Tracked& tracked) const;
+  bool issuer_full(const std::string& issuer) const;
+  void dispatch(const std::string& name, Tracked& tracked, std::vector<Job>& jobs);
+  void dispatch_waiting(std::vector<Job>& jobs);
   void complete_adoption(const JobResult& done, Tracked& tracked);
   void record_failure(const std::string& name, Tracked& tracked, const Error& error, EventKind kind,
                       const std::string& what);
@@ -250,6 +261,11 @@ private:
   std::size_t m_failing = 0;
   // Rolled back, dependents not told yet: credential -> serial of the version rolled away from.
   std::unordered_map<std::string, std::string> m_rolled_back;
+  // Rotations in flight per issuer name, for issuers with max_concurrent.
+  std::unordered_map<std::string, std::size_t> m_issuer_busy;
+  // Due credentials waiting for a slot of their issuer, per issuer name, in the order they came
+  // due.
+  std::map<std::string, std::deque<std::string>> m_waiting;
 };
 
 }  // namespace certrotd::engine

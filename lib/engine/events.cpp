@@ -11,6 +11,7 @@ std::string_view to_string(EventKind kind) {
     case EventKind::adopt_refused: return "adopt-refused";
     case EventKind::scheduled: return "scheduled";
     case EventKind::renewing: return "renewing";
+    case EventKind::issue_pending: return "issue-pending";
     case EventKind::validated: return "validated";
     case EventKind::swapped: return "swapped";
     case EventKind::renewed: return "renewed";

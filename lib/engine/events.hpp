@@ -19,6 +19,7 @@ enum class EventKind {
   adopt_refused,       // a hand replacement was unusable; the previous credential was restored
   scheduled,           // next renewal time computed
   renewing,            // a rotation started
+  issue_pending,       // the issuer has no certificate yet ("not yet"); asked again later
   validated,           // the issuer's answer passed every check
   swapped,             // the new version is live on disk
   renewed,             // rotation finished

@@ -160,6 +160,33 @@ Result<Placed> read_placed(const config::CredentialConfig& config) {
                 Replacement{std::move(*chain), std::move(*key)}};
 }
 
+// Asks the issuer and records its answer besides the certificate in `exchange`.
+Result<issuer::IssuedCredential> ask_issuer(const CredentialPlan& plan,
+                                            const issuer::IssueRequest& request,
+                                            IssuerExchange& exchange) {
+  const std::string who = "issuer " + plan.config.issuer;
+  auto outcome = plan.issuer->issue_outcome(request);
+  if (!outcome) return fail(outcome.error().wrap(who));
+  if (outcome->state && outcome->state->size() > issuer::k_max_issuer_state) {
+    // Never quoted: the state may hold anything the issuer sees fit.
+    return fail(Reason::invalid_answer,
+                who + " returned " + std::to_string(outcome->state->size()) +
+                    " bytes of private state, more than the " +
+                    std::to_string(issuer::k_max_issuer_state) + " certrotd keeps");
+  }
+  exchange.answered = true;
+  exchange.state_out = std::move(outcome->state);
+  if (auto* later = std::get_if<issuer::NotYet>(&outcome->answer)) {
+    exchange.not_yet = std::move(*later);
+    return fail_retryable(
+        who + ": not issued yet" +
+        (exchange.not_yet->detail.empty() ? "" : " (" + exchange.not_yet->detail + ")"));
+  }
+  auto& issued = std::get<issuer::IssuedCredential>(outcome->answer);
+  exchange.window = issued.renewal_window;
+  return std::move(issued);
+}
+
 }  // namespace
 
 Result<std::string> read_passphrase(const std::filesystem::path& file) {
@@ -224,6 +251,12 @@ Result<std::optional<LiveCredential>> read_live(const config::CredentialConfig& 
 }
 
 Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env) {
+  IssuerExchange exchange;
+  return rotate(plan, env, exchange);
+}
+
+Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
+                         IssuerExchange& exchange) {
   const config::CredentialConfig& config = plan.config;
 
   // The current credential authenticates the renewal where the issuer needs it; a broken or
@@ -235,8 +268,8 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env) {
     current = issuer::CurrentCredential{std::move((*live)->chain), std::move((*live)->key)};
   }
 
-  issuer::IssueRequest request{config.name, std::nullopt,    config.request,
-                               config.key,  config.lifetime, std::move(current)};
+  issuer::IssueRequest request{config.name,     std::nullopt,       config.request,   config.key,
+                               config.lifetime, std::move(current), exchange.state_in};
   std::optional<x509::PrivateKey> key;
   if (!plan.issuer->generates_keys()) {
     auto generated = x509::generate_key(config.key);
@@ -247,8 +280,8 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env) {
     key = std::move(*generated);
   }
 
-  auto issued = plan.issuer->issue(request);
-  if (!issued) return fail(issued.error().wrap("issuer " + plan.config.issuer));
+  auto issued = ask_issuer(plan, request, exchange);
+  if (!issued) return fail(issued.error());
   if (issued->key) {
     key = std::move(issued->key);
   }

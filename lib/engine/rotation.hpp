@@ -77,7 +77,23 @@ struct RotationEnv {
   const notify::ActionRunner* actions = nullptr;
 };
 
+// What passes between the engine and the issuer besides the certificate.
+struct IssuerExchange {
+  std::optional<std::string> state_in;  // handed to the issuer as IssueRequest::state
+  // The issuer answered (a certificate or "not yet"): `state_out` is what to keep from now on.
+  bool answered = false;
+  std::optional<std::string> state_out;
+  std::optional<issuer::NotYet> not_yet;        // set: nothing was issued; the result is an error
+  std::optional<issuer::RenewalWindow> window;  // reported with the certificate
+};
+
 Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env);
+// The same, with the issuer's private state handed over and its answer besides the
+// certificate kept in `exchange`. "Not yet" returns a retryable error and sets
+// exchange.not_yet; an issuer state longer than issuer::k_max_issuer_state is refused as a
+// permanent invalid answer (and not kept).
+Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
+                         IssuerExchange& exchange);
 
 // Runs the credential's `on_rotate` actions after a successful swap (nothing when it has none or
 // env.actions is null), emitting dependent-reloaded / dependent-failed for each. Never touches

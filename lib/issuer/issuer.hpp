@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "util/clock.hpp"
@@ -30,12 +31,44 @@ struct IssueRequest {
   x509::KeySpec key;                   // for server-generated keys
   std::optional<Millis> lifetime;      // a wish; the issuer's own limit may win
   std::optional<CurrentCredential> current;
+  // What this issuer kept for the credential with its last answer (IssueOutcome::state), also
+  // across restarts: an ACME order URL, an EST pending request id. Unset when none is kept.
+  std::optional<std::string> state = std::nullopt;
+};
+
+// When the issuer suggests renewing the certificate it issued (ACME ARI suggestedWindow, a
+// Service Manager validity). lib/schedule decides what to make of it.
+struct RenewalWindow {
+  SystemTime start;
+  SystemTime end;
 };
 
 struct IssuedCredential {
   std::vector<x509::Certificate> chain;  // leaf first, then intermediates (no root needed)
   std::optional<x509::PrivateKey> key;   // set when the issuer generated the key
   std::vector<x509::Certificate> ca;     // trust anchors the issuer vouches for, if it knows
+  std::optional<RenewalWindow> renewal_window = std::nullopt;  // unset: renew by the policy
+};
+
+// "Not yet": the issuer took the request but has no certificate yet (an ACME order still
+// processing, EST 202 with Retry-After). Not a failure: no backoff, no failure counted; the
+// engine asks again after `retry_after` (clamped, see schedule::not_yet_delay).
+struct NotYet {
+  std::optional<Millis> retry_after;  // unset: the credential's backoff base
+  std::string detail;                 // for the event ("order processing"); never secret
+};
+
+// Issuer-private state is at most this long; a longer one is refused as an invalid answer.
+inline constexpr std::size_t k_max_issuer_state = 4096;
+
+// The whole answer to one request.
+struct IssueOutcome {
+  std::variant<IssuedCredential, NotYet> answer;
+  // What to keep for the credential and hand back in the next IssueRequest::state (persisted in
+  // the state directory, never logged). Replaces what was kept; unset clears it. After an
+  // error nothing is replaced, except that a permanent error clears it (a fresh start is what a
+  // retry at the backoff cap needs).
+  std::optional<std::string> state = std::nullopt;
 };
 
 // Errors from `issue` carry ErrorKind::retryable for transient trouble (network, 5xx, busy) and
@@ -47,6 +80,13 @@ public:
   // Whether this issuer generates keys itself (then `csr_pem` is not sent).
   virtual bool generates_keys() const { return false; }
   virtual Result<IssuedCredential> issue(const IssueRequest& request) = 0;
+  // What the engine calls. Issuers that can answer "not yet" or keep state override it; the
+  // default is issue(): a certificate, or an error, and no state kept.
+  virtual Result<IssueOutcome> issue_outcome(const IssueRequest& request) {
+    auto issued = issue(request);
+    if (!issued) return tl::unexpected<Error>(std::move(issued.error()));
+    return IssueOutcome{std::move(*issued)};
+  }
 };
 
 }  // namespace certrotd::issuer

@@ -60,7 +60,29 @@ double stable_unit(std::string_view credential_id) {
   return 2.0 * u - 1.0;
 }
 
+// Room kept before notAfter for retries (see renewal_time()).
+Dur retry_room(Dur lifetime, const RenewPolicy& policy) {
+  const Dur two_bases = 2 * saturate(policy.backoff_base, lifetime);
+  return std::min(std::max(two_bases, scale(lifetime, k_retry_room_fraction)), lifetime / 2);
+}
+
+// The stable instant inside the issuer's window, kept clear of the last retries. The part of the
+// window before notBefore is cut off (it only says "renew now", and an absurd start must not
+// overflow the span).
+SystemTime window_point(const Window& window, SystemTime not_before, SystemTime latest,
+                        std::string_view credential_id) {
+  const SystemTime start = std::max(window.start, not_before);
+  if (start >= window.end) return std::min(window.end, latest);
+  const double u = (stable_unit(credential_id) + 1.0) / 2.0;  // [0, 1)
+  return std::min(start + scale(window.end - start, u), latest);
+}
+
 }  // namespace
+
+bool window_usable(const Validity& validity) {
+  return validity.window && validity.window->start < validity.window->end &&
+         validity.window->end <= validity.not_after;
+}
 
 SystemTime renewal_time(const Validity& validity, const RenewPolicy& policy,
                         std::string_view credential_id) {
@@ -74,6 +96,10 @@ SystemTime renewal_time(const Validity& validity, const RenewPolicy& policy,
     return not_after;
   }
   const Dur lifetime = not_after - start;
+  const SystemTime latest = not_after - retry_room(lifetime, policy);
+  if (window_usable(validity)) {
+    return window_point(*validity.window, validity.not_before, latest, credential_id);
+  }
 
   SystemTime point = start + scale(lifetime, unit_fraction(policy.renew_at));
   if (policy.renew_before) {
@@ -85,10 +111,6 @@ SystemTime renewal_time(const Validity& validity, const RenewPolicy& policy,
   point += scale(lifetime, unit_fraction(policy.jitter) * stable_unit(credential_id));
 
   const SystemTime earliest = start + scale(lifetime, k_min_elapsed_fraction);
-  const Dur two_bases = 2 * saturate(policy.backoff_base, lifetime);
-  const Dur retry_room = std::min(std::max(two_bases, scale(lifetime, k_retry_room_fraction)),
-                                  lifetime / 2);
-  const SystemTime latest = not_after - retry_room;
   // earliest (start + 10%) < latest (at least start + 50%), so the clamp is well-formed.
   return std::clamp(point, earliest, latest);
 }
@@ -140,6 +162,18 @@ Millis retry_delay(int failures, Millis remaining, const RenewPolicy& policy, Ra
     const Millis latest = std::max(std::max(policy.min_delay, Millis(1)),
                                    remaining - k_retries_before_expiry * cap);
     delay = std::min(delay, latest);
+  }
+  return delay;
+}
+
+Millis not_yet_delay(std::optional<Millis> retry_after, Millis remaining,
+                     const RenewPolicy& policy) {
+  const Millis floor = std::max(policy.min_delay, k_not_yet_min);
+  Millis delay = std::clamp(retry_after.value_or(policy.backoff_base), floor,
+                            std::max(floor, k_not_yet_max));
+  if (remaining > Millis::zero()) {
+    const Millis cap = effective_cap(remaining, policy);
+    delay = std::min(delay, std::max(floor, remaining - k_retries_before_expiry * cap));
   }
   return delay;
 }

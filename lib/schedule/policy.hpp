@@ -32,6 +32,14 @@ struct RenewPolicy {
   double expiring_at = 0.10;
 };
 
+// A renewal window reported by the issuer for the certificate it issued.
+struct Window {
+  SystemTime start;
+  SystemTime end;
+
+  friend bool operator==(const Window&, const Window&) = default;
+};
+
 // The validity of the certificate currently installed.
 struct Validity {
   SystemTime not_before;
@@ -41,6 +49,8 @@ struct Validity {
   // 1 min, Let's Encrypt 1 h), and on a 2-minute certificate that backdating alone would make a
   // fresh certificate look due at once.
   std::optional<SystemTime> installed_at;
+  // When the issuer suggests renewing (ACME ARI suggestedWindow, a Service Manager validity).
+  std::optional<Window> window = std::nullopt;
 };
 
 // The instant the credential should be renewed. Never before the effective start, never later
@@ -56,8 +66,20 @@ struct Validity {
 //   earliest   = start + 10% of L                      (a fresh certificate is never due at once)
 //   retry_room = min(max(2 * backoff_base, 10% of L), L / 2)
 //   result     = clamp(point, earliest, notAfter - retry_room)
+//
+// With an issuer's window that is usable (start < end <= notAfter) the window replaces the
+// lifetime fraction, `renew_before`, the jitter and `earliest` (an issuer may ask for an early
+// renewal, after a revocation say):
+//   result     = min(start + u * (end - start), notAfter - retry_room)
+// with u in [0, 1) from the same stable hash, so a fleet spreads over the window and a restart
+// picks the same instant. A window already over gives an instant in the past: due at once. A
+// window that ends after notAfter, or ends before it starts, is ignored (the issuer is wrong
+// about its own certificate) and the policy above applies.
 SystemTime renewal_time(const Validity& validity, const RenewPolicy& policy,
                         std::string_view credential_id);
+
+// Whether renewal_time() follows `validity.window` (false: no window, or one it ignores).
+bool window_usable(const Validity& validity);
 
 // Delay before retry number `failures` (1 = first failure). `remaining` is the time left until
 // notAfter (zero or negative when missing or expired: then the cap is `backoff_cap`, scaled to
@@ -81,6 +103,17 @@ enum class ErrorClass { retryable, permanent };
 
 Millis retry_delay(int failures, Millis remaining, const RenewPolicy& policy, Random& random,
                    ErrorClass error, std::optional<Millis> retry_after);
+
+// How long to wait before asking an issuer again that answered "not yet" (issuer::NotYet):
+//   asked  = retry_after, or backoff_base when the issuer named no time
+//   result = clamp(asked, max(min_delay, 1 s), 1 h)
+// and, with a certificate (remaining > 0), never past the point that still leaves
+// k_retries_before_expiry waits of cap' (as in retry_delay()) before notAfter.
+inline constexpr Millis k_not_yet_max = std::chrono::hours(1);
+inline constexpr Millis k_not_yet_min = std::chrono::seconds(1);
+
+Millis not_yet_delay(std::optional<Millis> retry_after, Millis remaining,
+                     const RenewPolicy& policy);
 
 enum class State {
   missing,

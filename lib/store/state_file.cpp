@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/files.hpp"
+#include "util/strings.hpp"
 #include "util/trusted_path.hpp"
 
 namespace certrotd::store {
@@ -181,6 +182,62 @@ Result<CertCache> cert_cache_from_json(const json& doc) {
   return cache;
 }
 
+// Issuer state is opaque bytes; JSON strings must be UTF-8, so the file holds it as hex.
+std::optional<std::string> parse_hex(std::string_view text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  std::string out(text.size() / 2, '\0');
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    std::uint8_t byte = 0;
+    const char* first = text.data() + 2 * i;
+    const auto [ptr, ec] = std::from_chars(first, first + 2, byte, 16);
+    if (ec != std::errc() || ptr != first + 2) return std::nullopt;
+    out[i] = static_cast<char>(byte);
+  }
+  return out;
+}
+
+Result<void> check_issuer_state(const std::optional<std::string>& state) {
+  if (!state || state->size() <= k_max_issuer_state) return {};
+  return fail("issuer_state is longer than " + std::to_string(k_max_issuer_state) + " bytes");
+}
+
+// "issuer_state", "issuer_pending" and "renewal_window": written only when set.
+Result<void> issuer_fields_from_json(const json& doc, CredentialState& state) {
+  auto hex = string_from_json(doc, "issuer_state");
+  if (!hex) return fail(hex.error());
+  if (!hex->empty()) {
+    state.issuer_state = parse_hex(*hex);
+    if (!state.issuer_state) return fail("issuer_state must be hex");
+    if (auto r = check_issuer_state(state.issuer_state); !r) return r;
+  }
+  if (const auto it = doc.find("issuer_pending"); it != doc.end() && !it->is_null()) {
+    if (!it->is_boolean()) return fail("issuer_pending must be true or false");
+    state.issuer_pending = it->get<bool>();
+  }
+  const auto it = doc.find("renewal_window");
+  if (it == doc.end() || it->is_null()) return {};
+  if (!it->is_object()) return fail("renewal_window must be an object");
+  auto start = time_from_json(*it, "start");
+  if (!start) return fail(start.error());
+  auto end = time_from_json(*it, "end");
+  if (!end) return fail(end.error());
+  if (!*start || !*end) return fail("renewal_window needs start and end");
+  state.renewal_window = RenewalWindow{**start, **end};
+  return {};
+}
+
+void issuer_fields_to_json(const CredentialState& state, json& doc) {
+  if (state.issuer_state) {
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(state.issuer_state->data());
+    doc["issuer_state"] = to_hex(std::span(bytes, state.issuer_state->size()));
+  }
+  if (state.issuer_pending) doc["issuer_pending"] = true;
+  if (state.renewal_window) {
+    doc["renewal_window"] = json{{"start", format_time(state.renewal_window->start)},
+                                 {"end", format_time(state.renewal_window->end)}};
+  }
+}
+
 Result<CredentialState> state_from_json(const json& doc) {
   if (!doc.is_object()) return fail("expected a JSON object");
   CredentialState state;
@@ -226,6 +283,7 @@ Result<CredentialState> state_from_json(const json& doc) {
     if (!it->is_boolean()) return fail(std::string(key) + " must be true or false");
     state.*flag = it->get<bool>();
   }
+  if (auto r = issuer_fields_from_json(doc, state); !r) return fail(r.error());
   return state;
 }
 
@@ -251,6 +309,7 @@ json state_to_json(const CredentialState& state) {
                             {"not_before", format_time(c.not_before)},
                             {"not_after", format_time(c.not_after)}};
   }
+  issuer_fields_to_json(state, doc);
   return doc;
 }
 
@@ -306,6 +365,8 @@ Result<CredentialState> StateFiles::load(const std::string& credential) const {
 
 Result<void> StateFiles::save(const std::string& credential, const CredentialState& state) const {
   if (auto r = check_name(credential); !r) return r;
+  if (auto r = check_issuer_state(state.issuer_state); !r)
+    return fail(r.error().message, credential);
   // Each component judged on the way, the file written relative to the folder's descriptor.
   auto dir = open_trusted_dir(m_dir / "state", PathTrust::of_this_process(), MissingFolders::create,
                               0700);

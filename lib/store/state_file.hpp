@@ -45,6 +45,18 @@ struct CertCache {
 std::string format_fingerprint(const Fingerprint& fingerprint);
 std::optional<Fingerprint> parse_fingerprint(std::string_view text);
 
+// Issuer-private state is refused by load() and save() when longer than this (the engine
+// refuses it from the issuer before): 4 KiB, as issuer::k_max_issuer_state.
+inline constexpr std::size_t k_max_issuer_state = 4096;
+
+// The renewal window the issuer reported for the live certificate.
+struct RenewalWindow {
+  SystemTime start;
+  SystemTime end;
+
+  friend bool operator==(const RenewalWindow&, const RenewalWindow&) = default;
+};
+
 struct CredentialState {
   std::optional<SystemTime> last_attempt;
   std::optional<SystemTime> last_success;
@@ -59,6 +71,12 @@ struct CredentialState {
   // The live version is complete but at least one copy outside the folder could not be
   // written; the next attempt writes the copies from the live version.
   bool copies_missing = false;
+  // The issuer's private state for this credential (an ACME order URL, an EST pending request
+  // id): opaque bytes, stored as hex in "issuer_state", never logged.
+  std::optional<std::string> issuer_state = std::nullopt;
+  // The issuer answered "not yet": next_attempt is when to ask again, kept across a restart.
+  bool issuer_pending = false;
+  std::optional<RenewalWindow> renewal_window = std::nullopt;  // of the live certificate
 
   // installed_at when the live certificate is one certrotd installed; unset when it was adopted.
   std::optional<SystemTime> live_installed_at() const {

@@ -20,6 +20,7 @@ std::string_view message_id(EventKind kind) {
     case EventKind::adopt_refused: return "b8f3d0c2a6e44f1f8a0d5c9e7b21a64d";
     case EventKind::scheduled: return "e685b6ba2b354d90bc59b65701c2eefb";
     case EventKind::renewing: return "96a456b21e9d4b0eaa5e7a8f0bf664b1";
+    case EventKind::issue_pending: return "c0b9e4a3d58f4e7c9a61f2d7b3e85a10";
     case EventKind::validated: return "983010abcb13456295ac5dd56f4b8f1c";
     case EventKind::swapped: return "3a98a9854bce4c1f9d15760d848717c8";
     case EventKind::renewed: return "515a7010335e44f2a90a407a0c01a3ad";

@@ -115,6 +115,22 @@ TEST_F(Fixture, APermanentErrorIsReportedWithoutRetries) {
   EXPECT_TRUE(out[1].ok) << "the next action still runs";
 }
 
+TEST_F(Fixture, AHookThatIsNotExecutableIsReportedWithoutRetries) {
+  const certrotd::testing::TempDir tmp;
+  const auto hook = tmp.path() / "hook.sh";
+  certrotd::testing::write_text(hook, "#!/bin/sh\nexit 0\n");
+  std::filesystem::permissions(
+      hook, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  ExecAction a;
+  a.command = {hook.string()};
+  const auto out = runner.run({Action{a}}, facts, retry);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(out[0].ok);
+  EXPECT_EQ(out[0].attempts, 1) << out[0].detail;
+  EXPECT_TRUE(slept.empty());
+  EXPECT_TRUE(retries.empty());
+}
+
 TEST_F(Fixture, AFailedJobIsAFailure) {
   bus.wait_answers.emplace("/job/app.service", Result<std::string>("failed"));
   const auto out = runner.run({reload("app.service")}, facts, retry);

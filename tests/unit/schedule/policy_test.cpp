@@ -337,6 +337,82 @@ TEST(RetryDelay, NeverWaitsPastTheLastRetriesBeforeExpiry) {
             policy.min_delay);
 }
 
+// ---- issuer windows ---------------------------------------------------------------------------
+
+Validity with_window(Dur lifetime, Dur from, Dur to) {
+  Validity v = validity_for(lifetime);
+  v.window = Window{k_t0 + from, k_t0 + to};
+  return v;
+}
+
+TEST(RenewalWindow, PicksAStableInstantInsideTheIssuersWindow) {
+  const RenewPolicy policy;
+  std::set<SystemTime> seen;
+  for (const char* id : {"web-01", "web-02", "web-03", "db", "mail"}) {
+    const auto v = with_window(90 * 24h, 60 * 24h, 62 * 24h);
+    const SystemTime at = renewal_time(v, policy, id);
+    EXPECT_GE(at, k_t0 + 60 * 24h) << id;
+    EXPECT_LT(at, k_t0 + 62 * 24h) << id;
+    EXPECT_EQ(at, renewal_time(v, policy, id)) << id << ": the same after a restart";
+    seen.insert(at);
+  }
+  EXPECT_GT(seen.size(), 1u) << "a fleet spreads over the window";
+}
+
+TEST(RenewalWindow, WinsOverTheLifetimeFractionAndTheEarliestPoint) {
+  // The issuer asks for an early renewal (a revocation, say): 5% into the lifetime.
+  const auto v = with_window(100h, 5h, 5h + 1min);
+  const SystemTime at = renewal_time(v, RenewPolicy{}, "a");
+  EXPECT_GE(at, k_t0 + 5h);
+  EXPECT_LT(at, k_t0 + 5h + 1min);
+}
+
+TEST(RenewalWindow, AWindowAlreadyOverMeansRenewNow) {
+  Validity v = validity_for(100h, 50h);  // issued 50 h ago
+  v.window = Window{k_t0 - 10h, k_t0 - 9h};
+  const SystemTime at = renewal_time(v, RenewPolicy{}, "a");
+  EXPECT_LE(at, k_t0 - 9h);
+  StateInputs in;
+  in.validity = v;
+  EXPECT_EQ(classify(in, RenewPolicy{}, "a", k_t0), State::due);
+}
+
+TEST(RenewalWindow, AWindowPastExpiryOrBackwardsIsIgnored) {
+  const RenewPolicy policy;
+  const SystemTime by_policy = renewal_time(validity_for(100h), policy, "a");
+  EXPECT_EQ(renewal_time(with_window(100h, 90h, 101h), policy, "a"), by_policy) << "past expiry";
+  EXPECT_EQ(renewal_time(with_window(100h, 20h, 10h), policy, "a"), by_policy) << "backwards";
+  EXPECT_EQ(renewal_time(with_window(100h, 20h, 20h), policy, "a"), by_policy) << "empty";
+  EXPECT_FALSE(window_usable(with_window(100h, 90h, 101h)));
+  EXPECT_TRUE(window_usable(with_window(100h, 90h, 100h)));
+}
+
+TEST(RenewalWindow, KeepsRoomForRetriesBeforeExpiry) {
+  // A window right up to notAfter: the instant stays where retries still fit (10% of 100 h).
+  const auto v = with_window(100h, 99h, 100h);
+  EXPECT_LE(renewal_time(v, RenewPolicy{}, "a"), k_t0 + 90h);
+}
+
+// ---- not_yet_delay -----------------------------------------------------------------------------
+
+TEST(NotYetDelay, AsksAgainWhenTheIssuerSaidClampedToASaneRange) {
+  RenewPolicy policy;
+  policy.backoff_base = 30s;
+  EXPECT_EQ(not_yet_delay(Millis(2min), k_far_from_expiry, policy), Millis(2min));
+  EXPECT_EQ(not_yet_delay(std::nullopt, k_far_from_expiry, policy), Millis(30s)) << "no time";
+  EXPECT_EQ(not_yet_delay(Millis(0), k_far_from_expiry, policy), Millis(1s)) << "no busy loop";
+  EXPECT_EQ(not_yet_delay(Millis(48h), k_far_from_expiry, policy), Millis(1h));
+  EXPECT_EQ(not_yet_delay(Millis(48h), Millis(0), policy), Millis(1h)) << "no certificate";
+}
+
+TEST(NotYetDelay, NeverWaitsPastTheLastRetriesBeforeExpiry) {
+  RenewPolicy policy;
+  policy.backoff_cap = 1h;
+  // 50 min left: cap' = 5 min, so at most 50 - 3 * 5 min.
+  EXPECT_EQ(not_yet_delay(Millis(1h), Millis(50min), policy), Millis(35min));
+  EXPECT_EQ(not_yet_delay(Millis(1h), Millis(2s), policy), Millis(1s));
+}
+
 TEST(Classify, APermanentFailureNeedsAttentionEvenWithoutACertificate) {
   const RenewPolicy policy;
   StateInputs inputs;

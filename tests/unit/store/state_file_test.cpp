@@ -62,6 +62,60 @@ TEST(StateFilesTest, AttentionReasonAndMissingCopiesReadBack) {
   EXPECT_EQ(read_text(files.path_of("plain")).find("copies_missing"), std::string::npos);
 }
 
+TEST(StateFilesTest, IssuerStatePendingAndWindowReadBack) {
+  TempDir root;
+  const StateFiles files(root.path());
+  CredentialState saved = sample_state();
+  // Opaque bytes, not text: NUL, high bytes, a quote.
+  saved.issuer_state = std::string("https://acme.test/order/1\0\xff\"", 28);
+  saved.issuer_pending = true;
+  saved.renewal_window = RenewalWindow{k_may_first + 10h, k_may_first + 12h + 5ms};
+  ASSERT_TRUE(files.save("web", saved));
+  auto loaded = files.load("web");
+  ASSERT_TRUE(loaded) << loaded.error().what();
+  EXPECT_EQ(*loaded, saved);
+  EXPECT_EQ(read_text(files.path_of("web")).find("acme.test"), std::string::npos)
+      << "kept as hex, not readable in passing";
+  // Unset, they are not written at all.
+  ASSERT_TRUE(files.save("plain", sample_state()));
+  const std::string plain = read_text(files.path_of("plain"));
+  for (const char* key : {"issuer_state", "issuer_pending", "renewal_window"}) {
+    EXPECT_EQ(plain.find(key), std::string::npos) << key;
+  }
+}
+
+TEST(StateFilesTest, AFileFromBeforeIssuerStateStillLoads) {
+  TempDir root;
+  const StateFiles files(root.path());
+  std::filesystem::create_directories(root / "state");
+  write_text(files.path_of("web"),
+             R"({"format": 1, "last_attempt": null, "last_success": "2024-05-01T12:00:00Z",
+                 "next_attempt": null, "installed_at": null, "installed_serial": "",
+                 "last_error": "", "failures": 0})");
+  auto loaded = files.load("web");
+  ASSERT_TRUE(loaded) << loaded.error().what();
+  EXPECT_FALSE(loaded->issuer_state.has_value());
+  EXPECT_FALSE(loaded->issuer_pending);
+  EXPECT_FALSE(loaded->renewal_window.has_value());
+}
+
+TEST(StateFilesTest, IssuerStateOverTheBoundIsRefused) {
+  TempDir root;
+  const StateFiles files(root.path());
+  CredentialState state;
+  state.issuer_state = std::string(k_max_issuer_state, 'a');
+  ASSERT_TRUE(files.save("web", state));
+  state.issuer_state = std::string(k_max_issuer_state + 1, 'a');
+  EXPECT_FALSE(files.save("web", state));
+  EXPECT_EQ(files.load("web")->issuer_state->size(), k_max_issuer_state) << "the old file stays";
+  // A file grown by hand past the bound is refused as corrupt.
+  write_text(files.path_of("big"), R"({"format": 1, "issuer_state": ")" +
+                                       std::string(2 * k_max_issuer_state + 2, 'a') + R"("})");
+  EXPECT_FALSE(files.load("big"));
+  write_text(files.path_of("odd"), R"({"format": 1, "issuer_state": "abc"})");
+  EXPECT_FALSE(files.load("odd"));
+}
+
 TEST(StateFilesTest, RemoveLeftoversRemovesOnlyUnfinishedSaves) {
   TempDir root;
   StateFiles files(root.path());
