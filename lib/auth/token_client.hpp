@@ -97,7 +97,4 @@ Result<std::string> read_secret(const std::filesystem::path& file);
 // the token is not a JWT.
 std::optional<std::string> jwt_payload(std::string_view token);
 
-std::string base64_encode(std::string_view data);
-std::optional<std::string> base64url_decode(std::string_view data);
-
 }  // namespace certrotd::auth

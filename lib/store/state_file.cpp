@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -12,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/encoding.hpp"
 #include "util/files.hpp"
 #include "util/trusted_path.hpp"
 
@@ -257,28 +259,14 @@ json state_to_json(const CredentialState& state) {
 }  // namespace
 
 std::string format_fingerprint(const Fingerprint& fingerprint) {
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string text;
-  text.reserve(fingerprint.size() * 3);
-  for (const std::uint8_t byte : fingerprint) {
-    if (!text.empty()) text += ':';
-    text += k_hex[byte >> 4];
-    text += k_hex[byte & 0x0f];
-  }
-  return text;
+  return hex_encode(fingerprint, ':');
 }
 
 std::optional<Fingerprint> parse_fingerprint(std::string_view text) {
+  auto bytes = hex_decode(text, ':');
   Fingerprint out{};
-  if (text.size() != out.size() * 3 - 1) return std::nullopt;
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const std::size_t at = i * 3;
-    if (i > 0 && text[at - 1] != ':') return std::nullopt;
-    std::uint8_t byte = 0;
-    const auto [ptr, ec] = std::from_chars(text.data() + at, text.data() + at + 2, byte, 16);
-    if (ec != std::errc() || ptr != text.data() + at + 2) return std::nullopt;
-    out[i] = byte;
-  }
+  if (!bytes || bytes->size() != out.size()) return std::nullopt;
+  std::copy(bytes->begin(), bytes->end(), out.begin());
   return out;
 }
 
