@@ -45,6 +45,7 @@
 #include "util/duration.hpp"
 #include "util/files.hpp"
 #include "util/instance_lock.hpp"
+#include "util/rfc3339.hpp"
 
 namespace {
 
@@ -309,7 +310,7 @@ std::string when_text(std::optional<SystemTime> t, SystemTime now) {
   const auto delta = std::chrono::duration_cast<Millis>(*t - now);
   const std::string rel = delta.count() >= 0 ? "in " + format_duration(delta)
                                              : format_duration(-delta) + " ago";
-  return engine::format_time(*t) + " (" + rel + ")";
+  return certrotd::format_rfc3339(*t) + " (" + rel + ")";
 }
 
 // What `status` and `check` exit with when the configuration is fine but a credential is not,
@@ -509,14 +510,13 @@ void print_status_table(const nlohmann::json& status, SystemTime now, Scheduling
   const auto time_of = [](const nlohmann::json& v) -> std::optional<SystemTime> {
     const std::string text = v.get<std::string>();
     if (text.empty()) return std::nullopt;
-    std::tm tm{};
-    if (!::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return std::nullopt;
-    return std::chrono::system_clock::from_time_t(::timegm(&tm));
+    const auto parsed = certrotd::parse_rfc3339(text);
+    return parsed ? std::optional<SystemTime>(*parsed) : std::nullopt;
   };
   for (const auto& s : status) {
     const auto next = time_of(s["next_renewal"]);
     const std::string next_text = scheduling == Scheduling::live ? when_text(next, now)
-                                  : next ? engine::format_time(*next) + " (due, not scheduled)"
+                                  : next ? certrotd::format_rfc3339(*next) + " (due, not scheduled)"
                                          : "-";
     std::printf("%-24s %-12s not-after %-34s next-renewal %s\n",
                 s["name"].get<std::string>().c_str(), s["state"].get<std::string>().c_str(),

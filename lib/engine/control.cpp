@@ -47,8 +47,8 @@ void append_status_json(std::string& out, const CredentialStatus& s) {
   item["issuer"] = s.issuer;
   item["state"] = std::string(schedule::to_string(s.state));
   item["serial"] = s.cert ? s.cert->serial : "";
-  item["not_after"] = s.cert ? format_time(s.cert->not_after) : "";
-  item["next_renewal"] = s.next_attempt ? format_time(*s.next_attempt) : "";
+  item["not_after"] = s.cert ? format_rfc3339(s.cert->not_after) : "";
+  item["next_renewal"] = s.next_attempt ? format_rfc3339(*s.next_attempt) : "";
   item["failures"] = s.failures;
   item["last_error"] = s.last_error;
   item["reason"] = s.reason;

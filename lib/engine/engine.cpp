@@ -419,7 +419,7 @@ void Engine::schedule_at(const std::string& name, Tracked& tracked, SystemTime w
               tracked.plan->config.issuer,
               cert ? cert->serial : "",
               cert ? std::optional(cert->not_after) : std::nullopt,
-              "next renewal " + format_time(when)};
+              "next renewal " + format_rfc3339(when)};
   if (cert) event.not_before = cert->not_before;
   event.next_renewal = when;
   event.state = state_of(name, tracked);

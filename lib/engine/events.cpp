@@ -1,7 +1,5 @@
 #include "engine/events.hpp"
 
-#include <ctime>
-
 #include <spdlog/spdlog.h>
 
 namespace certrotd::engine {
@@ -29,15 +27,6 @@ std::string_view to_string(EventKind kind) {
   return "unknown";
 }
 
-std::string format_time(SystemTime t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 namespace {
 
 spdlog::level::level_enum level_of(Severity s) {
@@ -57,7 +46,7 @@ void LogEventSink::emit(const Event& event) {
   if (!event.credential.empty()) line += " credential=" + event.credential;
   if (!event.issuer.empty()) line += " issuer=" + event.issuer;
   if (!event.serial.empty()) line += " serial=" + event.serial;
-  if (event.not_after) line += " not_after=" + format_time(*event.not_after);
+  if (event.not_after) line += " not_after=" + format_rfc3339(*event.not_after);
   if (event.reason != Reason::unspecified) {
     line += " reason=" + std::string(to_string(event.reason));
   }

@@ -12,6 +12,7 @@
 #include "schedule/policy.hpp"
 #include "util/clock.hpp"
 #include "util/result.hpp"
+#include "util/rfc3339.hpp"  // events carry times; format_rfc3339 writes them
 
 namespace spdlog {
 class logger;
@@ -87,8 +88,5 @@ public:
 private:
   std::shared_ptr<spdlog::logger> m_logger;
 };
-
-// RFC 3339 UTC, second precision: "2026-11-25T10:00:00Z".
-std::string format_time(SystemTime t);
 
 }  // namespace certrotd::engine

@@ -410,7 +410,8 @@ std::vector<notify::ActionOutcome> notify_dependents(const CredentialPlan& plan,
   const config::CredentialConfig& config = plan.config;
   if (config.on_rotate.empty() || !env.actions) return {};
   const notify::RotationFacts facts{config.name, config.output.dir, old_serial,
-                                    installed.info.serial, format_time(installed.info.not_after)};
+                                    installed.info.serial,
+                                    format_rfc3339(installed.info.not_after)};
   const notify::RetryPolicy retry{3, config.policy.backoff_base, config.policy.backoff_cap};
   auto outcomes = env.actions->run(config.on_rotate, facts, retry);
   for (const auto& outcome : outcomes) {

@@ -44,7 +44,7 @@ std::string status_line(const EngineSummary& summary, MonoTime now,
   std::string text;
   if (rejected) {
     const std::string& error = rejected->error;
-    text = "config reload rejected at " + format_time(rejected->at) + ": " +
+    text = "config reload rejected at " + format_rfc3339(rejected->at) + ": " +
            error.substr(0, error.find('\n')) + "; ";
   }
   text += std::to_string(summary.credentials) + " credentials";

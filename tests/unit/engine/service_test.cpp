@@ -128,7 +128,7 @@ TEST_F(ServiceTest, ARejectedFileIsAnErrorEventAndStaysInStatusUntilAGoodReload)
   ASSERT_TRUE(service->rejected_reload());
   EXPECT_EQ(
       service->status_line().rfind(
-          "config reload rejected at " + format_time(clock.wall_now()) + ": " + path + ":", 0),
+          "config reload rejected at " + format_rfc3339(clock.wall_now()) + ": " + path + ":", 0),
       0u)
       << service->status_line();
   EXPECT_GE(changes, 1);                    // STATUS= is sent from on_change
