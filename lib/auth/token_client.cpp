@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/encoding.hpp"
-#include "util/files.hpp"
+#include "util/secret.hpp"
 
 namespace certrotd::auth {
 
@@ -65,16 +65,6 @@ std::optional<std::string> jwt_payload(std::string_view token) {
   return std::move(*claims);
 }
 
-Result<std::string> read_secret(const std::filesystem::path& file) {
-  // read_file refuses a FIFO or a folder instead of blocking a worker on it.
-  auto text = read_file(file);
-  if (!text) return fail(text.error().wrap("cannot read the client secret file"));
-  std::string line = text->substr(0, text->find('\n'));
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  if (line.empty()) return fail("the client secret file is empty", file.string());
-  return line;
-}
-
 Millis TokenClient::refresh_margin(Millis lifetime) {
   Millis margin = std::max<Millis>(std::chrono::seconds(60), lifetime / 10);
   return std::min(margin, lifetime / 2);
@@ -129,16 +119,16 @@ Result<AccessToken> TokenClient::token(const TokenSettings& settings,
         return fail(std::string(to_string(settings.method)) + " needs client_secret_file",
                     settings.url);
       }
-      auto secret = read_secret(*settings.client_secret_file);
+      auto secret = read_secret_file(*settings.client_secret_file, "client secret file");
       if (!secret) return fail(secret.error());
       if (settings.method == ClientAuthMethod::client_secret_basic) {
         // RFC 6749 §2.3.1: form-encode id and secret, then base64 (protocols.md §1.5).
         request.headers.emplace_back(
             "Authorization", "Basic " + base64_encode(http::form_encode(settings.client_id) + ":" +
-                                                      http::form_encode(*secret)));
+                                                      http::form_encode(secret->view())));
       } else {
         form.emplace_back("client_id", settings.client_id);
-        form.emplace_back("client_secret", *secret);
+        form.emplace_back("client_secret", secret->view());
       }
       break;
     }

@@ -9,6 +9,7 @@
 #include "util/duration.hpp"
 #include "util/files.hpp"
 #include "util/parallel.hpp"
+#include "util/secret.hpp"
 
 namespace certrotd::engine {
 
@@ -251,14 +252,14 @@ Result<Installed> import_credential(const config::Config& config,
     if (!more) return fail(more.error().wrap("--chain").because(Reason::config));
     for (auto& c : *more) chain->push_back(std::move(c));
   }
-  std::optional<std::string> pass;
+  std::optional<Secret> pass;
   if (credential.key_passphrase_file) {
-    auto read = read_passphrase(*credential.key_passphrase_file);
+    auto read = read_secret_file(*credential.key_passphrase_file, "key passphrase file");
     if (!read) return fail(read.error());
     pass = std::move(*read);
   }
-  auto key = x509::parse_private_key(input.key,
-                                     pass ? std::optional<std::string_view>(*pass) : std::nullopt);
+  auto key = x509::parse_private_key(
+      input.key, pass ? std::optional<std::string_view>(pass->view()) : std::nullopt);
   if (!key) return fail(key.error().wrap("--key").because(Reason::config));
   auto anchors = import_anchors(config.issuers.at(credential.issuer));
   if (!anchors) return fail(anchors.error().wrap("issuer " + credential.issuer + " roots"));

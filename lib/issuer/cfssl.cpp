@@ -6,6 +6,7 @@
 #include "issuer/network.hpp"
 #include "util/encoding.hpp"
 #include "util/files.hpp"
+#include "util/secret.hpp"
 
 namespace certrotd::issuer {
 
@@ -65,11 +66,12 @@ Result<IssuedCredential> CfsslIssuer::issue(const IssueRequest& request) {
   post.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
   post.body = sign.dump();
   if (m_cfssl.auth_key_file) {
-    auto key_text = auth::read_secret(*m_cfssl.auth_key_file);
+    auto key_text = read_secret_file(*m_cfssl.auth_key_file, "authsign key file");
     if (!key_text) return fail(key_text.error());
-    auto key = hex_decode(*key_text);
+    auto key = hex_decode(key_text->view());
     if (!key) return fail(m_cfssl.auth_key_file->string() + ": the authsign key is not hex");
     auto mac = hmac_sha256(*key, post.body);
+    OPENSSL_cleanse(key->data(), key->size());
     if (!mac) return fail(mac.error());
     const nlohmann::json wrapped{{"token", base64_encode(*mac)},
                                  {"request", base64_encode(post.body)}};
