@@ -43,6 +43,7 @@
 #include "store/credential_store.hpp"
 #include "unit_paths.hpp"
 #include "util/duration.hpp"
+#include "util/errno_text.hpp"
 #include "util/files.hpp"
 #include "util/instance_lock.hpp"
 #include "util/rfc3339.hpp"
@@ -219,7 +220,7 @@ int run(const Options& options) {
 
   sd_event* raw_loop = nullptr;
   if (int r = sd_event_default(&raw_loop); r < 0) {
-    d.logger->critical("cannot create the event loop: {}", strerror(-r));
+    d.logger->critical("cannot create the event loop: {}", errno_text(-r));
     return EX_OSERR;
   }
   engine::SdEventPtr loop(raw_loop);  // owned here; sources below are owned by the loop
@@ -265,7 +266,7 @@ int run(const Options& options) {
   for (const auto& [signal, handler] : signal_handlers) {
     // A daemon that cannot hear SIGTERM must not start at all.
     if (int r = sd_event_add_signal(loop.get(), nullptr, signal, handler, &d); r < 0) {
-      d.logger->critical("cannot handle {}: {}", strsignal(signal), strerror(-r));
+      d.logger->critical("cannot handle {}: {}", strsignal(signal), errno_text(-r));
       return EX_OSERR;
     }
   }
@@ -298,7 +299,7 @@ int run(const Options& options) {
   d.service.reset();
   d.metrics.reset();  // its timer and HTTP thread go before the loop
   if (r < 0) {
-    d.logger->critical("event loop failed: {}", strerror(-r));
+    d.logger->critical("event loop failed: {}", errno_text(-r));
     return EX_SOFTWARE;
   }
   d.logger->info("stopped");

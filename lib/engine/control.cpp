@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "notify/control.hpp"
+#include "util/errno_text.hpp"
 
 namespace certrotd::engine {
 
@@ -31,7 +32,7 @@ int read_names(sd_bus_message* m, std::vector<std::string>& names) {
 }
 
 int reply_bad_arguments(sd_bus_message* m, int r) {
-  return sd_bus_reply_method_errorf(m, k_error_failed, "bad arguments: %s", error_text(r).c_str());
+  return sd_bus_reply_method_errorf(m, k_error_failed, "bad arguments: %s", errno_text(-r).c_str());
 }
 
 int reply_unknown(sd_bus_message* m, const std::string& name) {
@@ -106,11 +107,11 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
   r = sd_bus_request_name(raw, notify::k_control_name, 0);
   if (r < 0) {
     return fail("cannot own " + std::string(notify::k_control_name) + " on the " +
-                std::string(notify::to_string(kind)) + " bus: " + error_text(r) +
+                std::string(notify::to_string(kind)) + " bus: " + errno_text(-r) +
                 " (is another certrotd running, or the D-Bus policy file missing?)");
   }
   r = sd_bus_attach_event(raw, loop, 0);
-  if (r < 0) return fail("cannot attach the bus to the event loop: " + error_text(r));
+  if (r < 0) return fail("cannot attach the bus to the event loop: " + errno_text(-r));
   service.on_rotated([s = server.get()](const RotationOutcome& outcome) { s->rotated(outcome); });
   return server;
 }

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "engine/rotation.hpp"
+#include "util/errno_text.hpp"
 #include "util/secret.hpp"
 #include "x509/certificate.hpp"
 #include "x509/handles.hpp"
@@ -78,7 +79,7 @@ std::string io_failure(SSL* ssl, int ret, int saved_errno) {
     case SSL_ERROR_ZERO_RETURN: return "the server closed the connection (close_notify)";
     case SSL_ERROR_SYSCALL:
       if (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK) return "no answer within 10 s";
-      if (saved_errno != 0) return std::strerror(saved_errno);
+      if (saved_errno != 0) return errno_text(saved_errno);
       return "the server closed the connection without close_notify";
     default: return "TLS error " + std::to_string(code);
   }

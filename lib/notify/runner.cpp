@@ -12,6 +12,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "util/errno_text.hpp"
 #include "util/fd.hpp"
 #include "util/files.hpp"
 #include "util/trusted_path.hpp"
@@ -22,8 +23,6 @@ namespace {
 
 constexpr std::size_t k_max_output = 4096;
 constexpr const char* k_path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-std::string errno_message(int e) { return std::strerror(e); }
 
 Result<std::string> run_systemd(const SystemdAction& action, BusConnector& connector) {
   auto manager = connector.connect(action.bus);
@@ -83,9 +82,8 @@ Result<std::string> signal_pidfile(const SignalAction& action) {
       return fail_retryable("stale pidfile: no process " + std::to_string(pid),
                             action.pidfile.string());
     }
-    return fail_retryable(
-        "cannot signal process " + std::to_string(pid) + ": " + errno_message(errno),
-        action.pidfile.string());
+    return fail_retryable("cannot signal process " + std::to_string(pid) + ": " + errno_text(errno),
+                          action.pidfile.string());
   }
   return "sent SIG" + signal_name(action.signal) + " to process " + std::to_string(pid);
 }
@@ -103,7 +101,7 @@ Result<std::string> run_command(const ExecAction& action, const std::vector<std:
     }
   }
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return fail_retryable("pipe failed: " + errno_message(errno));
+  if (::pipe2(fds, O_CLOEXEC) != 0) return fail_retryable("pipe failed: " + errno_text(errno));
   Fd read_end(fds[0]);
   Fd write_end(fds[1]);
 
@@ -138,7 +136,7 @@ Result<std::string> run_command(const ExecAction& action, const std::vector<std:
                           : ::posix_spawn(&pid, argv[0], &files, &attr, argv.data(), envp.data());
   write_end.reset();
   if (spawned != 0) {
-    return fail("cannot run " + action.command[0] + ": " + errno_message(spawned));
+    return fail("cannot run " + action.command[0] + ": " + errno_text(spawned));
   }
 
   const auto deadline = std::chrono::steady_clock::now() + action.timeout;
@@ -173,7 +171,7 @@ Result<std::string> run_command(const ExecAction& action, const std::vector<std:
   for (;;) {
     const pid_t w = ::waitpid(pid, &status, WNOHANG);
     if (w == pid) break;
-    if (w < 0 && errno != EINTR) return fail("waitpid failed: " + errno_message(errno));
+    if (w < 0 && errno != EINTR) return fail("waitpid failed: " + errno_text(errno));
     if (std::chrono::steady_clock::now() >= deadline) {
       ::kill(-pid, SIGKILL);
       ::waitpid(pid, &status, 0);

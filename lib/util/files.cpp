@@ -18,8 +18,6 @@
 
 namespace certrotd {
 
-std::string errno_text(int err) { return std::strerror(err); }
-
 namespace {
 
 Result<void> write_all(int fd, std::string_view data, const fs::path& path) {
