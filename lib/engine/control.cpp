@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "notify/bus.hpp"
 #include "notify/control.hpp"
 #include "util/errno_text.hpp"
 
@@ -16,8 +17,6 @@ namespace {
 constexpr const char* k_error_failed = "org.certrotd.Error.Failed";
 constexpr const char* k_error_reload_rejected = "org.certrotd.Error.ReloadRejected";
 constexpr const char* k_error_unknown_credential = "org.certrotd.Error.UnknownCredential";
-
-std::string error_text(int r) { return std::strerror(-r); }
 
 // An `as` argument as strings.
 int read_names(sd_bus_message* m, std::vector<std::string>& names) {
@@ -76,13 +75,10 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
                                                              Service& service,
                                                              ControlOptions options) {
   std::unique_ptr<ControlServer> server(new ControlServer(service, std::move(options)));
-  sd_bus* raw = nullptr;
-  int r = kind == notify::BusKind::user ? sd_bus_open_user(&raw) : sd_bus_open_system(&raw);
-  if (r < 0) {
-    return fail_retryable("cannot connect to the " + std::string(notify::to_string(kind)) +
-                          " bus: " + error_text(r));
-  }
-  server->m_bus.reset(raw);  // owned by the server from here on
+  auto bus = notify::open_bus(kind);
+  if (!bus) return fail(bus.error());
+  server->m_bus = std::move(*bus);
+  sd_bus* raw = server->m_bus.get();  // owned by the server
   // Constant data; sd-bus keeps a pointer to it for the life of the slot.
   static const sd_bus_vtable k_vtable[] = {
       SD_BUS_VTABLE_START(0),
@@ -100,9 +96,9 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
       SD_BUS_VTABLE_END,
   };
   sd_bus_slot* slot = nullptr;
-  r = sd_bus_add_object_vtable(raw, &slot, notify::k_control_path, notify::k_control_interface,
-                               k_vtable, server.get());
-  if (r < 0) return fail("cannot export the control object: " + error_text(r));
+  int r = sd_bus_add_object_vtable(raw, &slot, notify::k_control_path, notify::k_control_interface,
+                                   k_vtable, server.get());
+  if (r < 0) return fail("cannot export the control object: " + errno_text(-r));
   server->m_slot.reset(slot);
   r = sd_bus_request_name(raw, notify::k_control_name, 0);
   if (r < 0) {

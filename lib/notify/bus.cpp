@@ -111,14 +111,20 @@ private:
 
 }  // namespace
 
-Result<std::unique_ptr<ServiceManager>> SdBusConnector::connect(BusKind kind) {
+Result<SdBusPtr> open_bus(BusKind kind) {
   sd_bus* raw = nullptr;
   const int r = kind == BusKind::user ? sd_bus_open_user(&raw) : sd_bus_open_system(&raw);
   if (r < 0) {
     return fail_retryable("cannot connect to the " + std::string(to_string(kind)) +
                           " bus: " + errno_text(-r));
   }
-  auto manager = std::make_unique<SdBusServiceManager>(SdBusPtr(raw));  // owns the bus now
+  return SdBusPtr(raw);  // owned by the caller now
+}
+
+Result<std::unique_ptr<ServiceManager>> SdBusConnector::connect(BusKind kind) {
+  auto bus = open_bus(kind);
+  if (!bus) return fail(bus.error());
+  auto manager = std::make_unique<SdBusServiceManager>(std::move(*bus));
   if (auto s = manager->subscribe(); !s) return fail(s.error());
   return std::unique_ptr<ServiceManager>(std::move(manager));
 }

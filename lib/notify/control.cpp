@@ -4,22 +4,13 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "notify/bus.hpp"
 #include "notify/sd_bus_handles.hpp"
 #include "util/errno_text.hpp"
 
 namespace certrotd::notify {
 
 namespace {
-
-Result<SdBusPtr> open_bus(BusKind kind) {
-  sd_bus* raw = nullptr;
-  const int r = kind == BusKind::user ? sd_bus_open_user(&raw) : sd_bus_open_system(&raw);
-  if (r < 0) {
-    return fail_retryable("cannot connect to the " + std::string(to_string(kind)) +
-                          " bus: " + std::strerror(-r));
-  }
-  return SdBusPtr(raw);  // owned by the caller now
-}
 
 // No daemon on the bus is retryable (fall back); anything the daemon said is permanent.
 tl::unexpected<Error> call_failure(BusError& error, int r) {
