@@ -6,7 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "util/files.hpp"
+#include "util/encoding.hpp"
+#include "util/secret.hpp"
 
 namespace certrotd::auth {
 
@@ -76,80 +77,14 @@ bool uses_mtls(ClientAuthMethod method) {
          method == ClientAuthMethod::self_signed_tls_client_auth;
 }
 
-std::string base64_encode(std::string_view data) {
-  static constexpr char k_chars[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(data[k]); };
-  for (; i + 2 < data.size(); i += 3) {
-    const unsigned v = (unsigned{byte(i)} << 16) | (unsigned{byte(i + 1)} << 8) | byte(i + 2);
-    out += k_chars[(v >> 18) & 63];
-    out += k_chars[(v >> 12) & 63];
-    out += k_chars[(v >> 6) & 63];
-    out += k_chars[v & 63];
-  }
-  if (i + 1 == data.size()) {
-    const unsigned v = unsigned{byte(i)} << 16;
-    out += k_chars[(v >> 18) & 63];
-    out += k_chars[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == data.size()) {
-    const unsigned v = (unsigned{byte(i)} << 16) | (unsigned{byte(i + 1)} << 8);
-    out += k_chars[(v >> 18) & 63];
-    out += k_chars[(v >> 12) & 63];
-    out += k_chars[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
-std::optional<std::string> base64url_decode(std::string_view data) {
-  std::string out;
-  unsigned acc = 0;
-  int bits = 0;
-  for (const char c : data) {
-    int v = 0;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '-' || c == '+')
-      v = 62;
-    else if (c == '_' || c == '/')
-      v = 63;
-    else if (c == '=')
-      break;
-    else
-      return std::nullopt;
-    acc = (acc << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xffu);
-    }
-  }
-  return out;
-}
-
 std::optional<std::string> jwt_payload(std::string_view token) {
   const auto first = token.find('.');
   if (first == std::string_view::npos) return std::nullopt;
   const auto second = token.find('.', first + 1);
   if (second == std::string_view::npos) return std::nullopt;
-  return base64url_decode(token.substr(first + 1, second - first - 1));
-}
-
-Result<std::string> read_secret(const std::filesystem::path& file) {
-  // read_file refuses a FIFO or a folder instead of blocking a worker on it.
-  auto text = read_file(file);
-  if (!text) return fail(text.error().wrap("cannot read the client secret file"));
-  std::string line = text->substr(0, text->find('\n'));
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  if (line.empty()) return fail("the client secret file is empty", file.string());
-  return line;
+  auto claims = base64url_decode(token.substr(first + 1, second - first - 1));
+  if (!claims) return std::nullopt;
+  return std::move(*claims);
 }
 
 Millis TokenClient::refresh_margin(Millis lifetime) {
@@ -200,16 +135,16 @@ Result<http::Request> ClientCredentialsGrant::token_request(const TokenRequest& 
     return fail(std::string(to_string(settings.method)) + " needs client_secret_file",
                 settings.url);
   }
-  auto secret = read_secret(*settings.client_secret_file);
+  auto secret = read_secret_file(*settings.client_secret_file, "client secret file");
   if (!secret) return fail(secret.error());
   if (settings.method == ClientAuthMethod::client_secret_basic) {
     // RFC 6749 §2.3.1: form-encode id and secret, then base64 (protocols.md §1.5).
     post.headers.emplace_back("Authorization",
                               "Basic " + base64_encode(http::form_encode(settings.client_id) + ":" +
-                                                       http::form_encode(*secret)));
+                                                       http::form_encode(secret->view())));
   } else {
     form.emplace_back("client_id", settings.client_id);
-    form.emplace_back("client_secret", *secret);
+    form.emplace_back("client_secret", secret->view());
   }
   post.body = http::form_body(form);
   return post;

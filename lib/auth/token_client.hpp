@@ -102,14 +102,8 @@ private:
   std::map<std::string, Cached> m_cache;
 };
 
-// Reads a secret file: the first line without its line ending. Errors name the file, not the value.
-Result<std::string> read_secret(const std::filesystem::path& file);
-
 // The claims of a JWT (no signature check: the client only reads `cnf` and `exp`); nullopt if
 // the token is not a JWT.
 std::optional<std::string> jwt_payload(std::string_view token);
-
-std::string base64_encode(std::string_view data);
-std::optional<std::string> base64url_decode(std::string_view data);
 
 }  // namespace certrotd::auth

@@ -40,7 +40,7 @@ std::string when_text(std::optional<SystemTime> t, SystemTime now) {
   const auto delta = std::chrono::duration_cast<Millis>(*t - now);
   const std::string rel = delta.count() >= 0 ? "in " + format_duration(delta)
                                              : format_duration(-delta) + " ago";
-  return engine::format_time(*t) + " (" + rel + ")";
+  return format_rfc3339(*t) + " (" + rel + ")";
 }
 
 std::string padded(std::string_view text, std::size_t width) {

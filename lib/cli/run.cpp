@@ -122,7 +122,7 @@ bool add_signal_handlers(Daemon& d, sd_event* loop) {
                          {SIGUSR1, on_rotate_signal}};
   for (const auto& [signal, handler] : signal_handlers) {
     if (int r = sd_event_add_signal(loop, nullptr, signal, handler, &d); r < 0) {
-      d.logger->critical("cannot handle {}: {}", strsignal(signal), strerror(-r));
+      d.logger->critical("cannot handle {}: {}", strsignal(signal), errno_text(-r));
       return false;
     }
   }
@@ -190,7 +190,7 @@ int serve(Daemon& d, const Options& options, sd_event* loop) {
   d.service.reset();
   d.metrics.reset();  // its timer and HTTP thread go before the loop
   if (r < 0) {
-    d.logger->critical("event loop failed: {}", strerror(-r));
+    d.logger->critical("event loop failed: {}", errno_text(-r));
     return EX_SOFTWARE;
   }
   d.logger->info("stopped");
@@ -222,7 +222,7 @@ int run(const Options& options, const RunDeps& deps, std::ostream& err) {
 
   sd_event* raw_loop = nullptr;
   if (int r = sd_event_default(&raw_loop); r < 0) {
-    d.logger->critical("cannot create the event loop: {}", strerror(-r));
+    d.logger->critical("cannot create the event loop: {}", errno_text(-r));
     return EX_OSERR;
   }
   service::SdEventPtr loop(raw_loop);  // owned here; sources below are owned by the loop

@@ -32,7 +32,7 @@ std::optional<SystemTime> time_of(const nlohmann::json& v) {
 std::string next_renewal_text(std::optional<SystemTime> next, SystemTime now,
                               Scheduling scheduling) {
   if (scheduling == Scheduling::live) return when_text(next, now);
-  return next ? engine::format_time(*next) + " (due, not scheduled)" : "-";
+  return next ? format_rfc3339(*next) + " (due, not scheduled)" : "-";
 }
 
 void print_status_table(const nlohmann::json& status, SystemTime now, Scheduling scheduling,

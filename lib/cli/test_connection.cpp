@@ -10,6 +10,8 @@
 #include <memory>
 
 #include "engine/rotation.hpp"
+#include "util/errno_text.hpp"
+#include "util/secret.hpp"
 #include "x509/certificate.hpp"
 #include "x509/handles.hpp"
 
@@ -77,7 +79,7 @@ std::string io_failure(SSL* ssl, int ret, int saved_errno) {
     case SSL_ERROR_ZERO_RETURN: return "the server closed the connection (close_notify)";
     case SSL_ERROR_SYSCALL:
       if (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK) return "no answer within 10 s";
-      if (saved_errno != 0) return std::strerror(saved_errno);
+      if (saved_errno != 0) return errno_text(saved_errno);
       return "the server closed the connection without close_notify";
     default: return "TLS error " + std::to_string(code);
   }
@@ -122,15 +124,15 @@ void on_info(const SSL* ssl, int where, int ret) {
 }
 
 Result<SslCtxPtr> client_context(const config::CredentialConfig& credential,
-                                 std::string& passphrase) {
+                                 std::optional<Secret>& passphrase) {
   const std::filesystem::path dir = credential.output.dir;
   SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return fail("cannot create a TLS context: " + ssl_errors());
   if (credential.key_passphrase_file) {
-    auto pass = engine::read_passphrase(*credential.key_passphrase_file);
+    auto pass = read_secret_file(*credential.key_passphrase_file, "key passphrase file");
     if (!pass) return fail(pass.error());
     passphrase = std::move(*pass);
-    SSL_CTX_set_default_passwd_cb_userdata(ctx.get(), passphrase.data());
+    SSL_CTX_set_default_passwd_cb_userdata(ctx.get(), passphrase->data());
   }
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), (dir / "fullchain.pem").c_str()) != 1 ||
       SSL_CTX_use_PrivateKey_file(ctx.get(), (dir / "key.pem").c_str(), SSL_FILETYPE_PEM) != 1 ||
@@ -309,7 +311,7 @@ Result<ConnectionReport> test_connection(const config::CredentialConfig& credent
                                          const std::string& url) {
   auto target = parse_url(url);
   if (!target) return fail(target.error());
-  std::string passphrase;
+  std::optional<Secret> passphrase;  // the TLS context reads it while loading the key
   auto ctx = client_context(credential, passphrase);
   if (!ctx) return fail(ctx.error());
 

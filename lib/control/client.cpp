@@ -4,7 +4,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "notify/bus.hpp"
 #include "notify/sd_bus_handles.hpp"
+#include "util/errno_text.hpp"
 
 namespace certrotd::control {
 
@@ -14,16 +16,6 @@ using notify::SdBusMessagePtr;
 using notify::SdBusPtr;
 
 namespace {
-
-Result<SdBusPtr> open_bus(BusKind kind) {
-  sd_bus* raw = nullptr;
-  const int r = kind == BusKind::user ? sd_bus_open_user(&raw) : sd_bus_open_system(&raw);
-  if (r < 0) {
-    return fail_retryable("cannot connect to the " + std::string(to_string(kind)) +
-                          " bus: " + std::strerror(-r));
-  }
-  return SdBusPtr(raw);  // owned by the caller now
-}
 
 // No daemon on the bus is retryable (fall back); anything the daemon said is permanent.
 tl::unexpected<Error> call_failure(BusError& error, int r) {
@@ -39,7 +31,7 @@ tl::unexpected<Error> call_failure(BusError& error, int r) {
     }
     return fail(error.message());
   }
-  return fail_retryable(std::string("D-Bus call failed: ") + std::strerror(-r));
+  return fail_retryable("D-Bus call failed: " + errno_text(-r));
 }
 
 Result<std::string> call_returning_string(BusKind kind, const char* method, const char* sig,
@@ -57,7 +49,7 @@ Result<std::string> call_returning_string(BusKind kind, const char* method, cons
   if (r < 0) return call_failure(error, r);
   const char* text = nullptr;
   if (int rr = sd_bus_message_read(reply, "s", &text); rr < 0) {
-    return fail(std::string("unexpected reply from certrotd: ") + std::strerror(-rr));
+    return fail("unexpected reply from certrotd: " + errno_text(-rr));
   }
   return std::string(text);
 }
@@ -68,13 +60,13 @@ Result<SdBusMessagePtr> new_call(sd_bus* bus, const char* method,
   sd_bus_message* raw = nullptr;
   int r = sd_bus_message_new_method_call(bus, &raw, k_control_name, k_control_path,
                                          k_control_interface, method);
-  if (r < 0) return fail(std::string("cannot build the call: ") + std::strerror(-r));
+  if (r < 0) return fail("cannot build the call: " + errno_text(-r));
   SdBusMessagePtr call(raw);  // ours until sent
   std::vector<const char*> list;
   for (const auto& n : names) list.push_back(n.c_str());
   list.push_back(nullptr);
   r = sd_bus_message_append_strv(call.get(), const_cast<char**>(list.data()));
-  if (r < 0) return fail(std::string("cannot build the call: ") + std::strerror(-r));
+  if (r < 0) return fail("cannot build the call: " + errno_text(-r));
   return call;
 }
 
@@ -96,7 +88,7 @@ Result<ControlClient::Status> ControlClient::status(const std::vector<std::strin
   r = sd_bus_message_read(reply, "sus", &config, &out.pid, &json);
   char** unknown = nullptr;
   if (r >= 0) r = sd_bus_message_read_strv(reply, &unknown);
-  if (r < 0) return fail(std::string("unexpected reply from certrotd: ") + std::strerror(-r));
+  if (r < 0) return fail("unexpected reply from certrotd: " + errno_text(-r));
   out.config = config;
   out.json = json;
   for (char** p = unknown; p && *p; ++p) {
@@ -164,7 +156,7 @@ Result<std::vector<RotateResult>> ControlClient::rotate_and_wait(
     if (r > 0) out.push_back(RotateResult{name, renewed != 0, detail});
   }
   if (r >= 0) r = sd_bus_message_exit_container(reply);
-  if (r < 0) return fail(std::string("unexpected reply from certrotd: ") + std::strerror(-r));
+  if (r < 0) return fail("unexpected reply from certrotd: " + errno_text(-r));
   return out;
 }
 

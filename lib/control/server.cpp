@@ -7,12 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include "control/client.hpp"
+#include "notify/bus.hpp"
+#include "util/errno_text.hpp"
 
 namespace certrotd::control {
 
 using engine::CredentialStatus;
 using engine::Engine;
-using engine::format_time;
 using service::RotationOutcome;
 using service::Service;
 
@@ -21,8 +22,6 @@ namespace {
 constexpr const char* k_error_failed = "org.certrotd.Error.Failed";
 constexpr const char* k_error_reload_rejected = "org.certrotd.Error.ReloadRejected";
 constexpr const char* k_error_unknown_credential = "org.certrotd.Error.UnknownCredential";
-
-std::string error_text(int r) { return std::strerror(-r); }
 
 // An `as` argument as strings.
 int read_names(sd_bus_message* m, std::vector<std::string>& names) {
@@ -37,7 +36,7 @@ int read_names(sd_bus_message* m, std::vector<std::string>& names) {
 }
 
 int reply_bad_arguments(sd_bus_message* m, int r) {
-  return sd_bus_reply_method_errorf(m, k_error_failed, "bad arguments: %s", error_text(r).c_str());
+  return sd_bus_reply_method_errorf(m, k_error_failed, "bad arguments: %s", errno_text(-r).c_str());
 }
 
 int reply_unknown(sd_bus_message* m, const std::string& name) {
@@ -53,8 +52,8 @@ void append_status_json(std::string& out, const CredentialStatus& s) {
   item["issuer"] = s.issuer;
   item["state"] = std::string(schedule::to_string(s.state));
   item["serial"] = s.cert ? s.cert->serial : "";
-  item["not_after"] = s.cert ? format_time(s.cert->not_after) : "";
-  item["next_renewal"] = s.next_attempt ? format_time(*s.next_attempt) : "";
+  item["not_after"] = s.cert ? format_rfc3339(s.cert->not_after) : "";
+  item["next_renewal"] = s.next_attempt ? format_rfc3339(*s.next_attempt) : "";
   item["failures"] = s.failures;
   item["last_error"] = s.last_error;
   item["reason"] = s.reason;
@@ -81,13 +80,10 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
                                                              Service& service,
                                                              ControlOptions options) {
   std::unique_ptr<ControlServer> server(new ControlServer(service, std::move(options)));
-  sd_bus* raw = nullptr;
-  int r = kind == notify::BusKind::user ? sd_bus_open_user(&raw) : sd_bus_open_system(&raw);
-  if (r < 0) {
-    return fail_retryable("cannot connect to the " + std::string(notify::to_string(kind)) +
-                          " bus: " + error_text(r));
-  }
-  server->m_bus.reset(raw);  // owned by the server from here on
+  auto bus = notify::open_bus(kind);
+  if (!bus) return fail(bus.error());
+  server->m_bus = std::move(*bus);
+  sd_bus* raw = server->m_bus.get();  // owned by the server
   // Constant data; sd-bus keeps a pointer to it for the life of the slot.
   static const sd_bus_vtable k_vtable[] = {
       SD_BUS_VTABLE_START(0),
@@ -105,18 +101,18 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
       SD_BUS_VTABLE_END,
   };
   sd_bus_slot* slot = nullptr;
-  r = sd_bus_add_object_vtable(raw, &slot, k_control_path, k_control_interface, k_vtable,
-                               server.get());
-  if (r < 0) return fail("cannot export the control object: " + error_text(r));
+  int r = sd_bus_add_object_vtable(raw, &slot, k_control_path, k_control_interface, k_vtable,
+                                   server.get());
+  if (r < 0) return fail("cannot export the control object: " + errno_text(-r));
   server->m_slot.reset(slot);
   r = sd_bus_request_name(raw, k_control_name, 0);
   if (r < 0) {
     return fail("cannot own " + std::string(k_control_name) + " on the " +
-                std::string(notify::to_string(kind)) + " bus: " + error_text(r) +
+                std::string(notify::to_string(kind)) + " bus: " + errno_text(-r) +
                 " (is another certrotd running, or the D-Bus policy file missing?)");
   }
   r = sd_bus_attach_event(raw, loop, 0);
-  if (r < 0) return fail("cannot attach the bus to the event loop: " + error_text(r));
+  if (r < 0) return fail("cannot attach the bus to the event loop: " + errno_text(-r));
   service.on_rotated([s = server.get()](const RotationOutcome& outcome) { s->rotated(outcome); });
   return server;
 }

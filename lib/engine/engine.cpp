@@ -11,6 +11,7 @@
 #include "util/duration.hpp"
 #include "util/files.hpp"
 #include "util/parallel.hpp"
+#include "util/secret.hpp"
 
 namespace certrotd::engine {
 
@@ -277,14 +278,14 @@ Result<Installed> import_credential(const config::Config& config,
     if (!more) return fail(more.error().wrap("--chain").because(Reason::config));
     for (auto& c : *more) chain->push_back(std::move(c));
   }
-  std::optional<std::string> pass;
+  std::optional<Secret> pass;
   if (credential.key_passphrase_file) {
-    auto read = read_passphrase(*credential.key_passphrase_file);
+    auto read = read_secret_file(*credential.key_passphrase_file, "key passphrase file");
     if (!read) return fail(read.error());
     pass = std::move(*read);
   }
-  auto key = x509::parse_private_key(input.key,
-                                     pass ? std::optional<std::string_view>(*pass) : std::nullopt);
+  auto key = x509::parse_private_key(
+      input.key, pass ? std::optional<std::string_view>(pass->view()) : std::nullopt);
   if (!key) return fail(key.error().wrap("--key").because(Reason::config));
   auto anchors = import_anchors(config.issuers.at(credential.issuer));
   if (!anchors) return fail(anchors.error().wrap("issuer " + credential.issuer + " roots"));
@@ -445,7 +446,7 @@ void Engine::schedule_at(const std::string& name, Tracked& tracked, SystemTime w
               tracked.plan->config.issuer,
               cert ? cert->serial : "",
               cert ? std::optional(cert->not_after) : std::nullopt,
-              "next renewal " + format_time(when)};
+              "next renewal " + format_rfc3339(when)};
   if (cert) event.not_before = cert->not_before;
   event.next_renewal = when;
   event.state = state_of(name, tracked);

@@ -1,6 +1,5 @@
 #include "engine/events.hpp"
 
-#include <ctime>
 
 namespace certrotd::engine {
 
@@ -28,13 +27,6 @@ std::string_view to_string(EventKind kind) {
   return "unknown";
 }
 
-std::string format_time(SystemTime t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace certrotd::engine

@@ -10,6 +10,7 @@
 #include "schedule/policy.hpp"
 #include "util/clock.hpp"
 #include "util/result.hpp"
+#include "util/rfc3339.hpp"  // events carry times; format_rfc3339 writes them
 
 namespace certrotd::engine {
 
@@ -60,7 +61,5 @@ public:
   virtual void emit(const Event& event) = 0;
 };
 
-// RFC 3339 UTC, second precision: "2026-11-25T10:00:00Z".
-std::string format_time(SystemTime t);
 
 }  // namespace certrotd::engine

@@ -4,17 +4,18 @@
 
 #include "engine/validate.hpp"
 #include "util/files.hpp"
+#include "util/secret.hpp"
 #include "x509/csr.hpp"
 
 namespace certrotd::engine {
 
 namespace {
 
-Result<std::optional<std::string>> key_passphrase(const config::CredentialConfig& config) {
-  if (!config.key_passphrase_file) return std::optional<std::string>{};
-  auto pass = read_passphrase(*config.key_passphrase_file);
+Result<std::optional<Secret>> key_passphrase(const config::CredentialConfig& config) {
+  if (!config.key_passphrase_file) return std::optional<Secret>{};
+  auto pass = read_secret_file(*config.key_passphrase_file, "key passphrase file");
   if (!pass) return fail(pass.error());
-  return std::optional<std::string>(std::move(*pass));
+  return std::optional<Secret>(std::move(*pass));
 }
 
 Result<std::string> optional_file(const std::filesystem::path& path) {
@@ -154,7 +155,7 @@ Result<Placed> read_placed(const config::CredentialConfig& config) {
   auto pass = key_passphrase(config);
   if (!pass) return fail(pass.error());
   auto key = x509::parse_private_key(
-      *key_text, *pass ? std::optional<std::string_view>(**pass) : std::nullopt);
+      *key_text, *pass ? std::optional<std::string_view>((*pass)->view()) : std::nullopt);
   if (!key) return fail(key.error().wrap("key.pem"));
   return Placed{std::move(*cert_text), std::move(*key_text),
                 Replacement{std::move(*chain), std::move(*key)}};
@@ -188,16 +189,6 @@ Result<issuer::IssuedCredential> ask_issuer(const CredentialPlan& plan,
 }
 
 }  // namespace
-
-Result<std::string> read_passphrase(const std::filesystem::path& file) {
-  auto text = read_file(file);
-  if (!text) return fail(text.error().wrap("cannot read passphrase file"));
-  std::string value = std::move(*text);
-  const auto end = value.find_first_of("\r\n");
-  if (end != std::string::npos) value.resize(end);
-  if (value.empty()) return fail("passphrase file is empty", file.string());
-  return value;
-}
 
 std::uint64_t live_files_id(const config::CredentialConfig& config) {
   // FNV-1a: stable across builds and versions, which std::hash is not promised to be.
@@ -241,7 +232,7 @@ Result<std::optional<LiveCredential>> read_live(const config::CredentialConfig& 
   auto pass = key_passphrase(config);
   if (!pass) return fail(pass.error());
   auto key = x509::parse_private_key(
-      *key_text, *pass ? std::optional<std::string_view>(**pass) : std::nullopt);
+      *key_text, *pass ? std::optional<std::string_view>((*pass)->view()) : std::nullopt);
   if (!key) return fail(key.error().wrap("cannot parse the live key"));
   if (!x509::key_matches(*key, chain->front())) {
     return fail("the live key does not match the live certificate",
@@ -309,7 +300,8 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
 
   auto pass = key_passphrase(config);
   if (!pass) return fail(pass.error());
-  auto key_pem = key->to_pkcs8_pem(*pass ? std::optional<std::string_view>(**pass) : std::nullopt);
+  auto key_pem = key->to_pkcs8_pem(*pass ? std::optional<std::string_view>((*pass)->view())
+                                         : std::nullopt);
   if (!key_pem) return fail(key_pem.error());
 
   store::CredentialFiles files{issued->chain.front().to_pem(), x509::to_pem(tail(issued->chain)),
@@ -352,8 +344,8 @@ Result<Installed> install_replacement(const config::CredentialConfig& config,
   std::string ca_pem = std::move(roots->pem);
   auto pass = key_passphrase(config);
   if (!pass) return fail(pass.error());
-  auto key_pem = replacement.key.to_pkcs8_pem(*pass ? std::optional<std::string_view>(**pass)
-                                                    : std::nullopt);
+  auto key_pem = replacement.key.to_pkcs8_pem(
+      *pass ? std::optional<std::string_view>((*pass)->view()) : std::nullopt);
   if (!key_pem) return fail(key_pem.error());
   const x509::CertInfo& info = replacement.chain.front().info();
   store::CredentialFiles files{replacement.chain.front().to_pem(),
@@ -443,7 +435,8 @@ std::vector<notify::ActionOutcome> notify_dependents(const CredentialPlan& plan,
   const config::CredentialConfig& config = plan.config;
   if (config.on_rotate.empty() || !env.actions) return {};
   const notify::RotationFacts facts{config.name, config.output.dir, old_serial,
-                                    installed.info.serial, format_time(installed.info.not_after)};
+                                    installed.info.serial,
+                                    format_rfc3339(installed.info.not_after)};
   const notify::RetryPolicy retry{3, config.policy.backoff_base, config.policy.backoff_cap};
   auto outcomes = env.actions->run(config.on_rotate, facts, retry);
   for (const auto& outcome : outcomes) {

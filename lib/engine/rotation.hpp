@@ -136,7 +136,4 @@ Result<Installed> install_replacement(const config::CredentialConfig& config,
 //    chain as certrotd installed them) and the error says how to replace it safely.
 Result<Installed> adopt_replacement(const CredentialPlan& plan, const RotationEnv& env);
 
-// Reads a passphrase file: the first line, without its line ending. The value is never logged.
-Result<std::string> read_passphrase(const std::filesystem::path& file);
-
 }  // namespace certrotd::engine

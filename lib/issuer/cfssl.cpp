@@ -4,29 +4,13 @@
 
 #include "auth/token_client.hpp"
 #include "issuer/network.hpp"
+#include "util/encoding.hpp"
 #include "util/files.hpp"
+#include "util/secret.hpp"
 
 namespace certrotd::issuer {
 
 namespace {
-
-Result<std::string> hex_decode(std::string_view hex) {
-  const auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  if (hex.size() % 2 != 0) return fail("the authsign key is not hex");
-  std::string out;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = nibble(hex[i]);
-    const int lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return fail("the authsign key is not hex");
-    out += static_cast<char>((hi << 4) | lo);
-  }
-  return out;
-}
 
 // CFSSL's "standard" auth provider: HMAC-SHA256 over the request bytes with the shared key.
 Result<std::string> hmac_sha256(std::string_view key, std::string_view data) {
@@ -82,14 +66,15 @@ Result<IssuedCredential> CfsslIssuer::issue(const IssueRequest& request) {
   post.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
   post.body = sign.dump();
   if (m_cfssl.auth_key_file) {
-    auto key_text = auth::read_secret(*m_cfssl.auth_key_file);
+    auto key_text = read_secret_file(*m_cfssl.auth_key_file, "authsign key file");
     if (!key_text) return fail(key_text.error());
-    auto key = hex_decode(*key_text);
-    if (!key) return fail(key.error().wrap(m_cfssl.auth_key_file->string()));
+    auto key = hex_decode(key_text->view());
+    if (!key) return fail(m_cfssl.auth_key_file->string() + ": the authsign key is not hex");
     auto mac = hmac_sha256(*key, post.body);
+    OPENSSL_cleanse(key->data(), key->size());
     if (!mac) return fail(mac.error());
-    const nlohmann::json wrapped{{"token", auth::base64_encode(*mac)},
-                                 {"request", auth::base64_encode(post.body)}};
+    const nlohmann::json wrapped{{"token", base64_encode(*mac)},
+                                 {"request", base64_encode(post.body)}};
     post.url = base + "/api/v1/cfssl/authsign";
     post.body = wrapped.dump();
   }

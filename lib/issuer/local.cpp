@@ -5,8 +5,8 @@
 #include <openssl/crypto.h>
 #include <openssl/x509v3.h>
 
-#include "util/fd.hpp"
 #include "util/files.hpp"
+#include "util/secret.hpp"
 #include "x509/csr.hpp"
 #include "x509/sign.hpp"
 #include "x509/verify.hpp"
@@ -40,19 +40,6 @@ Result<std::vector<x509::Certificate>> load_certificates(const std::filesystem::
   return certs;
 }
 
-// The passphrase file's content without the line break editors and `echo` add. The value is
-// never logged or put in an error message.
-Result<std::string> load_passphrase(const std::filesystem::path& path) {
-  auto text = read_file(path);
-  if (!text) return fail(text.error().wrap("cannot read the CA key passphrase file"));
-  std::string pass = std::move(*text);
-  while (!pass.empty() && (pass.back() == '\n' || pass.back() == '\r')) pass.pop_back();
-  if (pass.empty()) {
-    return fail("the CA key passphrase file is empty", path.string());
-  }
-  return pass;
-}
-
 bool is_self_signed(const x509::Certificate& cert) { return X509_self_signed(cert.get(), 0) == 1; }
 
 bool may_sign_certificates(const x509::Certificate& cert) {
@@ -76,19 +63,16 @@ Result<std::unique_ptr<LocalIssuer>> LocalIssuer::create(const LocalIssuerOption
   if (!ca_certs) return fail(ca_certs.error());
   const x509::Certificate ca_cert = ca_certs->front();
 
-  std::optional<std::string> passphrase;
-  // The passphrase is wiped from memory as soon as the key is decoded.
-  ScopeGuard wipe([&passphrase] {
-    if (passphrase) OPENSSL_cleanse(passphrase->data(), passphrase->size());
-  });
+  std::optional<Secret> passphrase;  // wiped when this function returns
   if (options.ca_key_passphrase_file) {
-    auto pass = load_passphrase(*options.ca_key_passphrase_file);
+    auto pass = read_secret_file(*options.ca_key_passphrase_file, "CA key passphrase file");
     if (!pass) return fail(pass.error());
     passphrase = std::move(*pass);
   }
   auto key_text = read_file(options.ca_key);
   if (!key_text) return fail(key_text.error().wrap("cannot read the CA key"));
-  auto ca_key = x509::parse_private_key(*key_text, passphrase);
+  auto ca_key = x509::parse_private_key(
+      *key_text, passphrase ? std::optional<std::string_view>(passphrase->view()) : std::nullopt);
   OPENSSL_cleanse(key_text->data(), key_text->size());
   if (!ca_key) return fail(in_file(ca_key.error(), options.ca_key, "invalid CA key"));
 

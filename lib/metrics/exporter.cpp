@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "util/errno_text.hpp"
 #include "util/files.hpp"
 
 namespace certrotd::metrics {
@@ -28,8 +29,7 @@ Result<std::unique_ptr<TextfileWriter>> TextfileWriter::create(sd_event* loop,
   if (int r = sd_event_add_time_relative(loop, &raw, CLOCK_MONOTONIC, UINT64_MAX / 2, 0,
                                          &TextfileWriter::on_timer, writer.get());
       r < 0) {
-    return fail(Reason::io,
-                std::string("cannot create the metrics textfile timer: ") + std::strerror(-r));
+    return fail(Reason::io, "cannot create the metrics textfile timer: " + errno_text(-r));
   }
   writer->m_timer.reset(raw);  // owned by the writer now (it outlives no callback)
   sd_event_source_set_enabled(raw, SD_EVENT_OFF);

@@ -30,8 +30,6 @@ public:
   void config_loaded(bool ok, SystemTime when);
   // Drops the series of credentials the configuration no longer has. Loop thread.
   void retain(const std::function<bool(const std::string&)>& keep);
-  // The HTTP port, 0 without an endpoint.
-  std::uint16_t http_port() const { return m_http ? m_http->port() : 0; }
 
 private:
   Metrics(const Clock& clock, std::string version)

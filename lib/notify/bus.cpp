@@ -6,6 +6,7 @@
 
 #include "notify/sd_bus_handles.hpp"
 #include "util/duration.hpp"
+#include "util/errno_text.hpp"
 
 namespace certrotd::notify {
 
@@ -14,8 +15,6 @@ namespace {
 constexpr const char* k_destination = "org.freedesktop.systemd1";
 constexpr const char* k_path = "/org/freedesktop/systemd1";
 constexpr const char* k_manager = "org.freedesktop.systemd1.Manager";
-
-std::string errno_message(int negative_errno) { return std::strerror(-negative_errno); }
 
 const char* method_of(UnitAction action) {
   switch (action) {
@@ -30,7 +29,7 @@ const char* method_of(UnitAction action) {
 
 std::string bus_failure(BusError& error, int r) {
   if (error.is_set()) return std::string(error.name()) + ": " + error.message();
-  return errno_message(r);
+  return errno_text(-r);
 }
 
 class SdBusServiceManager final : public ServiceManager {
@@ -41,7 +40,7 @@ public:
     sd_bus_slot* slot = nullptr;
     int r = sd_bus_match_signal(m_bus.get(), &slot, k_destination, k_path, k_manager, "JobRemoved",
                                 &SdBusServiceManager::on_job_removed, this);
-    if (r < 0) return fail_retryable("cannot watch systemd jobs: " + errno_message(r));
+    if (r < 0) return fail_retryable("cannot watch systemd jobs: " + errno_text(-r));
     m_slot.reset(slot);  // owned here; unref'd (and the match removed) before the bus goes
     // systemd only sends job signals while some client is subscribed.
     BusError error;
@@ -62,7 +61,7 @@ public:
     if (r < 0) return fail_retryable(bus_failure(error, r));
     const char* job = nullptr;
     if (int rr = sd_bus_message_read(reply, "o", &job); rr < 0) {
-      return fail("unexpected reply from systemd: " + errno_message(rr));
+      return fail("unexpected reply from systemd: " + errno_text(-rr));
     }
     return std::string(job);
   }
@@ -72,7 +71,7 @@ public:
     for (;;) {
       if (auto it = m_removed.find(job); it != m_removed.end()) return it->second;
       int r = sd_bus_process(m_bus.get(), nullptr);
-      if (r < 0) return fail_retryable("lost the bus connection: " + errno_message(r));
+      if (r < 0) return fail_retryable("lost the bus connection: " + errno_text(-r));
       if (r > 0) continue;  // more may be queued
       const auto left = deadline - m_clock.mono_now();
       if (left <= decltype(left)::zero()) {
@@ -80,8 +79,7 @@ public:
       }
       const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(left).count();
       r = sd_bus_wait(m_bus.get(), static_cast<std::uint64_t>(usec));
-      if (r < 0 && r != -EINTR)
-        return fail_retryable("lost the bus connection: " + errno_message(r));
+      if (r < 0 && r != -EINTR) return fail_retryable("lost the bus connection: " + errno_text(-r));
     }
   }
 
@@ -114,14 +112,20 @@ private:
 
 }  // namespace
 
-Result<std::unique_ptr<ServiceManager>> SdBusConnector::connect(BusKind kind) {
+Result<SdBusPtr> open_bus(BusKind kind) {
   sd_bus* raw = nullptr;
   const int r = kind == BusKind::user ? sd_bus_open_user(&raw) : sd_bus_open_system(&raw);
   if (r < 0) {
     return fail_retryable("cannot connect to the " + std::string(to_string(kind)) +
-                          " bus: " + errno_message(r));
+                          " bus: " + errno_text(-r));
   }
-  auto manager = std::make_unique<SdBusServiceManager>(SdBusPtr(raw), m_clock);  // owns the bus now
+  return SdBusPtr(raw);  // owned by the caller now
+}
+
+Result<std::unique_ptr<ServiceManager>> SdBusConnector::connect(BusKind kind) {
+  auto bus = open_bus(kind);
+  if (!bus) return fail(bus.error());
+  auto manager = std::make_unique<SdBusServiceManager>(std::move(*bus), m_clock);
   if (auto s = manager->subscribe(); !s) return fail(s.error());
   return std::unique_ptr<ServiceManager>(std::move(manager));
 }

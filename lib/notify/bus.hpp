@@ -7,9 +7,17 @@
 #include <string>
 
 #include "notify/action.hpp"
+#include "notify/sd_bus_handles.hpp"
 #include "util/result.hpp"
 
 namespace certrotd::notify {
+
+// A new connection to the system bus (sd_bus_open_system, which honours
+// DBUS_SYSTEM_BUS_ADDRESS) or to the user bus (sd_bus_open_user, $XDG_RUNTIME_DIR/bus; root's
+// `--user` bus only exists with a user manager). The one place certrotd connects to D-Bus: the
+// unit runner, the control client and the control server all open their bus here. No bus is a
+// retryable error ("cannot connect to the system bus: ...").
+Result<SdBusPtr> open_bus(BusKind kind);
 
 // One connection to one bus. Not thread-safe: a rotation worker opens its own.
 class ServiceManager {

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "util/duration.hpp"
+#include "util/errno_text.hpp"
 #include "util/fd.hpp"
 #include "util/files.hpp"
 #include "util/trusted_path.hpp"
@@ -24,8 +25,6 @@ namespace {
 
 constexpr std::size_t k_max_output = 4096;
 constexpr const char* k_path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-std::string errno_message(int e) { return std::strerror(e); }
 
 Result<std::string> run_systemd(const SystemdAction& action, BusConnector& connector) {
   auto manager = connector.connect(action.bus);
@@ -132,9 +131,8 @@ Result<std::string> signal_pidfile(const SignalAction& action) {
       return fail_retryable("stale pidfile: no process " + std::to_string(pid),
                             action.pidfile.string());
     }
-    return fail_retryable(
-        "cannot signal process " + std::to_string(pid) + ": " + errno_message(errno),
-        action.pidfile.string());
+    return fail_retryable("cannot signal process " + std::to_string(pid) + ": " + errno_text(errno),
+                          action.pidfile.string());
   }
   return "sent SIG" + signal_name(action.signal) + " to process " + std::to_string(pid);
 }
@@ -152,7 +150,7 @@ Result<std::string> run_command(const ExecAction& action, const std::vector<std:
     }
   }
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return fail_retryable("pipe failed: " + errno_message(errno));
+  if (::pipe2(fds, O_CLOEXEC) != 0) return fail_retryable("pipe failed: " + errno_text(errno));
   Fd read_end(fds[0]);
   Fd write_end(fds[1]);
 
@@ -189,7 +187,7 @@ Result<std::string> run_command(const ExecAction& action, const std::vector<std:
                           : ::posix_spawn(&pid, argv[0], &files, &attr, argv.data(), envp.data());
   write_end.reset();
   if (spawned != 0) {
-    return fail("cannot run " + action.command[0] + ": " + errno_message(spawned));
+    return fail("cannot run " + action.command[0] + ": " + errno_text(spawned));
   }
 
   // A pidfd names this child even after it exited, so neither the wait nor the group kill can hit
@@ -200,7 +198,7 @@ Result<std::string> run_command(const ExecAction& action, const std::vector<std:
     const int e = errno;
     ::kill(-pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
-    return fail_retryable("cannot watch " + action.command[0] + ": " + errno_message(e));
+    return fail_retryable("cannot watch " + action.command[0] + ": " + errno_text(e));
   }
   if (!wait_for_command(pidfd.get(), std::move(read_end), deadline, clock, output)) {
     // The group is killed while its leader is still unreaped, so its id cannot have been reused.

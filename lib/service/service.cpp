@@ -18,7 +18,6 @@ using engine::EngineDeps;
 using engine::EngineSummary;
 using engine::Event;
 using engine::EventKind;
-using engine::format_time;
 using engine::JobKind;
 using engine::Severity;
 
@@ -54,7 +53,7 @@ std::string status_line(const EngineSummary& summary, MonoTime now,
   std::string text;
   if (rejected) {
     const std::string& error = rejected->error;
-    text = "config reload rejected at " + format_time(rejected->at) + ": " +
+    text = "config reload rejected at " + format_rfc3339(rejected->at) + ": " +
            error.substr(0, error.find('\n')) + "; ";
   }
   text += std::to_string(summary.credentials) + " credentials";

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -12,8 +13,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/encoding.hpp"
 #include "util/files.hpp"
 #include "util/strings.hpp"
+#include "util/rfc3339.hpp"
 #include "util/trusted_path.hpp"
 
 namespace certrotd::store {
@@ -45,94 +48,16 @@ Result<void> check_name(const std::string& name) {
   return {};
 }
 
-// RFC 3339 in UTC ("2024-05-01T12:00:00Z"), with a fraction only when the time has one, so a
-// saved state reads back exactly equal.
-std::string format_time(SystemTime t) {
-  using namespace std::chrono;
-  const auto day = floor<days>(t);
-  const year_month_day ymd{day};
-  const hh_mm_ss<SystemTime::duration> tod{t - day};
-  std::array<char, 64> buf{};
-  int n = std::snprintf(buf.data(), buf.size(), "%04d-%02u-%02uT%02d:%02d:%02d",
-                        static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                        static_cast<unsigned>(ymd.day()), static_cast<int>(tod.hours().count()),
-                        static_cast<int>(tod.minutes().count()),
-                        static_cast<int>(tod.seconds().count()));
-  std::string out(buf.data(), static_cast<std::size_t>(n));
-  const auto fraction = duration_cast<nanoseconds>(tod.subseconds()).count();
-  if (fraction != 0) {
-    n = std::snprintf(buf.data(), buf.size(), ".%09lld", static_cast<long long>(fraction));
-    std::string digits(buf.data(), static_cast<std::size_t>(n));
-    while (digits.back() == '0') digits.pop_back();
-    out += digits;
-  }
-  return out + "Z";
-}
-
-bool parse_int(std::string_view text, std::size_t pos, std::size_t len, int& out) {
-  if (pos + len > text.size()) return false;
-  const char* first = text.data() + pos;
-  const auto [ptr, ec] = std::from_chars(first, first + len, out);
-  return ec == std::errc() && ptr == first + len;
-}
-
-// Accepts what format_time writes and any RFC 3339 offset ("+02:00", "-05:30").
-std::optional<SystemTime> parse_time(std::string_view text) {
-  using namespace std::chrono;
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  if (text.size() < 20 || text[4] != '-' || text[7] != '-' ||
-      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':' ||
-      !parse_int(text, 0, 4, y) || !parse_int(text, 5, 2, mo) || !parse_int(text, 8, 2, d) ||
-      !parse_int(text, 11, 2, h) || !parse_int(text, 14, 2, mi) || !parse_int(text, 17, 2, s)) {
-    return std::nullopt;
-  }
-  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
-                           day{static_cast<unsigned>(d)}};
-  if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
-  std::size_t pos = 19;
-  nanoseconds fraction{0};
-  if (text[pos] == '.') {
-    ++pos;
-    std::int64_t value = 0;
-    int digits = 0;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      if (digits < 9) {
-        value = value * 10 + (text[pos] - '0');
-        ++digits;
-      }
-      ++pos;
-    }
-    if (digits == 0) return std::nullopt;
-    for (int i = digits; i < 9; ++i) value *= 10;
-    fraction = nanoseconds(value);
-  }
-  minutes offset{0};
-  const std::string_view zone = text.substr(pos);
-  if (zone == "Z" || zone == "z") {
-    // UTC
-  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
-    int oh = 0, om = 0;
-    if (!parse_int(zone, 1, 2, oh) || !parse_int(zone, 4, 2, om) || oh > 23 || om > 59) {
-      return std::nullopt;
-    }
-    offset = hours(oh) + minutes(om);
-    if (zone[0] == '-') offset = -offset;
-  } else {
-    return std::nullopt;
-  }
-  const auto local = sys_days{ymd} + hours(h) + minutes(mi) + seconds(s) + fraction;
-  return time_point_cast<SystemTime::duration>(local - offset);
-}
-
 json time_to_json(const std::optional<SystemTime>& t) {
-  return t ? json(format_time(*t)) : json(nullptr);
+  // With the fraction, so a saved state reads back exactly equal.
+  return t ? json(format_rfc3339(*t, Fraction::when_nonzero)) : json(nullptr);
 }
 
 Result<std::optional<SystemTime>> time_from_json(const json& doc, const char* key) {
   const auto it = doc.find(key);
   if (it == doc.end() || it->is_null()) return std::optional<SystemTime>{};
   if (!it->is_string()) return fail(std::string(key) + " must be an RFC 3339 time string");
-  const auto t = parse_time(it->get<std::string>());
+  const auto t = parse_rfc3339(it->get<std::string>());
   if (!t) return fail(std::string(key) + " is not an RFC 3339 time: " + it->get<std::string>());
   return std::optional<SystemTime>(*t);
 }
@@ -182,20 +107,6 @@ Result<CertCache> cert_cache_from_json(const json& doc) {
   return cache;
 }
 
-// Issuer state is opaque bytes; JSON strings must be UTF-8, so the file holds it as hex.
-std::optional<std::string> parse_hex(std::string_view text) {
-  if (text.size() % 2 != 0) return std::nullopt;
-  std::string out(text.size() / 2, '\0');
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    std::uint8_t byte = 0;
-    const char* first = text.data() + 2 * i;
-    const auto [ptr, ec] = std::from_chars(first, first + 2, byte, 16);
-    if (ec != std::errc() || ptr != first + 2) return std::nullopt;
-    out[i] = static_cast<char>(byte);
-  }
-  return out;
-}
-
 Result<void> check_issuer_state(const std::optional<std::string>& state) {
   if (!state || state->size() <= k_max_issuer_state) return {};
   return fail("issuer_state is longer than " + std::to_string(k_max_issuer_state) + " bytes");
@@ -206,8 +117,10 @@ Result<void> issuer_fields_from_json(const json& doc, CredentialState& state) {
   auto hex = string_from_json(doc, "issuer_state");
   if (!hex) return fail(hex.error());
   if (!hex->empty()) {
-    state.issuer_state = parse_hex(*hex);
-    if (!state.issuer_state) return fail("issuer_state must be hex");
+    // Issuer state is opaque bytes; JSON strings must be UTF-8, so the file holds it as hex.
+    auto bytes = hex_decode(*hex);
+    if (!bytes) return fail("issuer_state must be hex");
+    state.issuer_state = std::move(*bytes);
     if (auto r = check_issuer_state(state.issuer_state); !r) return r;
   }
   if (const auto it = doc.find("issuer_pending"); it != doc.end() && !it->is_null()) {
@@ -229,12 +142,12 @@ Result<void> issuer_fields_from_json(const json& doc, CredentialState& state) {
 void issuer_fields_to_json(const CredentialState& state, json& doc) {
   if (state.issuer_state) {
     const auto* bytes = reinterpret_cast<const std::uint8_t*>(state.issuer_state->data());
-    doc["issuer_state"] = to_hex(std::span(bytes, state.issuer_state->size()));
+    doc["issuer_state"] = hex_encode(std::span(bytes, state.issuer_state->size()));
   }
   if (state.issuer_pending) doc["issuer_pending"] = true;
   if (state.renewal_window) {
-    doc["renewal_window"] = json{{"start", format_time(state.renewal_window->start)},
-                                 {"end", format_time(state.renewal_window->end)}};
+    doc["renewal_window"] = json{{"start", format_rfc3339(state.renewal_window->start, Fraction::when_nonzero)},
+                                 {"end", format_rfc3339(state.renewal_window->end, Fraction::when_nonzero)}};
   }
 }
 
@@ -306,8 +219,8 @@ json state_to_json(const CredentialState& state) {
     doc["live_cert"] = json{{"files_id", format_files_id(c.files_id)},
                             {"serial", c.serial},
                             {"fingerprint", format_fingerprint(c.fingerprint)},
-                            {"not_before", format_time(c.not_before)},
-                            {"not_after", format_time(c.not_after)}};
+                            {"not_before", format_rfc3339(c.not_before, Fraction::when_nonzero)},
+                            {"not_after", format_rfc3339(c.not_after, Fraction::when_nonzero)}};
   }
   issuer_fields_to_json(state, doc);
   return doc;
@@ -316,28 +229,14 @@ json state_to_json(const CredentialState& state) {
 }  // namespace
 
 std::string format_fingerprint(const Fingerprint& fingerprint) {
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string text;
-  text.reserve(fingerprint.size() * 3);
-  for (const std::uint8_t byte : fingerprint) {
-    if (!text.empty()) text += ':';
-    text += k_hex[byte >> 4];
-    text += k_hex[byte & 0x0f];
-  }
-  return text;
+  return hex_encode(fingerprint, ':');
 }
 
 std::optional<Fingerprint> parse_fingerprint(std::string_view text) {
+  auto bytes = hex_decode(text, ':');
   Fingerprint out{};
-  if (text.size() != out.size() * 3 - 1) return std::nullopt;
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const std::size_t at = i * 3;
-    if (i > 0 && text[at - 1] != ':') return std::nullopt;
-    std::uint8_t byte = 0;
-    const auto [ptr, ec] = std::from_chars(text.data() + at, text.data() + at + 2, byte, 16);
-    if (ec != std::errc() || ptr != text.data() + at + 2) return std::nullopt;
-    out[i] = byte;
-  }
+  if (!bytes || bytes->size() != out.size()) return std::nullopt;
+  std::copy(bytes->begin(), bytes->end(), out.begin());
   return out;
 }
 

@@ -10,7 +10,6 @@ namespace certrotd::telemetry {
 
 using engine::Event;
 using engine::EventKind;
-using engine::format_time;
 using engine::Severity;
 
 std::string_view message_id(EventKind kind) {
@@ -63,7 +62,7 @@ void JournalEventSink::emit(const Event& event) {
   if (!event.credential.empty()) fields.push_back("CERTROT_CREDENTIAL=" + event.credential);
   if (!event.issuer.empty()) fields.push_back("CERTROT_ISSUER=" + event.issuer);
   if (!event.serial.empty()) fields.push_back("CERTROT_SERIAL=" + event.serial);
-  if (event.not_after) fields.push_back("CERTROT_NOT_AFTER=" + format_time(*event.not_after));
+  if (event.not_after) fields.push_back("CERTROT_NOT_AFTER=" + format_rfc3339(*event.not_after));
   if (event.reason != Reason::unspecified) {
     fields.push_back("CERTROT_REASON=" + std::string(to_string(event.reason)));
   }

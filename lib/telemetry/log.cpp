@@ -25,7 +25,7 @@ void LogEventSink::emit(const engine::Event& event) {
   if (!event.credential.empty()) line += " credential=" + event.credential;
   if (!event.issuer.empty()) line += " issuer=" + event.issuer;
   if (!event.serial.empty()) line += " serial=" + event.serial;
-  if (event.not_after) line += " not_after=" + engine::format_time(*event.not_after);
+  if (event.not_after) line += " not_after=" + format_rfc3339(*event.not_after);
   if (event.reason != Reason::unspecified) {
     line += " reason=" + std::string(to_string(event.reason));
   }

@@ -18,8 +18,6 @@
 
 namespace certrotd {
 
-std::string errno_text(int err) { return std::strerror(err); }
-
 namespace {
 
 Result<void> write_all(int fd, std::string_view data, const fs::path& path) {
@@ -161,6 +159,8 @@ Result<std::string> read_file(const fs::path& path) {
   if (!S_ISREG(st.st_mode)) return not_regular(st.st_mode, path);
   std::string out;
   char buf[16384];
+  // Key and secret files pass through here: leave no copy of them on the stack.
+  const ScopeGuard clear_buf([&buf] { ::explicit_bzero(buf, sizeof buf); });
   while (true) {
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {

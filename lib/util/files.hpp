@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "util/errno_text.hpp"  // the messages of callers that report errno
 #include "util/fd.hpp"
 #include "util/result.hpp"
 
@@ -105,7 +106,5 @@ Result<void> write_new_file(const fs::path& path, std::string_view data, mode_t 
 // The same for `name` in the folder `dir_fd`, never following a symlink; `shown` for messages.
 Result<void> write_new_file_at(int dir_fd, const std::string& name, const fs::path& shown,
                                std::string_view data, mode_t mode, FileOwner owner = {});
-
-std::string errno_text(int err);
 
 }  // namespace certrotd

@@ -1,8 +1,8 @@
 // Errors as values at every lib/ module edge.
 //
-// `Result<T>` is `tl::expected<T, Error>`. An `Error` says what went wrong (`message`), where
-// (`context`, e.g. "config.yaml:12:5" or a file path) and whether trying again later may help
-// (`kind`). No exception crosses a lib/ boundary.
+// `Result<T>` is `tl::expected<T, Error>`, marked [[nodiscard]]. An `Error` says what went wrong
+// (`message`), where (`context`, e.g. "config.yaml:12:5" or a file path) and whether trying
+// again later may help (`kind`). No exception crosses a lib/ boundary.
 #pragma once
 
 #include <chrono>
@@ -70,8 +70,17 @@ struct Error {
   }
 };
 
+// tl::expected carries no [[nodiscard]]; this thin subclass adds it, so a dropped error is a
+// compiler warning (an error with -Werror). It adds no state and converts both ways.
 template <typename T>
-using Result = tl::expected<T, Error>;
+class [[nodiscard]] Result : public tl::expected<T, Error> {
+public:
+  using Base = tl::expected<T, Error>;
+  using Base::Base;
+  Result() = default;
+  // NOLINTNEXTLINE(google-explicit-constructor): a tl::expected is a Result.
+  Result(Base base) : Base(std::move(base)) {}
+};
 
 // Builds the error side of a Result: `return fail("no such file", path);`
 inline tl::unexpected<Error> fail(std::string message, std::string context = {},

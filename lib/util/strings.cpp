@@ -35,18 +35,6 @@ bool starts_with_ci(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && to_lower(s.substr(0, prefix.size())) == to_lower(prefix);
 }
 
-std::string to_hex(std::span<const std::uint8_t> bytes, std::string_view sep) {
-  static constexpr char k_digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * (2 + sep.size()));
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    if (i > 0) out += sep;
-    out += k_digits[bytes[i] >> 4];
-    out += k_digits[bytes[i] & 0xf];
-  }
-  return out;
-}
-
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
   std::iota(row.begin(), row.end(), std::size_t{0});

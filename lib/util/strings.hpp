@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,9 +12,6 @@ std::string_view trim(std::string_view s);
 std::vector<std::string> split(std::string_view s, char sep);
 bool starts_with_ci(std::string_view s, std::string_view prefix);
 std::string to_lower(std::string_view s);
-
-// Lower-case hex of bytes, optionally separated ("ab:cd").
-std::string to_hex(std::span<const std::uint8_t> bytes, std::string_view sep = {});
 
 // Edit distance, for "did you mean" hints.
 std::size_t edit_distance(std::string_view a, std::string_view b);

@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "util/encoding.hpp"
 #include "util/strings.hpp"
 #include "x509/openssl_util.hpp"
 
@@ -55,7 +56,7 @@ EvpPkeyPtr share(EVP_PKEY* key) {
 
 std::string octets_hex(const ASN1_OCTET_STRING* octets) {
   if (octets == nullptr) return {};
-  return to_hex(std::span<const std::uint8_t>(
+  return hex_encode(std::span<const std::uint8_t>(
       ASN1_STRING_get0_data(octets), static_cast<std::size_t>(ASN1_STRING_length(octets))));
 }
 
@@ -96,7 +97,7 @@ CertInfo extract_info(X509* cert) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int digest_len = 0;
   if (X509_digest(cert, EVP_sha256(), digest.data(), &digest_len) == 1) {
-    info.sha256_fingerprint = to_hex(std::span(digest.data(), digest_len), ":");
+    info.sha256_fingerprint = hex_encode(std::span(digest.data(), digest_len), ':');
   }
   info.subject_key_id = octets_hex(X509_get0_subject_key_id(cert));
   info.authority_key_id = octets_hex(X509_get0_authority_key_id(cert));
@@ -107,30 +108,6 @@ CertInfo extract_info(X509* cert) {
   // Absent extensions leave "not found" entries behind; they are not errors.
   ERR_clear_error();
   return info;
-}
-
-std::string base64url(std::span<const unsigned char> bytes) {
-  static constexpr char k_alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const unsigned v = (unsigned{bytes[i]} << 16) | (unsigned{bytes[i + 1]} << 8) | bytes[i + 2];
-    out += k_alphabet[(v >> 18) & 63];
-    out += k_alphabet[(v >> 12) & 63];
-    out += k_alphabet[(v >> 6) & 63];
-    out += k_alphabet[v & 63];
-  }
-  const std::size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    unsigned v = unsigned{bytes[i]} << 16;
-    if (rest == 2) v |= unsigned{bytes[i + 1]} << 8;
-    out += k_alphabet[(v >> 18) & 63];
-    out += k_alphabet[(v >> 12) & 63];
-    if (rest == 2) out += k_alphabet[(v >> 6) & 63];
-  }
-  return out;
 }
 
 }  // namespace
@@ -394,7 +371,7 @@ std::string x5t_s256(const Certificate& cert) {
     ERR_clear_error();
     return {};
   }
-  return base64url(std::span<const unsigned char>(digest.data(), len));
+  return base64url_encode(std::span<const std::uint8_t>(digest.data(), len));
 }
 
 }  // namespace certrotd::x509

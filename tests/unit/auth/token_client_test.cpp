@@ -4,6 +4,7 @@
 
 #include "auth/token_client.hpp"
 #include "support/test_support.hpp"
+#include "util/encoding.hpp"
 
 namespace certrotd::auth {
 namespace {
@@ -345,15 +346,6 @@ TEST_F(TokenClientTest, AMissingSecretFileNamesTheFile) {
   auto token = client.token(s, "R", std::nullopt);
   ASSERT_FALSE(token);
   EXPECT_NE(token.error().what().find("nope"), std::string::npos);
-}
-
-TEST(Base64, EncodesAndDecodes) {
-  EXPECT_EQ(base64_encode(""), "");
-  EXPECT_EQ(base64_encode("f"), "Zg==");
-  EXPECT_EQ(base64_encode("fo"), "Zm8=");
-  EXPECT_EQ(base64_encode("foo"), "Zm9v");
-  EXPECT_EQ(base64url_decode("Zm9vYg"), "foob");
-  EXPECT_FALSE(base64url_decode("Zm9v!"));
 }
 
 }  // namespace

@@ -178,8 +178,8 @@ TEST_F(CommandsTest, StatusOfAnUnknownNameFromTheFilesIsAUsageError) {
 }
 
 TEST_F(CommandsTest, StatusFromTheDaemonShowsItsPidCountdownsAndDependents) {
-  const std::string not_after = engine::format_time(clock.wall_now() + 2h);
-  const std::string next = engine::format_time(clock.wall_now() + 1h);
+  const std::string not_after = format_rfc3339(clock.wall_now() + 2h);
+  const std::string next = format_rfc3339(clock.wall_now() + 1h);
   daemon.answer = control::ControlClient::Status{
       "/etc/certrotd/config.yaml",
       77,

@@ -18,7 +18,6 @@ using engine::EngineSummary;
 using engine::Event;
 using engine::EventKind;
 using engine::EventSink;
-using engine::format_time;
 using engine::Severity;
 
 using namespace std::chrono_literals;
@@ -122,7 +121,7 @@ TEST_F(ServiceTest, ARejectedFileIsAnErrorEventAndStaysInStatusUntilAGoodReload)
   ASSERT_TRUE(service->rejected_reload());
   EXPECT_EQ(
       service->status_line().rfind(
-          "config reload rejected at " + format_time(clock.wall_now()) + ": " + path + ":", 0),
+          "config reload rejected at " + format_rfc3339(clock.wall_now()) + ": " + path + ":", 0),
       0u)
       << service->status_line();
   EXPECT_GE(changes, 1);                    // STATUS= is sent from on_change

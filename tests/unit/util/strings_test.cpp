@@ -40,14 +40,6 @@ TEST(StartsWithCi, IgnoresCase) {
   EXPECT_FALSE(starts_with_ci("Basic x", "bearer"));
 }
 
-TEST(ToHex, PrintsLowerCaseWithOptionalSeparator) {
-  const std::array<std::uint8_t, 4> bytes{0x00, 0x0f, 0xab, 0xff};
-  EXPECT_EQ(to_hex(bytes), "000fabff");
-  EXPECT_EQ(to_hex(bytes, ":"), "00:0f:ab:ff");
-  EXPECT_EQ(to_hex({}), "");
-  EXPECT_EQ(to_hex(std::span(bytes).first(1), ":"), "00");
-}
-
 TEST(EditDistance, CountsInsertionsDeletionsAndSubstitutions) {
   EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
   EXPECT_EQ(edit_distance("sitting", "kitten"), 3u);

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "unit/x509/x509_test_util.hpp"
+#include "util/encoding.hpp"
 #include "util/strings.hpp"
 #include "x509/sign.hpp"
 #include "x509/verify.hpp"
@@ -138,7 +139,7 @@ TEST_F(SignVerifyTest, SerialIsTheNext128RandomBits) {
       bytes[half * 8 + i] = static_cast<std::uint8_t>(v >> (56 - 8 * i));
     }
   }
-  std::string expected = to_hex(bytes);
+  std::string expected = hex_encode(bytes);
   expected.erase(0, expected.find_first_not_of('0'));
   EXPECT_EQ(leaf.cert.info().serial, expected);
   EXPECT_NE(leaf.cert.info().serial, m_leaf.cert.info().serial);
