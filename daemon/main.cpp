@@ -35,7 +35,7 @@
 #include "engine/sandbox.hpp"
 #include "engine/service.hpp"
 #include "engine/test_connection.hpp"
-#include "issuer/ca_init.hpp"
+#include "issuer/local/ca_init.hpp"
 #include "metrics/metrics.hpp"
 #include "notify/bus.hpp"
 #include "notify/control.hpp"

@@ -6,20 +6,11 @@
 #include <system_error>
 
 #include "config/loader.hpp"
-#include "config/reader.hpp"
-#include "config/yaml_tree.hpp"
 #include "util/files.hpp"
+#include "yaml/reader.hpp"
+#include "yaml/tree.hpp"
 
 namespace certrotd::config {
-
-const std::string& Mark::file() const {
-  static const std::string none;
-  return m_file ? *m_file : none;
-}
-
-std::string Mark::to_string() const {
-  return file() + ":" + std::to_string(line) + ":" + std::to_string(column);
-}
 
 const CredentialConfig* Config::find_credential(const std::string& name) const {
   const auto it = std::find_if(credentials.begin(), credentials.end(),
@@ -39,7 +30,7 @@ struct Source {
 // The single YAML document of a file; a syntax error is reported at its position.
 std::optional<detail::YamlNode> parse_yaml(const Source& source, detail::Problems& problems) {
   try {
-    std::vector<detail::YamlNode> documents = detail::parse_yaml_documents(*source.text);
+    std::vector<detail::YamlNode> documents = yaml::parse_yaml_documents(*source.text);
     if (documents.empty()) return detail::YamlNode();
     if (documents.size() > 1) {
       const detail::YamlNode& second = documents[1];
@@ -49,7 +40,7 @@ std::optional<detail::YamlNode> parse_yaml(const Source& source, detail::Problem
                    "remove the '---' line; put further credentials in conf.d/*.yaml");
     }
     return std::move(documents.front());
-  } catch (const detail::YamlLimitError& e) {
+  } catch (const yaml::YamlLimitError& e) {
     problems.add(Mark{source.name, e.mark.line + 1, e.mark.column + 1}, e.msg, e.instead);
   } catch (const YAML::Exception& e) {
     problems.add(Mark{source.name, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg,

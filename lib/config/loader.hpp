@@ -11,9 +11,18 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "config/reader.hpp"
+#include "yaml/reader.hpp"
 
 namespace certrotd::config::detail {
+
+// The generic YAML reader, under the names the schema readers use.
+using yaml::describe;
+using yaml::Field;
+using yaml::Fields;
+using yaml::MarkedString;
+using yaml::Problems;
+using yaml::Reader;
+using yaml::YamlNode;
 
 // A value with the place it was written, kept for checks that run after reading.
 template <typename T>

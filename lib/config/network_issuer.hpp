@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "config/config.hpp"
-#include "config/reader.hpp"
+#include "config/loader.hpp"
 
 namespace certrotd::config::detail {
 

@@ -3,8 +3,8 @@
 #include <variant>
 
 #include "engine/rotation.hpp"
-#include "issuer/local.hpp"
-#include "issuer/network.hpp"
+#include "issuer/local/local.hpp"
+#include "issuer/network/network.hpp"
 
 namespace certrotd::engine {
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <mutex>
 
-#include "issuer/ca_init.hpp"
+#include "issuer/local/ca_init.hpp"
 #include "support/test_support.hpp"
 #include "util/files.hpp"
 #include "x509/certificate.hpp"

@@ -11,7 +11,7 @@
 
 #include "engine/control.hpp"
 #include "engine/journal.hpp"
-#include "issuer/ca_init.hpp"
+#include "issuer/local/ca_init.hpp"
 #include "support/test_support.hpp"
 
 namespace certrotd::engine {

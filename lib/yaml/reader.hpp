@@ -1,4 +1,4 @@
-// Private to lib/config: typed reads of YAML nodes that report every problem at its position
+// Typed reads of YAML nodes that report every problem at its position
 // instead of throwing, so one run of `certrotd check` shows all mistakes in a file at once.
 #pragma once
 
@@ -13,11 +13,11 @@
 #include <utility>
 #include <vector>
 
-#include "config/config.hpp"
-#include "config/yaml_tree.hpp"
 #include "util/clock.hpp"
+#include "yaml/mark.hpp"
+#include "yaml/tree.hpp"
 
-namespace certrotd::config::detail {
+namespace certrotd::yaml {
 
 // Every problem of one load. Kept apart from the values so that reading can go on after a
 // mistake and report the next one too.
@@ -138,4 +138,4 @@ private:
 // "a mapping", "a list", "a single value", "an empty value": what a node is, for messages.
 std::string_view describe(const YamlNode& node);
 
-}  // namespace certrotd::config::detail
+}  // namespace certrotd::yaml
