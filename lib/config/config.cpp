@@ -49,9 +49,10 @@ std::optional<detail::YamlNode> parse_yaml(const Source& source, detail::Problem
   return std::nullopt;
 }
 
-Result<Config> load_sources(const std::vector<Source>& sources, const fs::path& main_file) {
+Result<Config> load_sources(const std::vector<Source>& sources, const fs::path& main_file,
+                            const issuer::IssuerRegistry& issuers) {
   detail::Problems problems;
-  detail::Loader loader(problems);
+  detail::Loader loader(problems, issuers);
   for (const auto& source : sources) problems.add_source(source.name);
   for (std::size_t i = 0; i < sources.size(); ++i) {
     const Source& source = sources[i];
@@ -98,7 +99,7 @@ Result<std::vector<fs::path>> drop_in_files(const fs::path& dir) {
 
 }  // namespace
 
-Result<Config> load_config(const fs::path& file) {
+Result<Config> load_config(const fs::path& file, const issuer::IssuerRegistry& issuers) {
   std::error_code ec;
   fs::path absolute = fs::absolute(file, ec);
   if (ec) absolute = file;
@@ -114,12 +115,21 @@ Result<Config> load_config(const fs::path& file) {
       sources.push_back(Source{shown.string(), base_dir / "conf.d", read_file(p)});
     }
   }
-  return load_sources(sources, absolute);
+  return load_sources(sources, absolute, issuers);
+}
+
+Result<Config> load_config(const fs::path& file) {
+  return load_config(file, issuer::builtin_issuers());
+}
+
+Result<Config> parse_config(const std::string& yaml_text, const std::string& name,
+                            const fs::path& base_dir, const issuer::IssuerRegistry& issuers) {
+  return load_sources({Source{name, base_dir, yaml_text}}, base_dir / name, issuers);
 }
 
 Result<Config> parse_config(const std::string& yaml_text, const std::string& name,
                             const fs::path& base_dir) {
-  return load_sources({Source{name, base_dir, yaml_text}}, base_dir / name);
+  return parse_config(yaml_text, name, base_dir, issuer::builtin_issuers());
 }
 
 }  // namespace certrotd::config

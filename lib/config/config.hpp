@@ -10,11 +10,9 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
-#include "issuer/local/local.hpp"
-#include "issuer/network/network.hpp"
+#include "issuer/registry.hpp"
 #include "notify/action.hpp"
 #include "schedule/policy.hpp"
 #include "store/credential_store.hpp"
@@ -30,9 +28,11 @@ using Mark = yaml::Mark;
 
 struct IssuerConfig {
   std::string name;
-  std::string type;  // "local", "http" or "cfssl"
-  std::variant<issuer::LocalIssuerOptions, issuer::HttpIssuerOptions, issuer::CfsslIssuerOptions>
-      options;
+  std::string type;                                      // what `type:` says: kind->name
+  std::shared_ptr<const issuer::IssuerType> kind;        // its registry entry
+  std::shared_ptr<const issuer::IssuerOptions> options;  // what kind->read made of the section
+  // `max_concurrent`: requests to this issuer in flight at once; unset: no limit of its own.
+  std::optional<int> max_concurrent;
   Mark mark;
 };
 
@@ -76,10 +76,14 @@ struct Config {
 
 // Parses and validates. On failure the Error's message holds every problem found, one per line,
 // each starting with "file:line:col: ". Relative paths in the file are resolved against the
-// directory of the file that names them.
+// directory of the file that names them. Each `issuers.<name>` is read by the entry of `issuers`
+// its `type:` names; without `issuers`, issuer::builtin_issuers().
+Result<Config> load_config(const fs::path& file, const issuer::IssuerRegistry& issuers);
 Result<Config> load_config(const fs::path& file);
 
 // Parses YAML text (for tests); `name` is used as the file name in marks.
+Result<Config> parse_config(const std::string& yaml_text, const std::string& name,
+                            const fs::path& base_dir, const issuer::IssuerRegistry& issuers);
 Result<Config> parse_config(const std::string& yaml_text, const std::string& name,
                             const fs::path& base_dir);
 

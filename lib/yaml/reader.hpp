@@ -135,6 +135,20 @@ private:
   Problems& m_problems;
 };
 
+// Reads `key` of `fields`, when it is there, with `read` (a callable taking the Field and
+// returning an optional) into `out`; clears `ok` when the value is wrong (`read` reported it).
+template <class T, class Read>
+void read_if_present(const Fields& fields, std::string_view key, const Read& read, T& out,
+                     bool& ok) {
+  const Field* field = fields.get(key);
+  if (!field) return;
+  if (auto value = read(*field)) {
+    out = std::move(*value);
+  } else {
+    ok = false;
+  }
+}
+
 // "a mapping", "a list", "a single value", "an empty value": what a node is, for messages.
 std::string_view describe(const YamlNode& node);
 

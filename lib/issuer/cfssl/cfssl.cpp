@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/token_client.hpp"
-#include "issuer/network/network.hpp"
+#include "issuer/cfssl/cfssl.hpp"
 #include "util/files.hpp"
 
 namespace certrotd::issuer {

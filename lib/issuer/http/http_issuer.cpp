@@ -1,6 +1,6 @@
 #include <nlohmann/json.hpp>
 
-#include "issuer/network/network.hpp"
+#include "issuer/http/http_issuer.hpp"
 #include "util/files.hpp"
 
 namespace certrotd::issuer {
