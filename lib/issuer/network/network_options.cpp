@@ -87,10 +87,9 @@ std::optional<std::vector<std::pair<std::string, std::string>>> read_extra_param
   std::vector<std::pair<std::string, std::string>> params;
   bool ok = true;
   for (const Field& e : entries->all()) {
-    if (!allowed_extra_param(e, reader)) {
-      ok = false;
-    } else if (auto value = reader.string(e)) {
-      params.emplace_back(e.key, *value);
+    auto value = allowed_extra_param(e, reader) ? reader.string(e) : std::nullopt;
+    if (value) {
+      params.emplace_back(e.key, std::move(*value));
     } else {
       ok = false;
     }
