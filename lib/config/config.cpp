@@ -6,20 +6,11 @@
 #include <system_error>
 
 #include "config/loader.hpp"
-#include "config/reader.hpp"
-#include "config/yaml_tree.hpp"
 #include "util/files.hpp"
+#include "yaml/reader.hpp"
+#include "yaml/tree.hpp"
 
 namespace certrotd::config {
-
-const std::string& Mark::file() const {
-  static const std::string none;
-  return m_file ? *m_file : none;
-}
-
-std::string Mark::to_string() const {
-  return file() + ":" + std::to_string(line) + ":" + std::to_string(column);
-}
 
 const CredentialConfig* Config::find_credential(const std::string& name) const {
   const auto it = std::find_if(credentials.begin(), credentials.end(),
@@ -39,7 +30,7 @@ struct Source {
 // The single YAML document of a file; a syntax error is reported at its position.
 std::optional<detail::YamlNode> parse_yaml(const Source& source, detail::Problems& problems) {
   try {
-    std::vector<detail::YamlNode> documents = detail::parse_yaml_documents(*source.text);
+    std::vector<detail::YamlNode> documents = yaml::parse_yaml_documents(*source.text);
     if (documents.empty()) return detail::YamlNode();
     if (documents.size() > 1) {
       const detail::YamlNode& second = documents[1];
@@ -49,7 +40,7 @@ std::optional<detail::YamlNode> parse_yaml(const Source& source, detail::Problem
                    "remove the '---' line; put further credentials in conf.d/*.yaml");
     }
     return std::move(documents.front());
-  } catch (const detail::YamlLimitError& e) {
+  } catch (const yaml::YamlLimitError& e) {
     problems.add(Mark{source.name, e.mark.line + 1, e.mark.column + 1}, e.msg, e.instead);
   } catch (const YAML::Exception& e) {
     problems.add(Mark{source.name, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg,
@@ -58,9 +49,10 @@ std::optional<detail::YamlNode> parse_yaml(const Source& source, detail::Problem
   return std::nullopt;
 }
 
-Result<Config> load_sources(const std::vector<Source>& sources, const fs::path& main_file) {
+Result<Config> load_sources(const std::vector<Source>& sources, const fs::path& main_file,
+                            const issuer::IssuerRegistry& issuers) {
   detail::Problems problems;
-  detail::Loader loader(problems);
+  detail::Loader loader(problems, issuers);
   for (const auto& source : sources) problems.add_source(source.name);
   for (std::size_t i = 0; i < sources.size(); ++i) {
     const Source& source = sources[i];
@@ -107,7 +99,7 @@ Result<std::vector<fs::path>> drop_in_files(const fs::path& dir) {
 
 }  // namespace
 
-Result<Config> load_config(const fs::path& file) {
+Result<Config> load_config(const fs::path& file, const issuer::IssuerRegistry& issuers) {
   std::error_code ec;
   fs::path absolute = fs::absolute(file, ec);
   if (ec) absolute = file;
@@ -123,12 +115,21 @@ Result<Config> load_config(const fs::path& file) {
       sources.push_back(Source{shown.string(), base_dir / "conf.d", read_file(p)});
     }
   }
-  return load_sources(sources, absolute);
+  return load_sources(sources, absolute, issuers);
+}
+
+Result<Config> load_config(const fs::path& file) {
+  return load_config(file, issuer::builtin_issuers());
+}
+
+Result<Config> parse_config(const std::string& yaml_text, const std::string& name,
+                            const fs::path& base_dir, const issuer::IssuerRegistry& issuers) {
+  return load_sources({Source{name, base_dir, yaml_text}}, base_dir / name, issuers);
 }
 
 Result<Config> parse_config(const std::string& yaml_text, const std::string& name,
                             const fs::path& base_dir) {
-  return load_sources({Source{name, base_dir, yaml_text}}, base_dir / name);
+  return parse_config(yaml_text, name, base_dir, issuer::builtin_issuers());
 }
 
 }  // namespace certrotd::config

@@ -10,45 +10,29 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
-#include "issuer/local.hpp"
-#include "issuer/network.hpp"
+#include "issuer/registry.hpp"
 #include "notify/action.hpp"
 #include "schedule/policy.hpp"
 #include "store/credential_store.hpp"
 #include "util/result.hpp"
 #include "x509/types.hpp"
+#include "yaml/mark.hpp"
 
 namespace certrotd::config {
 
 namespace fs = std::filesystem;
 
-// Where something was written, for messages: "config.yaml:12:5".
-struct Mark {
-  Mark() = default;
-  Mark(std::string file, int line_, int column_)
-      : Mark(std::make_shared<const std::string>(std::move(file)), line_, column_) {}
-  // Every mark of one file shares its name: 10,000 credentials keep one copy, not 10,000.
-  Mark(std::shared_ptr<const std::string> file, int line_, int column_)
-      : line(line_), column(column_), m_file(std::move(file)) {}
-
-  const std::string& file() const;
-  std::string to_string() const;
-
-  int line = 0;    // 1-based
-  int column = 0;  // 1-based
-
-private:
-  std::shared_ptr<const std::string> m_file;  // null: no file
-};
+using Mark = yaml::Mark;
 
 struct IssuerConfig {
   std::string name;
-  std::string type;  // "local", "http" or "cfssl"
-  std::variant<issuer::LocalIssuerOptions, issuer::HttpIssuerOptions, issuer::CfsslIssuerOptions>
-      options;
+  std::string type;                                      // what `type:` says: kind->name
+  std::shared_ptr<const issuer::IssuerType> kind;        // its registry entry
+  std::shared_ptr<const issuer::IssuerOptions> options;  // what kind->read made of the section
+  // `max_concurrent`: requests to this issuer in flight at once; unset: no limit of its own.
+  std::optional<int> max_concurrent;
   Mark mark;
   // At most this many rotations with this issuer at once (1..1024); unset: only
   // max_concurrent_rotations applies. Keeps a slow issuer from occupying every worker.
@@ -95,10 +79,14 @@ struct Config {
 
 // Parses and validates. On failure the Error's message holds every problem found, one per line,
 // each starting with "file:line:col: ". Relative paths in the file are resolved against the
-// directory of the file that names them.
+// directory of the file that names them. Each `issuers.<name>` is read by the entry of `issuers`
+// its `type:` names; without `issuers`, issuer::builtin_issuers().
+Result<Config> load_config(const fs::path& file, const issuer::IssuerRegistry& issuers);
 Result<Config> load_config(const fs::path& file);
 
 // Parses YAML text (for tests); `name` is used as the file name in marks.
+Result<Config> parse_config(const std::string& yaml_text, const std::string& name,
+                            const fs::path& base_dir, const issuer::IssuerRegistry& issuers);
 Result<Config> parse_config(const std::string& yaml_text, const std::string& name,
                             const fs::path& base_dir);
 

@@ -1,5 +1,4 @@
 #include "config/loader.hpp"
-#include "config/network_issuer.hpp"
 #include "config/trusted_paths.hpp"
 
 #include <arpa/inet.h>
@@ -52,94 +51,25 @@ std::optional<std::pair<std::string, std::uint16_t>> split_listen(const std::str
 
 bool is_loopback(const std::string& ipv4) { return ipv4.rfind("127.", 0) == 0; }
 
-std::vector<std::string> local_issuer_keys() {
-  return {"type",  "ca_cert",  "ca_key",   "ca_key_passphrase_file", "chain",
-          "roots", "lifetime", "backdate", "max_concurrent"};
-}
-
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
-std::optional<IssuerConfig> read_local_issuer(const Field& entry, const Reader& reader) {
-  const auto fields = reader.fields(*entry.value, entry.value_mark,
-                                    "issuer " + in_quotes(entry.key), local_issuer_keys(),
-                                    k_issuer_example);
-  if (!fields) return std::nullopt;
-  issuer::LocalIssuerOptions options;
-  bool ok = true;
-  for (const char* required : {"ca_cert", "ca_key"}) {
-    if (!fields->get(required)) {
-      reader.add(entry.key_mark,
-                 "issuer " + in_quotes(entry.key) + " of type local needs " + required,
-                 std::string("write ") + required + ": /etc/certrotd/ca/" +
-                     (std::string_view(required) == "ca_cert" ? "ca.pem" : "ca.key"));
-      ok = false;
-    }
+// "local, http and cfssl": the supported types, as a sentence.
+std::string and_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() ? " and " : ", ";
+    out += names[i];
   }
-  const auto read_path = [&](const char* key) -> std::optional<fs::path> {
-    const Field* f = fields->get(key);
-    if (!f) return std::nullopt;
-    auto p = reader.path(*f);
-    if (!p) ok = false;
-    return p;
-  };
-  if (auto p = read_path("ca_cert")) options.ca_cert = *p;
-  if (auto p = read_path("ca_key")) options.ca_key = *p;
-  options.ca_key_passphrase_file = read_path("ca_key_passphrase_file");
-  options.chain = read_path("chain");
-  options.roots = read_path("roots");
-  if (const Field* f = fields->get("lifetime")) {
-    if (auto d = reader.duration(*f, Millis(std::chrono::seconds(1))))
-      options.lifetime = *d;
-    else
-      ok = false;
-  }
-  if (const Field* f = fields->get("backdate")) {
-    if (auto d = reader.duration(*f, Millis(0)))
-      options.backdate = *d;
-    else
-      ok = false;
-  }
-  if (!ok) return std::nullopt;
-  return IssuerConfig{entry.key, "local", options, entry.key_mark};
+  return out;
 }
 
-// `max_concurrent`, which any issuer type may set (the type's own reader accepts the key).
-std::optional<IssuerConfig> with_max_concurrent(const Field& entry, const Reader& reader,
-                                                std::optional<IssuerConfig> issuer) {
-  const YamlNode* value = entry.value->find("max_concurrent");
-  if (!issuer || !value) return issuer;
-  const Field field{"max_concurrent", entry.key_mark, value, reader.mark(*value, entry.key_mark)};
-  const auto limit = reader.integer(field, 1, 1024);
-  if (!limit) return std::nullopt;
-  issuer->max_concurrent = static_cast<int>(*limit);
-  return issuer;
-}
-
-std::optional<IssuerConfig> read_issuer(const Field& entry, const Reader& reader) {
-  if (!entry.value->is_map()) {
-    // Let the generic check word the message.
-    (void)reader.fields(*entry.value, entry.value_mark, "issuer " + in_quotes(entry.key), {"type"},
-                        k_issuer_example);
-    return std::nullopt;
-  }
-  const YamlNode* type = entry.value->find("type");
-  if (!type || type->is_null()) {
-    reader.add(entry.key_mark, "issuer " + in_quotes(entry.key) + " has no type",
-               "write type: local");
-    return std::nullopt;
-  }
-  const Mark type_mark = reader.mark(*type, entry.key_mark);
-  const auto name = reader.string(*type, type_mark, "type");
-  if (!name) return std::nullopt;
-  if (*name == "local") return with_max_concurrent(entry, reader, read_local_issuer(entry, reader));
-  if (*name == "http" || *name == "cfssl") {
-    return with_max_concurrent(entry, reader, read_network_issuer(entry, reader, *name));
-  }
-  const std::string hint = closest_match(*name, {"local", "http", "cfssl"});
-  reader.add(type_mark, "unknown issuer type " + in_quotes(*name),
-             (hint.empty() ? std::string() : "did you mean '" + hint + "'? ") +
-                 "this version of certrotd supports type: local, http and cfssl");
-  return std::nullopt;
+// `max_concurrent` (optional, any type): requests to this issuer in flight at once.
+void read_max_concurrent(const Field& entry, const Reader& reader, IssuerConfig& issuer) {
+  const YamlNode* node = entry.value->find("max_concurrent");
+  if (!node) return;
+  const Field field{"max_concurrent", entry.key_mark, node,
+                    node->is_null() ? entry.key_mark : reader.mark(*node, entry.key_mark)};
+  if (auto n = reader.integer(field, 1, 1024)) issuer.max_concurrent = static_cast<int>(*n);
 }
 
 }  // namespace
@@ -237,6 +167,39 @@ void Loader::read_drop_in(const YamlNode& root, const Reader& reader) {
   }
 }
 
+// The common keys here, the rest by the registry entry that `type:` names.
+std::optional<IssuerConfig> Loader::read_issuer(const Field& entry, const Reader& reader) const {
+  if (!entry.value->is_map()) {
+    // Let the generic check word the message.
+    (void)reader.fields(*entry.value, entry.value_mark, "issuer " + in_quotes(entry.key), {"type"},
+                        k_issuer_example);
+    return std::nullopt;
+  }
+  const YamlNode* type = entry.value->find("type");
+  if (!type || type->is_null()) {
+    reader.add(entry.key_mark, "issuer " + in_quotes(entry.key) + " has no type",
+               "write type: local");
+    return std::nullopt;
+  }
+  const Mark type_mark = reader.mark(*type, entry.key_mark);
+  const auto name = reader.string(*type, type_mark, "type");
+  if (!name) return std::nullopt;
+  auto kind = m_issuer_types.find(*name);
+  if (!kind) {
+    const std::vector<std::string> names = m_issuer_types.names();
+    const std::string hint = closest_match(*name, names);
+    reader.add(type_mark, "unknown issuer type " + in_quotes(*name),
+               (hint.empty() ? std::string() : "did you mean '" + hint + "'? ") +
+                   "this version of certrotd supports type: " + and_list(names));
+    return std::nullopt;
+  }
+  IssuerConfig issuer{entry.key,    *name,         kind, kind->read(entry, reader),
+                      std::nullopt, entry.key_mark};
+  read_max_concurrent(entry, reader, issuer);
+  if (!issuer.options) return std::nullopt;
+  return issuer;
+}
+
 void Loader::read_issuers(const Field& field, const Reader& reader) {
   const auto entries = reader.entries(*field.value, field.value_mark, "issuers",
                                       "issuers: { " + std::string(k_issuer_example) + " }");
@@ -291,9 +254,7 @@ void Loader::check_credential(const PendingCredential& credential) {
   if (!config.issuer.empty()) {
     const auto it = m_config.issuers.find(config.issuer);
     if (it != m_config.issuers.end()) {
-      if (const auto* local = std::get_if<issuer::LocalIssuerOptions>(&it->second.options)) {
-        issuer_lifetime = local->lifetime;
-      }
+      issuer_lifetime = it->second.options->max_lifetime();
     } else if (!m_broken_issuers.contains(config.issuer)) {
       std::vector<std::string> names;
       for (const auto& [name, issuer] : m_config.issuers) names.push_back(name);

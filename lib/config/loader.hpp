@@ -11,9 +11,18 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "config/reader.hpp"
+#include "yaml/reader.hpp"
 
 namespace certrotd::config::detail {
+
+// The generic YAML reader, under the names the schema readers use.
+using yaml::describe;
+using yaml::Field;
+using yaml::Fields;
+using yaml::MarkedString;
+using yaml::Problems;
+using yaml::Reader;
+using yaml::YamlNode;
 
 // A value with the place it was written, kept for checks that run after reading.
 template <typename T>
@@ -70,7 +79,8 @@ void check_output_paths(const std::vector<PendingCredential>& credentials,
 
 class Loader {
 public:
-  explicit Loader(Problems& problems) : m_problems(problems) {}
+  Loader(Problems& problems, const issuer::IssuerRegistry& issuers)
+      : m_problems(problems), m_issuer_types(issuers) {}
 
   void read_main(const YamlNode& root, const Reader& reader);
   void read_drop_in(const YamlNode& root, const Reader& reader);
@@ -79,11 +89,13 @@ public:
 
 private:
   void read_issuers(const Field& field, const Reader& reader);
+  std::optional<IssuerConfig> read_issuer(const Field& entry, const Reader& reader) const;
   void read_metrics(const Field& field, const Reader& reader);
   void read_credentials(const Field& field, const Reader& reader);
   void check_credential(const PendingCredential& credential);
 
   Problems& m_problems;
+  const issuer::IssuerRegistry& m_issuer_types;
   std::string m_main_file;
   Config m_config;
   Mark m_state_dir_mark;  // where state_dir was set; none for the default

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "config/loader.hpp"
-#include "config/reader.hpp"
+#include "yaml/reader.hpp"
 
 namespace certrotd::config::detail {
 

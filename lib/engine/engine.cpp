@@ -92,9 +92,7 @@ Result<PlanMap> build_plans(const std::shared_ptr<const config::Config>& generat
 // HTTPS and the token client, made only when a network issuer needs them: a daemon with local
 // issuers only never initialises libcurl.
 Result<void> ensure_network(EngineDeps& deps, const config::Config& config) {
-  const auto is_network = [](const auto& entry) {
-    return !std::holds_alternative<issuer::LocalIssuerOptions>(entry.second.options);
-  };
+  const auto is_network = [](const auto& entry) { return entry.second.kind->needs_network; };
   const bool needed = std::any_of(config.issuers.begin(), config.issuers.end(), is_network);
   if (!needed) return {};
   if (!deps.transport) {
@@ -241,20 +239,6 @@ JobResult run_job(Job job, const RotationEnv& env) {
   return JobResult{std::move(job), std::move(result), std::move(actions), opened,
                    std::move(exchange)};
 }
-
-namespace {
-
-// The roots an imported chain must verify to: the network issuer's trust anchors, or the local
-// issuer's roots (its own certificate when that is self-signed).
-Result<std::vector<x509::Certificate>> import_anchors(const config::IssuerConfig& issuer) {
-  const auto* local = std::get_if<issuer::LocalIssuerOptions>(&issuer.options);
-  if (!local) return issuer_anchors(issuer);
-  auto text = read_file(local->roots ? *local->roots : local->ca_cert);
-  if (!text) return fail(text.error());
-  return x509::parse_certificates(*text);
-}
-
-}  // namespace
 
 Result<Installed> import_credential(const config::Config& config,
                                     const config::CredentialConfig& credential,

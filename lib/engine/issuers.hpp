@@ -33,9 +33,13 @@ struct NetworkContext {
 Result<IssuerMap> build_issuers(const config::Config& config, const Clock& clock, Random& random,
                                 const NetworkContext& network);
 
-// The roots an issuer's chains must verify to when they come over the network: trust_anchors,
-// or ca_bundle when that is not set. Empty for `local`, whose anchors come from its own
-// configuration.
+// The roots an issuer's chains must verify to, from its registry entry: for a network issuer
+// trust_anchors, or ca_bundle when that is not set. Empty for `local`, whose chains come with
+// the roots of its own configuration.
 Result<std::vector<x509::Certificate>> issuer_anchors(const config::IssuerConfig& issuer);
+
+// The roots a chain imported by hand must verify to: the entry's import_anchors (the local CA's
+// roots, or its own certificate when that is self-signed), else issuer_anchors().
+Result<std::vector<x509::Certificate>> import_anchors(const config::IssuerConfig& issuer);
 
 }  // namespace certrotd::engine

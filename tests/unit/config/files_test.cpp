@@ -9,6 +9,7 @@
 #include <future>
 
 #include "config/config.hpp"
+#include "issuer/local/local.hpp"
 #include "support/test_support.hpp"
 
 namespace certrotd::config::test {
@@ -48,7 +49,8 @@ TEST_F(ConfigFiles, LoadsTheMainFileAndResolvesPathsAgainstItsDirectory) {
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->source, main_file());
   EXPECT_EQ(config->state_dir, m_dir.path() / "state");
-  const auto& local = std::get<issuer::LocalIssuerOptions>(config->issuers.at("ca").options);
+  const auto& local = issuer::options_as<issuer::LocalIssuerOptions>(
+      *config->issuers.at("ca").options);
   EXPECT_EQ(local.ca_cert, m_dir.path() / "ca/ca.pem");
   EXPECT_EQ(config->credentials[0].output.dir, m_dir.path() / "state/live/web");
   EXPECT_EQ(config->credentials[0].mark.to_string(), shown("config.yaml") + ":7:3");
@@ -88,7 +90,8 @@ TEST_F(ConfigFiles, DropInPathsResolveAgainstTheConfDFolder) {
              "issuers:\n  other: { type: local, ca_cert: o.pem, ca_key: ../o.key }\n");
   const auto config = load_config(main_file());
   ASSERT_TRUE(config) << config.error().message;
-  const auto& local = std::get<issuer::LocalIssuerOptions>(config->issuers.at("other").options);
+  const auto& local = issuer::options_as<issuer::LocalIssuerOptions>(
+      *config->issuers.at("other").options);
   EXPECT_EQ(local.ca_cert, m_dir.path() / "conf.d/o.pem");
   EXPECT_EQ(local.ca_key, m_dir.path() / "o.key");
 }
@@ -256,7 +259,8 @@ TEST(ShippedConfigs, TheExampleConfigLoadsAndCoversEveryOption) {
   EXPECT_EQ(web.key, (x509::KeySpec{x509::KeyType::ec, "P-384", 2048}));
   EXPECT_EQ(web.lifetime, std::optional<Millis>(12h));
   EXPECT_TRUE(web.key_passphrase_file.has_value());
-  const auto& local = std::get<issuer::LocalIssuerOptions>(config->issuers.at("dev-ca").options);
+  const auto& local = issuer::options_as<issuer::LocalIssuerOptions>(
+      *config->issuers.at("dev-ca").options);
   EXPECT_TRUE(local.ca_key_passphrase_file && local.chain && local.roots);
   EXPECT_EQ(config->credentials[1].output.dir, "/var/lib/certrotd/live/api");
 }

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "issuer/cfssl/cfssl.hpp"
+#include "issuer/http/http_issuer.hpp"
 #include "unit/config/config_test_util.hpp"
 
 namespace certrotd::config {
@@ -28,7 +30,8 @@ issuers:
     response: { certificate: /data/cert, chain: /data/chain, key: /data/key }
 )");
   ASSERT_TRUE(config) << config.error().message;
-  const auto& o = std::get<issuer::HttpIssuerOptions>(config->issuers.at("corp-http").options);
+  const auto& o = issuer::options_as<issuer::HttpIssuerOptions>(
+      *config->issuers.at("corp-http").options);
   EXPECT_EQ(o.url, "https://pki.internal/v1/certificates");
   EXPECT_EQ(o.ca_bundle, "/etc/certrotd/ca-bundle.pem");
   EXPECT_EQ(o.trust_anchors, std::filesystem::path("/etc/certrotd/roots.pem"));
@@ -60,7 +63,8 @@ issuers:
       extra_params: { audience: "https://pki.internal/api", organization: org-7 }
 )");
   ASSERT_TRUE(config) << config.error().message;
-  const auto& o = std::get<issuer::HttpIssuerOptions>(config->issuers.at("corp-http").options);
+  const auto& o = issuer::options_as<issuer::HttpIssuerOptions>(
+      *config->issuers.at("corp-http").options);
   ASSERT_TRUE(o.token);
   EXPECT_EQ(o.token->resource, "https://pki.internal");
   using Params = std::vector<std::pair<std::string, std::string>>;
@@ -101,7 +105,8 @@ issuers:
     bootstrap: { mtls: { cert: /etc/certrotd/bootstrap.pem, key: /etc/certrotd/bootstrap.key } }
 )");
   ASSERT_TRUE(config) << config.error().message;
-  const auto& o = std::get<issuer::CfsslIssuerOptions>(config->issuers.at("corp-cfssl").options);
+  const auto& o = issuer::options_as<issuer::CfsslIssuerOptions>(
+      *config->issuers.at("corp-cfssl").options);
   EXPECT_EQ(o.profile, "client");
   EXPECT_EQ(o.mtls.source, issuer::MtlsAuth::Source::credential);
   EXPECT_EQ(o.mtls.credential, "host");

@@ -3,6 +3,7 @@
 
 #include "config/config.hpp"
 #include "config_test_util.hpp"
+#include "issuer/local/local.hpp"
 
 namespace certrotd::config::test {
 namespace {
@@ -77,7 +78,7 @@ TEST(ConfigParse, ReadsALocalIssuerWithAllItsOptions) {
   EXPECT_EQ(issuer.name, "dev-ca");
   EXPECT_EQ(issuer.type, "local");
   EXPECT_EQ(issuer.mark.to_string(), "test.yaml:12:3");
-  const auto& local = std::get<issuer::LocalIssuerOptions>(issuer.options);
+  const auto& local = issuer::options_as<issuer::LocalIssuerOptions>(*issuer.options);
   EXPECT_EQ(local.ca_cert, "/etc/certrotd/ca/ca.pem");
   EXPECT_EQ(local.ca_key, "/etc/certrotd/ca/ca.key");
   EXPECT_EQ(local.ca_key_passphrase_file, fs::path("/etc/certrotd/ca/pass"));
@@ -208,7 +209,8 @@ credentials:
   EXPECT_EQ(web.output.keep_versions, 3);
   EXPECT_TRUE(web.output.copies.empty());
   EXPECT_TRUE(web.request.usages.empty());
-  const auto& local = std::get<issuer::LocalIssuerOptions>(config->issuers.at("ca").options);
+  const auto& local = issuer::options_as<issuer::LocalIssuerOptions>(
+      *config->issuers.at("ca").options);
   EXPECT_EQ(local.lifetime, 24h);
   EXPECT_EQ(local.backdate, 1min);
   EXPECT_EQ(local.ca_key_passphrase_file, std::nullopt);
@@ -247,7 +249,8 @@ credentials:
 )");
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->state_dir, "/etc/certrotd/state");
-  const auto& local = std::get<issuer::LocalIssuerOptions>(config->issuers.at("ca").options);
+  const auto& local = issuer::options_as<issuer::LocalIssuerOptions>(
+      *config->issuers.at("ca").options);
   EXPECT_EQ(local.ca_cert, "/etc/certrotd/ca/ca.pem");
   EXPECT_EQ(local.ca_key, "/etc/certrotd/ca/ca.key");
   EXPECT_EQ(local.ca_key_passphrase_file, fs::path("/etc/certrotd/ca/pass"));

@@ -4,13 +4,14 @@
 
 #include "allocation_peak.hpp"
 #include "config/config.hpp"
-#include "config/yaml_tree.hpp"
+#include "yaml/tree.hpp"
 
-namespace certrotd::config::detail {
+namespace certrotd::yaml {
 namespace {
 
 using Kind = YamlNode::Kind;
-using test::AllocationPeak;
+using config::parse_config;
+using config::test::AllocationPeak;
 
 TEST(YamlTree, KeepsKindsTextsAndPositions) {
   const auto docs = parse_yaml_documents("a: 1\nb:\n  - x\n  - 'y'\nc:\n");
@@ -284,4 +285,4 @@ TEST(YamlTree, TenThousandCredentialsWithoutAliasesLoad) {
 }
 
 }  // namespace
-}  // namespace certrotd::config::detail
+}  // namespace certrotd::yaml

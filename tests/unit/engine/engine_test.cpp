@@ -8,7 +8,8 @@
 #include <fstream>
 #include <mutex>
 
-#include "issuer/ca_init.hpp"
+#include "issuer/local/ca_init.hpp"
+#include "issuer/local/local.hpp"
 #include "support/test_support.hpp"
 #include "util/files.hpp"
 #include "x509/certificate.hpp"
@@ -651,8 +652,10 @@ TEST_F(EngineTest, ReloadAddsAndRemovesCredentialsAndKeepsStateOnError) {
   EXPECT_EQ(run_due(*engine), 1) << "only the new credential is due";
 
   auto broken = load(yaml("1h", {"a"}));
-  std::get<issuer::LocalIssuerOptions>(broken.issuers.at("ca").options).ca_key = dir /
-                                                                                 "missing.key";
+  auto missing_key = std::make_shared<issuer::LocalIssuerOptions>(
+      issuer::options_as<issuer::LocalIssuerOptions>(*broken.issuers.at("ca").options));
+  missing_key->ca_key = dir / "missing.key";
+  broken.issuers.at("ca").options = missing_key;
   EXPECT_FALSE(engine->reload(broken).has_value());
   EXPECT_EQ(engine->size(), 2u) << "a failed reload changes nothing";
 

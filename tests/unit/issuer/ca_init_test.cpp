@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "issuer/ca_init.hpp"
+#include "issuer/local/ca_init.hpp"
 #include "unit/x509/x509_test_util.hpp"
 #include "x509/verify.hpp"
 

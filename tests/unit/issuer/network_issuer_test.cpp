@@ -6,9 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "issuer/ca_init.hpp"
-#include "issuer/local.hpp"
-#include "issuer/network.hpp"
+#include "issuer/cfssl/cfssl.hpp"
+#include "issuer/http/http_issuer.hpp"
+#include "issuer/local/ca_init.hpp"
+#include "issuer/local/local.hpp"
 #include "unit/x509/x509_test_util.hpp"
 #include "x509/csr.hpp"
 

@@ -5,7 +5,7 @@
 #include <systemd/sd-event.h>
 
 #include "engine/engine.hpp"
-#include "issuer/ca_init.hpp"
+#include "issuer/local/ca_init.hpp"
 #include "metrics/exporter.hpp"
 #include "metrics/registry.hpp"
 #include "support/test_support.hpp"

@@ -1,4 +1,4 @@
-#include "issuer/local.hpp"
+#include "issuer/local/local.hpp"
 
 #include <algorithm>
 

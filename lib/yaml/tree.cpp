@@ -1,4 +1,4 @@
-#include "config/yaml_tree.hpp"
+#include "yaml/tree.hpp"
 
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
@@ -10,7 +10,7 @@
 #include <optional>
 #include <sstream>
 
-namespace certrotd::config::detail {
+namespace certrotd::yaml {
 
 namespace {
 
@@ -299,4 +299,4 @@ std::vector<YamlNode> parse_yaml_documents(const std::string& text) {
   return parse_yaml_documents(text, limits_for(text.size()));
 }
 
-}  // namespace certrotd::config::detail
+}  // namespace certrotd::yaml

@@ -1,4 +1,4 @@
-#include "issuer/network.hpp"
+#include "issuer/network/network.hpp"
 
 #include "util/files.hpp"
 

@@ -1,4 +1,4 @@
-// Private to lib/config: typed reads of YAML nodes that report every problem at its position
+// Typed reads of YAML nodes that report every problem at its position
 // instead of throwing, so one run of `certrotd check` shows all mistakes in a file at once.
 #pragma once
 
@@ -13,11 +13,11 @@
 #include <utility>
 #include <vector>
 
-#include "config/config.hpp"
-#include "config/yaml_tree.hpp"
 #include "util/clock.hpp"
+#include "yaml/mark.hpp"
+#include "yaml/tree.hpp"
 
-namespace certrotd::config::detail {
+namespace certrotd::yaml {
 
 // Every problem of one load. Kept apart from the values so that reading can go on after a
 // mistake and report the next one too.
@@ -135,7 +135,21 @@ private:
   Problems& m_problems;
 };
 
+// Reads `key` of `fields`, when it is there, with `read` (a callable taking the Field and
+// returning an optional) into `out`; clears `ok` when the value is wrong (`read` reported it).
+template <class T, class Read>
+void read_if_present(const Fields& fields, std::string_view key, const Read& read, T& out,
+                     bool& ok) {
+  const Field* field = fields.get(key);
+  if (!field) return;
+  if (auto value = read(*field)) {
+    out = std::move(*value);
+  } else {
+    ok = false;
+  }
+}
+
 // "a mapping", "a list", "a single value", "an empty value": what a node is, for messages.
 std::string_view describe(const YamlNode& node);
 
-}  // namespace certrotd::config::detail
+}  // namespace certrotd::yaml

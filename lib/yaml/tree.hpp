@@ -1,4 +1,4 @@
-// Private to lib/config: a compact, read-only YAML document built from yaml-cpp's parser events.
+// A compact, read-only YAML document built from yaml-cpp's parser events.
 //
 // yaml-cpp's own node tree (YAML::Load) costs about 7 KB of heap per line of a typical
 // credential entry: 70 MB to hold a 10,000-credential file that is 1 MB of text, and half a
@@ -20,7 +20,7 @@
 
 #include <yaml-cpp/exceptions.h>
 
-namespace certrotd::config::detail {
+namespace certrotd::yaml {
 
 class YamlNode {
 public:
@@ -103,4 +103,4 @@ std::vector<YamlNode> parse_yaml_documents(const std::string& text, const YamlLi
 // With limits_for(text.size()).
 std::vector<YamlNode> parse_yaml_documents(const std::string& text);
 
-}  // namespace certrotd::config::detail
+}  // namespace certrotd::yaml

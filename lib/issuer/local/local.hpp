@@ -7,12 +7,13 @@
 #include <optional>
 
 #include "issuer/issuer.hpp"
+#include "issuer/registry.hpp"
 #include "util/clock.hpp"
 #include "util/random.hpp"
 
 namespace certrotd::issuer {
 
-struct LocalIssuerOptions {
+struct LocalIssuerOptions : IssuerOptions {
   std::filesystem::path ca_cert;  // the signing CA certificate (root or intermediate)
   std::filesystem::path ca_key;   // its key; may be encrypted PKCS#8
   std::optional<std::filesystem::path> ca_key_passphrase_file;
@@ -25,6 +26,8 @@ struct LocalIssuerOptions {
   // notBefore = now - backdate, for clients whose clocks run a little behind; capped at 1/10 of
   // the lifetime so short-lived certificates keep most of their life.
   Millis backdate = std::chrono::minutes(1);
+
+  std::optional<Millis> max_lifetime() const override { return lifetime; }
 };
 
 class LocalIssuer final : public Issuer {
@@ -49,5 +52,8 @@ private:
   Random& m_random;
   std::shared_ptr<const Material> m_material;
 };
+
+// The registry entry (local_type.cpp).
+IssuerType local_issuer_type();
 
 }  // namespace certrotd::issuer

@@ -1,4 +1,4 @@
-#include "issuer/ca_init.hpp"
+#include "issuer/local/ca_init.hpp"
 
 #include <system_error>
 

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/token_client.hpp"
-#include "issuer/network.hpp"
+#include "issuer/cfssl/cfssl.hpp"
 #include "util/encoding.hpp"
 #include "util/files.hpp"
 #include "util/secret.hpp"
@@ -47,13 +47,9 @@ Result<IssuedCredential> CfsslIssuer::issue(const IssueRequest& request) {
   auto identity = identity_for(request, m_options.mtls.source != MtlsAuth::Source::none);
   if (!identity) return fail(identity.error());
 
+  // CFSSL takes every kind of SAN in `hosts` and tells them apart by their form.
   nlohmann::json hosts = nlohmann::json::array();
-  for (const auto& san : request.request.sans) {
-    if (san.type == x509::SanType::dns || san.type == x509::SanType::ip ||
-        san.type == x509::SanType::email || san.type == x509::SanType::uri) {
-      hosts.push_back(san.value);
-    }
-  }
+  for (const auto& san : request.request.sans) hosts.push_back(san.value);
   nlohmann::json sign{{"certificate_request", *request.csr_pem}, {"hosts", hosts}};
   if (!m_cfssl.profile.empty()) sign["profile"] = m_cfssl.profile;
   if (!m_cfssl.label.empty()) sign["label"] = m_cfssl.label;

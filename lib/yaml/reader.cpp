@@ -1,4 +1,4 @@
-#include "config/reader.hpp"
+#include "yaml/reader.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -8,7 +8,7 @@
 #include "util/duration.hpp"
 #include "util/strings.hpp"
 
-namespace certrotd::config::detail {
+namespace certrotd::yaml {
 
 namespace {
 
@@ -339,4 +339,4 @@ std::optional<std::vector<MarkedString>> Reader::string_list(const Field& field,
   return out;
 }
 
-}  // namespace certrotd::config::detail
+}  // namespace certrotd::yaml

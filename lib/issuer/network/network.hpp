@@ -1,5 +1,6 @@
-// Issuers that answer over HTTPS: `http` (a token from an OAuth2 endpoint, then a CSR POSTed with
-// the Bearer token over mTLS) and `cfssl` (CloudFlare's CFSSL sign API over mTLS).
+// What issuers that answer over HTTPS share (`http` and `cfssl` today, in their own folders): the
+// TLS settings, the choice of client identity and bootstrap. Their common configuration keys are
+// read by network_options.hpp.
 //
 // Who we are to the issuer (the TLS client certificate) is chosen per request:
 //   mtls: self              the credential being renewed — it proves itself with the certificate
@@ -30,6 +31,7 @@
 #include "auth/token_source.hpp"
 #include "http/transport.hpp"
 #include "issuer/issuer.hpp"
+#include "issuer/registry.hpp"
 
 namespace certrotd::issuer {
 
@@ -46,7 +48,7 @@ struct BootstrapAuth {
   std::optional<auth::TokenSettings> token;  // token settings to use instead (a client secret)
 };
 
-struct NetworkIssuerOptions {
+struct NetworkIssuerOptions : IssuerOptions {
   std::string url;
   std::filesystem::path ca_bundle;                     // trusts the issuer's TLS server cert
   std::optional<std::filesystem::path> trust_anchors;  // roots issued chains must verify to
@@ -54,21 +56,6 @@ struct NetworkIssuerOptions {
   std::optional<BootstrapAuth> bootstrap;
   Millis connect_timeout = std::chrono::seconds(10);
   Millis timeout = std::chrono::seconds(60);
-};
-
-struct HttpIssuerOptions : NetworkIssuerOptions {
-  std::optional<auth::TokenSettings> token;  // unset: no Authorization header
-  std::string csr_field = "csr";
-  bool server_generated_key = false;  // send names instead of a CSR; read the key back
-  std::string certificate_pointer = "/certificate";
-  std::string chain_pointer = "/chain";  // optional in the answer
-  std::string key_pointer = "/key";
-};
-
-struct CfsslIssuerOptions : NetworkIssuerOptions {
-  std::string profile;
-  std::string label;
-  std::optional<std::filesystem::path> auth_key_file;  // hex HMAC key: use /authsign
 };
 
 // What network issuers are given by whoever builds them.
@@ -117,34 +104,5 @@ private:
   std::mutex m_mutex;
   std::map<std::string, std::string> m_last_identity;  // credential -> identity id
 };
-
-class HttpIssuer final : public NetworkIssuer {
-public:
-  static Result<std::unique_ptr<HttpIssuer>> create(HttpIssuerOptions options, NetworkDeps deps);
-  std::string_view type() const override { return "http"; }
-  bool generates_keys() const override { return m_http.server_generated_key; }
-  Result<IssuedCredential> issue(const IssueRequest& request) override;
-
-private:
-  HttpIssuer(HttpIssuerOptions options, NetworkDeps deps, std::string ca_bundle_pem);
-  HttpIssuerOptions m_http;
-};
-
-class CfsslIssuer final : public NetworkIssuer {
-public:
-  static Result<std::unique_ptr<CfsslIssuer>> create(CfsslIssuerOptions options, NetworkDeps deps);
-  std::string_view type() const override { return "cfssl"; }
-  Result<IssuedCredential> issue(const IssueRequest& request) override;
-
-private:
-  CfsslIssuer(CfsslIssuerOptions options, NetworkDeps deps, std::string ca_bundle_pem);
-  CfsslIssuerOptions m_cfssl;
-};
-
-// Parses an issuance answer: an application/pem-certificate-chain body as is, or JSON read through
-// the pointers (certificate may itself hold the chain; chain may be a string or an array of
-// strings; one-line PEM with literal "\n" is accepted). `want_key`: read the key pointer too.
-Result<IssuedCredential> parse_issue_response(const http::Response& response,
-                                              const HttpIssuerOptions& options, bool want_key);
 
 }  // namespace certrotd::issuer
