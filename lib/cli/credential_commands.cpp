@@ -7,7 +7,7 @@
 #include "cli/test_connection.hpp"
 #include "config/config.hpp"
 #include "engine/engine.hpp"
-#include "issuer/ca_init.hpp"
+#include "issuer/local/ca_init.hpp"
 #include "util/files.hpp"
 #include "util/instance_lock.hpp"
 

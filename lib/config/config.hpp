@@ -31,12 +31,10 @@ struct IssuerConfig {
   std::string type;                                      // what `type:` says: kind->name
   std::shared_ptr<const issuer::IssuerType> kind;        // its registry entry
   std::shared_ptr<const issuer::IssuerOptions> options;  // what kind->read made of the section
-  // `max_concurrent`: requests to this issuer in flight at once; unset: no limit of its own.
-  std::optional<int> max_concurrent;
-  Mark mark;
   // At most this many rotations with this issuer at once (1..1024); unset: only
   // max_concurrent_rotations applies. Keeps a slow issuer from occupying every worker.
   std::optional<int> max_concurrent = std::nullopt;
+  Mark mark;
 };
 
 struct CredentialConfig {

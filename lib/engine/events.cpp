@@ -1,6 +1,5 @@
 #include "engine/events.hpp"
 
-
 namespace certrotd::engine {
 
 std::string_view to_string(EventKind kind) {
@@ -25,8 +24,6 @@ std::string_view to_string(EventKind kind) {
     case EventKind::reload_rejected: return "reload-rejected";
   }
   return "unknown";
-}
-
 }
 
 }  // namespace certrotd::engine

@@ -58,7 +58,7 @@ struct IssuerContext {
   Random* random = nullptr;
   // Null unless some issuer in use needs the network (a local-only daemon never starts libcurl).
   std::shared_ptr<http::Transport> transport;
-  std::shared_ptr<auth::TokenClient> tokens;
+  std::shared_ptr<auth::TokenSource> tokens;
   std::optional<std::filesystem::path> credentials_directory;  // $CREDENTIALS_DIRECTORY
   // The credential of that name; nullopt when the configuration defines none.
   std::function<std::optional<CredentialFiles>(const std::string& credential)> credential;

@@ -7,7 +7,7 @@
 
 #include <sstream>
 
-#include "issuer/ca_init.hpp"
+#include "issuer/local/ca_init.hpp"
 #include "support/test_support.hpp"
 
 namespace certrotd::cli {

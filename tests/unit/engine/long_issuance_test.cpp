@@ -7,7 +7,7 @@
 #include <mutex>
 
 #include "engine/engine.hpp"
-#include "issuer/ca_init.hpp"
+#include "issuer/local/ca_init.hpp"
 #include "support/test_support.hpp"
 #include "util/files.hpp"
 
