@@ -61,5 +61,4 @@ public:
   virtual void emit(const Event& event) = 0;
 };
 
-
 }  // namespace certrotd::engine

@@ -15,8 +15,8 @@
 
 #include "util/encoding.hpp"
 #include "util/files.hpp"
-#include "util/strings.hpp"
 #include "util/rfc3339.hpp"
+#include "util/strings.hpp"
 #include "util/trusted_path.hpp"
 
 namespace certrotd::store {
@@ -146,8 +146,9 @@ void issuer_fields_to_json(const CredentialState& state, json& doc) {
   }
   if (state.issuer_pending) doc["issuer_pending"] = true;
   if (state.renewal_window) {
-    doc["renewal_window"] = json{{"start", format_rfc3339(state.renewal_window->start, Fraction::when_nonzero)},
-                                 {"end", format_rfc3339(state.renewal_window->end, Fraction::when_nonzero)}};
+    doc["renewal_window"] = json{
+        {"start", format_rfc3339(state.renewal_window->start, Fraction::when_nonzero)},
+        {"end", format_rfc3339(state.renewal_window->end, Fraction::when_nonzero)}};
   }
 }
 
