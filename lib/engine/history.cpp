@@ -47,8 +47,9 @@ std::string display_serial(std::string_view serial) {
 bool names_version(const HistoryEntry& entry, std::string_view target) {
   if (target.empty()) return false;
   const std::string_view prefix = "..v-";
-  const std::string_view id =
-      target.substr(0, prefix.size()) == prefix ? target.substr(prefix.size()) : target;
+  const std::string_view id = target.substr(0, prefix.size()) == prefix
+                                  ? target.substr(prefix.size())
+                                  : target;
   if (entry.version.id == id) return true;
   return entry.cert && canonical_serial(target) == canonical_serial(entry.cert->serial);
 }
@@ -58,16 +59,15 @@ Result<std::string> pick_version(const std::vector<HistoryEntry>& history, std::
   const auto found = std::find_if(history.begin(), history.end(),
                                   [&](const HistoryEntry& e) { return names_version(e, target); });
   if (found == history.end()) {
-    return fail("no kept version has the serial or version '" +
-                                    std::string(target) + "' (see certrotd history)");
+    return fail("no kept version has the serial or version '" + std::string(target) +
+                "' (see certrotd history)");
   }
   const std::string& id = found->version.id;
   if (found->version.live) return fail("version " + id + " is live already");
   if (found->cert && found->cert->not_after <= now && expired == Expired::refuse) {
-    return fail("version " + id + " (serial " +
-                                    display_serial(found->cert->serial) + ") expired at " +
-                                    format_rfc3339(found->cert->not_after) +
-                                    "; --force restores it anyway");
+    return fail("version " + id + " (serial " + display_serial(found->cert->serial) +
+                ") expired at " + format_rfc3339(found->cert->not_after) +
+                "; --force restores it anyway");
   }
   return id;
 }

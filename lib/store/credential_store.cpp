@@ -434,7 +434,6 @@ Result<void> write_version(const Folder& folder, const std::string& id,
   return {};
 }
 
-
 // The history's words for an ending: one token each, so a line splits on blanks.
 constexpr std::array<std::pair<Ending, std::string_view>, 3> k_ending_tokens = {{
     {Ending::rotated, "rotated"},
@@ -794,8 +793,8 @@ Result<std::string> CredentialStore::rollback_to(std::string_view id,
   if (**live == id) return fail("version " + std::string(id) + " is live already", dir.string());
   auto all = list_versions(*folder);
   if (!all) return fail(all.error());
-  const auto found =
-      std::find_if(all->begin(), all->end(), [&](const Version& v) { return v.id == id; });
+  const auto found = std::find_if(all->begin(), all->end(),
+                                  [&](const Version& v) { return v.id == id; });
   if (found == all->end()) return fail("no kept version " + std::string(id), dir.string());
   return make_live(*this, *folder, **live, found->id, at);
 }
