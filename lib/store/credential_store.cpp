@@ -643,8 +643,9 @@ Result<std::string> CredentialStore::install(const CredentialFiles& files, std::
   const fs::path dir = m_options->dir;
   auto folder = Folder::open(dir, MissingFolders::refuse);
   if (!folder) return fail(folder.error());
-  auto was_live = live_id(*folder);
-  if (!was_live) return fail(was_live.error());
+  // For the history only: a `..data` that is not ours yet must not stop the install.
+  auto live_before = live_id(*folder);
+  const std::optional<std::string> was_live = live_before ? *live_before : std::nullopt;
   auto counter = next_counter(*folder);
   if (!counter) return fail(counter.error());
   const std::string id = make_version_id(*counter, label);
@@ -676,7 +677,7 @@ Result<std::string> CredentialStore::install(const CredentialFiles& files, std::
   if (pruned && ::fsync(folder->fd()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
   }
-  if (change) record_change(*folder, *was_live, id, *change);
+  if (change) record_change(*folder, was_live, id, *change);
 
   if (auto r = write_copies(files); !r) {
     return fail(r.error().wrap("version " + id + " is live but a copy failed"));

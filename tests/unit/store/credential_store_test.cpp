@@ -361,6 +361,15 @@ TEST_F(CredentialStoreTest, AFolderWithoutHistoryOrWithAGarbledOneKnowsNothing) 
   EXPECT_TRUE(versions[0].live);
 }
 
+TEST_F(CredentialStoreTest, AnInstallWithAChangeReplacesADataEntryThatIsNotALink) {
+  auto store = open_store(options());
+  write_text(m_root / "out" / "..data", "left by something else\n");
+  auto id = store.install(files_for(1), "1", Change{SystemTime{Seconds(10)}});
+  ASSERT_TRUE(id) << id.error().what();
+  expect_live_version(store, 1);
+  EXPECT_EQ((*store.versions())[0].span.from, SystemTime{Seconds(10)});
+}
+
 TEST_F(CredentialStoreTest, OpenRemovesAHistoryWriteACrashInterrupted) {
   auto store = open_store(options());
   install(store, 1);
