@@ -150,7 +150,18 @@ int main(int argc, char** argv) {
   rollback_cmd->add_option("-c,--config", options.config, "Configuration file")
       ->capture_default_str();
   rollback_cmd->add_option("name", options.credential, "Credential name")->required();
+  rollback_cmd->add_option("--to", options.rollback_to,
+                           "Restore this kept version instead: a serial as `history` prints it "
+                           "(any case, leading zeros optional) or a version folder name");
+  rollback_cmd->add_flag("--force", options.force, "With --to: restore an expired version too");
   add_bus(rollback_cmd);
+
+  auto* history_cmd = app.add_subcommand(
+      "history", "List the kept versions of a credential, newest first, from the files");
+  history_cmd->add_option("-c,--config", options.config, "Configuration file")
+      ->capture_default_str();
+  history_cmd->add_option("name", options.credential, "Credential name")->required();
+  history_cmd->add_flag("--json", options.json, "JSON instead of a table");
 
   auto* import_cmd = app.add_subcommand(
       "import", "Install a certificate and key as a complete new version of a credential");
@@ -185,6 +196,7 @@ int main(int argc, char** argv) {
   }
   if (*ca_init_cmd) return cli::ca_init(options, context);
   if (*rollback_cmd) return cli::rollback(options, daemon, context);
+  if (*history_cmd) return cli::history(options, context);
   if (*import_cmd) return cli::import_credential(options, context);
   if (*status_cmd) return cli::status(options, daemon, context);
   if (*rotate_cmd) return cli::rotate(options, daemon, context);

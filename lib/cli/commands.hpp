@@ -50,6 +50,8 @@ struct Options {
   bool polkit_rule = false;  // check: print the polkit rule for the on_rotate units instead
   bool wait = false;
   std::string timeout = "5m";
+  std::string rollback_to;  // rollback --to SERIAL|VERSION
+  bool force = false;       // rollback --to: an expired version too
 };
 
 notify::BusKind bus_of(const Options& options);
@@ -83,8 +85,15 @@ int reload(const control::ControlClient& daemon, Context& context);
 // `rotate [NAME...] [--wait [--timeout D]]`.
 int rotate(const Options& options, const control::ControlClient& daemon, Context& context);
 
-// `rollback NAME`: through the daemon when one answers, otherwise on the files under the lock.
+// `rollback NAME [--to SERIAL|VERSION [--force]]`: through the daemon when one answers,
+// otherwise on the files under the lock. A target that names no kept version, the live one, or
+// (without --force) an expired one is refused with EX_UNAVAILABLE, as a rollback with no older
+// version is.
 int rollback(const Options& options, const control::ControlClient& daemon, Context& context);
+
+// `history NAME [--json]`: the kept versions from the files, newest first: folder, serial (as
+// `openssl x509 -serial` prints it), validity, when it was live, how that ended, issuer.
+int history(const Options& options, Context& context);
 
 // `import NAME --cert F --key F [--chain F]`.
 int import_credential(const Options& options, Context& context);

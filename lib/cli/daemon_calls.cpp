@@ -5,6 +5,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "config/config.hpp"
+#include "engine/history.hpp"
 #include "store/credential_store.hpp"
 #include "util/duration.hpp"
 #include "util/instance_lock.hpp"
@@ -55,6 +56,18 @@ int rotate_and_wait(const Options& options, const control::ControlClient& daemon
   return all_renewed ? 0 : 1;
 }
 
+// `rollback --to` on the files: the version the target names, if it may be restored.
+Result<std::string> rollback_files_to(const store::CredentialStore& store, const Options& options,
+                                      Context& context) {
+  auto history = engine::read_history(store);
+  if (!history) return fail(history.error());
+  const SystemTime now = context.clock.wall_now();
+  auto id = engine::pick_version(*history, options.rollback_to, now,
+                                 options.force ? engine::Expired::allow : engine::Expired::refuse);
+  if (!id) return id;
+  return store.rollback_to(*id, now);
+}
+
 // No daemon answered: roll back on the files, holding the state directory.
 int rollback_files(const Options& options, Context& context) {
   auto config = config::load_config(options.config);
@@ -82,7 +95,8 @@ int rollback_files(const Options& options, Context& context) {
     context.err << "certrotd rollback: " << store.error().what() << "\n";
     return EX_IOERR;
   }
-  auto version = store->rollback();
+  auto version = options.rollback_to.empty() ? store->rollback(context.clock.wall_now())
+                                             : rollback_files_to(*store, options, context);
   if (!version) {
     context.err << "certrotd rollback: " << version.error().what() << "\n";
     return EX_UNAVAILABLE;
@@ -109,7 +123,9 @@ int rotate(const Options& options, const control::ControlClient& daemon, Context
 
 int rollback(const Options& options, const control::ControlClient& daemon, Context& context) {
   // Through the running daemon when there is one, so it never races a rotation of its own.
-  auto version = daemon.rollback(options.credential);
+  auto version = options.rollback_to.empty()
+                     ? daemon.rollback(options.credential)
+                     : daemon.rollback_to(options.credential, options.rollback_to, options.force);
   if (version) {
     context.out << options.credential << ": rolled back to version " << *version << "\n";
     return 0;

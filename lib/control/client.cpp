@@ -115,6 +115,24 @@ Result<std::string> ControlClient::rollback(const std::string& name) const {
   return call_returning_string(m_bus, "Rollback", "s", &name);
 }
 
+Result<std::string> ControlClient::rollback_to(const std::string& name, const std::string& target,
+                                               bool force) const {
+  auto bus = open_bus(m_bus);
+  if (!bus) return fail(bus.error());
+  BusError error;
+  sd_bus_message* reply = nullptr;
+  const int r = sd_bus_call_method(bus->get(), k_control_name, k_control_path, k_control_interface,
+                                   "RollbackTo", error.get(), &reply, "ssb", name.c_str(),
+                                   target.c_str(), static_cast<int>(force));
+  SdBusMessagePtr owned(reply);  // the reply is ours to free
+  if (r < 0) return call_failure(error, r);
+  const char* text = nullptr;
+  if (int rr = sd_bus_message_read(reply, "s", &text); rr < 0) {
+    return fail("unexpected reply from certrotd: " + errno_text(-rr));
+  }
+  return std::string(text);
+}
+
 Result<void> ControlClient::rotate(const std::vector<std::string>& names) const {
   auto bus = open_bus(m_bus);
   if (!bus) return fail(bus.error());

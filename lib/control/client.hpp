@@ -14,6 +14,10 @@
 //                              credential its name, whether it was renewed, and the new serial
 //                              ("serial 1a2b...") or the error
 //     Rollback(s name)   -> s   make the previous version live; returns the version now live
+//     RollbackTo(s name, s target, b force) -> s
+//                              make the kept version `target` names live (a serial as
+//                              `certrotd history` prints it, any case, leading zeros optional,
+//                              or a version folder); an expired one only with `force`
 //   A name the daemon does not know is the error org.certrotd.Error.UnknownCredential.
 //     Reload()           -> ()  re-read the configuration file, as on SIGHUP; a rejected file is
 //                              the error org.certrotd.Error.ReloadRejected with file:line:col
@@ -69,6 +73,8 @@ public:
   virtual Result<std::vector<RotateResult>> rotate_and_wait(
       const std::vector<std::string>& names, std::chrono::milliseconds timeout) const;
   virtual Result<std::string> rollback(const std::string& name) const;
+  virtual Result<std::string> rollback_to(const std::string& name, const std::string& target,
+                                          bool force) const;
 
 private:
   notify::BusKind m_bus;

@@ -97,6 +97,8 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
                               SD_BUS_RESULT("a(sbs)", outcomes), &on_rotate_and_wait, 0),
       SD_BUS_METHOD_WITH_ARGS("Rollback", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", version),
                               &on_rollback, 0),
+      SD_BUS_METHOD_WITH_ARGS("RollbackTo", SD_BUS_ARGS("s", name, "s", target, "b", force),
+                              SD_BUS_RESULT("s", version), &on_rollback_to, 0),
       SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, &on_reload, 0),
       SD_BUS_VTABLE_END,
   };
@@ -205,6 +207,23 @@ int ControlServer::on_rollback(sd_bus_message* m, void* userdata, sd_bus_error*)
   if (int r = sd_bus_message_read(m, "s", &name); r < 0) return reply_bad_arguments(m, r);
   if (const auto unknown = self->first_unknown({name})) return reply_unknown(m, *unknown);
   auto version = self->m_service.rollback(name);
+  if (!version) {
+    return sd_bus_reply_method_errorf(m, k_error_failed, "%s", version.error().what().c_str());
+  }
+  return sd_bus_reply_method_return(m, "s", version->c_str());
+}
+
+int ControlServer::on_rollback_to(sd_bus_message* m, void* userdata, sd_bus_error*) {
+  auto* self = static_cast<ControlServer*>(userdata);
+  const char* name = nullptr;
+  const char* target = nullptr;
+  int force = 0;
+  if (int r = sd_bus_message_read(m, "ssb", &name, &target, &force); r < 0) {
+    return reply_bad_arguments(m, r);
+  }
+  if (const auto unknown = self->first_unknown({name})) return reply_unknown(m, *unknown);
+  auto version = self->m_service.rollback_to(
+      name, target, force ? engine::Expired::allow : engine::Expired::refuse);
   if (!version) {
     return sd_bus_reply_method_errorf(m, k_error_failed, "%s", version.error().what().c_str());
   }

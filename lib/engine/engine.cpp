@@ -766,12 +766,32 @@ void Engine::refresh_live(const std::string& name, Tracked& tracked) {
 }
 
 Result<std::string> Engine::rollback(const std::string& name) {
+  return roll_back(name, [this](const Tracked& tracked) {
+    return tracked.plan->store.rollback(m_deps.clock.wall_now());
+  });
+}
+
+Result<std::string> Engine::rollback_to(const std::string& name, std::string_view target,
+                                        Expired expired) {
+  return roll_back(name, [&](const Tracked& tracked) -> Result<std::string> {
+    const store::CredentialStore& store = tracked.plan->store;
+    auto history = read_history(store);
+    if (!history) return fail(history.error());
+    const SystemTime now = m_deps.clock.wall_now();
+    auto id = pick_version(*history, target, now, expired);
+    if (!id) return id;
+    return store.rollback_to(*id, now);
+  });
+}
+
+Result<std::string> Engine::roll_back(
+    const std::string& name, const std::function<Result<std::string>(const Tracked&)>& restore) {
   auto it = m_tracked.find(name);
   if (it == m_tracked.end()) return fail("no credential named '" + name + "'");
   Tracked& tracked = it->second;
   if (tracked.in_flight) return fail_retryable("a rotation of '" + name + "' is in flight");
   const std::string rolled_away_from = tracked.cert() ? tracked.cert()->serial : "";
-  auto version = tracked.plan->store.rollback();
+  auto version = restore(tracked);
   if (!version) return fail(version.error());
   // Schedule from the restored certificate's own dates, as for any change on disk; the restored
   // version is complete, so there is nothing to adopt.

@@ -9,16 +9,19 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "auth/token_source.hpp"
 #include "config/config.hpp"
 #include "engine/events.hpp"
+#include "engine/history.hpp"
 #include "engine/rotation.hpp"
 #include "http/transport.hpp"
 #include "schedule/policy.hpp"
@@ -189,6 +192,10 @@ public:
   // Refused while a rotation of it is in flight. Its on_rotate actions then run as after a swap:
   // take_due() hands them out at once, as a dependents-only job.
   Result<std::string> rollback(const std::string& name);
+  // The same for the kept version `target` names (a serial or a version folder, see
+  // engine/history.hpp); one whose certificate expired is refused unless `expired` allows it.
+  Result<std::string> rollback_to(const std::string& name, std::string_view target,
+                                  Expired expired);
 
   std::vector<CredentialStatus> status() const;
   // One credential's status, found by name (no pass over the others); nullopt when unknown.
@@ -246,6 +253,9 @@ private:
                       const std::string& what);
   void clear_failure(Tracked& tracked);
   void refresh_live(const std::string& name, Tracked& tracked);
+  // rollback() and rollback_to(): `restore` makes a version live and returns its id.
+  Result<std::string> roll_back(const std::string& name,
+                                const std::function<Result<std::string>(const Tracked&)>& restore);
   void count_failing(Tracked& tracked);
   void warn_if_near_expiry(const std::string& name, const Tracked& tracked);
   schedule::State state_of(const std::string& name, const Tracked& tracked) const;

@@ -306,7 +306,7 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
 
   store::CredentialFiles files{issued->chain.front().to_pem(), x509::to_pem(tail(issued->chain)),
                                std::move(*key_pem), x509::to_pem(anchors)};
-  auto version = plan.store.install(files, info.serial);
+  auto version = plan.store.install(files, info.serial, store::Change{env.clock.wall_now()});
   if (!version) {
     // install() writes the copies last: when they failed, the new version is live all the same,
     // and saying "old credential kept" would be false.
@@ -351,7 +351,8 @@ Result<Installed> install_replacement(const config::CredentialConfig& config,
   store::CredentialFiles files{replacement.chain.front().to_pem(),
                                x509::to_pem(tail(replacement.chain)), std::move(*key_pem),
                                std::move(ca_pem)};
-  auto version = store.install(files, info.serial);
+  auto version = store.install(files, info.serial,
+                               store::Change{now, store::Ending::replaced_by_hand});
   if (!version) {
     if (auto live = after_swap_failure(store, files); live) {
       return Installed{info, std::move(live->first), std::move(live->second)};
@@ -391,7 +392,9 @@ Result<Installed> adopt_replacement(const CredentialPlan& plan, const RotationEn
     if (usable && written_over) {
       // Keep what was written over as a rollback target: restored from its own bundle.pem,
       // installed just below the replacement.
-      if (auto files = live->restored(); files && store.install(*files, "restored")) {
+      if (auto files = live->restored();
+          files &&
+          store.install(*files, "restored", store::Change{now, store::Ending::replaced_by_hand})) {
         if (auto r = store.discard(live_id); !r) return fail(io_error(r.error()));
       }
     }
@@ -409,7 +412,8 @@ Result<Installed> adopt_replacement(const CredentialPlan& plan, const RotationEn
   if (written_over) {
     auto files = live->restored();
     if (!files) return fail(files.error().wrap("cannot restore the version written over"));
-    auto version = store.install(*files, "restored");
+    auto version = store.install(
+        *files, "restored", store::Change{env.clock.wall_now(), store::Ending::replaced_by_hand});
     if (!version) return fail(io_error(version.error()).wrap("cannot restore the credential"));
     restored_id = *version;
     if (auto r = store.discard(live_id); !r) return fail(io_error(r.error()));

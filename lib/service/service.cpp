@@ -133,7 +133,15 @@ Result<void> Service::rotate(const std::vector<std::string>& names) {
 }
 
 Result<std::string> Service::rollback(const std::string& name) {
-  auto version = m_engine->rollback(name);
+  return rolled_back(name, m_engine->rollback(name));
+}
+
+Result<std::string> Service::rollback_to(const std::string& name, std::string_view target,
+                                         engine::Expired expired) {
+  return rolled_back(name, m_engine->rollback_to(name, target, expired));
+}
+
+Result<std::string> Service::rolled_back(const std::string& name, Result<std::string> version) {
   if (!version) return version;
   if (auto it = m_watches.find(name); it != m_watches.end()) rewatch_data(it->first, it->second);
   pump();

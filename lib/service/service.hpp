@@ -58,6 +58,9 @@ public:
   Result<void> rotate(const std::vector<std::string>& names);
   // Make the previous version of a credential live again; returns the version now live.
   Result<std::string> rollback(const std::string& name);
+  // Engine::rollback_to, then as rollback().
+  Result<std::string> rollback_to(const std::string& name, std::string_view target,
+                                  engine::Expired expired);
   // Swap in a new configuration; on error the old one stays.
   Result<void> reload(const config::Config& config);
   // Re-reads the configuration file and swaps it in (SIGHUP, `certrotd reload`). A file that
@@ -80,6 +83,8 @@ public:
   }
 
 private:
+  // After a rollback made `version` live: watch it, hand out the dependents job, tell.
+  Result<std::string> rolled_back(const std::string& name, Result<std::string> version);
   // The folder itself is the engine's to know (engine::Engine::output_dir); 10,000 of these live as
   // long as the daemon.
   struct Watch {

@@ -14,7 +14,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <initializer_list>
+#include <map>
 #include <memory>
+#include <sstream>
 #include <system_error>
 
 #include "util/fd.hpp"
@@ -27,6 +29,9 @@ namespace {
 constexpr std::string_view k_data_link = "..data";
 constexpr std::string_view k_data_temp_prefix = "..data.tmp";
 constexpr std::string_view k_version_prefix = "..v-";
+// One line per kept version: "<id> <from> <until> <ending>", times in seconds since the epoch,
+// "-" for what is not known. Written whole with AtomicFile, so readers see one complete file.
+constexpr std::string_view k_history_file = "..history";
 // Everything an unfinished write leaves behind starts with this: version directories being
 // written, versions being pruned, stable links being replaced. recover() deletes them all.
 constexpr std::string_view k_temp_prefix = "..tmp-";
@@ -429,6 +434,81 @@ Result<void> write_version(const Folder& folder, const std::string& id,
   return {};
 }
 
+// The history's words for an ending: one token each, so a line splits on blanks.
+constexpr std::array<std::pair<Ending, std::string_view>, 3> k_ending_tokens = {{
+    {Ending::rotated, "rotated"},
+    {Ending::rolled_back, "rolled-back"},
+    {Ending::replaced_by_hand, "replaced-by-hand"},
+}};
+
+std::string time_token(const std::optional<SystemTime>& t) {
+  if (!t) return "-";
+  return std::to_string(std::chrono::duration_cast<Seconds>(t->time_since_epoch()).count());
+}
+
+std::optional<SystemTime> parse_time_token(const std::string& token) {
+  long long seconds = 0;
+  const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), seconds);
+  if (ec != std::errc() || ptr != token.data() + token.size()) return std::nullopt;
+  return SystemTime(Seconds(seconds));
+}
+
+using History = std::map<std::string, LiveSpan, std::less<>>;
+
+// Lines that do not parse are skipped: the history only informs, it never decides.
+History parse_history(const std::string& text) {
+  History out;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string id, from, until, ended;
+    if (!(fields >> id >> from >> until >> ended)) continue;
+    LiveSpan span{parse_time_token(from), parse_time_token(until), std::nullopt};
+    for (const auto& [ending, token] : k_ending_tokens) {
+      if (ended == token) span.ended = ending;
+    }
+    out[id] = span;
+  }
+  return out;
+}
+
+History read_history(const Folder& folder) {
+  auto text = read_all(folder.fd(), std::string(k_history_file), folder.shown(k_history_file));
+  return text ? parse_history(*text) : History{};
+}
+
+// Records that `now_live` became live (and `was_live`, if any, ended as `change` says), keeping
+// lines only for versions still on disk. Best effort: the history informs `certrotd history`,
+// and a full disk must not turn a completed swap into a failure; the next change rewrites it.
+void record_change(const Folder& folder, const std::optional<std::string>& was_live,
+                   const std::string& now_live, const Change& change) {
+  History history = read_history(folder);
+  if (was_live && *was_live != now_live) {
+    LiveSpan& old = history[*was_live];
+    old.until = change.at;
+    old.ended = change.ends_previous;
+  }
+  history[now_live] = LiveSpan{change.at, std::nullopt, std::nullopt};
+  auto kept = list_versions(folder);
+  if (!kept) return;
+  std::string text;
+  for (const Version& v : *kept) {
+    const auto it = history.find(v.id);
+    if (it == history.end()) continue;
+    const LiveSpan& span = it->second;
+    std::string ended = "-";
+    for (const auto& [ending, token] : k_ending_tokens) {
+      if (span.ended == ending) ended = token;
+    }
+    text += v.id + " " + time_token(span.from) + " " + time_token(span.until) + " " + ended + "\n";
+  }
+  auto file = AtomicFile::create_in(folder.fd(), std::string(k_history_file),
+                                    folder.shown(k_history_file), 0644);
+  if (!file || !file->write(text)) return;
+  (void)file->commit();
+}
+
 Result<void> recover(const Folder& folder, const StoreOptions& options) {
   auto listing = list_folder(folder);
   if (!listing) return fail(listing.error());
@@ -459,6 +539,10 @@ Result<void> recover(const Folder& folder, const StoreOptions& options) {
   }
   if (changed && ::fsync(folder.fd()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), folder.path().string());
+  }
+  // A history write that a crash interrupted.
+  if (auto r = remove_temp_files(folder.fd(), k_history_file, folder.path()); !r) {
+    return fail(r.error());
   }
   return remove_copy_leftovers(options);
 }
@@ -498,6 +582,15 @@ std::string_view file_name(Content content) {
 }
 
 bool is_secret(Content content) { return content == Content::key || content == Content::bundle; }
+
+std::string_view to_string(Ending ending) {
+  switch (ending) {
+    case Ending::rotated: return "rotated";
+    case Ending::rolled_back: return "rolled back";
+    case Ending::replaced_by_hand: return "replaced by hand";
+  }
+  return "unknown";
+}
 
 std::string CredentialFiles::fullchain() const { return join_pem({cert, chain}); }
 
@@ -545,11 +638,14 @@ CredentialStore CredentialStore::reopen(std::shared_ptr<const StoreOptions> opti
   return CredentialStore(std::move(options));
 }
 
-Result<std::string> CredentialStore::install(const CredentialFiles& files,
-                                             std::string_view label) const {
+Result<std::string> CredentialStore::install(const CredentialFiles& files, std::string_view label,
+                                             std::optional<Change> change) const {
   const fs::path dir = m_options->dir;
   auto folder = Folder::open(dir, MissingFolders::refuse);
   if (!folder) return fail(folder.error());
+  // For the history only: a `..data` that is not ours yet must not stop the install.
+  auto live_before = live_id(*folder);
+  const std::optional<std::string> was_live = live_before ? *live_before : std::nullopt;
   auto counter = next_counter(*folder);
   if (!counter) return fail(counter.error());
   const std::string id = make_version_id(*counter, label);
@@ -581,6 +677,7 @@ Result<std::string> CredentialStore::install(const CredentialFiles& files,
   if (pruned && ::fsync(folder->fd()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
   }
+  if (change) record_change(*folder, was_live, id, *change);
 
   if (auto r = write_copies(files); !r) {
     return fail(r.error().wrap("version " + id + " is live but a copy failed"));
@@ -642,7 +739,32 @@ Result<std::optional<CredentialFiles>> CredentialStore::load_current() const {
   }
 }
 
-Result<std::string> CredentialStore::rollback() const {
+namespace {
+
+// Points `..data` at the complete version `id`, records it, and refreshes the copies.
+Result<std::string> make_live(const CredentialStore& store, const Folder& folder,
+                              const std::string& was_live, const std::string& id,
+                              std::optional<SystemTime> at) {
+  const fs::path& dir = folder.path();
+  if (auto r = point_data_at(folder, id); !r) return fail(r.error());
+  if (auto r = ensure_stable_links(folder, ForeignEntries::replace); !r) return fail(r.error());
+  if (::fsync(folder.fd()) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
+  }
+  if (at) record_change(folder, was_live, id, Change{*at, Ending::rolled_back});
+
+  auto files = store.load_current();
+  if (!files) return fail(files.error());
+  if (!*files) return fail("..data vanished during rollback", dir.string());
+  if (auto r = store.write_copies(**files); !r) {
+    return fail(r.error().wrap("rolled back to " + id + " but a copy failed"));
+  }
+  return id;
+}
+
+}  // namespace
+
+Result<std::string> CredentialStore::rollback(std::optional<SystemTime> at) const {
   const fs::path dir = m_options->dir;
   auto folder = Folder::open(dir, MissingFolders::refuse);
   if (!folder) return fail(folder.error());
@@ -658,20 +780,49 @@ Result<std::string> CredentialStore::rollback() const {
     if (v.counter < *live_counter) previous = &v;
   }
   if (!previous) return fail("no older version to roll back to", dir.string());
-  const std::string id = previous->id;
-  if (auto r = point_data_at(*folder, id); !r) return fail(r.error());
-  if (auto r = ensure_stable_links(*folder, ForeignEntries::replace); !r) return fail(r.error());
-  if (::fsync(folder->fd()) != 0) {
-    return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
-  }
+  return make_live(*this, *folder, **live, previous->id, at);
+}
 
-  auto files = load_current();
-  if (!files) return fail(files.error());
-  if (!*files) return fail("..data vanished during rollback", dir.string());
-  if (auto r = write_copies(**files); !r) {
-    return fail(r.error().wrap("rolled back to " + id + " but a copy failed"));
+Result<std::string> CredentialStore::rollback_to(std::string_view id,
+                                                 std::optional<SystemTime> at) const {
+  const fs::path dir = m_options->dir;
+  auto folder = Folder::open(dir, MissingFolders::refuse);
+  if (!folder) return fail(folder.error());
+  auto live = live_id(*folder);
+  if (!live) return fail(live.error());
+  if (!*live) return fail("nothing is installed yet", dir.string());
+  if (**live == id) return fail("version " + std::string(id) + " is live already", dir.string());
+  auto all = list_versions(*folder);
+  if (!all) return fail(all.error());
+  const auto found = std::find_if(all->begin(), all->end(),
+                                  [&](const Version& v) { return v.id == id; });
+  if (found == all->end()) return fail("no kept version " + std::string(id), dir.string());
+  return make_live(*this, *folder, **live, found->id, at);
+}
+
+Result<CredentialFiles> CredentialStore::load_version(std::string_view id) const {
+  auto folder = Folder::open(m_options->dir, MissingFolders::refuse);
+  if (!folder) return fail(folder.error());
+  const std::string version = version_name(id);
+  const fs::path shown = folder->shown(version);
+  if (id.find('/') != std::string_view::npos) return fail("not a version id", shown.string());
+  Fd dir_fd(
+      ::openat(folder->fd(), version.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir_fd) return fail("cannot open version: " + errno_text(errno), shown.string());
+  CredentialFiles files;
+  const std::array<std::pair<Content, std::string*>, 4> wanted = {{
+      {Content::cert, &files.cert},
+      {Content::chain, &files.chain},
+      {Content::key, &files.key},
+      {Content::ca, &files.ca},
+  }};
+  for (const auto& [content, out] : wanted) {
+    const std::string name(file_name(content));
+    auto text = read_all(dir_fd.get(), name, shown / name);
+    if (!text) return fail(text.error());
+    *out = std::move(*text);
   }
-  return id;
+  return files;
 }
 
 Result<std::vector<VersionInfo>> CredentialStore::versions() const {
@@ -681,10 +832,12 @@ Result<std::vector<VersionInfo>> CredentialStore::versions() const {
   if (!live) return fail(live.error());
   auto all = list_versions(*folder);
   if (!all) return fail(all.error());
+  const History history = read_history(*folder);
   std::vector<VersionInfo> out;
   out.reserve(all->size());
   for (const Version& v : *all) {
-    out.push_back({v.id, *live && **live == v.id});
+    const auto it = history.find(v.id);
+    out.push_back({v.id, *live && **live == v.id, it == history.end() ? LiveSpan{} : it->second});
   }
   return out;
 }

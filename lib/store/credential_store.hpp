@@ -6,6 +6,7 @@
 //   <dir>/..v-<version>/{cert,chain,fullchain,key,bundle,ca}.pem
 //   <dir>/cert.pem             -> ..data/cert.pem        (created once; never changes)
 //   ... likewise chain.pem, fullchain.pem, key.pem, bundle.pem, ca.pem
+//   <dir>/..history            when each version was live and how that ended (one line each)
 //
 // A swap writes a complete version directory under a temporary name, fsyncs its files and
 // itself, renames it to its final name, then points `..data` at it by renaming a fresh symlink
@@ -34,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "util/clock.hpp"
 #include "util/files.hpp"
 #include "util/result.hpp"
 
@@ -83,9 +85,29 @@ struct StoreOptions {
   std::vector<CopySpec> copies;
 };
 
+// How a version stopped being live, for `certrotd history`.
+enum class Ending { rotated, rolled_back, replaced_by_hand };
+std::string_view to_string(Ending ending);  // "rotated", "rolled back", "replaced by hand"
+
+// When a version was last live and how that ended, from `<dir>/..history`. Versions older than
+// that file (or written by a call that gave no time) know nothing: every field empty.
+struct LiveSpan {
+  std::optional<SystemTime> from;
+  std::optional<SystemTime> until;
+  std::optional<Ending> ended;
+};
+
+// A change of the live version, as the history records it: when it happened, and how the
+// version live until then ends.
+struct Change {
+  SystemTime at;
+  Ending ends_previous = Ending::rotated;
+};
+
 struct VersionInfo {
   std::string id;  // directory name without the "..v-" prefix; sorts by creation time
   bool live = false;
+  LiveSpan span;
 };
 
 // Whether `dir` can be used as an output folder without changing anything: it exists and is
@@ -106,18 +128,29 @@ public:
 
   // Writes a new complete version and makes it live; prunes history to `keep_versions`, never
   // removing the live version. `label` (e.g. the serial) becomes part of the version id.
-  // Then refreshes the copies. Returns the new version id.
+  // Then refreshes the copies. Returns the new version id. With a `change`, the history records
+  // it (the new version live from `change.at`, the old one ended then as it says).
   // (const: a store names its folder; what it writes there does not change the store itself)
-  Result<std::string> install(const CredentialFiles& files, std::string_view label) const;
+  Result<std::string> install(const CredentialFiles& files, std::string_view label,
+                              std::optional<Change> change = std::nullopt) const;
 
   // The live version's files, or nullopt before the first install.
   Result<std::optional<CredentialFiles>> load_current() const;
 
   // Re-points `..data` to the newest version older than the live one and refreshes the copies.
   // Error if there is none. Returns the version id now live.
-  Result<std::string> rollback() const;
+  // With a time, the history records it (the version rolled away from ends as `rolled back`).
+  Result<std::string> rollback(std::optional<SystemTime> at = std::nullopt) const;
 
-  // All complete versions, oldest first.
+  // Re-points `..data` to the complete version `id` (any kept one, older or newer than the live
+  // one) and refreshes the copies. Error if there is no such version or it is already live.
+  Result<std::string> rollback_to(std::string_view id,
+                                  std::optional<SystemTime> at = std::nullopt) const;
+
+  // The files of the kept version `id`, live or not.
+  Result<CredentialFiles> load_version(std::string_view id) const;
+
+  // All complete versions, oldest first, with what the history knows of each.
   Result<std::vector<VersionInfo>> versions() const;
 
   // Removes one version that is not live, e.g. one whose files were written over by hand and

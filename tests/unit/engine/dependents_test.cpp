@@ -155,6 +155,31 @@ TEST_F(DependentsTest, ARollbackTellsTheDependentsAboutTheRestoredCertificate) {
   EXPECT_EQ(run_due(*hooked), 0) << "and then waits for the restored certificate's renewal";
 }
 
+TEST_F(DependentsTest, ARollbackToASerialTellsTheDependentsAndRefusesAnExpiredOneUnlessAllowed) {
+  ASSERT_NO_FATAL_FAILURE(issue_and_rotate_with_serial_hook());
+  ASSERT_TRUE(hooked->request_rotation({"web"}));
+  ASSERT_EQ(run_due(*hooked), 1);
+  const std::string third = live_serial();
+  // Upper case with a leading zero names the first certificate still.
+  auto rolled = hooked->rollback_to("web", "0" + display_serial(first), Expired::refuse);
+  ASSERT_TRUE(rolled) << rolled.error().what();
+  EXPECT_EQ(live_serial(), first);
+  ASSERT_EQ(run_due(*hooked), 1) << "the dependents are told at once";
+  EXPECT_EQ(events.of(EventKind::dependent_reloaded).size(), 4u);
+  const std::string log = *read_file(hook_log);
+  EXPECT_EQ(log.substr(log.rfind('\n', log.size() - 2) + 1), third + ">" + first + "\n");
+
+  EXPECT_FALSE(hooked->rollback_to("web", "ffff", Expired::refuse)) << "no such serial";
+  clock.advance(std::chrono::hours(24 * 800));  // every kept certificate has expired
+  auto refused = hooked->rollback_to("web", second, Expired::refuse);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().what().find("--force restores it anyway"), std::string::npos)
+      << refused.error().what();
+  EXPECT_EQ(live_serial(), first);
+  ASSERT_TRUE(hooked->rollback_to("web", second, Expired::allow));
+  EXPECT_EQ(live_serial(), second);
+}
+
 TEST_F(DependentsTest, WithoutARunnerNoActionRuns) {
   auto engine = Engine::create(load("      - exec: { command: [/bin/false] }\n"),
                                {clock, random, events});

@@ -277,6 +277,107 @@ TEST_F(CredentialStoreTest, RollbackRepointsToThePreviousVersionAndRefreshesCopi
   EXPECT_EQ(live_id(store), first);
 }
 
+TEST_F(CredentialStoreTest, RollbackToRestoresAnyKeptVersionOlderOrNewer) {
+  StoreOptions o = options();
+  o.keep_versions = 4;
+  o.copies.push_back(CopySpec{m_root / "copies" / "site.crt", Content::fullchain, {}, {}});
+  auto store = open_store(o);
+  const std::string v1 = install(store, 1);
+  const std::string v2 = install(store, 2);
+  const std::string v3 = install(store, 3);
+  auto rolled = store.rollback_to(v1);
+  ASSERT_TRUE(rolled) << rolled.error().what();
+  EXPECT_EQ(*rolled, v1);
+  expect_live_version(store, 1);
+  EXPECT_EQ(read_text(m_root / "copies" / "site.crt"), files_for(1).fullchain());
+  ASSERT_TRUE(store.rollback_to(v3)) << "forward again, to a newer kept version";
+  expect_live_version(store, 3);
+  EXPECT_FALSE(store.rollback_to(v3)) << "the live one is live already";
+  EXPECT_FALSE(store.rollback_to("0000000099-nope"));
+  EXPECT_FALSE(store.rollback_to("../elsewhere"));
+  expect_live_version(store, 3);
+  EXPECT_EQ(version_ids(store), (std::vector<std::string>{v1, v2, v3}));
+}
+
+TEST_F(CredentialStoreTest, PruningAfterRollbackToTheOldestNeverRemovesTheLiveOne) {
+  StoreOptions o = options();
+  o.keep_versions = 2;
+  auto store = open_store(o);
+  const std::string v1 = install(store, 1);
+  const std::string v2 = install(store, 2);
+  ASSERT_TRUE(store.rollback_to(v1));
+  // The live version is the oldest one now: neither opening the folder again (crash recovery)
+  // nor listing it removes it.
+  auto reopened = open_store(o);
+  EXPECT_EQ(version_ids(reopened), (std::vector<std::string>{v1, v2}));
+  expect_live_version(reopened, 1);
+  // An install makes its own version live and prunes down to `keep`: the old live one goes
+  // only once it is no longer live, the new live one stays.
+  const std::string v3 = install(reopened, 3);
+  expect_live_version(reopened, 3);
+  EXPECT_EQ(version_ids(reopened), (std::vector<std::string>{v2, v3}));
+  ASSERT_TRUE(reopened.rollback_to(v2));
+  o.keep_versions = 1;
+  auto keep_one = open_store(o);
+  const std::string v4 = install(keep_one, 4);
+  EXPECT_EQ(version_ids(keep_one), std::vector<std::string>{v4});
+  expect_live_version(keep_one, 4);
+}
+
+TEST_F(CredentialStoreTest, TheHistoryRecordsEachChangeAndSurvivesAReopen) {
+  StoreOptions o = options();
+  auto store = open_store(o);
+  const SystemTime t1{Seconds(1000)}, t2{Seconds(2000)}, t3{Seconds(3000)};
+  const std::string v1 = *store.install(files_for(1), "1", Change{t1});
+  const std::string v2 = *store.install(files_for(2), "2", Change{t2, Ending::replaced_by_hand});
+  ASSERT_TRUE(store.rollback(t3));
+  auto reopened = open_store(o);
+  const auto versions = *reopened.versions();
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_EQ(versions[0].id, v1);
+  EXPECT_EQ(versions[0].span.from, t3) << "live again since the rollback";
+  EXPECT_FALSE(versions[0].span.until);
+  EXPECT_FALSE(versions[0].span.ended);
+  EXPECT_EQ(versions[1].id, v2);
+  EXPECT_EQ(versions[1].span.from, t2);
+  EXPECT_EQ(versions[1].span.until, t3);
+  EXPECT_EQ(versions[1].span.ended, Ending::rolled_back);
+  EXPECT_EQ(read_text(m_root / "out" / "..history"),
+            v1 + " 3000 - -\n" + v2 + " 2000 3000 rolled-back\n");
+  // A version replaced by hand says so.
+  const std::string v3 = *reopened.install(files_for(3), "3", Change{t3, Ending::replaced_by_hand});
+  EXPECT_EQ((*reopened.versions())[0].span.ended, Ending::replaced_by_hand);
+  EXPECT_EQ((*reopened.versions())[2].id, v3);
+}
+
+TEST_F(CredentialStoreTest, AFolderWithoutHistoryOrWithAGarbledOneKnowsNothing) {
+  auto store = open_store(options());
+  const std::string v1 = install(store, 1);
+  EXPECT_FALSE((*store.versions())[0].span.from);
+  write_text(m_root / "out" / "..history", "garbage\n" + v1 + " x y z\n");
+  const auto versions = *store.versions();
+  EXPECT_FALSE(versions[0].span.from);
+  EXPECT_FALSE(versions[0].span.ended);
+  EXPECT_TRUE(versions[0].live);
+}
+
+TEST_F(CredentialStoreTest, AnInstallWithAChangeReplacesADataEntryThatIsNotALink) {
+  auto store = open_store(options());
+  write_text(m_root / "out" / "..data", "left by something else\n");
+  auto id = store.install(files_for(1), "1", Change{SystemTime{Seconds(10)}});
+  ASSERT_TRUE(id) << id.error().what();
+  expect_live_version(store, 1);
+  EXPECT_EQ((*store.versions())[0].span.from, SystemTime{Seconds(10)});
+}
+
+TEST_F(CredentialStoreTest, OpenRemovesAHistoryWriteACrashInterrupted) {
+  auto store = open_store(options());
+  install(store, 1);
+  write_text(m_root / "out" / ".certrotd-tmp...history.Ab12Cd", "half");
+  auto reopened = open_store(options());
+  EXPECT_FALSE(fs::exists(m_root / "out" / ".certrotd-tmp...history.Ab12Cd"));
+}
+
 TEST_F(CredentialStoreTest, RollbackFailsWhenNothingIsInstalled) {
   auto store = open_store(options());
   auto rolled = store.rollback();
