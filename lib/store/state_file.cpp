@@ -198,6 +198,13 @@ Result<CredentialState> state_from_json(const json& doc) {
     state.*flag = it->get<bool>();
   }
   if (auto r = issuer_fields_from_json(doc, state); !r) return fail(r.error());
+  if (const auto it = doc.find("key_renewals"); it != doc.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 0 ||
+        it->get<std::int64_t>() > std::numeric_limits<int>::max()) {
+      return fail("key_renewals must be a non-negative integer");
+    }
+    state.key_renewals = it->get<int>();
+  }
   return state;
 }
 
@@ -224,6 +231,7 @@ json state_to_json(const CredentialState& state) {
                             {"not_after", format_rfc3339(c.not_after, Fraction::when_nonzero)}};
   }
   issuer_fields_to_json(state, doc);
+  if (state.key_renewals > 0) doc["key_renewals"] = state.key_renewals;
   return doc;
 }
 
