@@ -120,7 +120,8 @@ void read_key(const Field& field, const Reader& reader, Tunables& t) {
     }
     return;
   }
-  if (auto spec = read_key_spec(*fields, reader)) t.key = Setting<x509::KeySpec>{*spec, field.value_mark};
+  if (auto spec = read_key_spec(*fields, reader))
+    t.key = Setting<x509::KeySpec>{*spec, field.value_mark};
 }
 
 // A percentage strictly between 0% and 100% (or below `max` when given).

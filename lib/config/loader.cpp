@@ -260,8 +260,8 @@ void Loader::check_credential(const PendingCredential& credential) {
         // The issuer sends a new key with every certificate: there is no CSR to sign with the
         // old one, and silently handing out a new key would break every partner that pins it.
         m_problems.add(credential.key_reuse->mark,
-                       "credential " + in_quotes(config.name) + " asks to reuse its key, but issuer " +
-                           in_quotes(config.issuer) +
+                       "credential " + in_quotes(config.name) +
+                           " asks to reuse its key, but issuer " + in_quotes(config.issuer) +
                            " generates the keys itself and sends a new one with every certificate",
                        "remove reuse: true, or name an issuer that signs a CSR (for type: http, "
                        "request: { server_generated_key: false })");

@@ -601,8 +601,9 @@ void Engine::complete_rotation(const JobResult& done, Tracked& tracked) {
     // Saturates rather than wraps: a key renewed hourly for 245,000 years.
     const int renewals = tracked.persisted.key_renewals;
     tracked.persisted.key_renewals =
-        installed.key_reused ? (renewals < std::numeric_limits<int>::max() ? renewals + 1 : renewals)
-                             : 0;
+        installed.key_reused
+            ? (renewals < std::numeric_limits<int>::max() ? renewals + 1 : renewals)
+            : 0;
     tracked.persisted.renewal_window.reset();
     if (const auto& window = done.issuer.window) {
       tracked.persisted.renewal_window = store::RenewalWindow{window->start, window->end};

@@ -196,21 +196,24 @@ struct KeyChoice {
   bool reused = false;
 };
 
-Result<KeyChoice> choose_key(const CredentialPlan& plan, const std::optional<x509::PrivateKey>& live,
-                             const RotationEnv& env) {
+Result<KeyChoice> choose_key(const CredentialPlan& plan,
+                             const std::optional<x509::PrivateKey>& live, const RotationEnv& env) {
   const config::CredentialConfig& config = plan.config;
   if (config.key_reuse && live && live->spec() == config.key) return KeyChoice{*live, true};
   auto generated = x509::generate_key(config.key);
   if (!generated) return fail(generated.error().wrap("cannot generate key"));
   if (config.key_reuse) {
     const std::string why = live ? "the live key is " + x509::to_string(live->spec()) +
-                                       ", the configuration asks for " +
-                                       x509::to_string(config.key)
+                                       ", the configuration asks for " + x509::to_string(config.key)
                                  : std::string("there is no usable live key");
-    env.events.emit(Event{EventKind::key_generated, Severity::info, config.name, config.issuer,
-                          {}, std::nullopt,
-                          "key.reuse is set but " + why + ": a new " +
-                              x509::to_string(config.key) + " key was generated"});
+    env.events.emit(Event{EventKind::key_generated,
+                          Severity::info,
+                          config.name,
+                          config.issuer,
+                          {},
+                          std::nullopt,
+                          "key.reuse is set but " + why + ": a new " + x509::to_string(config.key) +
+                              " key was generated"});
   }
   return KeyChoice{std::move(*generated), false};
 }

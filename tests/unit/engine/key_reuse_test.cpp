@@ -51,14 +51,13 @@ protected:
 
   // One credential "a" with the `key:` and other lines given.
   config::Config load(const std::string& key, const std::string& extra = "") const {
-    const std::string text = "state_dir: " + (dir / "state").string() +
-                             "\nissuers:\n  ca:\n    type: local\n    ca_cert: " +
-                             (dir / "ca/ca.pem").string() +
-                             "\n    ca_key: " + (dir / "ca/ca.key").string() +
-                             "\n    lifetime: 1h\ncredentials:\n  a:\n    issuer: ca\n"
-                             "    sans: [\"DNS:a.example\"]\n    output: { dir: " +
-                             (dir / "live/a").string() + " }\n" +
-                             (key.empty() ? "" : "    key: " + key + "\n") + extra;
+    const std::string text =
+        "state_dir: " + (dir / "state").string() +
+        "\nissuers:\n  ca:\n    type: local\n    ca_cert: " + (dir / "ca/ca.pem").string() +
+        "\n    ca_key: " + (dir / "ca/ca.key").string() +
+        "\n    lifetime: 1h\ncredentials:\n  a:\n    issuer: ca\n"
+        "    sans: [\"DNS:a.example\"]\n    output: { dir: " +
+        (dir / "live/a").string() + " }\n" + (key.empty() ? "" : "    key: " + key + "\n") + extra;
     auto config = config::parse_config(text, "test.yaml", dir.path());
     EXPECT_TRUE(config.has_value()) << (config ? "" : config.error().what());
     return *config;
