@@ -96,6 +96,8 @@ private:
   std::optional<IssuerConfig> read_issuer(const Field& entry, const Reader& reader) const;
   void read_metrics(const Field& field, const Reader& reader);
   void read_credentials(const Field& field, const Reader& reader);
+  // `key: { reuse: true }` with an issuer that makes the keys itself is refused.
+  void check_key_reuse(const PendingCredential& credential, const issuer::IssuerOptions& issuer);
   void check_credential(const PendingCredential& credential);
 
   Problems& m_problems;
