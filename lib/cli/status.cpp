@@ -47,6 +47,13 @@ void print_status_table(const nlohmann::json& status, SystemTime now, Scheduling
       out << "    last error: " << s["last_error"].get<std::string>() << "\n";
     }
     if (s.contains("warning")) out << "    warning: " << s["warning"].get<std::string>() << "\n";
+    // Only for `key: { reuse: true }`, so other credentials' lines read as before. An older
+    // daemon's answer lacks the fields.
+    if (s.value("key_reuse", false)) {
+      const int renewals = s.value("key_renewals", 0);
+      out << "    key: reused, renewed " << renewals << (renewals == 1 ? " time" : " times")
+          << " since it was generated\n";
+    }
     for (const auto& d : s["dependents"]) {
       out << "    " << padded(d["ok"].get<bool>() ? "ok" : "FAILED", 6) << ' '
           << d["action"].get<std::string>() << ": " << d["detail"].get<std::string>() << "\n";

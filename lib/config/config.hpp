@@ -42,6 +42,9 @@ struct CredentialConfig {
   std::string issuer;                // a key of Config::issuers
   x509::CertificateRequest request;  // subject, sans, usage
   x509::KeySpec key;
+  // `key: { reuse: true }`: renew for the live key while it is of the `key` type (partners that
+  // pin the public key); false: a new key per rotation.
+  bool key_reuse = false;
   schedule::RenewPolicy policy;
   std::optional<Millis> lifetime;  // asked of the issuer; the issuer's limit may win
   store::StoreOptions output;      // dir, owner/group, mode, copies, keep

@@ -14,6 +14,9 @@ namespace {
 
 constexpr std::string_view k_key_example =
     "key: { type: ec, curve: P-256 }, key: { type: rsa, bits: 3072 } or key: { type: ed25519 }";
+constexpr std::string_view k_key_fields_example =
+    "key: { type: ec, curve: P-256 }, key: { type: rsa, bits: 3072, reuse: true } or "
+    "key: { reuse: true }";
 
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
@@ -23,19 +26,22 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
   return match.empty() ? std::string() : "did you mean '" + match + "'? ";
 }
 
-std::optional<x509::KeySpec> read_key(const Field& field, const Reader& reader) {
-  auto fields = reader.fields(*field.value, field.value_mark, "key", {"type", "curve", "bits"},
-                              k_key_example);
-  if (!fields) return std::nullopt;
-  const Field* type = fields->get("type");
-  if (!type) {
-    reader.add(fields->mark(), "key has no type", "write " + std::string(k_key_example));
-    return std::nullopt;
+std::optional<bool> read_bool(const Field& field, const Reader& reader) {
+  const auto s = reader.string(field);
+  if (s && (*s == "true" || *s == "false")) return *s == "true";
+  if (s) {
+    reader.add(field.value_mark, field.key + " must be true or false",
+               "write " + field.key + ": true");
   }
+  return std::nullopt;
+}
+
+std::optional<x509::KeySpec> read_key_spec(const Fields& fields, const Reader& reader) {
+  const Field* type = fields.get("type");
   const auto type_name = reader.string(*type);
   if (!type_name) return std::nullopt;
-  const Field* curve = fields->get("curve");
-  const Field* bits = fields->get("bits");
+  const Field* curve = fields.get("curve");
+  const Field* bits = fields.get("bits");
   x509::KeySpec spec;
   if (*type_name == "ec") {
     spec.type = x509::KeyType::ec;
@@ -97,6 +103,27 @@ std::optional<x509::KeySpec> read_key(const Field& field, const Reader& reader) 
   return spec;
 }
 
+// `key:`: the type (type, curve, bits) and `reuse`, each its own setting.
+void read_key(const Field& field, const Reader& reader, Tunables& t) {
+  auto fields = reader.fields(*field.value, field.value_mark, "key",
+                              {"type", "curve", "bits", "reuse"}, k_key_fields_example);
+  if (!fields) return;
+  const Field* reuse = fields->get("reuse");
+  if (reuse) {
+    if (const auto value = read_bool(*reuse, reader)) {
+      t.key_reuse = Setting<bool>{*value, reuse->value_mark};
+    }
+  }
+  if (!fields->get("type")) {
+    if (!reuse || fields->get("curve") || fields->get("bits")) {
+      reader.add(fields->mark(), "key has no type", "write " + std::string(k_key_example));
+    }
+    return;
+  }
+  if (auto spec = read_key_spec(*fields, reader))
+    t.key = Setting<x509::KeySpec>{*spec, field.value_mark};
+}
+
 // A percentage strictly between 0% and 100% (or below `max` when given).
 std::optional<double> read_fraction(const Field& field, const Reader& reader, double max,
                                     bool allow_zero, std::string_view example) {
@@ -127,7 +154,7 @@ std::vector<std::string> tunable_keys() {
 
 Tunables read_tunables(const Fields& fields, const Reader& reader) {
   Tunables t;
-  if (const Field* f = fields.get("key")) set(t.key, read_key(*f, reader), *f);
+  if (const Field* f = fields.get("key")) read_key(*f, reader, t);
   if (const Field* f = fields.get("renew_at")) {
     set(t.renew_at, read_fraction(*f, reader, 1.0, false, "66%"), *f);
   }
@@ -163,6 +190,7 @@ Tunables read_tunables(const Fields& fields, const Reader& reader) {
 Tunables overlay(const Tunables& base, const Tunables& over) {
   Tunables t = base;
   if (over.key) t.key = over.key;
+  if (over.key_reuse) t.key_reuse = over.key_reuse;
   if (over.renew_at) t.renew_at = over.renew_at;
   if (over.renew_before) t.renew_before = over.renew_before;
   if (over.jitter) t.jitter = over.jitter;
@@ -481,6 +509,8 @@ std::optional<PendingCredential> read_credential(const Field& entry, const Tunab
   const Tunables own = read_tunables(*fields, reader);
   const Tunables t = overlay(defaults, own);
   if (t.key) config.key = t.key->value;
+  if (t.key_reuse) config.key_reuse = t.key_reuse->value;
+  credential.key_reuse = t.key_reuse;
   if (t.renew_at) config.policy.renew_at = t.renew_at->value;
   if (t.renew_before) config.policy.renew_before = t.renew_before->value;
   if (t.jitter) config.policy.jitter = t.jitter->value;

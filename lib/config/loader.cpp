@@ -248,6 +248,20 @@ void Loader::read_credentials(const Field& field, const Reader& reader) {
   }
 }
 
+void Loader::check_key_reuse(const PendingCredential& credential,
+                             const issuer::IssuerOptions& issuer) {
+  if (!credential.key_reuse || !credential.key_reuse->value || !issuer.generates_keys()) return;
+  const CredentialConfig& config = credential.config;
+  // The issuer sends a new key with every certificate: there is no CSR to sign with the old
+  // one, and silently handing out a new key would break every partner that pins it.
+  m_problems.add(credential.key_reuse->mark,
+                 "credential " + in_quotes(config.name) + " asks to reuse its key, but issuer " +
+                     in_quotes(config.issuer) +
+                     " generates the keys itself and sends a new one with every certificate",
+                 "remove reuse: true, or name an issuer that signs a CSR (for type: http, "
+                 "request: { server_generated_key: false })");
+}
+
 void Loader::check_credential(const PendingCredential& credential) {
   const CredentialConfig& config = credential.config;
   std::optional<Millis> issuer_lifetime;
@@ -255,6 +269,7 @@ void Loader::check_credential(const PendingCredential& credential) {
     const auto it = m_config.issuers.find(config.issuer);
     if (it != m_config.issuers.end()) {
       issuer_lifetime = it->second.options->max_lifetime();
+      check_key_reuse(credential, *it->second.options);
     } else if (!m_broken_issuers.contains(config.issuer)) {
       std::vector<std::string> names;
       for (const auto& [name, issuer] : m_config.issuers) names.push_back(name);

@@ -34,6 +34,9 @@ struct Setting {
 // The settings that `defaults:` and each credential can both give; a credential's own value wins.
 struct Tunables {
   std::optional<Setting<x509::KeySpec>> key;
+  // `key: { reuse: true }`: its own setting, so a credential's `key: { reuse: true }` keeps the
+  // type of `defaults:` and a credential's `key: { type: rsa }` keeps the default's reuse.
+  std::optional<Setting<bool>> key_reuse;
   std::optional<Setting<double>> renew_at;
   std::optional<Setting<Millis>> renew_before;
   std::optional<Setting<double>> jitter;
@@ -56,6 +59,7 @@ struct PendingCredential {
   Mark issuer_mark;
   std::optional<Setting<Millis>> renew_before;
   std::optional<Setting<Millis>> lifetime;
+  std::optional<Setting<bool>> key_reuse;
   Mark output_dir_mark;
   std::vector<Mark> copy_marks;  // one per config.output.copies entry
 };
@@ -92,6 +96,8 @@ private:
   std::optional<IssuerConfig> read_issuer(const Field& entry, const Reader& reader) const;
   void read_metrics(const Field& field, const Reader& reader);
   void read_credentials(const Field& field, const Reader& reader);
+  // `key: { reuse: true }` with an issuer that makes the keys itself is refused.
+  void check_key_reuse(const PendingCredential& credential, const issuer::IssuerOptions& issuer);
   void check_credential(const PendingCredential& credential);
 
   Problems& m_problems;

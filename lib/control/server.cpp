@@ -58,6 +58,8 @@ void append_status_json(std::string& out, const CredentialStatus& s) {
   item["last_error"] = s.last_error;
   item["reason"] = s.reason;
   if (!s.warning.empty()) item["warning"] = s.warning;
+  item["key_reuse"] = s.key_reuse;
+  item["key_renewals"] = s.key_renewals;
   item["dir"] = s.dir.string();
   nlohmann::json deps = nlohmann::json::array();
   for (const auto& d : s.dependents) {

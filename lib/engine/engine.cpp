@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <utility>
 
 #include "auth/token_client.hpp"
@@ -597,6 +598,12 @@ void Engine::complete_rotation(const JobResult& done, Tracked& tracked) {
     tracked.persisted.installed_at = now;
     tracked.persisted.live_cert = cache_of(installed.info, live_files_id(tracked.plan->config));
     tracked.persisted.live_cert->installed = true;
+    // Saturates rather than wraps: a key renewed hourly for 245,000 years.
+    const int renewals = tracked.persisted.key_renewals;
+    tracked.persisted.key_renewals =
+        installed.key_reused
+            ? (renewals < std::numeric_limits<int>::max() ? renewals + 1 : renewals)
+            : 0;
     tracked.persisted.renewal_window.reset();
     if (const auto& window = done.issuer.window) {
       tracked.persisted.renewal_window = store::RenewalWindow{window->start, window->end};
@@ -655,6 +662,7 @@ void Engine::complete_adoption(const JobResult& done, Tracked& tracked) {
   // scheduled from its own dates, not from a pending issuance.
   tracked.persisted.renewal_window.reset();
   tracked.persisted.issuer_pending = false;
+  tracked.persisted.key_renewals = 0;  // a key placed by hand: its history is not ours
   if (tracked.persisted.live_cert) tracked.persisted.live_cert->installed = false;
   if (done.result->copy_error) {
     tracked.persisted.copies_missing = true;
@@ -889,7 +897,9 @@ std::optional<CredentialStatus> Engine::status_of(const std::string& name) const
                           t.plan->config.output.dir,
                           t.dependents,
                           t.persisted.last_reason,
-                          {}};
+                          {},
+                          t.plan->config.key_reuse,
+                          t.persisted.key_renewals};
 }
 
 std::vector<CredentialStatus> Engine::inspect(const config::Config& config, const Clock& clock) {
@@ -914,6 +924,8 @@ std::vector<CredentialStatus> Engine::inspect(const config::Config& config, cons
     inputs.needs_attention = persisted.needs_attention;
     status.failures = persisted.failures;
     status.reason = persisted.last_reason;
+    status.key_reuse = credential.key_reuse;
+    status.key_renewals = persisted.key_renewals;
     if (auto usable = store::check_folder_writable(credential.output.dir); !usable) {
       status.warning = "output folder unusable: " + usable.error().what();
     }

@@ -65,6 +65,8 @@ struct CredentialStatus {
   // Something an operator should know that does not stop the credential (`check`: the output
   // folder cannot be created or written).
   std::string warning;
+  bool key_reuse = false;  // `key: { reuse: true }`
+  int key_renewals = 0;    // renewals the live key has seen (0: a new key at the last rotation)
 };
 
 // The few numbers the service manager's STATUS= line shows after every change, kept up to date

@@ -22,6 +22,7 @@ std::string_view to_string(EventKind kind) {
     case EventKind::dependent_reloaded: return "dependent-reloaded";
     case EventKind::dependent_failed: return "dependent-failed";
     case EventKind::reload_rejected: return "reload-rejected";
+    case EventKind::key_generated: return "key-generated";
   }
   return "unknown";
 }

@@ -33,6 +33,7 @@ enum class EventKind {
   dependent_reloaded,  // an on_rotate action succeeded
   dependent_failed,    // an on_rotate action failed (retried, then reported; the swap stays)
   reload_rejected,     // a new configuration was refused; the old one stays (no credential)
+  key_generated,       // key.reuse is set, but a new key was made (none live, or of another type)
 };
 
 enum class Severity { debug, info, warning, error };

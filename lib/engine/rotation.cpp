@@ -188,6 +188,36 @@ Result<issuer::IssuedCredential> ask_issuer(const CredentialPlan& plan,
   return std::move(issued);
 }
 
+// The key a rotation asks for: with `key: { reuse: true }` the live one while it is of the
+// configured type, as `getcert resubmit` and `step ca renew` do; otherwise a new one. A live key
+// of another type means the operator changed `key:`, which only a new key can honour.
+struct KeyChoice {
+  x509::PrivateKey key;
+  bool reused = false;
+};
+
+Result<KeyChoice> choose_key(const CredentialPlan& plan,
+                             const std::optional<x509::PrivateKey>& live, const RotationEnv& env) {
+  const config::CredentialConfig& config = plan.config;
+  if (config.key_reuse && live && live->spec() == config.key) return KeyChoice{*live, true};
+  auto generated = x509::generate_key(config.key);
+  if (!generated) return fail(generated.error().wrap("cannot generate key"));
+  if (config.key_reuse) {
+    const std::string why = live ? "the live key is " + x509::to_string(live->spec()) +
+                                       ", the configuration asks for " + x509::to_string(config.key)
+                                 : std::string("there is no usable live key");
+    env.events.emit(Event{EventKind::key_generated,
+                          Severity::info,
+                          config.name,
+                          config.issuer,
+                          {},
+                          std::nullopt,
+                          "key.reuse is set but " + why + ": a new " + x509::to_string(config.key) +
+                              " key was generated"});
+  }
+  return KeyChoice{std::move(*generated), false};
+}
+
 }  // namespace
 
 std::uint64_t live_files_id(const config::CredentialConfig& config) {
@@ -254,21 +284,25 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
   // missing one just means the issuer must accept us without it.
   std::optional<issuer::CurrentCredential> current;
   std::optional<std::string> current_fingerprint;
+  std::optional<x509::PrivateKey> live_key;
   if (auto live = read_live(config); live && *live) {
     current_fingerprint = (*live)->chain.front().info().sha256_fingerprint;
+    live_key = (*live)->key;  // shares the EVP_PKEY
     current = issuer::CurrentCredential{std::move((*live)->chain), std::move((*live)->key)};
   }
 
   issuer::IssueRequest request{config.name,     std::nullopt,       config.request,   config.key,
                                config.lifetime, std::move(current), exchange.state_in};
   std::optional<x509::PrivateKey> key;
+  bool key_reused = false;
   if (!plan.issuer->generates_keys()) {
-    auto generated = x509::generate_key(config.key);
-    if (!generated) return fail(generated.error().wrap("cannot generate key"));
-    auto csr = x509::build_csr(*generated, config.request);
+    auto chosen = choose_key(plan, live_key, env);
+    if (!chosen) return fail(chosen.error());
+    auto csr = x509::build_csr(chosen->key, config.request);
     if (!csr) return fail(csr.error().wrap("cannot build CSR"));
     request.csr_pem = std::move(*csr);
-    key = std::move(*generated);
+    key = std::move(chosen->key);
+    key_reused = chosen->reused;
   }
 
   auto issued = ask_issuer(plan, request, exchange);
@@ -312,12 +346,12 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
     // and saying "old credential kept" would be false.
     if (auto live = after_swap_failure(plan.store, files); live) {
       env.events.emit(event_for(plan, EventKind::swapped, info, "version " + live->first));
-      return Installed{info, std::move(live->first), std::move(live->second)};
+      return Installed{info, std::move(live->first), std::move(live->second), key_reused};
     }
     return fail(io_error(version.error()).wrap("cannot install the new credential"));
   }
   env.events.emit(event_for(plan, EventKind::swapped, info, "version " + *version));
-  return Installed{info, std::move(*version), std::nullopt};
+  return Installed{info, std::move(*version), std::nullopt, key_reused};
 }
 
 Result<Installed> rewrite_copies(const CredentialPlan& plan) {

@@ -67,6 +67,8 @@ struct Installed {
   // The version is live, but writing a copy outside the folder failed: the rotation happened
   // (dependents are told) and the copy is retried from the live version until it is written.
   std::optional<Error> copy_error;
+  // The certificate was issued for the key of the version before (`key: { reuse: true }`).
+  bool key_reused = false;
 };
 
 struct RotationEnv {

@@ -32,6 +32,9 @@ public:
   // The longest lifetime this issuer grants, when its configuration says so (the local CA's
   // `lifetime`): loading checks renew_before against it. nullopt: only the issuer knows.
   virtual std::optional<Millis> max_lifetime() const { return std::nullopt; }
+  // Whether this issuer makes the keys itself (Issuer::generates_keys of what `create` builds):
+  // loading refuses `key: { reuse: true }` for its credentials.
+  virtual bool generates_keys() const { return false; }
 
 protected:
   IssuerOptions() = default;

@@ -152,6 +152,18 @@ void issuer_fields_to_json(const CredentialState& state, json& doc) {
   }
 }
 
+// "key_renewals": written only when set, so files of older versions load with 0.
+Result<void> key_renewals_from_json(const json& doc, CredentialState& state) {
+  const auto it = doc.find("key_renewals");
+  if (it == doc.end() || it->is_null()) return {};
+  if (!it->is_number_integer() || it->get<std::int64_t>() < 0 ||
+      it->get<std::int64_t>() > std::numeric_limits<int>::max()) {
+    return fail("key_renewals must be a non-negative integer");
+  }
+  state.key_renewals = it->get<int>();
+  return {};
+}
+
 Result<CredentialState> state_from_json(const json& doc) {
   if (!doc.is_object()) return fail("expected a JSON object");
   CredentialState state;
@@ -198,6 +210,7 @@ Result<CredentialState> state_from_json(const json& doc) {
     state.*flag = it->get<bool>();
   }
   if (auto r = issuer_fields_from_json(doc, state); !r) return fail(r.error());
+  if (auto r = key_renewals_from_json(doc, state); !r) return fail(r.error());
   return state;
 }
 
@@ -224,6 +237,7 @@ json state_to_json(const CredentialState& state) {
                             {"not_after", format_rfc3339(c.not_after, Fraction::when_nonzero)}};
   }
   issuer_fields_to_json(state, doc);
+  if (state.key_renewals > 0) doc["key_renewals"] = state.key_renewals;
   return doc;
 }
 

@@ -77,6 +77,9 @@ struct CredentialState {
   // The issuer answered "not yet": next_attempt is when to ask again, kept across a restart.
   bool issuer_pending = false;
   std::optional<RenewalWindow> renewal_window = std::nullopt;  // of the live certificate
+  // How many renewals the live key has seen (`key: { reuse: true }`): 0 after a new key, one
+  // more for each certificate issued for the same key. "key_renewals", written only when set.
+  int key_renewals = 0;
 
   // installed_at when the live certificate is one certrotd installed; unset when it was adopted.
   std::optional<SystemTime> live_installed_at() const {

@@ -32,6 +32,7 @@ std::string_view message_id(EventKind kind) {
     case EventKind::dependent_reloaded: return "e5fb016bf9f3463388c4c4afb397a96f";
     case EventKind::dependent_failed: return "93bb6323192b4a32b79efb0548d0fe61";
     case EventKind::reload_rejected: return "3d6b013362594cf5a423a7d21e768039";
+    case EventKind::key_generated: return "542c215bc64e475094c7b7d7b6af142c";
   }
   return "";
 }

@@ -19,6 +19,8 @@ struct HttpIssuerOptions : NetworkIssuerOptions {
   std::string certificate_pointer = "/certificate";
   std::string chain_pointer = "/chain";  // optional in the answer
   std::string key_pointer = "/key";
+
+  bool generates_keys() const override { return server_generated_key; }
 };
 
 class HttpIssuer final : public NetworkIssuer {
