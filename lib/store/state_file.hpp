@@ -77,6 +77,11 @@ struct CredentialState {
   // The issuer answered "not yet": next_attempt is when to ask again, kept across a restart.
   bool issuer_pending = false;
   std::optional<RenewalWindow> renewal_window = std::nullopt;  // of the live certificate
+  // The last expiry threshold reported (schedule::Alert's value: 1 expiring, 2 critical,
+  // 3 expired; 0 none) and for which certificate, so a restart does not report it again and the
+  // next certificate is reported afresh. In the file: "alerted": {"serial", "threshold"}.
+  std::string alerted_serial;
+  std::uint8_t alerted = 0;
 
   // installed_at when the live certificate is one certrotd installed; unset when it was adopted.
   std::optional<SystemTime> live_installed_at() const {
