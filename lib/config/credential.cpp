@@ -139,8 +139,8 @@ void set(std::optional<Setting<T>>& target, const std::optional<T>& value, const
 }  // namespace
 
 std::vector<std::string> tunable_keys() {
-  return {"key",         "renew_at",    "renew_before", "jitter", "backoff",
-          "expiring_at", "critical_at", "lifetime"};
+  return {"key",     "renew_at",    "renew_before", "jitter",
+          "backoff", "expiring_at", "critical_at",  "lifetime"};
 }
 
 Tunables read_tunables(const Fields& fields, const Reader& reader) {

@@ -166,8 +166,8 @@ void read_on_rotate(const Field& field, const Reader& reader, std::vector<notify
   }
   for (const auto& item : node.items()) {
     const Mark item_mark = reader.mark(item, field.value_mark);
-    const auto fields = reader.fields(item, item_mark, item_name,
-                                      {"systemd", "signal", "exec"}, k_example);
+    const auto fields = reader.fields(item, item_mark, item_name, {"systemd", "signal", "exec"},
+                                      k_example);
     if (!fields) continue;
     // Unknown keys were reported already and left out; an item of only those is not "empty".
     if (fields->all().empty() && item.is_map() && item.size() > 0) continue;

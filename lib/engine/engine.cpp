@@ -769,15 +769,15 @@ void Engine::report_alerts(const std::string& name, Tracked& tracked) {
   const store::CertCache* cert = tracked.cert();
   if (!cert) return;
   const SystemTime now = m_deps.clock.wall_now();
-  const schedule::Alert crossed =
-      schedule::alert_at(validity_of(tracked.persisted), tracked.plan->config.policy, now);
+  const schedule::Alert crossed = schedule::alert_at(validity_of(tracked.persisted),
+                                                     tracked.plan->config.policy, now);
   if (crossed <= alerted(tracked)) return;
   tracked.persisted.alerted_serial = cert->serial;
   tracked.persisted.alerted = static_cast<std::uint8_t>(crossed);
   const auto left = std::chrono::duration_cast<Millis>(cert->not_after - now);
-  const std::string why = tracked.persisted.failures > 0 ? "renewal keeps failing: " +
-                                                               tracked.persisted.last_error
-                                                         : "not renewed yet";
+  const std::string why = tracked.persisted.failures > 0
+                              ? "renewal keeps failing: " + tracked.persisted.last_error
+                              : "not renewed yet";
   switch (crossed) {
     case schedule::Alert::none: return;
     case schedule::Alert::expiring:

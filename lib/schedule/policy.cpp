@@ -182,7 +182,8 @@ namespace {
 
 SystemTime before_expiry(const Validity& validity, double fraction, std::optional<Millis> before) {
   const Dur lifetime = std::max(validity.not_after - validity.not_before, Dur::zero());
-  const Dur offset = before ? saturate(*before, lifetime) : scale(lifetime, unit_fraction(fraction));
+  const Dur offset = before ? saturate(*before, lifetime)
+                            : scale(lifetime, unit_fraction(fraction));
   return validity.not_after - offset;
 }
 

@@ -127,9 +127,9 @@ enum class Alert { none, expiring, critical, expired };
 
 std::string_view to_string(Alert alert);  // "expiring", "critical", "expired"
 
-// The instant `alert` is crossed:
-//   expiring: notAfter - expiring_before if set, else notAfter - expiring_at * (notAfter - notBefore)
-//   critical: likewise with critical_before / critical_at
+// The instant `alert` is crossed (L = notAfter - notBefore):
+//   expiring: notAfter - expiring_before if set, else notAfter - expiring_at * L
+//   critical: likewise with critical_before / critical_at, never before expiring
 //   expired:  notAfter
 // A threshold further from notAfter than notBefore is crossed at notBefore; `none` is notBefore.
 SystemTime alert_time(const Validity& validity, const RenewPolicy& policy, Alert alert);

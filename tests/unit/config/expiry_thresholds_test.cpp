@@ -12,7 +12,8 @@ using namespace std::chrono_literals;
 std::string with_credentials(const std::string& defaults, const std::string& own) {
   return std::string("defaults:\n") + defaults + k_issuers +
          "credentials:\n"
-         "  web:\n    issuer: ca\n    sans: [\"DNS:web.example\"]\n    output: { dir: /srv/web }\n" +
+         "  web:\n    issuer: ca\n    sans: [\"DNS:web.example\"]\n    output: { dir: /srv/web "
+         "}\n" +
          own +
          "  api:\n    issuer: ca\n    sans: [\"DNS:api.example\"]\n    output: { dir: /srv/api }\n";
 }
@@ -36,8 +37,8 @@ TEST(ExpiryThresholds, DefaultToTenAndThreePercentOfTheLifetime) {
 }
 
 TEST(ExpiryThresholds, ATimeBeforeNotAfterOrAPercentageInDefaultsAndPerCredential) {
-  const auto config = parse(with_credentials("  expiring_at: 7d\n  critical_at: 1d\n",
-                                             "    critical_at: 2%\n"));
+  const auto config = parse(
+      with_credentials("  expiring_at: 7d\n  critical_at: 1d\n", "    critical_at: 2%\n"));
   ASSERT_TRUE(config) << config.error().what();
   const auto& api = named(*config, "api").policy;
   EXPECT_EQ(api.expiring_before, Millis(7 * 24h));
@@ -57,15 +58,17 @@ TEST(ExpiryThresholds, AValueThatIsNeitherIsExplained) {
 }
 
 TEST(ExpiryThresholds, NotifyTakesTheActionsOfOnRotate) {
-  const auto config = parse(with_credentials(
-      "", "    notify:\n      - exec: { command: [/usr/local/bin/mail-expiry] }\n"
-          "      - systemd: { unit: alert.service, action: restart }\n"));
+  const auto config = parse(
+      with_credentials("",
+                       "    notify:\n      - exec: { command: [/usr/local/bin/mail-expiry] }\n"
+                       "      - systemd: { unit: alert.service, action: restart }\n"));
   ASSERT_TRUE(config) << config.error().what();
   EXPECT_EQ(named(*config, "web").notify.size(), 2u);
   EXPECT_TRUE(named(*config, "web").on_rotate.empty());
-  EXPECT_EQ(errors_of(with_credentials("", "    notify: mail\n")).rfind(
-                "test.yaml:13:13: notify must be a list, not a single value; write notify: ", 0),
-            0u);
+  EXPECT_EQ(
+      errors_of(with_credentials("", "    notify: mail\n"))
+          .rfind("test.yaml:13:13: notify must be a list, not a single value; write notify: ", 0),
+      0u);
 }
 
 }  // namespace

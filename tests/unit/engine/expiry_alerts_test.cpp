@@ -277,9 +277,10 @@ TEST_F(ExpiryAlertsTest, NotifyActionsRunOncePerThresholdWithItsFacts) {
   EXPECT_EQ(events.of(EventKind::dependent_reloaded).size(), 2u);
   // A restart runs them no more.
   engine.reset();
-  engine = make_engine(load("    expiring_at: 20h\n    critical_at: 5h\n    notify:\n"
-                            "      - exec: { command: [/bin/sh, -c, 'echo again >> " +
-                            log.string() + "'] }\n"));
+  engine = make_engine(
+      load("    expiring_at: 20h\n    critical_at: 5h\n    notify:\n"
+           "      - exec: { command: [/bin/sh, -c, 'echo again >> " +
+           log.string() + "'] }\n"));
   engine->start();
   run_until(*engine, first.not_after - 30min);
   EXPECT_EQ(read_file(log).value_or(""), "expiring" + facts + "critical" + facts);

@@ -100,7 +100,8 @@ TEST(StateFilesTest, TheExpiryThresholdReportedReadsBackAndOlderFilesLackIt) {
   auto plain = files.load("plain");
   ASSERT_TRUE(plain) << plain.error().what();
   EXPECT_EQ(plain->alerted, 0);
-  write_text(files.path_of("bad"), R"({"format": 1, "alerted": {"serial": "0a", "threshold": "soon"}})");
+  write_text(files.path_of("bad"),
+             R"({"format": 1, "alerted": {"serial": "0a", "threshold": "soon"}})");
   EXPECT_FALSE(files.load("bad").has_value());
 }
 
