@@ -131,6 +131,18 @@ std::optional<ExpiryThreshold> read_threshold(const Field& field, const Reader& 
   return ExpiryThreshold{*fraction, std::nullopt};
 }
 
+// The expiry thresholds as the schedule takes them: a fraction, or a time before notAfter.
+void apply_thresholds(const Tunables& t, schedule::RenewPolicy& policy) {
+  if (t.expiring_at) {
+    policy.expiring_at = t.expiring_at->value.fraction;
+    policy.expiring_before = t.expiring_at->value.before;
+  }
+  if (t.critical_at) {
+    policy.critical_at = t.critical_at->value.fraction;
+    policy.critical_before = t.critical_at->value.before;
+  }
+}
+
 template <typename T>
 void set(std::optional<Setting<T>>& target, const std::optional<T>& value, const Field& field) {
   if (value) target = Setting<T>{*value, field.value_mark};
@@ -506,14 +518,7 @@ std::optional<PendingCredential> read_credential(const Field& entry, const Tunab
   if (t.renew_at) config.policy.renew_at = t.renew_at->value;
   if (t.renew_before) config.policy.renew_before = t.renew_before->value;
   if (t.jitter) config.policy.jitter = t.jitter->value;
-  if (t.expiring_at) {
-    config.policy.expiring_at = t.expiring_at->value.fraction;
-    config.policy.expiring_before = t.expiring_at->value.before;
-  }
-  if (t.critical_at) {
-    config.policy.critical_at = t.critical_at->value.fraction;
-    config.policy.critical_before = t.critical_at->value.before;
-  }
+  apply_thresholds(t, config.policy);
   if (t.backoff_base) config.policy.backoff_base = t.backoff_base->value;
   if (t.backoff_cap) config.policy.backoff_cap = t.backoff_cap->value;
   if (t.lifetime) config.lifetime = t.lifetime->value;
