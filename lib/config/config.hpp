@@ -52,6 +52,9 @@ struct CredentialConfig {
   std::optional<fs::path> key_passphrase_file;
   // Run in order after every successful swap (see lib/notify/action.hpp).
   std::vector<notify::Action> on_rotate;
+  // Run once when the live certificate crosses an expiry threshold (expiring_at, critical_at,
+  // notAfter), the same action types as on_rotate.
+  std::vector<notify::Action> notify;
   Mark mark;
 };
 

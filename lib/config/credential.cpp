@@ -141,6 +141,35 @@ std::optional<double> read_fraction(const Field& field, const Reader& reader, do
   return value;
 }
 
+// A percentage of the lifetime ("10%") or, written with a unit, a time before notAfter ("7d").
+// Anything else is read as a percentage, so its mistake is explained as one.
+std::optional<ExpiryThreshold> read_threshold(const Field& field, const Reader& reader,
+                                              std::string_view example) {
+  const std::string text = field.value && field.value->is_scalar() ? field.value->scalar() : "";
+  const bool has_unit = !text.empty() && std::isdigit(static_cast<unsigned char>(text.front())) &&
+                        std::isalpha(static_cast<unsigned char>(text.back()));
+  if (has_unit) {
+    const auto before = reader.duration(field, Millis(std::chrono::seconds(1)));
+    if (!before) return std::nullopt;
+    return ExpiryThreshold{0.0, before};
+  }
+  const auto fraction = read_fraction(field, reader, 1.0, false, example);
+  if (!fraction) return std::nullopt;
+  return ExpiryThreshold{*fraction, std::nullopt};
+}
+
+// The expiry thresholds as the schedule takes them: a fraction, or a time before notAfter.
+void apply_thresholds(const Tunables& t, schedule::RenewPolicy& policy) {
+  if (t.expiring_at) {
+    policy.expiring_at = t.expiring_at->value.fraction;
+    policy.expiring_before = t.expiring_at->value.before;
+  }
+  if (t.critical_at) {
+    policy.critical_at = t.critical_at->value.fraction;
+    policy.critical_before = t.critical_at->value.before;
+  }
+}
+
 template <typename T>
 void set(std::optional<Setting<T>>& target, const std::optional<T>& value, const Field& field) {
   if (value) target = Setting<T>{*value, field.value_mark};
@@ -149,7 +178,8 @@ void set(std::optional<Setting<T>>& target, const std::optional<T>& value, const
 }  // namespace
 
 std::vector<std::string> tunable_keys() {
-  return {"key", "renew_at", "renew_before", "jitter", "backoff", "expiring_at", "lifetime"};
+  return {"key",     "renew_at",    "renew_before", "jitter",
+          "backoff", "expiring_at", "critical_at",  "lifetime"};
 }
 
 Tunables read_tunables(const Fields& fields, const Reader& reader) {
@@ -167,7 +197,10 @@ Tunables read_tunables(const Fields& fields, const Reader& reader) {
     set(t.jitter, read_fraction(*f, reader, 0.5, true, "5%"), *f);
   }
   if (const Field* f = fields.get("expiring_at")) {
-    set(t.expiring_at, read_fraction(*f, reader, 1.0, false, "10%"), *f);
+    set(t.expiring_at, read_threshold(*f, reader, "10%"), *f);
+  }
+  if (const Field* f = fields.get("critical_at")) {
+    set(t.critical_at, read_threshold(*f, reader, "3%"), *f);
   }
   if (const Field* f = fields.get("lifetime")) {
     set(t.lifetime, reader.duration(*f, Millis(std::chrono::seconds(1))), *f);
@@ -197,6 +230,7 @@ Tunables overlay(const Tunables& base, const Tunables& over) {
   if (over.backoff_base) t.backoff_base = over.backoff_base;
   if (over.backoff_cap) t.backoff_cap = over.backoff_cap;
   if (over.expiring_at) t.expiring_at = over.expiring_at;
+  if (over.critical_at) t.critical_at = over.critical_at;
   if (over.lifetime) t.lifetime = over.lifetime;
   return t;
 }
@@ -462,7 +496,7 @@ void read_output(const Field* field, const Reader& reader, const fs::path& state
 
 std::vector<std::string> credential_keys() {
   std::vector<std::string> keys = {
-      "issuer", "subject", "sans", "usage", "output", "key_passphrase_file", "on_rotate"};
+      "issuer", "subject", "sans", "usage", "output", "key_passphrase_file", "on_rotate", "notify"};
   for (auto& k : tunable_keys()) keys.push_back(std::move(k));
   return keys;
 }
@@ -514,7 +548,7 @@ std::optional<PendingCredential> read_credential(const Field& entry, const Tunab
   if (t.renew_at) config.policy.renew_at = t.renew_at->value;
   if (t.renew_before) config.policy.renew_before = t.renew_before->value;
   if (t.jitter) config.policy.jitter = t.jitter->value;
-  if (t.expiring_at) config.policy.expiring_at = t.expiring_at->value;
+  apply_thresholds(t, config.policy);
   if (t.backoff_base) config.policy.backoff_base = t.backoff_base->value;
   if (t.backoff_cap) config.policy.backoff_cap = t.backoff_cap->value;
   if (t.lifetime) config.lifetime = t.lifetime->value;
@@ -537,6 +571,7 @@ std::optional<PendingCredential> read_credential(const Field& entry, const Tunab
     if (auto p = reader.path(*f)) config.key_passphrase_file = *p;
   }
   if (const Field* f = fields->get("on_rotate")) read_on_rotate(*f, reader, config.on_rotate);
+  if (const Field* f = fields->get("notify")) read_on_rotate(*f, reader, config.notify);
   read_output(fields->get("output"), reader, state_dir, credential);
   return credential;
 }

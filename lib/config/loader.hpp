@@ -31,6 +31,13 @@ struct Setting {
   Mark mark;
 };
 
+// An expiry threshold as written: a percentage of the lifetime ("10%") or a time before
+// notAfter ("7d").
+struct ExpiryThreshold {
+  double fraction = 0.0;
+  std::optional<Millis> before;
+};
+
 // The settings that `defaults:` and each credential can both give; a credential's own value wins.
 struct Tunables {
   std::optional<Setting<x509::KeySpec>> key;
@@ -42,7 +49,8 @@ struct Tunables {
   std::optional<Setting<double>> jitter;
   std::optional<Setting<Millis>> backoff_base;
   std::optional<Setting<Millis>> backoff_cap;
-  std::optional<Setting<double>> expiring_at;
+  std::optional<Setting<ExpiryThreshold>> expiring_at;
+  std::optional<Setting<ExpiryThreshold>> critical_at;
   std::optional<Setting<Millis>> lifetime;
 };
 

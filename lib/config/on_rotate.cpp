@@ -157,22 +157,23 @@ std::optional<notify::Action> read_exec(const Field& field, const Reader& reader
 void read_on_rotate(const Field& field, const Reader& reader, std::vector<notify::Action>& out) {
   const YamlNode& node = *field.value;
   if (node.is_null()) return;
+  // The same reader serves `notify:`, whose actions are of the same types.
+  const std::string item_name = field.key == "notify" ? "a notify action" : "an on_rotate action";
   if (!node.is_sequence()) {
-    reader.add(field.value_mark, "on_rotate must be a list, not " + std::string(describe(node)),
-               "write on_rotate: followed by lines such as " + std::string(k_example));
+    reader.add(field.value_mark, field.key + " must be a list, not " + std::string(describe(node)),
+               "write " + field.key + ": followed by lines such as " + std::string(k_example));
     return;
   }
   for (const auto& item : node.items()) {
     const Mark item_mark = reader.mark(item, field.value_mark);
-    const auto fields = reader.fields(item, item_mark, "an on_rotate action",
-                                      {"systemd", "signal", "exec"}, k_example);
+    const auto fields = reader.fields(item, item_mark, item_name, {"systemd", "signal", "exec"},
+                                      k_example);
     if (!fields) continue;
     // Unknown keys were reported already and left out; an item of only those is not "empty".
     if (fields->all().empty() && item.is_map() && item.size() > 0) continue;
     if (fields->all().size() != 1) {
       reader.add(fields->mark(),
-                 fields->all().empty() ? "an on_rotate action is empty"
-                                       : "an on_rotate action has more than one kind",
+                 item_name + (fields->all().empty() ? " is empty" : " has more than one kind"),
                  "write one of systemd:, signal: or exec: per list item");
       continue;
     }

@@ -215,6 +215,7 @@ Result<Installed> run_kind(const Job& job, const RotationEnv& env, IssuerExchang
     case JobKind::dependents: return live_version(*job.plan);
     case JobKind::copies: return rewrite_copies(*job.plan);
     case JobKind::adopt: return adopt_replacement(*job.plan, env);
+    case JobKind::alert: break;  // run_job() runs only the notify actions
   }
   return fail("unknown job");
 }
@@ -230,6 +231,14 @@ JobResult run_job(Job job, const RotationEnv& env) {
       return JobResult{std::move(job), fail(e.wrap("output folder unusable")), {}, false};
     }
     opened = true;
+  }
+  if (job.kind == JobKind::alert) {
+    x509::CertInfo live;
+    live.serial = job.old_serial;
+    live.not_after = job.not_after;
+    auto actions = notify_threshold(*job.plan, live, job.threshold, env);
+    return JobResult{std::move(job), Installed{std::move(live), {}, std::nullopt},
+                     std::move(actions), opened};
   }
   IssuerExchange exchange;
   exchange.state_in = job.issuer_state;
@@ -423,7 +432,7 @@ void Engine::schedule_next(const std::string& name, Tracked& tracked) {
 
 void Engine::schedule_at(const std::string& name, Tracked& tracked, SystemTime when) {
   tracked.persisted.next_attempt = when;
-  m_queue.schedule(name, to_mono(m_deps.clock, when));
+  arm(name, tracked, to_mono(m_deps.clock, when));
   const store::CertCache* cert = tracked.cert();
   Event event{EventKind::scheduled,
               Severity::debug,
@@ -444,10 +453,22 @@ std::vector<Job> Engine::take_due() {
   std::vector<Job> jobs;
   // Those that waited for a slot of their issuer came due first.
   dispatch_waiting(jobs);
-  for (auto& name : m_queue.pop_due(m_deps.clock.mono_now())) {
+  const MonoTime now = m_deps.clock.mono_now();
+  for (auto& name : m_queue.pop_due(now)) {
     auto it = m_tracked.find(name);
-    if (it == m_tracked.end() || it->second.in_flight) continue;
+    if (it == m_tracked.end()) continue;
     Tracked& tracked = it->second;
+    report_alerts(name, tracked);
+    if (tracked.in_flight) continue;
+    if (tracked.alert_pending != schedule::Alert::none) {
+      dispatch_alert(name, tracked, jobs);
+      continue;
+    }
+    // Only an expiry threshold came due: back into the heap for the renewal (or the next one).
+    if (tracked.renew_due > now) {
+      arm(name, tracked, tracked.renew_due);
+      continue;
+    }
     // Already waiting for its issuer; a job that does not ask the issuer need not wait.
     if (tracked.waiting_for_slot && next_kind(name, tracked) == JobKind::rotate) continue;
     tracked.waiting_for_slot = false;
@@ -524,12 +545,13 @@ Result<void> Engine::request_rotation(const std::vector<std::string>& names) {
   }
   const MonoTime now = m_deps.clock.mono_now();
   if (names.empty()) {
-    for (const auto& [name, tracked] : m_tracked) {
-      if (!tracked.in_flight) m_queue.schedule(name, now);
+    for (auto& [name, tracked] : m_tracked) {
+      if (!tracked.in_flight) arm(name, tracked, now);
     }
   } else {
     for (const auto& name : names) {
-      if (!m_tracked.at(name).in_flight) m_queue.schedule(name, now);
+      Tracked& tracked = m_tracked.at(name);
+      if (!tracked.in_flight) arm(name, tracked, now);
     }
   }
   return {};
@@ -562,6 +584,10 @@ void Engine::complete(JobResult done) {
       }
       count_failing(tracked);
       schedule_next(name, tracked);
+      return;
+    case JobKind::alert:
+      // Only the notify actions ran (their outcomes are events); the schedule is unchanged.
+      arm(name, tracked, tracked.renew_due);
       return;
     case JobKind::adopt: complete_adoption(done, tracked); break;
     case JobKind::rotate:
@@ -720,22 +746,75 @@ void Engine::record_failure(const std::string& name, Tracked& tracked, const Err
   if (permanent) text += "; will not heal by retrying, needs attention";
   emit(kind, permanent ? Severity::error : Severity::warning, name, tracked, std::move(text),
        error.reason);
-  warn_if_near_expiry(name, tracked);
   SystemTime when = now + delay;
   if (cert && cert->not_after > now) when = std::min(when, cert->not_after);
   schedule_at(name, tracked, when);
 }
 
-void Engine::warn_if_near_expiry(const std::string& name, const Tracked& tracked) {
-  const schedule::State state = state_of(name, tracked);
-  if (state == schedule::State::expired) {
-    emit(EventKind::expired, Severity::error, name, tracked, "certificate has expired");
-  } else if (state == schedule::State::expiring) {
-    const auto left = std::chrono::duration_cast<Millis>(tracked.cert()->not_after -
-                                                         m_deps.clock.wall_now());
-    emit(EventKind::expiring, Severity::warning, name, tracked,
-         "certificate expires in " + format_duration(left) + " and renewal keeps failing");
+schedule::Alert Engine::alerted(const Tracked& tracked) const {
+  const store::CertCache* cert = tracked.cert();
+  if (!cert || tracked.persisted.alerted_serial != cert->serial) return schedule::Alert::none;
+  return static_cast<schedule::Alert>(tracked.persisted.alerted);
+}
+
+void Engine::arm(const std::string& name, Tracked& tracked, MonoTime renew) {
+  tracked.renew_due = renew;
+  MonoTime at = renew;
+  if (tracked.alert_pending != schedule::Alert::none) {
+    at = m_deps.clock.mono_now();
+  } else if (tracked.cert()) {
+    const auto alert = schedule::next_alert_time(validity_of(tracked.persisted),
+                                                 tracked.plan->config.policy, alerted(tracked));
+    if (alert) at = std::min(at, to_mono(m_deps.clock, *alert));
   }
+  m_queue.schedule(name, at);
+}
+
+// Reports the highest expiry threshold the live certificate has crossed, if it was not reported
+// for this certificate yet (thresholds crossed at once, say while the daemon was stopped, are
+// one report). Persisted at once, so a restart does not report it again.
+void Engine::report_alerts(const std::string& name, Tracked& tracked) {
+  const store::CertCache* cert = tracked.cert();
+  if (!cert) return;
+  const SystemTime now = m_deps.clock.wall_now();
+  const schedule::Alert crossed = schedule::alert_at(validity_of(tracked.persisted),
+                                                     tracked.plan->config.policy, now);
+  if (crossed <= alerted(tracked)) return;
+  tracked.persisted.alerted_serial = cert->serial;
+  tracked.persisted.alerted = static_cast<std::uint8_t>(crossed);
+  const auto left = std::chrono::duration_cast<Millis>(cert->not_after - now);
+  const std::string why = tracked.persisted.failures > 0
+                              ? "renewal keeps failing: " + tracked.persisted.last_error
+                              : "not renewed yet";
+  switch (crossed) {
+    case schedule::Alert::none: return;
+    case schedule::Alert::expiring:
+      emit(EventKind::expiring, Severity::warning, name, tracked,
+           "certificate expires in " + format_duration(left) + "; " + why);
+      break;
+    case schedule::Alert::critical:
+      emit(EventKind::expiring_critical, Severity::error, name, tracked,
+           "certificate expires in " + format_duration(left) + " (critical); " + why);
+      break;
+    case schedule::Alert::expired:
+      emit(EventKind::expired, Severity::error, name, tracked,
+           "certificate has expired and is still live; " + why);
+      break;
+  }
+  save_state(name, tracked);
+  if (!tracked.plan->config.notify.empty() && m_deps.actions) tracked.alert_pending = crossed;
+}
+
+void Engine::dispatch_alert(const std::string& name, Tracked& tracked, std::vector<Job>& jobs) {
+  const store::CertCache* cert = tracked.cert();
+  const schedule::Alert alert = std::exchange(tracked.alert_pending, schedule::Alert::none);
+  if (!cert) return;
+  tracked.in_flight = true;
+  ++m_in_flight;
+  Job job{name, tracked.plan, m_deps.clock.wall_now(), cert->serial, JobKind::alert};
+  job.threshold = std::string(schedule::to_string(alert));
+  job.not_after = cert->not_after;
+  jobs.push_back(std::move(job));
 }
 
 DiskCheck Engine::on_disk_changed(const std::string& name, bool final_look) {
@@ -758,7 +837,7 @@ DiskCheck Engine::on_disk_changed(const std::string& name, bool final_look) {
     return DiskCheck::settled;
   }
   tracked.adopt_pending = true;
-  m_queue.schedule(name, m_deps.clock.mono_now());
+  arm(name, tracked, m_deps.clock.mono_now());
   return DiskCheck::settled;
 }
 
@@ -817,7 +896,7 @@ Result<std::string> Engine::roll_back(
        "version " + *version + " is live");
   if (!tracked.plan->config.on_rotate.empty()) {
     m_rolled_back[name] = rolled_away_from;
-    m_queue.schedule(name, m_deps.clock.mono_now());
+    arm(name, tracked, m_deps.clock.mono_now());
   }
   return version;
 }

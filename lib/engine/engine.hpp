@@ -86,6 +86,7 @@ enum class JobKind {
   dependents,  // after a rollback: only the on_rotate actions, so dependents load the restored key
   copies,      // a copy failed after a swap: write the copies from the live version
   adopt,       // the certificate on disk changed under us: adopt_replacement()
+  alert,       // an expiry threshold was crossed: only the `notify:` actions
 };
 
 // One job to run on a worker.
@@ -99,6 +100,9 @@ struct Job {
   bool open_folder = false;
   // The issuer's private state for this credential, handed to it (rotate jobs only).
   std::optional<std::string> issuer_state = std::nullopt;
+  // alert jobs: the threshold crossed ("expiring", ...) and the live certificate's notAfter.
+  std::string threshold = {};
+  SystemTime not_after = {};
 };
 
 struct JobResult {
@@ -230,6 +234,11 @@ private:
     bool folder_ready = true;      // the output folder was opened (created, recovered)
     // Due, but its issuer has max_concurrent rotations in flight: queued in m_waiting.
     bool waiting_for_slot = false;
+    // An expiry threshold was reported and the `notify:` actions have yet to run for it.
+    schedule::Alert alert_pending = schedule::Alert::none;
+    // When the next rotation (or other job) is due. The heap holds one entry per credential, at
+    // the earlier of this and the next expiry threshold, so thresholds cost no timer of their own.
+    MonoTime renew_due = {};
     std::vector<notify::ActionOutcome> dependents;
 
     const store::CertCache* cert() const {
@@ -259,7 +268,10 @@ private:
   Result<std::string> roll_back(const std::string& name,
                                 const std::function<Result<std::string>(const Tracked&)>& restore);
   void count_failing(Tracked& tracked);
-  void warn_if_near_expiry(const std::string& name, const Tracked& tracked);
+  void arm(const std::string& name, Tracked& tracked, MonoTime renew);
+  schedule::Alert alerted(const Tracked& tracked) const;
+  void report_alerts(const std::string& name, Tracked& tracked);
+  void dispatch_alert(const std::string& name, Tracked& tracked, std::vector<Job>& jobs);
   schedule::State state_of(const std::string& name, const Tracked& tracked) const;
   void emit(EventKind kind, Severity severity, const std::string& name, const Tracked& tracked,
             std::string message, Reason reason = Reason::unspecified) const;

@@ -17,6 +17,7 @@ std::string_view to_string(EventKind kind) {
     case EventKind::copy_failed: return "copy-failed";
     case EventKind::copies_written: return "copies-written";
     case EventKind::expiring: return "expiring";
+    case EventKind::expiring_critical: return "expiring-critical";
     case EventKind::expired: return "expired";
     case EventKind::rolled_back: return "rolled-back";
     case EventKind::dependent_reloaded: return "dependent-reloaded";

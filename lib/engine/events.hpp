@@ -27,8 +27,9 @@ enum class EventKind {
   renew_failed,        // rotation failed; old credential kept; retry scheduled
   copy_failed,         // the new version is live but a copy outside the folder is missing; retried
   copies_written,      // copies that had failed were written from the live version
-  expiring,            // less than the expiring threshold left and not renewed
-  expired,             // past notAfter
+  expiring,            // the live certificate crossed its expiring threshold (once per serial)
+  expiring_critical,   // it crossed its critical threshold (once per serial, error level)
+  expired,             // it is past notAfter and still live (once per serial)
   rolled_back,         // live version re-pointed to the previous one
   dependent_reloaded,  // an on_rotate action succeeded
   dependent_failed,    // an on_rotate action failed (retried, then reported; the swap stays)

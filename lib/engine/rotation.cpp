@@ -493,4 +493,27 @@ std::vector<notify::ActionOutcome> notify_dependents(const CredentialPlan& plan,
   return outcomes;
 }
 
+std::vector<notify::ActionOutcome> notify_threshold(const CredentialPlan& plan,
+                                                    const x509::CertInfo& live,
+                                                    const std::string& threshold,
+                                                    const RotationEnv& env) {
+  const config::CredentialConfig& config = plan.config;
+  if (config.notify.empty() || !env.actions) return {};
+  notify::RotationFacts facts{config.name, config.output.dir, "", live.serial,
+                              format_rfc3339(live.not_after)};
+  facts.threshold = threshold;
+  const notify::RetryPolicy retry{3, config.policy.backoff_base, config.policy.backoff_cap};
+  auto outcomes = env.actions->run(config.notify, facts, retry);
+  for (const auto& outcome : outcomes) {
+    Event event = event_for(
+        plan, outcome.ok ? EventKind::dependent_reloaded : EventKind::dependent_failed, live, {});
+    event.severity = outcome.ok ? Severity::info : Severity::error;
+    event.message = "notify (" + threshold + ") " + outcome.action + ": " + outcome.detail;
+    if (!outcome.ok) event.message += " (after " + std::to_string(outcome.attempts) + " attempts)";
+    if (!outcome.output.empty()) event.message += "; output: " + outcome.output;
+    env.events.emit(event);
+  }
+  return outcomes;
+}
+
 }  // namespace certrotd::engine

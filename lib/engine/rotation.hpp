@@ -105,6 +105,14 @@ std::vector<notify::ActionOutcome> notify_dependents(const CredentialPlan& plan,
                                                      const Installed& installed,
                                                      const RotationEnv& env);
 
+// Runs the credential's `notify:` actions after the live certificate `live` crossed the expiry
+// threshold named `threshold` ("expiring", "critical", "expired"), emitting dependent-reloaded /
+// dependent-failed for each, as notify_dependents() does.
+std::vector<notify::ActionOutcome> notify_threshold(const CredentialPlan& plan,
+                                                    const x509::CertInfo& live,
+                                                    const std::string& threshold,
+                                                    const RotationEnv& env);
+
 // Writes the configured copies from the live version (after a copy failed). An error when
 // there is no live version or a copy still cannot be written.
 Result<Installed> rewrite_copies(const CredentialPlan& plan);

@@ -101,18 +101,23 @@ Millis retry_delay(const RetryPolicy& retry, int failures) {
 
 std::vector<std::string> exec_environment(const RotationFacts& facts) {
   const auto file = [&](const char* name) { return (facts.dir / name).string(); };
-  return {k_path,
-          "CERTROT_CREDENTIAL=" + facts.credential,
-          "CERTROT_DIR=" + facts.dir.string(),
-          "CERTROT_CERT=" + file("cert.pem"),
-          "CERTROT_KEY=" + file("key.pem"),
-          "CERTROT_CHAIN=" + file("chain.pem"),
-          "CERTROT_FULLCHAIN=" + file("fullchain.pem"),
-          "CERTROT_BUNDLE=" + file("bundle.pem"),
-          "CERTROT_CA=" + file("ca.pem"),
-          "CERTROT_OLD_SERIAL=" + facts.old_serial,
-          "CERTROT_NEW_SERIAL=" + facts.new_serial,
-          "CERTROT_NOT_AFTER=" + facts.not_after};
+  std::vector<std::string> env{k_path,
+                               "CERTROT_CREDENTIAL=" + facts.credential,
+                               "CERTROT_DIR=" + facts.dir.string(),
+                               "CERTROT_CERT=" + file("cert.pem"),
+                               "CERTROT_KEY=" + file("key.pem"),
+                               "CERTROT_CHAIN=" + file("chain.pem"),
+                               "CERTROT_FULLCHAIN=" + file("fullchain.pem"),
+                               "CERTROT_BUNDLE=" + file("bundle.pem"),
+                               "CERTROT_CA=" + file("ca.pem"),
+                               "CERTROT_OLD_SERIAL=" + facts.old_serial,
+                               "CERTROT_NEW_SERIAL=" + facts.new_serial,
+                               "CERTROT_NOT_AFTER=" + facts.not_after};
+  if (!facts.threshold.empty()) {
+    env.push_back("CERTROT_THRESHOLD=" + facts.threshold);
+    env.push_back("CERTROT_SERIAL=" + facts.new_serial);
+  }
+  return env;
 }
 
 Result<std::string> signal_pidfile(const SignalAction& action) {

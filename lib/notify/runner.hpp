@@ -25,6 +25,9 @@ struct RotationFacts {
   std::string old_serial;     // empty for a first issuance
   std::string new_serial;
   std::string not_after;  // RFC 3339
+  // For a credential's `notify:` actions: the expiry threshold crossed ("expiring", "critical",
+  // "expired"); empty after a rotation.
+  std::string threshold = {};
 };
 
 struct RetryPolicy {
@@ -69,7 +72,8 @@ private:
 // The environment an exec action runs with (no other variable is passed through):
 // PATH, CERTROT_CREDENTIAL, CERTROT_DIR, CERTROT_CERT, CERTROT_KEY, CERTROT_CHAIN,
 // CERTROT_FULLCHAIN, CERTROT_BUNDLE, CERTROT_CA, CERTROT_OLD_SERIAL, CERTROT_NEW_SERIAL,
-// CERTROT_NOT_AFTER.
+// CERTROT_NOT_AFTER; for `notify:` actions (threshold set) also CERTROT_THRESHOLD and
+// CERTROT_SERIAL (the live certificate's, as CERTROT_NEW_SERIAL).
 std::vector<std::string> exec_environment(const RotationFacts& facts);
 
 // Sends `signal` to the process whose pid is in `pidfile`. A pidfile naming no live process is

@@ -178,6 +178,54 @@ Millis not_yet_delay(std::optional<Millis> retry_after, Millis remaining,
   return delay;
 }
 
+namespace {
+
+SystemTime before_expiry(const Validity& validity, double fraction, std::optional<Millis> before) {
+  const Dur lifetime = std::max(validity.not_after - validity.not_before, Dur::zero());
+  const Dur offset = before ? saturate(*before, lifetime)
+                            : scale(lifetime, unit_fraction(fraction));
+  return validity.not_after - offset;
+}
+
+}  // namespace
+
+std::string_view to_string(Alert alert) {
+  switch (alert) {
+    case Alert::none: return "none";
+    case Alert::expiring: return "expiring";
+    case Alert::critical: return "critical";
+    case Alert::expired: return "expired";
+  }
+  return "unknown";
+}
+
+SystemTime alert_time(const Validity& validity, const RenewPolicy& policy, Alert alert) {
+  switch (alert) {
+    case Alert::none: return validity.not_before;
+    case Alert::expiring:
+      return before_expiry(validity, policy.expiring_at, policy.expiring_before);
+    case Alert::critical:
+      // Never before the expiring threshold: crossing the critical one crosses both.
+      return std::max(before_expiry(validity, policy.critical_at, policy.critical_before),
+                      alert_time(validity, policy, Alert::expiring));
+    case Alert::expired: return validity.not_after;
+  }
+  return validity.not_after;
+}
+
+Alert alert_at(const Validity& validity, const RenewPolicy& policy, SystemTime now) {
+  for (Alert a : {Alert::expired, Alert::critical, Alert::expiring}) {
+    if (now >= alert_time(validity, policy, a)) return a;
+  }
+  return Alert::none;
+}
+
+std::optional<SystemTime> next_alert_time(const Validity& validity, const RenewPolicy& policy,
+                                          Alert reported) {
+  if (reported == Alert::expired) return std::nullopt;
+  return alert_time(validity, policy, static_cast<Alert>(static_cast<int>(reported) + 1));
+}
+
 std::string_view to_string(State state) {
   switch (state) {
     case State::missing: return "missing";
@@ -208,9 +256,7 @@ State classify(const StateInputs& inputs, const RenewPolicy& policy, std::string
   if (now >= validity.not_after || validity.not_after <= validity.not_before) {
     return State::expired;
   }
-  const Dur lifetime = validity.not_after - validity.not_before;
-  const Dur remaining = validity.not_after - now;
-  if (remaining < scale(lifetime, unit_fraction(policy.expiring_at))) {
+  if (now > alert_time(validity, policy, Alert::expiring)) {
     return State::expiring;
   }
   if (inputs.failures > 0) {

@@ -28,8 +28,14 @@ struct RenewPolicy {
   Millis backoff_cap = std::chrono::hours(1);
   Millis min_delay = std::chrono::seconds(1);
   // A credential with less than this fraction of its lifetime left and no successful renewal is
-  // "expiring" (logged as a warning).
+  // "expiring" (logged once as a warning). `expiring_before` (config `expiring_at: 7d`) names a
+  // fixed time before notAfter instead.
   double expiring_at = 0.10;
+  std::optional<Millis> expiring_before;
+  // The second, error-level threshold (`critical_at`): 3% of the lifetime (about 2.7 days of a
+  // 90-day certificate, 43 minutes of a day-long one), or a fixed time before notAfter.
+  double critical_at = 0.03;
+  std::optional<Millis> critical_before;
 };
 
 // A renewal window reported by the issuer for the certificate it issued.
@@ -115,6 +121,27 @@ inline constexpr Millis k_not_yet_min = std::chrono::seconds(1);
 Millis not_yet_delay(std::optional<Millis> retry_after, Millis remaining,
                      const RenewPolicy& policy);
 
+// The expiry thresholds a live certificate crosses, in the order it crosses them. Each is
+// reported once per certificate (the engine persists the last one reported, with its serial).
+enum class Alert { none, expiring, critical, expired };
+
+std::string_view to_string(Alert alert);  // "expiring", "critical", "expired"
+
+// The instant `alert` is crossed (L = notAfter - notBefore):
+//   expiring: notAfter - expiring_before if set, else notAfter - expiring_at * L
+//   critical: likewise with critical_before / critical_at, never before expiring
+//   expired:  notAfter
+// A threshold further from notAfter than notBefore is crossed at notBefore; `none` is notBefore.
+SystemTime alert_time(const Validity& validity, const RenewPolicy& policy, Alert alert);
+
+// The highest threshold crossed at `now` (none before the expiring one). A critical threshold
+// set earlier than the expiring one makes both cross at the critical instant.
+Alert alert_at(const Validity& validity, const RenewPolicy& policy, SystemTime now);
+
+// When the first threshold above `reported` is crossed; nullopt once expired was reported.
+std::optional<SystemTime> next_alert_time(const Validity& validity, const RenewPolicy& policy,
+                                          Alert reported);
+
 enum class State {
   missing,
   valid,
@@ -139,7 +166,7 @@ struct StateInputs {
 // valid. needs-attention: failures > 0 and the last failure was permanent (it outranks missing:
 // a first issuance refused for good must not look like one that is merely pending).
 // expired: now >= notAfter, or notAfter <= notBefore (valid at no instant).
-// expiring: notAfter - now < expiring_at * (notAfter - notBefore).
+// expiring: now > alert_time(expiring) (less than the expiring threshold left).
 // backing-off: failures > 0.  due: now >= renewal_time().
 State classify(const StateInputs& inputs, const RenewPolicy& policy, std::string_view credential_id,
                SystemTime now);

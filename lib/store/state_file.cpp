@@ -164,6 +164,27 @@ Result<void> key_renewals_from_json(const json& doc, CredentialState& state) {
   return {};
 }
 
+// The names of the expiry thresholds in the file, by level (see CredentialState::alerted).
+constexpr std::array<std::string_view, 4> k_alert_names = {"", "expiring", "critical", "expired"};
+
+Result<void> alerted_from_json(const json& doc, CredentialState& state) {
+  const auto it = doc.find("alerted");
+  if (it == doc.end() || it->is_null()) return {};  // older files, or nothing reported yet
+  if (!it->is_object()) return fail("alerted must be an object");
+  auto serial = string_from_json(*it, "serial");
+  if (!serial) return fail(serial.error());
+  auto threshold = string_from_json(*it, "threshold");
+  if (!threshold) return fail(threshold.error());
+  for (std::size_t level = 1; level < k_alert_names.size(); ++level) {
+    if (*threshold == k_alert_names[level]) {
+      state.alerted_serial = std::move(*serial);
+      state.alerted = static_cast<std::uint8_t>(level);
+      return {};
+    }
+  }
+  return fail("alerted.threshold must be expiring, critical or expired");
+}
+
 Result<CredentialState> state_from_json(const json& doc) {
   if (!doc.is_object()) return fail("expected a JSON object");
   CredentialState state;
@@ -211,6 +232,7 @@ Result<CredentialState> state_from_json(const json& doc) {
   }
   if (auto r = issuer_fields_from_json(doc, state); !r) return fail(r.error());
   if (auto r = key_renewals_from_json(doc, state); !r) return fail(r.error());
+  if (auto r = alerted_from_json(doc, state); !r) return fail(r.error());
   return state;
 }
 
@@ -238,6 +260,10 @@ json state_to_json(const CredentialState& state) {
   }
   issuer_fields_to_json(state, doc);
   if (state.key_renewals > 0) doc["key_renewals"] = state.key_renewals;
+  if (state.alerted > 0 && state.alerted < k_alert_names.size()) {
+    doc["alerted"] = json{{"serial", state.alerted_serial},
+                          {"threshold", std::string(k_alert_names[state.alerted])}};
+  }
   return doc;
 }
 

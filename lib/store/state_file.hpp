@@ -80,6 +80,11 @@ struct CredentialState {
   // How many renewals the live key has seen (`key: { reuse: true }`): 0 after a new key, one
   // more for each certificate issued for the same key. "key_renewals", written only when set.
   int key_renewals = 0;
+  // The last expiry threshold reported (schedule::Alert's value: 1 expiring, 2 critical,
+  // 3 expired; 0 none) and for which certificate, so a restart does not report it again and the
+  // next certificate is reported afresh. In the file: "alerted": {"serial", "threshold"}.
+  std::string alerted_serial;
+  std::uint8_t alerted = 0;
 
   // installed_at when the live certificate is one certrotd installed; unset when it was adopted.
   std::optional<SystemTime> live_installed_at() const {

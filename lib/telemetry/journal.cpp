@@ -27,6 +27,7 @@ std::string_view message_id(EventKind kind) {
     case EventKind::copy_failed: return "6c1909146f85407f919a254ecc2d59a1";
     case EventKind::copies_written: return "33cc7662a1124a319a2a27982481dff7";
     case EventKind::expiring: return "3dfcc1b8c542481d8e0a96cc193122c1";
+    case EventKind::expiring_critical: return "c3a5f0e27d1b4c6e9b84d2f61a07e5b9";
     case EventKind::expired: return "90ad86c21c93406186b2688bbf3e290c";
     case EventKind::rolled_back: return "431073a561e0430583dd3bb3fffbfc1f";
     case EventKind::dependent_reloaded: return "e5fb016bf9f3463388c4c4afb397a96f";

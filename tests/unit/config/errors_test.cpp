@@ -53,7 +53,7 @@ defaults:
   frobnicate: 1
 )")),
             "test.yaml:7:3: unknown key 'frobnicate' in defaults; the keys allowed here are: key, "
-            "renew_at, renew_before, jitter, backoff, expiring_at, lifetime");
+            "renew_at, renew_before, jitter, backoff, expiring_at, critical_at, lifetime");
 }
 
 TEST(ConfigErrors, SubjectShortNamesPointToTheLongOnes) {

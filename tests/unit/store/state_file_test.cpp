@@ -84,6 +84,27 @@ TEST(StateFilesTest, IssuerStatePendingAndWindowReadBack) {
   }
 }
 
+TEST(StateFilesTest, TheExpiryThresholdReportedReadsBackAndOlderFilesLackIt) {
+  TempDir root;
+  const StateFiles files(root.path());
+  CredentialState saved = sample_state();
+  saved.alerted_serial = "0a1b";
+  saved.alerted = 2;
+  ASSERT_TRUE(files.save("web", saved));
+  auto loaded = files.load("web");
+  ASSERT_TRUE(loaded) << loaded.error().what();
+  EXPECT_EQ(*loaded, saved);
+  EXPECT_NE(read_text(files.path_of("web")).find("\"threshold\": \"critical\""), std::string::npos);
+  ASSERT_TRUE(files.save("plain", sample_state()));
+  EXPECT_EQ(read_text(files.path_of("plain")).find("alerted"), std::string::npos);
+  auto plain = files.load("plain");
+  ASSERT_TRUE(plain) << plain.error().what();
+  EXPECT_EQ(plain->alerted, 0);
+  write_text(files.path_of("bad"),
+             R"({"format": 1, "alerted": {"serial": "0a", "threshold": "soon"}})");
+  EXPECT_FALSE(files.load("bad").has_value());
+}
+
 TEST(StateFilesTest, AFileFromBeforeIssuerStateStillLoads) {
   TempDir root;
   const StateFiles files(root.path());
