@@ -503,6 +503,36 @@ std::vector<std::string> credential_keys() {
 
 }  // namespace
 
+// The settings a credential may take from `defaults:` (its own win), with the backoff checked.
+void apply_tunables(const Tunables& t, const Mark& fallback, const Reader& reader,
+                    PendingCredential& credential) {
+  CredentialConfig& config = credential.config;
+  if (t.key) config.key = t.key->value;
+  if (t.key_reuse) config.key_reuse = t.key_reuse->value;
+  credential.key_reuse = t.key_reuse;
+  if (t.renew_at) config.policy.renew_at = t.renew_at->value;
+  if (t.renew_before) config.policy.renew_before = t.renew_before->value;
+  if (t.jitter) config.policy.jitter = t.jitter->value;
+  apply_thresholds(t, config.policy);
+  if (t.backoff_base) config.policy.backoff_base = t.backoff_base->value;
+  if (t.backoff_cap) config.policy.backoff_cap = t.backoff_cap->value;
+  if (t.lifetime) config.lifetime = t.lifetime->value;
+  credential.renew_before = t.renew_before;
+  credential.lifetime = t.lifetime;
+  if (config.policy.backoff_cap < config.policy.backoff_base) {
+    const Mark at = t.backoff_cap    ? t.backoff_cap->mark
+                    : t.backoff_base ? t.backoff_base->mark
+                                     : fallback;
+    reader.problems().add(at,
+                          "backoff cap " + format_duration(config.policy.backoff_cap) +
+                              " is shorter than its base " +
+                              format_duration(config.policy.backoff_base),
+                          "write a cap at least as long as the base, e.g. backoff: { base: " +
+                              format_duration(config.policy.backoff_base) +
+                              ", cap: " + format_duration(config.policy.backoff_base * 4) + " }");
+  }
+}
+
 std::optional<PendingCredential> read_credential(const Field& entry, const Tunables& defaults,
                                                  const fs::path& state_dir, const Reader& reader) {
   PendingCredential credential;
@@ -540,32 +570,8 @@ std::optional<PendingCredential> read_credential(const Field& entry, const Tunab
                "write at least one, e.g. sans: [\"DNS:" + config.name + ".example.internal\"]");
   }
 
-  const Tunables own = read_tunables(*fields, reader);
-  const Tunables t = overlay(defaults, own);
-  if (t.key) config.key = t.key->value;
-  if (t.key_reuse) config.key_reuse = t.key_reuse->value;
-  credential.key_reuse = t.key_reuse;
-  if (t.renew_at) config.policy.renew_at = t.renew_at->value;
-  if (t.renew_before) config.policy.renew_before = t.renew_before->value;
-  if (t.jitter) config.policy.jitter = t.jitter->value;
-  apply_thresholds(t, config.policy);
-  if (t.backoff_base) config.policy.backoff_base = t.backoff_base->value;
-  if (t.backoff_cap) config.policy.backoff_cap = t.backoff_cap->value;
-  if (t.lifetime) config.lifetime = t.lifetime->value;
-  credential.renew_before = t.renew_before;
-  credential.lifetime = t.lifetime;
-  if (config.policy.backoff_cap < config.policy.backoff_base) {
-    const Mark at = t.backoff_cap    ? t.backoff_cap->mark
-                    : t.backoff_base ? t.backoff_base->mark
-                                     : entry.key_mark;
-    reader.problems().add(at,
-                          "backoff cap " + format_duration(config.policy.backoff_cap) +
-                              " is shorter than its base " +
-                              format_duration(config.policy.backoff_base),
-                          "write a cap at least as long as the base, e.g. backoff: { base: " +
-                              format_duration(config.policy.backoff_base) +
-                              ", cap: " + format_duration(config.policy.backoff_base * 4) + " }");
-  }
+  apply_tunables(overlay(defaults, read_tunables(*fields, reader)), entry.key_mark, reader,
+                 credential);
 
   if (const Field* f = fields->get("key_passphrase_file")) {
     if (auto p = reader.path(*f)) config.key_passphrase_file = *p;

@@ -185,6 +185,13 @@ Result<void> alerted_from_json(const json& doc, CredentialState& state) {
   return fail("alerted.threshold must be expiring, critical or expired");
 }
 
+// The fields later versions added, each optional so that older files still load.
+Result<void> later_fields_from_json(const json& doc, CredentialState& state) {
+  if (auto r = issuer_fields_from_json(doc, state); !r) return r;
+  if (auto r = key_renewals_from_json(doc, state); !r) return r;
+  return alerted_from_json(doc, state);
+}
+
 Result<CredentialState> state_from_json(const json& doc) {
   if (!doc.is_object()) return fail("expected a JSON object");
   CredentialState state;
@@ -230,9 +237,7 @@ Result<CredentialState> state_from_json(const json& doc) {
     if (!it->is_boolean()) return fail(std::string(key) + " must be true or false");
     state.*flag = it->get<bool>();
   }
-  if (auto r = issuer_fields_from_json(doc, state); !r) return fail(r.error());
-  if (auto r = key_renewals_from_json(doc, state); !r) return fail(r.error());
-  if (auto r = alerted_from_json(doc, state); !r) return fail(r.error());
+  if (auto r = later_fields_from_json(doc, state); !r) return fail(r.error());
   return state;
 }
 
