@@ -41,6 +41,7 @@ struct IssueRequest {
 struct RenewalWindow {
   SystemTime start;
   SystemTime end;
+  std::optional<std::string> explanation_url = std::nullopt;  // ARI's explanationURL, if any
 };
 
 struct IssuedCredential {
@@ -72,6 +73,35 @@ struct IssueOutcome {
 };
 
 // Errors from `issue` carry ErrorKind::retryable for transient trouble (network, 5xx, busy) and
+// What an issuer says, on its own, about when to renew a live certificate (ACME ARI, RFC 9773).
+struct RenewalInfoRequest {
+  std::string credential;
+  std::vector<x509::Certificate> chain;  // the live chain, leaf first
+  std::optional<std::string> state;      // what the issuer kept for the credential
+};
+
+struct RenewalInfo {
+  std::optional<RenewalWindow> window;  // unset: the issuer has no advice (renew by the policy)
+  std::optional<std::string> explanation_url;  // shown in `status`
+  // When to ask again (the answer's Retry-After), already clamped by the issuer.
+  std::optional<Millis> retry_after;
+};
+
+enum class RevocationReason {
+  unspecified = 0,
+  key_compromise = 1,
+  affiliation_changed = 3,
+  superseded = 4,
+  cessation_of_operation = 5,
+};
+
+struct RevokeRequest {
+  std::string credential;
+  std::vector<x509::Certificate> chain;  // the certificate to revoke first
+  RevocationReason reason = RevocationReason::unspecified;
+  std::optional<std::string> state;
+};
+
 // ErrorKind::permanent for answers that will not change by themselves (rejected, misconfigured).
 class Issuer {
 public:
@@ -86,6 +116,18 @@ public:
     auto issued = issue(request);
     if (!issued) return tl::unexpected<Error>(std::move(issued.error()));
     return IssueOutcome{std::move(*issued)};
+  }
+  // Whether renewal_info() means anything: the engine then asks after each issuance, at start
+  // and again after RenewalInfo::retry_after, and hands the window to lib/schedule.
+  virtual bool reports_renewal_info() const { return false; }
+  virtual Result<RenewalInfo> renewal_info(const RenewalInfoRequest& /*request*/) {
+    return RenewalInfo{};
+  }
+  // Whether `certrotd revoke` can go through this issuer.
+  virtual bool can_revoke() const { return false; }
+  virtual Result<void> revoke(const RevokeRequest& request) {
+    return fail(Reason::config, "issuer type '" + std::string(type()) + "' cannot revoke",
+                request.credential);
   }
 };
 
