@@ -171,7 +171,7 @@ Result<TsigKey> parse_key_file(std::string_view text, std::string_view shown) {
   } wipe_tokens{*tokens};
   const auto& t = *tokens;
   const std::string expected =
-      "not a BIND key file; write it with `tsig-keygen -a hmac-sha256 NAME > FILE`";
+      "not a BIND key file (key \"NAME\" { algorithm hmac-sha256; secret \"...\"; };)";
   if (t.size() < 4 || t[0].text != "key" || t[0].quoted || t[2].text != "{" || t[2].quoted) {
     return fail(Reason::config, expected, where);
   }

@@ -55,8 +55,8 @@ std::shared_ptr<const dns::TsigKey> read_key(const Field& field, const Reader& r
   auto key = dns::read_key_file(*file);
   if (!key) {
     reader.add(field.value_mark, key.error().what(),
-               "write the key with `tsig-keygen -a hmac-sha256 NAME > FILE` (chmod 0600) and "
-               "allow that key to update the zone on the server");
+               "point tsig_key_file at a key made with `tsig-keygen -a hmac-sha256 NAME > FILE` "
+               "(mode 0600) that the server allows to update the zone");
     return nullptr;
   }
   return std::make_shared<const dns::TsigKey>(std::move(*key));
