@@ -136,8 +136,8 @@ Result<std::string> Client::over_udp(std::string_view request, MonoTime deadline
   Fd fd = open_socket(m_server, SOCK_DGRAM);
   if (!fd) return network_error("cannot open a UDP socket: " + errno_text(errno), server);
   // Connected: the kernel drops datagrams from any other address.
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&m_server.address),
-                m_server.length) != 0) {
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&m_server.address), m_server.length) !=
+      0) {
     return network_error("cannot reach: " + errno_text(errno), server);
   }
   if (::send(fd.get(), request.data(), request.size(), 0) < 0) {
@@ -163,8 +163,8 @@ Result<std::string> Client::over_tcp(std::string_view request, MonoTime deadline
   const std::string& server = m_server.shown;
   Fd fd = open_socket(m_server, SOCK_STREAM);
   if (!fd) return network_error("cannot open a TCP socket: " + errno_text(errno), server);
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&m_server.address),
-                m_server.length) != 0 &&
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&m_server.address), m_server.length) !=
+          0 &&
       errno != EINPROGRESS) {
     return network_error("cannot connect over TCP: " + errno_text(errno), server);
   }

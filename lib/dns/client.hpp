@@ -45,8 +45,8 @@ public:
   // Sends the UPDATE of `zone` with `updates`, signed with `key`, and checks the answer:
   // NOERROR, signed by the same key. NOTAUTH, NOTZONE and REFUSED are permanent errors that say
   // which zone and what the server meant; SERVFAIL and timeouts are retryable.
-  Result<void> update(std::string_view zone, const std::vector<Record>& updates,
-                      const TsigKey& key, Millis timeout);
+  Result<void> update(std::string_view zone, const std::vector<Record>& updates, const TsigKey& key,
+                      Millis timeout);
 
   // The texts of the TXT records the server answers for `name` (normalized); empty when it has
   // none (NXDOMAIN or no TXT records). Errors for other rcodes and timeouts.

@@ -47,8 +47,8 @@ std::optional<std::vector<Token>> tokenize(std::string_view text) {
       i = end + 1;
     } else {
       std::size_t end = i;
-      while (end < text.size() && std::string_view(" \t\r\n{};\"").find(text[end]) ==
-                                      std::string_view::npos) {
+      while (end < text.size() &&
+             std::string_view(" \t\r\n{};\"").find(text[end]) == std::string_view::npos) {
         ++end;
       }
       out.push_back({std::string(text.substr(i, end - i)), false});
@@ -207,7 +207,8 @@ Result<TsigKey> parse_key_file(std::string_view text, std::string_view shown) {
 
 Result<TsigKey> read_key_file(const std::filesystem::path& file) {
   auto text = read_file(file);
-  if (!text) return fail(text.error().wrap("cannot read the TSIG key file").because(Reason::config));
+  if (!text)
+    return fail(text.error().wrap("cannot read the TSIG key file").because(Reason::config));
   const ScopeGuard wipe_text([&] { OPENSSL_cleanse(text->data(), text->size()); });
   if (text->size() > k_max_key_file) {
     return fail(Reason::config, "the TSIG key file is larger than 64 KiB", file.string());
@@ -221,7 +222,7 @@ std::string sign(std::string& wire, const TsigKey& key, SystemTime now) {
 
 std::string sign_at(std::string& wire, const TsigKey& key, std::uint64_t time_signed) {
   const auto fudge = static_cast<std::uint16_t>(k_fudge.count());
-  const std::string mac = hmac(key, wire + variables(key, time_signed, fudge, 0, {}));
+  std::string mac = hmac(key, wire + variables(key, time_signed, fudge, 0, {}));
   const std::uint16_t id = read_u16(wire, 0);
 
   std::string rdata;
@@ -250,24 +251,25 @@ Result<void> verify(std::string_view wire, const Message& message, const TsigKey
                     std::optional<std::string_view> request_mac, SystemTime now) {
   const std::string rcode = rcode_name(message.rcode());
   if (message.additional.empty() || message.additional.back().type != k_type_tsig) {
-    return fail(Reason::invalid_answer, std::string(request_mac ? "the server's answer" : "the request") +
-                                            " (" + rcode + ") is not signed with TSIG");
+    return fail(Reason::invalid_answer,
+                std::string(request_mac ? "the server's answer" : "the request") + " (" + rcode +
+                    ") is not signed with TSIG");
   }
   const Record& record = message.additional.back();
   auto fields = read_tsig_fields(record.rdata);
   if (!fields) return fail(fields.error());
   if (fields->error != 0) {
     return fail(Reason::tls_client_rejected,
-                "the server refused TSIG key '" + key.name + "': " +
-                    tsig_error_name(fields->error) + " (" + rcode + ")" +
+                "the server refused TSIG key '" + key.name +
+                    "': " + tsig_error_name(fields->error) + " (" + rcode + ")" +
                     (fields->error == k_tsig_badtime ? "; check both clocks" : ""));
   }
   if (record.name != key.name || fields->algorithm != algorithm_name(key.algorithm)) {
     return fail(Reason::invalid_answer, "the server's answer is signed with another key ('" +
                                             record.name + "', " + fields->algorithm + ")");
   }
-  // The digest covers the request MAC (for an answer), then the message as it was before the TSIG record was
-  // added: original ID, ARCOUNT one less (RFC 8945 §4.3.3, §5.3).
+  // The digest covers the request MAC (for an answer), then the message as it was before the TSIG
+  // record was added: original ID, ARCOUNT one less (RFC 8945 §4.3.3, §5.3).
   std::string data;
   if (request_mac) {
     append_u16(data, static_cast<std::uint16_t>(request_mac->size()));
@@ -290,9 +292,9 @@ Result<void> verify(std::string_view wire, const Message& message, const TsigKey
   const auto ours = static_cast<long long>(unix_seconds(now));
   const auto theirs = static_cast<long long>(fields->time_signed);
   if (ours - theirs > fields->fudge || theirs - ours > fields->fudge) {
-    return fail(Reason::invalid_answer,
-                "the server's TSIG time is more than " + std::to_string(fields->fudge) +
-                    " s from ours; check both clocks");
+    return fail(Reason::invalid_answer, "the server's TSIG time is more than " +
+                                            std::to_string(fields->fudge) +
+                                            " s from ours; check both clocks");
   }
   return {};
 }

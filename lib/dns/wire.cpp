@@ -1,6 +1,7 @@
 #include "dns/wire.hpp"
 
 #include <array>
+#include <optional>
 
 namespace certrotd::dns {
 
@@ -19,6 +20,26 @@ char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' +
 
 tl::unexpected<Error> malformed(std::string_view what) {
   return fail(Reason::invalid_answer, "malformed DNS message: " + std::string(what));
+}
+
+// The offset a compression pointer at `pos` points to (RFC 1035 §4.1.4).
+Result<std::size_t> follow_pointer(std::string_view wire, std::size_t pos, int& jumps) {
+  if (pos + 1 >= wire.size()) return malformed("compression pointer cut short");
+  if (++jumps > k_max_jumps) return malformed("compression pointers loop");
+  return static_cast<std::size_t>(read_u16(wire, pos) & 0x3fff);
+}
+
+// Appends the label at `pos` (lower case, with its dot) to `out`; returns the offset after it.
+Result<std::size_t> append_label(std::string_view wire, std::size_t pos, std::size_t& wire_length,
+                                 std::string& out) {
+  const auto length = static_cast<unsigned char>(wire[pos]);
+  if ((length & 0xc0) != 0) return malformed("unknown label type");
+  if (pos + 1 + length > wire.size()) return malformed("label runs past the end");
+  wire_length += 1U + length;
+  if (wire_length > k_max_name) return malformed("name longer than 255 bytes");
+  for (const char c : wire.substr(pos + 1, length)) out.push_back(lower(c));
+  out.push_back('.');
+  return pos + 1 + length;
 }
 
 Result<Record> read_record(std::string_view wire, std::size_t& at) {
@@ -60,8 +81,8 @@ void append_header(std::string& out, std::uint16_t id, std::uint16_t flags,
 
 std::string rcode_name(int rcode) {
   static constexpr std::array<std::string_view, 11> k_names = {
-      "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
-      "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"};
+      "NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+      "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE"};
   if (rcode >= 0 && static_cast<std::size_t>(rcode) < k_names.size()) {
     return std::string(k_names[static_cast<std::size_t>(rcode)]);
   }
@@ -69,7 +90,7 @@ std::string rcode_name(int rcode) {
 }
 
 Result<std::string> normalize_name(std::string_view name) {
-  if (name == "." ) return std::string(".");
+  if (name == ".") return std::string(".");
   if (name.empty()) return fail(Reason::config, "empty DNS name");
   std::string out;
   out.reserve(name.size() + 1);
@@ -77,7 +98,8 @@ Result<std::string> normalize_name(std::string_view name) {
   for (const char raw : name) {
     const char c = lower(raw);
     if (c == '.') {
-      if (label == 0) return fail(Reason::config, "empty label in DNS name '" + std::string(name) + "'");
+      if (label == 0)
+        return fail(Reason::config, "empty label in DNS name '" + std::string(name) + "'");
       label = 0;
     } else {
       if (!name_byte(c)) {
@@ -85,8 +107,8 @@ Result<std::string> normalize_name(std::string_view name) {
                                         "' has a character other than letters, digits, '-', '_'");
       }
       if (++label > k_max_label) {
-        return fail(Reason::config, "a label of DNS name '" + std::string(name) +
-                                        "' is longer than 63 bytes");
+        return fail(Reason::config,
+                    "a label of DNS name '" + std::string(name) + "' is longer than 63 bytes");
       }
     }
     out.push_back(c);
@@ -181,31 +203,26 @@ std::uint32_t read_u32(std::string_view wire, std::size_t at) {
 Result<std::string> read_name(std::string_view wire, std::size_t& at) {
   std::string out;
   std::size_t pos = at;
-  bool jumped = false;
+  // Where the name ends in the message: after its first pointer, or after its zero byte.
+  std::optional<std::size_t> end;
+  int jumps = 0;
   std::size_t wire_length = 1;
-  for (int jumps = 0;;) {
+  for (;;) {
     if (pos >= wire.size()) return malformed("name runs past the end");
     const auto length = static_cast<unsigned char>(wire[pos]);
-    if (length == 0) {
-      if (!jumped) at = pos + 1;
-      break;
-    }
+    if (length == 0) break;
     if ((length & 0xc0) == 0xc0) {
-      if (pos + 1 >= wire.size()) return malformed("compression pointer cut short");
-      if (++jumps > k_max_jumps) return malformed("compression pointers loop");
-      if (!jumped) at = pos + 2;
-      jumped = true;
-      pos = read_u16(wire, pos) & 0x3fff;
+      auto target = follow_pointer(wire, pos, jumps);
+      if (!target) return fail(target.error());
+      if (!end) end = pos + 2;
+      pos = *target;
       continue;
     }
-    if ((length & 0xc0) != 0) return malformed("unknown label type");
-    if (pos + 1 + length > wire.size()) return malformed("label runs past the end");
-    wire_length += 1 + length;
-    if (wire_length > k_max_name) return malformed("name longer than 255 bytes");
-    for (char c : wire.substr(pos + 1, length)) out.push_back(lower(c));
-    out.push_back('.');
-    pos += 1 + length;
+    auto next = append_label(wire, pos, wire_length, out);
+    if (!next) return fail(next.error());
+    pos = *next;
   }
+  at = end.value_or(pos + 1);
   if (out.empty()) out = ".";
   return out;
 }

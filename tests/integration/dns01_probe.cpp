@@ -24,8 +24,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string phase = argv[1];
-  std::string text = "dns-01: { nameserver: \"" + std::string(argv[2]) + "\", zone: \"" +
-                     argv[3] + "\", tsig_key_file: \"" + argv[4] + "\"";
+  std::string text = "dns-01: { nameserver: \"" + std::string(argv[2]) + "\", zone: \"" + argv[3] +
+                     "\", tsig_key_file: \"" + argv[4] + "\"";
   if (argc > 7) text += ", propagation_timeout: " + std::string(argv[7]);
   text += " }\n";
 
@@ -52,8 +52,7 @@ int main(int argc, char** argv) {
 
   RealClock clock;
   SystemRandom random;
-  SolverContext context{&clock, &random,
-                        [](Millis d) { std::this_thread::sleep_for(d); }};
+  SolverContext context{&clock, &random, [](Millis d) { std::this_thread::sleep_for(d); }};
   Dns01Solver solver(std::move(*options), context);
   ChallengeTask task;
   task.credential = "probe";

@@ -71,15 +71,16 @@ Dns01Solver::Dns01Solver(Dns01Options options, const SolverContext& context)
 
 Result<std::string> Dns01Solver::record_name(const ChallengeTask& task) {
   auto name = dns::normalize_name("_acme-challenge." + task.identifier);
-  if (!name) return fail(Reason::config, "no dns-01 record name for '" + task.identifier + "': " +
-                                             name.error().message);
+  if (!name)
+    return fail(Reason::config,
+                "no dns-01 record name for '" + task.identifier + "': " + name.error().message);
   return name;
 }
 
 Result<std::string> Dns01Solver::name_in_zone(const ChallengeTask& task) const {
   if (task.ip) {
-    return fail(Reason::config, "dns-01 cannot prove an IP address (" + task.identifier +
-                                    "); use http-01 for it");
+    return fail(Reason::config,
+                "dns-01 cannot prove an IP address (" + task.identifier + "); use http-01 for it");
   }
   auto name = record_name(task);
   if (!name) return name;

@@ -66,7 +66,8 @@ private:
 // Reads `dns-01: {...}` (the Field under `challenge:`): every problem goes to the reader at its
 // position with what to write instead. The key file is read and checked here, so a missing or
 // malformed key stops the load (exit 78). nullopt when something was wrong.
-std::optional<Dns01Options> read_dns01_options(const yaml::Field& field, const yaml::Reader& reader);
+std::optional<Dns01Options> read_dns01_options(const yaml::Field& field,
+                                               const yaml::Reader& reader);
 // The same, as the factory the acme issuer's challenge table keeps; empty when something was
 // wrong.
 SolverFactory read_dns01_solver(const yaml::Field& field, const yaml::Reader& reader);

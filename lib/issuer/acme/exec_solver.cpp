@@ -39,8 +39,7 @@ std::string shown_output(std::string output, const ChallengeTask& task) {
 std::optional<std::vector<std::string>> read_command(const Field& field, const Reader& reader) {
   const std::string instead = "write command: [/usr/local/bin/acme-hook, --zone, example.com]";
   if (field.value->is_scalar()) {
-    reader.add(field.value_mark, "command must be a list of arguments (no shell is used)",
-               instead);
+    reader.add(field.value_mark, "command must be a list of arguments (no shell is used)", instead);
     return std::nullopt;
   }
   const auto args = reader.string_list(field, instead);
@@ -55,8 +54,8 @@ std::optional<std::vector<std::string>> read_command(const Field& field, const R
   if (command.front().find('/') != std::string::npos) {
     auto trusted = check_trusted_file(command.front(), PathTrust::of_this_process());
     if (!trusted && !trusted.error().retryable()) {
-      reader.add(args->front().mark, "exec hook " + command.front() + ": " +
-                                         trusted.error().message,
+      reader.add(args->front().mark,
+                 "exec hook " + command.front() + ": " + trusted.error().message,
                  "make the program and its folders owned by root and writable only by root");
       return std::nullopt;
     }

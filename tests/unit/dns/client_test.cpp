@@ -55,8 +55,8 @@ TEST(DnsClient, AsksAgainOverTcpWhenTheUdpAnswerIsTruncated) {
     auto query = udp.catch_one(&from);
     if (!query) return;
     const std::string truncated = answer_to(*query, k_flag_qr | k_flag_aa | k_flag_tc, "");
-    ::sendto(udp.fd(), truncated.data(), truncated.size(), 0,
-             reinterpret_cast<sockaddr*>(&from), sizeof from);
+    ::sendto(udp.fd(), truncated.data(), truncated.size(), 0, reinterpret_cast<sockaddr*>(&from),
+             sizeof from);
     Fd conn(::accept4(tcp.get(), nullptr, nullptr, SOCK_CLOEXEC));
     char prefix[2];
     if (::recv(conn.get(), prefix, 2, MSG_WAITALL) != 2) return;

@@ -54,8 +54,8 @@ std::pair<std::string, std::uint64_t> unsigned_part(const std::string& wire, con
   before[11] = static_cast<char>(arcount & 0xff);
   std::size_t at = 0;
   EXPECT_TRUE(read_name(tsig.rdata, at));
-  const std::uint64_t time =
-      (static_cast<std::uint64_t>(read_u16(tsig.rdata, at)) << 32) | read_u32(tsig.rdata, at + 2);
+  const std::uint64_t time = (static_cast<std::uint64_t>(read_u16(tsig.rdata, at)) << 32) |
+                             read_u32(tsig.rdata, at + 2);
   return {before, time};
 }
 
@@ -79,8 +79,8 @@ void check_dig_query(TsigWithBind& t, const std::string& algorithm, const std::s
   auto key = read_key_file(key_file);
   ASSERT_TRUE(key) << key.error().what();
   UdpCatcher catcher;
-  Started running({dig, "-k", key_file.string(), "-p", std::to_string(catcher.port()),
-                   "@127.0.0.1", "+tries=1", "+timeout=30", "www.example.com", "TXT"});
+  Started running({dig, "-k", key_file.string(), "-p", std::to_string(catcher.port()), "@127.0.0.1",
+                   "+tries=1", "+timeout=30", "www.example.com", "TXT"});
   ASSERT_TRUE(running.ok());
   auto wire = catcher.catch_one();
   ASSERT_TRUE(wire) << "dig sent nothing";
@@ -184,13 +184,11 @@ TEST(TsigKeyFile, RefusesWhatIsNotAKeyWithoutShowingTheSecret) {
     auto key = parse_key_file(text, "/etc/certrotd/tsig.key");
     return key ? std::string() : key.error().what();
   };
-  EXPECT_NE(error_of("secret \"" + secret + "\";").find("not a BIND key file"),
-            std::string::npos);
+  EXPECT_NE(error_of("secret \"" + secret + "\";").find("not a BIND key file"), std::string::npos);
   EXPECT_NE(error_of("key \"k\" { algorithm hmac-md5; secret \"" + secret + "\"; };")
                 .find("not supported"),
             std::string::npos);
-  EXPECT_NE(error_of("key \"k\" { algorithm hmac-sha256; };").find("no secret"),
-            std::string::npos);
+  EXPECT_NE(error_of("key \"k\" { algorithm hmac-sha256; };").find("no secret"), std::string::npos);
   EXPECT_NE(error_of("key \"k\" { secret \"" + secret + "\"; };").find("no algorithm"),
             std::string::npos);
   const std::string not_base64 = error_of("key \"k\" { algorithm hmac-sha256; secret \"" +

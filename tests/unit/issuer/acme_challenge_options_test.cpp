@@ -66,8 +66,9 @@ TEST_F(Dns01Options_, NamesEveryMissingKey) {
 }
 
 TEST_F(Dns01Options_, RefusesAHostNameForTheServerAndABadZone) {
-  EXPECT_FALSE(read("dns-01: { nameserver: ns1.example.com, zone: \"exa mple.com\", "
-                    "tsig_key_file: tsig.key }\n"));
+  EXPECT_FALSE(
+      read("dns-01: { nameserver: ns1.example.com, zone: \"exa mple.com\", "
+           "tsig_key_file: tsig.key }\n"));
   const std::string text = problems.render();
   EXPECT_NE(text.find("nameserver 'ns1.example.com': 'ns1.example.com' is not an IPv4 or IPv6"),
             std::string::npos)
@@ -76,25 +77,28 @@ TEST_F(Dns01Options_, RefusesAHostNameForTheServerAndABadZone) {
 }
 
 TEST_F(Dns01Options_, RefusesAMissingOrMalformedKeyFileWithoutItsSecret) {
-  EXPECT_FALSE(read("dns-01: { nameserver: 127.0.0.1, zone: example.com, "
-                    "tsig_key_file: missing.key }\n"));
+  EXPECT_FALSE(
+      read("dns-01: { nameserver: 127.0.0.1, zone: example.com, "
+           "tsig_key_file: missing.key }\n"));
   EXPECT_NE(problems.render().find("cannot read the TSIG key file"), std::string::npos)
       << problems.render();
   EXPECT_NE(problems.render().find("tsig-keygen"), std::string::npos);
 
   yaml::Problems more;
   write_text(dir / "bad.key", "key \"certrotd\" { algorithm hmac-md5; secret \"c2VjcmV0\"; };\n");
-  EXPECT_FALSE(read_one("dns-01: { nameserver: 127.0.0.1, zone: example.com, "
-                        "tsig_key_file: bad.key }\n",
-                        dir.path(), more, read_dns01_options));
+  EXPECT_FALSE(
+      read_one("dns-01: { nameserver: 127.0.0.1, zone: example.com, "
+               "tsig_key_file: bad.key }\n",
+               dir.path(), more, read_dns01_options));
   EXPECT_NE(more.render().find("hmac-md5' is not supported"), std::string::npos) << more.render();
   EXPECT_EQ(more.render().find("c2VjcmV0"), std::string::npos);
 }
 
 TEST_F(Dns01Options_, TheFactoryBuildsASolverForNamesInItsZoneOnly) {
-  auto factory = read_one("dns-01: { nameserver: 127.0.0.1, zone: example.com, "
-                          "tsig_key_file: tsig.key }\n",
-                          dir.path(), problems, read_dns01_solver);
+  auto factory = read_one(
+      "dns-01: { nameserver: 127.0.0.1, zone: example.com, "
+      "tsig_key_file: tsig.key }\n",
+      dir.path(), problems, read_dns01_solver);
   ASSERT_TRUE(factory) << problems.render();
   const ManualClock clock;
   SeededRandom random(1);

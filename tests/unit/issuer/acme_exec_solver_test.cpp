@@ -25,9 +25,8 @@ using certrotd::testing::read_text;
 using certrotd::testing::TempDir;
 using certrotd::testing::write_text;
 
-const ChallengeTask k_task{"web",       "www.example.com",
-                           true,        false,
-                           "tok-123",   "tok-123.thumbprint-secret-part",
+const ChallengeTask k_task{"web",      "www.example.com", true,
+                           false,      "tok-123",         "tok-123.thumbprint-secret-part",
                            "txt-value"};
 
 std::string make_hook(const TempDir& dir, const std::string& body) {
@@ -79,9 +78,10 @@ TEST(ExecSolver, TheHookSeesThePhaseAndTheChallengeAndNothingElse) {
 TEST(ExecSolver, AFailingHookIsAnErrorWithItsOutputCutAndNoKeyAuthorization) {
   TempDir dir;
   const std::string hook = make_hook(
-      dir, "echo \"provider said: no such zone for $CERTROT_ACME_DOMAIN\" >&2\n"
-           "echo \"debug: $CERTROT_ACME_KEY_AUTHORIZATION\"\n"
-           "i=0; while [ $i -lt 200 ]; do printf 'padding '; i=$((i+1)); done\nexit 3\n");
+      dir,
+      "echo \"provider said: no such zone for $CERTROT_ACME_DOMAIN\" >&2\n"
+      "echo \"debug: $CERTROT_ACME_KEY_AUTHORIZATION\"\n"
+      "i=0; while [ $i -lt 200 ]; do printf 'padding '; i=$((i+1)); done\nexit 3\n");
   const ManualClock clock;
   ExecSolver solver({{hook}, 10s, "dns-01"}, clock);
   auto r = solver.present(k_task);
