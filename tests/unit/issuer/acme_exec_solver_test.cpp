@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "issuer/acme/exec_solver.hpp"
+#include "support/inherited_pipe.hpp"
 #include "support/test_support.hpp"
 #include "util/fd.hpp"
 
@@ -98,31 +99,7 @@ TEST(ExecSolver, AFailingHookIsAnErrorWithItsOutputCutAndNoKeyAuthorization) {
   EXPECT_EQ(m.substr(m.size() - 3), "...");
 }
 
-// A pipe whose write end the hook inherits: its read end sees EOF only once every process that
-// holds it is gone.
-struct InheritedPipe {
-  Fd read_end;
-  Fd write_end;
-  InheritedPipe() {
-    int fds[2];
-    EXPECT_EQ(::pipe(fds), 0);
-    read_end.reset(fds[0]);
-    write_end.reset(fds[1]);
-  }
-  // The next line, "" at EOF; "(still open)" after `guard`: a bound so a broken kill fails the
-  // test instead of hanging it, not a timing assertion.
-  std::string next(std::chrono::seconds guard = 10s) const {
-    std::string line;
-    char c = 0;
-    for (;;) {
-      pollfd p{read_end.get(), POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(guard.count() * 1000)) == 0) return "(still open)";
-      if (::read(read_end.get(), &c, 1) != 1) return line;
-      if (c == '\n') return line;
-      line += c;
-    }
-  }
-};
+using certrotd::testing::InheritedPipe;
 
 TEST(ExecSolver, AHookPastItsTimeoutIsKilledWithEverythingItStarted) {
   TempDir dir;

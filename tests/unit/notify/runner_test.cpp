@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "notify/runner.hpp"
+#include "support/inherited_pipe.hpp"
 #include "support/test_support.hpp"
 #include "util/fd.hpp"
 
@@ -195,31 +196,7 @@ TEST(ExecAction, ANonZeroExitIsAFailure) {
   EXPECT_EQ(r.error().message, "/bin/sh exited 3");
 }
 
-// A pipe whose write end the command inherits (no O_CLOEXEC): every process of the command holds
-// it, so its read end sees EOF only once all of them are gone.
-struct InheritedPipe {
-  Fd read_end;
-  Fd write_end;
-  InheritedPipe() {
-    int fds[2];
-    EXPECT_EQ(::pipe(fds), 0);
-    read_end.reset(fds[0]);
-    write_end.reset(fds[1]);
-  }
-  // The next line written, or "" at EOF. Waits at most `guard`, then returns "(still open)": a
-  // bound so a broken kill fails the test instead of hanging it, not a timing assertion.
-  std::string next(std::chrono::seconds guard = 10s) const {
-    std::string line;
-    char c = 0;
-    for (;;) {
-      pollfd p{read_end.get(), POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(guard.count() * 1000)) == 0) return "(still open)";
-      if (::read(read_end.get(), &c, 1) != 1) return line;
-      if (c == '\n') return line;
-      line += c;
-    }
-  }
-};
+using certrotd::testing::InheritedPipe;
 
 TEST(ExecAction, ACommandPastItsTimeoutIsKilledWithEverythingItStarted) {
   // The command starts a child that ignores SIGTERM and outlives its parent's wait; it reports
