@@ -2,6 +2,7 @@
 // datagram with another ID is not taken for the answer.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <thread>
@@ -57,6 +58,9 @@ TEST(DnsClient, AsksAgainOverTcpWhenTheUdpAnswerIsTruncated) {
     const std::string truncated = answer_to(*query, k_flag_qr | k_flag_aa | k_flag_tc, "");
     ::sendto(udp.fd(), truncated.data(), truncated.size(), 0, reinterpret_cast<sockaddr*>(&from),
              sizeof from);
+    // Bounded, so a client that never asks over TCP fails the test instead of hanging it.
+    pollfd p{tcp.get(), POLLIN, 0};
+    if (::poll(&p, 1, 20000) != 1) return;
     Fd conn(::accept4(tcp.get(), nullptr, nullptr, SOCK_CLOEXEC));
     char prefix[2];
     if (::recv(conn.get(), prefix, 2, MSG_WAITALL) != 2) return;
