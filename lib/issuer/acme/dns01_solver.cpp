@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "util/duration.hpp"
+#include "util/trusted_path.hpp"
 
 namespace certrotd::issuer::acme {
 
@@ -57,6 +58,13 @@ std::shared_ptr<const dns::TsigKey> read_key(const Field& field, const Reader& r
     reader.add(field.value_mark, key.error().what(),
                "point tsig_key_file at a key made with `tsig-keygen -a hmac-sha256 NAME > FILE` "
                "(mode 0600) that the server allows to update the zone");
+    return nullptr;
+  }
+  // Whoever can replace the file chooses the key certrotd (as root) signs updates with.
+  auto trusted = check_trusted_file(*file, PathTrust::of_this_process());
+  if (!trusted && !trusted.error().retryable()) {
+    reader.add(field.value_mark, "TSIG key file " + file->string() + ": " + trusted.error().message,
+               "make the file and its folders owned by root and writable only by root");
     return nullptr;
   }
   return std::make_shared<const dns::TsigKey>(std::move(*key));

@@ -1,6 +1,7 @@
 // The options readers of the dns-01 and exec challenge solvers: what they accept, and every
 // mistake reported at its position with what to write instead.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "issuer/acme/dns01_solver.hpp"
 #include "issuer/acme/exec_solver.hpp"
@@ -92,6 +93,17 @@ TEST_F(Dns01Options_, RefusesAMissingOrMalformedKeyFileWithoutItsSecret) {
                dir.path(), more, read_dns01_options));
   EXPECT_NE(more.render().find("hmac-md5' is not supported"), std::string::npos) << more.render();
   EXPECT_EQ(more.render().find("c2VjcmV0"), std::string::npos);
+}
+
+TEST_F(Dns01Options_, RefusesAKeyFileOthersCanWrite) {
+  ::chmod((dir / "tsig.key").c_str(), 0666);
+  EXPECT_FALSE(
+      read("dns-01: { nameserver: 127.0.0.1, zone: example.com, "
+           "tsig_key_file: tsig.key }\n"));
+  EXPECT_NE(problems.render().find("TSIG key file " + (dir / "tsig.key").string()),
+            std::string::npos)
+      << problems.render();
+  EXPECT_NE(problems.render().find("writable only by root"), std::string::npos);
 }
 
 TEST_F(Dns01Options_, TheFactoryBuildsASolverForNamesInItsZoneOnly) {
