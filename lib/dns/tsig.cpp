@@ -100,16 +100,7 @@ std::uint64_t unix_seconds(SystemTime t) {
       std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
 }
 
-// The fields of a TSIG record's RDATA (RFC 8945 §4.2).
-struct TsigFields {
-  std::string algorithm;
-  std::uint64_t time_signed = 0;
-  std::uint16_t fudge = 0;
-  std::string mac;
-  std::uint16_t original_id = 0;
-  std::uint16_t error = 0;
-  std::string other;
-};
+}  // namespace
 
 Result<TsigFields> read_tsig_fields(std::string_view rdata) {
   TsigFields f;
@@ -134,6 +125,8 @@ Result<TsigFields> read_tsig_fields(std::string_view rdata) {
   f.other = std::string(rdata.substr(at));
   return f;
 }
+
+namespace {
 
 Result<TsigAlgorithm> parse_algorithm(std::string_view name, std::string_view shown) {
   if (name == "hmac-sha256" || name == "hmac-sha256.") return TsigAlgorithm::hmac_sha256;
@@ -220,9 +213,21 @@ std::string sign(std::string& wire, const TsigKey& key, SystemTime now) {
   return sign_at(wire, key, unix_seconds(now));
 }
 
-std::string sign_at(std::string& wire, const TsigKey& key, std::uint64_t time_signed) {
+std::string sign_answer(std::string& wire, const TsigKey& key, std::string_view request_mac,
+                        SystemTime now) {
+  return sign_at(wire, key, unix_seconds(now), request_mac);
+}
+
+std::string sign_at(std::string& wire, const TsigKey& key, std::uint64_t time_signed,
+                    std::optional<std::string_view> request_mac) {
   const auto fudge = static_cast<std::uint16_t>(k_fudge.count());
-  std::string mac = hmac(key, wire + variables(key, time_signed, fudge, 0, {}));
+  std::string data;
+  if (request_mac) {
+    append_u16(data, static_cast<std::uint16_t>(request_mac->size()));
+    data.append(*request_mac);
+  }
+  data += wire;
+  std::string mac = hmac(key, data + variables(key, time_signed, fudge, 0, {}));
   const std::uint16_t id = read_u16(wire, 0);
 
   std::string rdata;

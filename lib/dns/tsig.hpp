@@ -56,8 +56,27 @@ constexpr std::chrono::seconds k_fudge{300};
 // it in ARCOUNT. Returns the MAC, which the answer's signature covers (RFC 8945 §5.3).
 std::string sign(std::string& wire, const TsigKey& key, SystemTime now);
 
-// Signs with the signing time `time_signed` (RFC 8945 §4.3.3's Time Signed); sign() uses `now`.
-std::string sign_at(std::string& wire, const TsigKey& key, std::uint64_t time_signed);
+// Signs an answer to a request whose MAC was `request_mac`, as a server does (§5.3); certrotd
+// itself only needs it to play a server in tests.
+std::string sign_answer(std::string& wire, const TsigKey& key, std::string_view request_mac,
+                        SystemTime now);
+
+// sign() or sign_answer() with the signing time `time_signed` (§4.3.3's Time Signed).
+std::string sign_at(std::string& wire, const TsigKey& key, std::uint64_t time_signed,
+                    std::optional<std::string_view> request_mac = std::nullopt);
+
+// The fields of a TSIG record's RDATA (RFC 8945 §4.2).
+struct TsigFields {
+  std::string algorithm;
+  std::uint64_t time_signed = 0;
+  std::uint16_t fudge = 0;
+  std::string mac;
+  std::uint16_t original_id = 0;
+  std::uint16_t error = 0;
+  std::string other;
+};
+// Errors for RDATA that is cut short or too long.
+Result<TsigFields> read_tsig_fields(std::string_view rdata);
 
 // Checks the TSIG record that ends `wire` (parsed as `message`) against `key`: key and algorithm
 // names, the MAC (in constant time), and the signing time within the fudge. For an answer,
