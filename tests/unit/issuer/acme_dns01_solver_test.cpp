@@ -95,9 +95,9 @@ private:
   std::thread m_thread;
 };
 
-dns::TsigKey test_key() {
-  auto key = dns::parse_key_file("key certrotd { algorithm hmac-sha256; secret \"c2VjcmV0\"; };",
-                                 "test");
+dns::TsigKey test_key(const std::string& secret = "c2VjcmV0") {
+  auto key = dns::parse_key_file(
+      "key certrotd { algorithm hmac-sha256; secret \"" + secret + "\"; };", "test");
   EXPECT_TRUE(key);
   return std::move(*key);
 }
@@ -161,6 +161,20 @@ TEST(Dns01Solver, PresentGivesUpWhenTheRecordIsNotAnsweredWithinThePropagationTi
             std::string::npos)
       << presented.error().message;
   EXPECT_EQ(server.queries(), 6);  // at 0, 2, 4, 6, 8 and 10 s
+}
+
+TEST(Dns01Solver, AnAnswerSignedWithAnotherSecretIsRefused) {
+  Harness s;
+  const dns::TsigKey other = test_key("b3RoZXI=");
+  FakeServer server(other, s.clock, "txt-1", 0);
+  s.serve_at(server.address());
+  Dns01Solver solver(s.options, s.context());
+  auto presented = solver.present(k_task);
+  ASSERT_FALSE(presented);
+  EXPECT_NE(presented.error().message.find("the TSIG signature of the server's answer is wrong"),
+            std::string::npos)
+      << presented.error().message;
+  EXPECT_EQ(server.queries(), 0) << "an unverified answer was taken for success";
 }
 
 TEST(Dns01Solver, CleanupDeletesExactlyItsOwnValue) {
