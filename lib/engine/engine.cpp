@@ -542,7 +542,8 @@ void Engine::dispatch(const std::string& name, Tracked& tracked, std::vector<Job
   }
   Job job{name, tracked.plan, now, tracked.cert() ? tracked.cert()->serial : "", kind};
   job.open_folder = !tracked.folder_ready;
-  tracked.adopt_pending = false;
+  // A revocation first; a change on disk that came before it is adopted after it.
+  if (kind != JobKind::revoke) tracked.adopt_pending = false;
   if (kind == JobKind::revoke) {
     job.revocation_reason = *std::exchange(tracked.revoke_pending, std::nullopt);
     job.issuer_state = tracked.persisted.issuer_state;

@@ -81,6 +81,7 @@ void Engine::complete_revocation(const JobResult& done, Tracked& tracked) {
              "): " + done.result.error().what() + "; it stays live and on its schedule",
          done.result.error().reason);
     schedule_next(name, tracked);
+    if (tracked.adopt_pending) arm(name, tracked, m_deps.clock.mono_now());
     return;
   }
   tracked.persisted.revoked_serial = done.result->info.serial;

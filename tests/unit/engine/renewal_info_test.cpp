@@ -311,6 +311,8 @@ TEST_F(RenewalInfoTest, AStateWithoutAnAskTimeIsAskedAtStart) {
 
 TEST_F(RenewalInfoTest, ARotateRequestedWhileAskingRunsAfterTheAnswer) {
   auto engine = issued_engine();
+  // A window that would put the renewal far off must not swallow the request.
+  oracle->answers.push_back(advice(clock.wall_now() + 40h, clock.wall_now() + 41h, 6h));
   auto jobs = engine->take_due();
   ASSERT_EQ(jobs.size(), 1u);
   ASSERT_TRUE(engine->request_rotation({"a"}).has_value());
