@@ -320,6 +320,23 @@ TEST_F(RenewalInfoTest, ARotateRequestedWhileAskingRunsAfterTheAnswer) {
   EXPECT_EQ(run_due(*engine), JobKind::rotate);
 }
 
+TEST_F(RenewalInfoTest, ARollbackAsksAboutTheCertificateMadeLive) {
+  auto engine = issued_engine();
+  ASSERT_EQ(run_due(*engine), JobKind::renewal_info);
+  const std::string first = oracle->asked_serials.back();
+  ASSERT_TRUE(engine->request_rotation({"a"}).has_value());
+  ASSERT_EQ(run_due(*engine), JobKind::rotate);
+  ASSERT_EQ(run_due(*engine), JobKind::renewal_info);
+  oracle->answers.push_back(advice(clock.wall_now() + 30h, clock.wall_now() + 31h, 6h));
+  clock.advance(1min);
+  auto version = engine->rollback("a");
+  ASSERT_TRUE(version.has_value()) << version.error().what();
+  EXPECT_FALSE(engine->status_of("a")->renewal_window.has_value());
+  EXPECT_EQ(run_due(*engine), JobKind::renewal_info) << "asked at once";
+  EXPECT_EQ(oracle->asked_serials.back(), first);
+  EXPECT_TRUE(engine->status_of("a")->renewal_window.has_value());
+}
+
 TEST_F(RenewalInfoTest, AnExpiredCertificateIsNotAskedAbout) {
   auto engine = issued_engine();
   oracle->answers.push_back(advice(clock.wall_now() + 40h, clock.wall_now() + 47h, 24h));
