@@ -52,7 +52,8 @@ struct Options {
   std::string timeout = "5m";
   std::string rollback_to;  // rollback --to SERIAL|VERSION
   bool force = false;       // rollback --to: an expired version too
-  std::string revoke_reason = "unspecified";  // revoke --reason
+  // revoke --reason
+  std::string revoke_reason = "unspecified";
 };
 
 notify::BusKind bus_of(const Options& options);
