@@ -39,7 +39,8 @@ private:
 
 // What the fake issuer answers, shared between the test and every issuer the engine builds.
 struct Oracle {
-  std::deque<Result<issuer::RenewalInfo>> answers;  // empty: "no advice"
+  std::deque<Result<issuer::RenewalInfo>> answers;    // empty: "no advice"
+  std::optional<issuer::RenewalWindow> issue_window;  // sent along with each certificate
   std::vector<std::string> asked_serials;
 };
 
@@ -49,7 +50,9 @@ public:
       : m_real(std::move(real)), m_oracle(std::move(oracle)) {}
   std::string_view type() const override { return "ari"; }
   Result<issuer::IssuedCredential> issue(const issuer::IssueRequest& request) override {
-    return m_real->issue(request);
+    auto issued = m_real->issue(request);
+    if (issued) issued->renewal_window = m_oracle->issue_window;
+    return issued;
   }
   bool reports_renewal_info() const override { return true; }
   Result<issuer::RenewalInfo> renewal_info(const issuer::RenewalInfoRequest& request) override {
@@ -191,6 +194,19 @@ TEST_F(RenewalInfoTest, AfterAnIssuanceTheIssuerIsAskedOnAWorkerAndItsWindowDeci
   EXPECT_EQ(run_due(*engine), JobKind::renewal_info) << "the new certificate is asked about";
   EXPECT_EQ(oracle->asked_serials.size(), 2u);
   EXPECT_NE(oracle->asked_serials[1], serial);
+}
+
+TEST_F(RenewalInfoTest, AnIssuanceThatCameWithAWindowIsAskedAboutLater) {
+  const SystemTime now = clock.wall_now();
+  oracle->issue_window = issuer::RenewalWindow{now + 30h, now + 31h, "https://ca.example/w"};
+  auto engine = issued_engine();
+  EXPECT_TRUE(engine->take_due().empty()) << "no question right after it";
+  const auto status = engine->status_of("a");
+  EXPECT_EQ(status->renewal_info_next, now + schedule::k_renewal_info_default);
+  EXPECT_EQ(status->explanation_url, "https://ca.example/w");
+  EXPECT_EQ(wait_of(*engine), schedule::k_renewal_info_default);
+  clock.advance(schedule::k_renewal_info_default);
+  EXPECT_EQ(run_due(*engine), JobKind::renewal_info);
 }
 
 TEST_F(RenewalInfoTest, RetryAfterIsClampedToAMinuteAndADay) {
