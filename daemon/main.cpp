@@ -156,6 +156,17 @@ int main(int argc, char** argv) {
   rollback_cmd->add_flag("--force", options.force, "With --to: restore an expired version too");
   add_bus(rollback_cmd);
 
+  auto* revoke_cmd = app.add_subcommand(
+      "revoke", "Revoke a credential's live certificate through its issuer, then rotate it");
+  revoke_cmd->add_option("-c,--config", options.config, "Configuration file")
+      ->capture_default_str();
+  revoke_cmd->add_option("name", options.credential, "Credential name")->required();
+  revoke_cmd->add_option("--reason", options.revoke_reason, "Revocation reason")
+      ->check(CLI::IsMember({"unspecified", "keyCompromise", "affiliationChanged", "superseded",
+                             "cessationOfOperation"}))
+      ->capture_default_str();
+  add_bus(revoke_cmd);
+
   auto* history_cmd = app.add_subcommand(
       "history", "List the kept versions of a credential, newest first, from the files");
   history_cmd->add_option("-c,--config", options.config, "Configuration file")
@@ -196,6 +207,7 @@ int main(int argc, char** argv) {
   }
   if (*ca_init_cmd) return cli::ca_init(options, context);
   if (*rollback_cmd) return cli::rollback(options, daemon, context);
+  if (*revoke_cmd) return cli::revoke(options, daemon, context);
   if (*history_cmd) return cli::history(options, context);
   if (*import_cmd) return cli::import_credential(options, context);
   if (*status_cmd) return cli::status(options, daemon, context);

@@ -52,6 +52,8 @@ struct Options {
   std::string timeout = "5m";
   std::string rollback_to;  // rollback --to SERIAL|VERSION
   bool force = false;       // rollback --to: an expired version too
+  // revoke --reason
+  std::string revoke_reason = "unspecified";
 };
 
 notify::BusKind bus_of(const Options& options);
@@ -90,6 +92,12 @@ int rotate(const Options& options, const control::ControlClient& daemon, Context
 // (without --force) an expired one is refused with EX_UNAVAILABLE, as a rollback with no older
 // version is.
 int rollback(const Options& options, const control::ControlClient& daemon, Context& context);
+
+// `revoke NAME [--reason R]`: through the running daemon only (the issuer is its to ask, and
+// the rotation that follows is its to run). 0 once the issuer revoked; a reason that is no
+// RFC 5280 CRLReason name is EX_USAGE; no daemon, an issuer that cannot revoke or that refused
+// is EX_UNAVAILABLE, as the daemon's other refusals; an unknown name EX_USAGE.
+int revoke(const Options& options, const control::ControlClient& daemon, Context& context);
 
 // `history NAME [--json]`: the kept versions from the files, newest first: folder, serial (as
 // `openssl x509 -serial` prints it), validity, when it was live, how that ended, issuer.

@@ -5,6 +5,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "config/config.hpp"
+#include "engine/engine.hpp"
 #include "engine/history.hpp"
 #include "store/credential_store.hpp"
 #include "util/duration.hpp"
@@ -119,6 +120,26 @@ int rotate(const Options& options, const control::ControlClient& daemon, Context
                                         : std::to_string(options.names.size()) + " credential(s)")
               << " queued for rotation\n";
   return 0;
+}
+
+int revoke(const Options& options, const control::ControlClient& daemon, Context& context) {
+  if (!engine::revocation_reason_named(options.revoke_reason)) {
+    context.err << "certrotd revoke: --reason " << options.revoke_reason
+                << ": use unspecified, keyCompromise, affiliationChanged, superseded or "
+                   "cessationOfOperation\n";
+    return EX_USAGE;
+  }
+  auto done = daemon.revoke(options.credential, options.revoke_reason);
+  if (done) {
+    context.out << options.credential << ": " << *done << "\n";
+    return 0;
+  }
+  if (done.error().retryable()) {
+    context.err << "certrotd revoke: " << done.error().what()
+                << "; revoking needs the running daemon (its issuer, and the rotation after)\n";
+    return EX_UNAVAILABLE;
+  }
+  return daemon_refusal(context.err, "revoke", done.error());
 }
 
 int rollback(const Options& options, const control::ControlClient& daemon, Context& context) {

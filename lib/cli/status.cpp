@@ -35,6 +35,22 @@ std::string next_renewal_text(std::optional<SystemTime> next, SystemTime now,
   return next ? format_rfc3339(*next) + " (due, not scheduled)" : "-";
 }
 
+// The issuer's renewal window (ACME ARI) and when it is asked next; nothing for issuers that
+// report none.
+void print_renewal_info(const nlohmann::json& s, SystemTime now, std::ostream& out) {
+  if (const auto w = s.find("renewal_window"); w != s.end()) {
+    out << "    renewal window: " << (*w)["start"].get<std::string>() << " to "
+        << (*w)["end"].get<std::string>();
+    const std::string chosen = (*w)["chosen"].get<std::string>();
+    out << (chosen.empty() ? std::string(" (not used)") : ", renewing at " + chosen) << "\n";
+    const std::string url = (*w)["explanation_url"].get<std::string>();
+    if (!url.empty()) out << "    explanation: " << url << "\n";
+  }
+  if (const auto next = s.find("renewal_info_next"); next != s.end()) {
+    out << "    renewal info: issuer asked again " << when_text(time_of(*next), now) << "\n";
+  }
+}
+
 void print_status_table(const nlohmann::json& status, SystemTime now, Scheduling scheduling,
                         std::ostream& out) {
   for (const auto& s : status) {
@@ -54,6 +70,7 @@ void print_status_table(const nlohmann::json& status, SystemTime now, Scheduling
       out << "    key: reused, renewed " << renewals << (renewals == 1 ? " time" : " times")
           << " since it was generated\n";
     }
+    print_renewal_info(s, now, out);
     for (const auto& d : s["dependents"]) {
       out << "    " << padded(d["ok"].get<bool>() ? "ok" : "FAILED", 6) << ' '
           << d["action"].get<std::string>() << ": " << d["detail"].get<std::string>() << "\n";

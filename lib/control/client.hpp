@@ -21,6 +21,12 @@
 //   A name the daemon does not know is the error org.certrotd.Error.UnknownCredential.
 //     Reload()           -> ()  re-read the configuration file, as on SIGHUP; a rejected file is
 //                              the error org.certrotd.Error.ReloadRejected with file:line:col
+//     Revoke(s name, s reason) -> s
+//                              revoke the live certificate through its issuer (reason: an RFC
+//                              5280 CRLReason name, see `certrotd revoke`), answered once the
+//                              issuer answered ("serial 1a2b... revoked; rotating at once"); an
+//                              issuer that cannot revoke, or that refused, is
+//                              org.certrotd.Error.Failed with why
 //
 // The server side is server.hpp (it needs the service); the policy file
 // packaging/dbus/org.certrotd.Daemon.conf lets only root call it on the system bus.
@@ -75,6 +81,9 @@ public:
   virtual Result<std::string> rollback(const std::string& name) const;
   virtual Result<std::string> rollback_to(const std::string& name, const std::string& target,
                                           bool force) const;
+
+  // Returns the daemon's detail once the issuer answered; fails when it refused or could not.
+  virtual Result<std::string> revoke(const std::string& name, const std::string& reason) const;
 
 private:
   notify::BusKind m_bus;

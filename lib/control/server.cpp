@@ -61,6 +61,16 @@ void append_status_json(std::string& out, const CredentialStatus& s) {
   item["key_reuse"] = s.key_reuse;
   item["key_renewals"] = s.key_renewals;
   item["dir"] = s.dir.string();
+  // Only for issuers that report renewal information (ACME ARI), so other credentials' objects
+  // read as before.
+  if (s.renewal_window) {
+    item["renewal_window"] = {
+        {"start", format_rfc3339(s.renewal_window->start)},
+        {"end", format_rfc3339(s.renewal_window->end)},
+        {"chosen", s.renewal_instant ? format_rfc3339(*s.renewal_instant) : ""},
+        {"explanation_url", s.explanation_url}};
+  }
+  if (s.renewal_info_next) item["renewal_info_next"] = format_rfc3339(*s.renewal_info_next);
   nlohmann::json deps = nlohmann::json::array();
   for (const auto& d : s.dependents) {
     deps.push_back(
@@ -102,6 +112,8 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
       SD_BUS_METHOD_WITH_ARGS("RollbackTo", SD_BUS_ARGS("s", name, "s", target, "b", force),
                               SD_BUS_RESULT("s", version), &on_rollback_to, 0),
       SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, &on_reload, 0),
+      SD_BUS_METHOD_WITH_ARGS("Revoke", SD_BUS_ARGS("s", name, "s", reason),
+                              SD_BUS_RESULT("s", detail), &on_revoke, 0),
       SD_BUS_VTABLE_END,
   };
   sd_bus_slot* slot = nullptr;
@@ -118,6 +130,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
   r = sd_bus_attach_event(raw, loop, 0);
   if (r < 0) return fail("cannot attach the bus to the event loop: " + errno_text(-r));
   service.on_rotated([s = server.get()](const RotationOutcome& outcome) { s->rotated(outcome); });
+  service.on_revoked([s = server.get()](const RotationOutcome& outcome) { s->revoked(outcome); });
   return server;
 }
 
@@ -125,6 +138,7 @@ ControlServer::~ControlServer() {
   // The service outlives the server; it must not call into it any more. Callers still waiting
   // get no answer: the bus connection closes with the server.
   m_service.on_rotated({});
+  m_service.on_revoked({});
 }
 
 std::optional<std::string> ControlServer::first_unknown(
@@ -291,6 +305,50 @@ int ControlServer::reply_outcomes(Waiter& waiter) {
   if (r >= 0) r = sd_bus_message_close_container(reply.get());
   if (r >= 0) r = sd_bus_send(nullptr, reply.get(), nullptr);
   return r;
+}
+
+// Answered later, from revoked(), once the issuer answered; the rotation that follows a
+// successful revocation is not waited for (`certrotd rotate --wait` can).
+int ControlServer::on_revoke(sd_bus_message* m, void* userdata, sd_bus_error*) {
+  auto* self = static_cast<ControlServer*>(userdata);
+  const char* name = nullptr;
+  const char* reason_name = nullptr;
+  if (int r = sd_bus_message_read(m, "ss", &name, &reason_name); r < 0) {
+    return reply_bad_arguments(m, r);
+  }
+  if (const auto unknown = self->first_unknown({name})) return reply_unknown(m, *unknown);
+  const auto reason = engine::revocation_reason_named(reason_name);
+  if (!reason) {
+    return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_INVALID_ARGS,
+                                      "unknown revocation reason '%s'", reason_name);
+  }
+  // The waiter is in place before the revocation is asked for, as for RotateAndWait. A second
+  // call for the same credential is refused by the engine while the first one is in flight.
+  if (self->m_revoke_waiters.contains(name)) {
+    return sd_bus_reply_method_errorf(m, k_error_failed, "a revocation of '%s' is in flight", name);
+  }
+  auto it = self->m_revoke_waiters
+                .emplace(name, notify::SdBusMessagePtr(sd_bus_message_ref(m)))  // our reference
+                .first;
+  if (auto done = self->m_service.revoke(name, *reason); !done) {
+    self->m_revoke_waiters.erase(it);
+    return sd_bus_reply_method_errorf(m, k_error_failed, "%s", done.error().what().c_str());
+  }
+  return 1;  // the reply follows from revoked()
+}
+
+void ControlServer::revoked(const RotationOutcome& outcome) {
+  const auto it = m_revoke_waiters.find(outcome.name);
+  if (it == m_revoke_waiters.end()) return;
+  notify::SdBusMessagePtr call = std::move(it->second);
+  m_revoke_waiters.erase(it);
+  // A caller that gave up is no error of ours.
+  if (outcome.renewed) {
+    const std::string detail = outcome.detail + " revoked; rotating at once";
+    (void)sd_bus_reply_method_return(call.get(), "s", detail.c_str());
+  } else {
+    (void)sd_bus_reply_method_errorf(call.get(), k_error_failed, "%s", outcome.detail.c_str());
+  }
 }
 
 int ControlServer::on_reload(sd_bus_message* m, void* userdata, sd_bus_error*) {

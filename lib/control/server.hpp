@@ -66,6 +66,7 @@ private:
   static int on_rollback(sd_bus_message* m, void* userdata, sd_bus_error* error);
   static int on_rollback_to(sd_bus_message* m, void* userdata, sd_bus_error* error);
   static int on_reload(sd_bus_message* m, void* userdata, sd_bus_error* error);
+  static int on_revoke(sd_bus_message* m, void* userdata, sd_bus_error* error);
 
   // A RotateAndWait call not answered yet: its message, kept until every named rotation ended.
   struct Waiter {
@@ -76,11 +77,15 @@ private:
   // The first name that is no credential of the running configuration.
   std::optional<std::string> first_unknown(const std::vector<std::string>& names) const;
   void rotated(const service::RotationOutcome& outcome);
+  // Answers the Revoke call waiting for this credential's revocation.
+  void revoked(const service::RotationOutcome& outcome);
   static int reply_outcomes(Waiter& waiter);
 
   service::Service& m_service;
   ControlOptions m_options;
   std::list<Waiter> m_waiters;
+  // Revoke calls not answered yet, by credential (one revocation at a time per credential).
+  std::map<std::string, notify::SdBusMessagePtr> m_revoke_waiters;
   notify::SdBusPtr m_bus;  // declared before the slot: destroyed after it
   notify::SdBusSlotPtr m_slot;
 };

@@ -138,6 +138,20 @@ bool keeps_next_attempt(const store::CredentialState& state) {
   return (state.failures > 0 || state.issuer_pending) && state.next_attempt.has_value();
 }
 
+// What `status` shows of the issuer's renewal window: the window, the instant chosen inside it
+// (only when the schedule uses it) and its explanation URL.
+void renewal_status(const store::CredentialState& state, const schedule::RenewPolicy& policy,
+                    const std::string& name, CredentialStatus& status) {
+  if (!state.renewal_window) return;
+  status.renewal_window = schedule::Window{state.renewal_window->start, state.renewal_window->end};
+  status.explanation_url = state.renewal_window->explanation_url;
+  if (!state.live_cert) return;
+  const schedule::Validity validity = validity_of(state);
+  if (schedule::window_usable(validity)) {
+    status.renewal_instant = schedule::renewal_time(validity, policy, name);
+  }
+}
+
 store::CertCache cache_of(const x509::CertInfo& cert, std::uint64_t files_id) {
   return store::CertCache{
       files_id, cert.serial,
@@ -216,6 +230,8 @@ Result<Installed> run_kind(const Job& job, const RotationEnv& env, IssuerExchang
     case JobKind::copies: return rewrite_copies(*job.plan);
     case JobKind::adopt: return adopt_replacement(*job.plan, env);
     case JobKind::alert: break;  // run_job() runs only the notify actions
+    case JobKind::renewal_info: return ask_renewal_info(*job.plan, exchange);
+    case JobKind::revoke: return revoke_live(*job.plan, job.revocation_reason, job.issuer_state);
   }
   return fail("unknown job");
 }
@@ -245,7 +261,10 @@ JobResult run_job(Job job, const RotationEnv& env) {
   auto result = run_kind(job, env, exchange);
   std::vector<notify::ActionOutcome> actions;
   // A copy that failed after the swap does not undo it: the folder's readers need the reload.
-  if (result) actions = notify_dependents(*job.plan, job.old_serial, *result, env);
+  // Asking for renewal information or revoking changed nothing the dependents read.
+  if (result && job.kind != JobKind::renewal_info && job.kind != JobKind::revoke) {
+    actions = notify_dependents(*job.plan, job.old_serial, *result, env);
+  }
   return JobResult{std::move(job), std::move(result), std::move(actions), opened,
                    std::move(exchange)};
 }
@@ -339,6 +358,7 @@ void Engine::start() {
     for (std::size_t i = 0; i < count; ++i) {
       const auto& [name, tracked] = all[begin + i];
       apply(*tracked, *found[i]);
+      ensure_asking(*tracked);
       count_failing(*tracked);
       schedule_next(*name, *tracked);
       if (!tracked->folder_ready) {
@@ -423,6 +443,8 @@ void Engine::schedule_next(const std::string& name, Tracked& tracked) {
     return;
   }
   SystemTime when = schedule::renewal_time(validity_of(tracked.persisted), policy, name);
+  // Revoked by `certrotd revoke`: useless now, renewed at once.
+  if (tracked.persisted.revoked_serial == cert->serial) when = now;
   if (keeps_next_attempt(tracked.persisted)) {
     // Keep the backoff (or the issuer's "ask again at") a previous run or attempt decided on.
     when = std::min(std::max(*tracked.persisted.next_attempt, now), cert->not_after);
@@ -464,8 +486,13 @@ std::vector<Job> Engine::take_due() {
       dispatch_alert(name, tracked, jobs);
       continue;
     }
-    // Only an expiry threshold came due: back into the heap for the renewal (or the next one).
+    // Only an expiry threshold or a question to the issuer came due: ask, or back into the
+    // heap for the renewal (or the next one).
     if (tracked.renew_due > now) {
+      if (const auto ask = ask_due(tracked); ask && *ask <= m_deps.clock.wall_now()) {
+        dispatch_renewal_info(name, tracked, jobs);
+        continue;
+      }
       arm(name, tracked, tracked.renew_due);
       continue;
     }
@@ -478,6 +505,7 @@ std::vector<Job> Engine::take_due() {
 }
 
 JobKind Engine::next_kind(const std::string& name, const Tracked& tracked) const {
+  if (tracked.revoke_pending) return JobKind::revoke;
   if (m_rolled_back.contains(name)) return JobKind::dependents;
   if (tracked.adopt_pending) return JobKind::adopt;
   // The live version is what the copies lack; a new certificate would not help them.
@@ -514,7 +542,12 @@ void Engine::dispatch(const std::string& name, Tracked& tracked, std::vector<Job
   }
   Job job{name, tracked.plan, now, tracked.cert() ? tracked.cert()->serial : "", kind};
   job.open_folder = !tracked.folder_ready;
-  tracked.adopt_pending = false;
+  // A revocation first; a change on disk that came before it is adopted after it.
+  if (kind != JobKind::revoke) tracked.adopt_pending = false;
+  if (kind == JobKind::revoke) {
+    job.revocation_reason = *std::exchange(tracked.revoke_pending, std::nullopt);
+    job.issuer_state = tracked.persisted.issuer_state;
+  }
   if (kind == JobKind::rotate) {
     job.issuer_state = tracked.persisted.issuer_state;
     ++m_issuer_busy[issuer];
@@ -544,15 +577,17 @@ Result<void> Engine::request_rotation(const std::vector<std::string>& names) {
     if (!m_tracked.contains(name)) return fail("no credential named '" + name + "'");
   }
   const MonoTime now = m_deps.clock.mono_now();
+  const auto make_due = [&](const std::string& name, Tracked& tracked) {
+    if (!tracked.in_flight) {
+      arm(name, tracked, now);
+    } else if (tracked.asking) {
+      tracked.renew_due = now;  // armed when the issuer's answer is in
+    }
+  };
   if (names.empty()) {
-    for (auto& [name, tracked] : m_tracked) {
-      if (!tracked.in_flight) arm(name, tracked, now);
-    }
+    for (auto& [name, tracked] : m_tracked) make_due(name, tracked);
   } else {
-    for (const auto& name : names) {
-      Tracked& tracked = m_tracked.at(name);
-      if (!tracked.in_flight) arm(name, tracked, now);
-    }
+    for (const auto& name : names) make_due(name, m_tracked.at(name));
   }
   return {};
 }
@@ -570,6 +605,7 @@ void Engine::complete(JobResult done) {
     tracked.in_flight = false;
     --m_in_flight;
   }
+  tracked.asking = false;
   if (done.folder_opened) tracked.folder_ready = true;
   const std::string& name = done.job.name;
   switch (done.job.kind) {
@@ -590,6 +626,8 @@ void Engine::complete(JobResult done) {
       arm(name, tracked, tracked.renew_due);
       return;
     case JobKind::adopt: complete_adoption(done, tracked); break;
+    case JobKind::renewal_info: complete_renewal_info(done, tracked); break;
+    case JobKind::revoke: complete_revocation(done, tracked); break;
     case JobKind::rotate:
     case JobKind::copies: complete_rotation(done, tracked); break;
   }
@@ -631,8 +669,16 @@ void Engine::complete_rotation(const JobResult& done, Tracked& tracked) {
             ? (renewals < std::numeric_limits<int>::max() ? renewals + 1 : renewals)
             : 0;
     tracked.persisted.renewal_window.reset();
+    tracked.persisted.revoked_serial.clear();
     if (const auto& window = done.issuer.window) {
-      tracked.persisted.renewal_window = store::RenewalWindow{window->start, window->end};
+      tracked.persisted.renewal_window = store::RenewalWindow{window->start, window->end,
+                                                              window->explanation_url.value_or("")};
+    }
+    ask_again_now(tracked);
+    // A window that came with the certificate needs no question at once; the issuer may
+    // still move it later (RFC 9773 §4.3), so it is asked after the long-term default.
+    if (done.issuer.window && tracked.persisted.renewal_info_next) {
+      *tracked.persisted.renewal_info_next += schedule::k_renewal_info_default;
     }
     emit(EventKind::renewed, Severity::info, name, tracked, "version " + installed.version);
   }
@@ -689,6 +735,7 @@ void Engine::complete_adoption(const JobResult& done, Tracked& tracked) {
   tracked.persisted.renewal_window.reset();
   tracked.persisted.issuer_pending = false;
   tracked.persisted.key_renewals = 0;  // a key placed by hand: its history is not ours
+  ask_again_now(tracked);              // about the certificate now live
   if (tracked.persisted.live_cert) tracked.persisted.live_cert->installed = false;
   if (done.result->copy_error) {
     tracked.persisted.copies_missing = true;
@@ -767,6 +814,8 @@ void Engine::arm(const std::string& name, Tracked& tracked, MonoTime renew) {
                                                  tracked.plan->config.policy, alerted(tracked));
     if (alert) at = std::min(at, to_mono(m_deps.clock, *alert));
   }
+  // The next question to an issuer that reports renewal information shares the entry.
+  if (const auto ask = ask_due(tracked)) at = std::min(at, to_mono(m_deps.clock, *ask));
   m_queue.schedule(name, at);
 }
 
@@ -820,7 +869,10 @@ void Engine::dispatch_alert(const std::string& name, Tracked& tracked, std::vect
 DiskCheck Engine::on_disk_changed(const std::string& name, bool final_look) {
   auto it = m_tracked.find(name);
   // In flight: our own swap, or a job that looks at the folder itself; complete() follows.
-  if (it == m_tracked.end() || it->second.in_flight) return DiskCheck::settled;
+  // A question about renewal information does not look at the folder: the change is handled.
+  if (it == m_tracked.end() || (it->second.in_flight && !it->second.asking)) {
+    return DiskCheck::settled;
+  }
   Tracked& tracked = it->second;
   std::optional<store::CertCache> cache = tracked.persisted.live_cert;
   auto live = live_info(tracked.plan->config, cache);
@@ -887,6 +939,7 @@ Result<std::string> Engine::roll_back(
   tracked.persisted.installed_at.reset();
   tracked.persisted.renewal_window.reset();
   tracked.persisted.issuer_pending = false;
+  ask_again_now(tracked);  // about the certificate now live
   clear_failure(tracked);
   tracked.persisted.copies_missing = false;
   count_failing(tracked);
@@ -938,6 +991,7 @@ Result<void> Engine::reload(const config::Config& config) {
       load(it->second);
       count_failing(it->second);
     }
+    ensure_asking(it->second);
     // The policy or dates may have changed; an in-flight one is rescheduled on completion.
     if (!it->second.in_flight) schedule_next(name, it->second);
   }
@@ -947,7 +1001,7 @@ Result<void> Engine::reload(const config::Config& config) {
 schedule::State Engine::state_of(const std::string& name, const Tracked& tracked) const {
   schedule::StateInputs inputs;
   if (tracked.cert()) inputs.validity = validity_of(tracked.persisted);
-  inputs.renewing = tracked.in_flight;
+  inputs.renewing = tracked.in_flight && !tracked.asking;
   inputs.failures = tracked.persisted.failures;
   inputs.needs_attention = tracked.persisted.needs_attention;
   return schedule::classify(inputs, tracked.plan->config.policy, name, m_deps.clock.wall_now());
@@ -966,7 +1020,7 @@ std::optional<CredentialStatus> Engine::status_of(const std::string& name) const
   auto it = m_tracked.find(name);
   if (it == m_tracked.end()) return std::nullopt;
   const Tracked& t = it->second;
-  return CredentialStatus{name,
+  CredentialStatus status{name,
                           t.plan->config.issuer,
                           state_of(name, t),
                           t.cert() ? std::optional(info_of(*t.cert())) : std::nullopt,
@@ -979,6 +1033,9 @@ std::optional<CredentialStatus> Engine::status_of(const std::string& name) const
                           {},
                           t.plan->config.key_reuse,
                           t.persisted.key_renewals};
+  renewal_status(t.persisted, t.plan->config.policy, name, status);
+  if (ask_due(t)) status.renewal_info_next = t.persisted.renewal_info_next;
+  return status;
 }
 
 std::vector<CredentialStatus> Engine::inspect(const config::Config& config, const Clock& clock) {
@@ -1005,6 +1062,8 @@ std::vector<CredentialStatus> Engine::inspect(const config::Config& config, cons
     status.reason = persisted.last_reason;
     status.key_reuse = credential.key_reuse;
     status.key_renewals = persisted.key_renewals;
+    renewal_status(persisted, credential.policy, credential.name, status);
+    status.renewal_info_next = persisted.renewal_info_next;
     if (auto usable = store::check_folder_writable(credential.output.dir); !usable) {
       status.warning = "output folder unusable: " + usable.error().what();
     }

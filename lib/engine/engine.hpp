@@ -67,6 +67,13 @@ struct CredentialStatus {
   std::string warning;
   bool key_reuse = false;  // `key: { reuse: true }`
   int key_renewals = 0;    // renewals the live key has seen (0: a new key at the last rotation)
+  // What the issuer reported about renewing the live certificate (ACME ARI): its window, the
+  // instant chosen inside it (nullopt when the window is not used), its explanation URL, and
+  // when the issuer is asked next (nullopt for issuers that report nothing).
+  std::optional<schedule::Window> renewal_window = std::nullopt;
+  std::optional<SystemTime> renewal_instant = std::nullopt;
+  std::string explanation_url = {};
+  std::optional<SystemTime> renewal_info_next = std::nullopt;
 };
 
 // The few numbers the service manager's STATUS= line shows after every change, kept up to date
@@ -87,6 +94,8 @@ enum class JobKind {
   copies,      // a copy failed after a swap: write the copies from the live version
   adopt,       // the certificate on disk changed under us: adopt_replacement()
   alert,       // an expiry threshold was crossed: only the `notify:` actions
+  renewal_info,  // ask the issuer when to renew the live certificate (ACME ARI)
+  revoke,        // `certrotd revoke`: ask the issuer to revoke the live certificate
 };
 
 // One job to run on a worker.
@@ -103,6 +112,8 @@ struct Job {
   // alert jobs: the threshold crossed ("expiring", ...) and the live certificate's notAfter.
   std::string threshold = {};
   SystemTime not_after = {};
+  // revoke jobs: the reason sent to the issuer.
+  issuer::RevocationReason revocation_reason = issuer::RevocationReason::unspecified;
 };
 
 struct JobResult {
@@ -122,6 +133,11 @@ enum class DiskCheck {
 
 // Runs on a worker thread.
 JobResult run_job(Job job, const RotationEnv& env);
+
+// The `--reason` names of `certrotd revoke` (RFC 5280 CRLReason: unspecified, keyCompromise,
+// affiliationChanged, superseded, cessationOfOperation); nullopt for any other name.
+std::optional<issuer::RevocationReason> revocation_reason_named(std::string_view name);
+std::string_view to_string(issuer::RevocationReason reason);
 
 // What the engine reads of one credential at start-up (or when a reload adds it).
 struct OnDisk {
@@ -194,6 +210,15 @@ public:
   // it too becomes an adopt job, which restores the previous credential.
   DiskCheck on_disk_changed(const std::string& name, bool final_look = false);
 
+  // `certrotd revoke NAME [--reason R]`: the issuer that issued the live certificate is asked
+  // to revoke it, on a worker (take_due() hands the job out at once; complete() applies it).
+  // Refused for an unknown name, without a live certificate, for an issuer that cannot revoke
+  // (Reason::config, nothing to retry) and while a job of the credential is in flight
+  // (retryable). After a successful revocation the live certificate is useless: the credential
+  // is rotated at once (event `revoked`). After a failed one nothing changes and nothing is
+  // retried by itself (event `revoke-failed`): revoking is an operator's decision.
+  Result<void> request_revocation(const std::string& name, issuer::RevocationReason reason);
+
   // Makes the previous version of the credential live again; returns the version now live.
   // Refused while a rotation of it is in flight. Its on_rotate actions then run as after a swap:
   // take_due() hands them out at once, as a dependents-only job.
@@ -234,6 +259,11 @@ private:
     bool folder_ready = true;      // the output folder was opened (created, recovered)
     // Due, but its issuer has max_concurrent rotations in flight: queued in m_waiting.
     bool waiting_for_slot = false;
+    bool asking = false;  // the job in flight is a renewal_info job, not a rotation
+    // `certrotd revoke` asked for this; the next job is a revoke job.
+    std::optional<issuer::RevocationReason> revoke_pending;
+    // An invalid window was reported and logged; not again until a valid answer comes.
+    bool invalid_window_logged = false;
     // An expiry threshold was reported and the `notify:` actions have yet to run for it.
     schedule::Alert alert_pending = schedule::Alert::none;
     // When the next rotation (or other job) is due. The heap holds one entry per credential, at
@@ -273,6 +303,17 @@ private:
   void report_alerts(const std::string& name, Tracked& tracked);
   void dispatch_alert(const std::string& name, Tracked& tracked, std::vector<Job>& jobs);
   schedule::State state_of(const std::string& name, const Tracked& tracked) const;
+  // Renewal information (engine/renewal_info.cpp).
+  bool asks_renewal_info(const Tracked& tracked) const;
+  void ask_again_now(Tracked& tracked);
+  void ensure_asking(Tracked& tracked);
+  std::optional<SystemTime> ask_due(const Tracked& tracked) const;  // when to ask next
+  void dispatch_renewal_info(const std::string& name, Tracked& tracked, std::vector<Job>& jobs);
+  void complete_renewal_info(const JobResult& done, Tracked& tracked);
+  void apply_renewal_info(const std::string& name, Tracked& tracked,
+                          const issuer::RenewalInfo& info);
+  void renewal_info_failed(const std::string& name, Tracked& tracked, const Error& error);
+  void complete_revocation(const JobResult& done, Tracked& tracked);  // engine/revoke.cpp
   void emit(EventKind kind, Severity severity, const std::string& name, const Tracked& tracked,
             std::string message, Reason reason = Reason::unspecified) const;
 

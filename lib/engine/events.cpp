@@ -24,6 +24,10 @@ std::string_view to_string(EventKind kind) {
     case EventKind::dependent_failed: return "dependent-failed";
     case EventKind::reload_rejected: return "reload-rejected";
     case EventKind::key_generated: return "key-generated";
+    case EventKind::renewal_info: return "renewal-info";
+    case EventKind::renewal_info_failed: return "renewal-info-failed";
+    case EventKind::revoked: return "revoked";
+    case EventKind::revoke_failed: return "revoke-failed";
   }
   return "unknown";
 }

@@ -35,6 +35,10 @@ enum class EventKind {
   dependent_failed,    // an on_rotate action failed (retried, then reported; the swap stays)
   reload_rejected,     // a new configuration was refused; the old one stays (no credential)
   key_generated,       // key.reuse is set, but a new key was made (none live, or of another type)
+  renewal_info,        // the issuer reported its renewal window (ACME ARI) for the live certificate
+  renewal_info_failed,  // asking the issuer for renewal information failed; asked again later
+  revoked,              // `certrotd revoke`: the issuer revoked the live certificate
+  revoke_failed,        // `certrotd revoke`: the issuer did not revoke it; nothing changed
 };
 
 enum class Severity { debug, info, warning, error };

@@ -87,6 +87,8 @@ struct IssuerExchange {
   std::optional<std::string> state_out;
   std::optional<issuer::NotYet> not_yet;        // set: nothing was issued; the result is an error
   std::optional<issuer::RenewalWindow> window;  // reported with the certificate
+  // A renewal_info job: the issuer's answer (the result is then the live certificate's facts).
+  std::optional<issuer::RenewalInfo> renewal_info = std::nullopt;
 };
 
 Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env);
@@ -96,6 +98,18 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env);
 // permanent invalid answer (and not kept).
 Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
                          IssuerExchange& exchange);
+
+// Asks the issuer when to renew the live certificate (Issuer::renewal_info, ACME ARI) with the
+// live chain and the issuer's state for the credential; the answer goes to
+// exchange.renewal_info, the result is the live certificate's facts. An error when there is no
+// usable live certificate or the issuer failed. Runs on a worker (engine/renewal_info.cpp).
+Result<Installed> ask_renewal_info(const CredentialPlan& plan, IssuerExchange& exchange);
+
+// Asks the issuer to revoke the live certificate (Issuer::revoke) with the live chain and the
+// issuer's state for the credential; the result is the revoked certificate's facts. Runs on a
+// worker (engine/revoke.cpp).
+Result<Installed> revoke_live(const CredentialPlan& plan, issuer::RevocationReason reason,
+                              const std::optional<std::string>& state);
 
 // Runs the credential's `on_rotate` actions after a successful swap (nothing when it has none or
 // env.actions is null), emitting dependent-reloaded / dependent-failed for each. Never touches

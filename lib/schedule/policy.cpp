@@ -178,6 +178,22 @@ Millis not_yet_delay(std::optional<Millis> retry_after, Millis remaining,
   return delay;
 }
 
+Millis renewal_info_delay(std::optional<Millis> retry_after) {
+  return std::clamp(retry_after.value_or(k_renewal_info_default), k_renewal_info_min,
+                    k_renewal_info_max);
+}
+
+Millis renewal_info_error_delay(int failures, Millis remaining, const RenewPolicy& policy,
+                                Random& random, ErrorClass error,
+                                std::optional<Millis> retry_after) {
+  Millis delay = k_renewal_info_default;
+  if (error == ErrorClass::retryable && failures <= k_renewal_info_quick_retries) {
+    delay = backoff_delay(failures, remaining, policy, random);
+  }
+  if (retry_after && *retry_after > delay) delay = *retry_after;
+  return std::clamp(delay, k_renewal_info_min, k_renewal_info_max);
+}
+
 namespace {
 
 SystemTime before_expiry(const Validity& validity, double fraction, std::optional<Millis> before) {

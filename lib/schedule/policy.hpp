@@ -121,6 +121,33 @@ inline constexpr Millis k_not_yet_min = std::chrono::seconds(1);
 Millis not_yet_delay(std::optional<Millis> retry_after, Millis remaining,
                      const RenewPolicy& policy);
 
+// When to ask an issuer that reports renewal information (ACME ARI, RFC 9773 §4.3) again.
+// Its Retry-After is the interval it wants, both the least and the most: RFC 9773 §4.3.2
+// suggests clamping it to [1 min, 1 day], which also keeps a CA that says "0" from being asked
+// in a loop and one that says "a year" from never being asked again before the certificate
+// expires. With no Retry-After the RFC's "long-term" default of 6 hours applies.
+inline constexpr Millis k_renewal_info_min = std::chrono::minutes(1);
+inline constexpr Millis k_renewal_info_max = std::chrono::hours(24);
+inline constexpr Millis k_renewal_info_default = std::chrono::hours(6);
+// Retryable errors (network, 5xx) are retried with the policy's backoff this many times in a
+// row; then, and after any other error, the issuer is asked again after the long-term default
+// (RFC 9773 §4.3.3: "exponential backoff with a capped number of tries, then long-term").
+inline constexpr int k_renewal_info_quick_retries = 3;
+
+// After an answer: clamp(retry_after or k_renewal_info_default, k_renewal_info_min,
+// k_renewal_info_max).
+Millis renewal_info_delay(std::optional<Millis> retry_after);
+
+// After the `failures`-th error in a row (1 = the first):
+//   retryable and failures <= k_renewal_info_quick_retries: backoff_delay(), raised to
+//     retry_after when the issuer asked for longer;
+//   otherwise: k_renewal_info_default, or retry_after when longer;
+// and always clamped to [k_renewal_info_min, k_renewal_info_max]. Only the next ask waits for
+// this: the renewal itself stays where the policy (or the window known before) put it.
+Millis renewal_info_error_delay(int failures, Millis remaining, const RenewPolicy& policy,
+                                Random& random, ErrorClass error,
+                                std::optional<Millis> retry_after);
+
 // The expiry thresholds a live certificate crosses, in the order it crosses them. Each is
 // reported once per certificate (the engine persists the last one reported, with its serial).
 enum class Alert { none, expiring, critical, expired };

@@ -132,6 +132,12 @@ Result<void> Service::rotate(const std::vector<std::string>& names) {
   return {};
 }
 
+Result<void> Service::revoke(const std::string& name, issuer::RevocationReason reason) {
+  if (auto r = m_engine->request_revocation(name, reason); !r) return r;
+  pump();
+  return {};
+}
+
 Result<std::string> Service::rollback(const std::string& name) {
   return rolled_back(name, m_engine->rollback(name));
 }
@@ -198,12 +204,14 @@ void Service::pump() {
   for (auto& result : m_pool->take_results()) {
     const std::string name = result.job.name;
     std::optional<RotationOutcome> outcome;
-    if (result.job.kind == JobKind::rotate) {
+    const JobKind kind = result.job.kind;
+    if (kind == JobKind::rotate || kind == JobKind::revoke) {
       outcome = result.result ? RotationOutcome{name, true, "serial " + result.result->info.serial}
                               : RotationOutcome{name, false, result.result.error().what()};
     }
     m_engine->complete(std::move(result));
-    if (outcome && m_on_rotated) m_on_rotated(*outcome);
+    const auto& told = kind == JobKind::revoke ? m_on_revoked : m_on_rotated;
+    if (outcome && told) told(*outcome);
     if (auto it = m_watches.find(name); it != m_watches.end()) rewatch_data(it->first, it->second);
     changed = true;
   }

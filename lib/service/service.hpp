@@ -56,6 +56,8 @@ public:
 
   // Rotate the named credentials (all when empty) now.
   Result<void> rotate(const std::vector<std::string>& names);
+  // Engine::request_revocation; how it ended goes to on_revoked().
+  Result<void> revoke(const std::string& name, issuer::RevocationReason reason);
   // Make the previous version of a credential live again; returns the version now live.
   Result<std::string> rollback(const std::string& name);
   // Engine::rollback_to, then as rollback().
@@ -80,6 +82,11 @@ public:
   // engine applied it: `certrotd rotate --wait` answers from there.
   void on_rotated(std::function<void(const RotationOutcome&)> callback) {
     m_on_rotated = std::move(callback);
+  }
+
+  // Called once per finished revocation (renewed: revoked), after the engine applied it.
+  void on_revoked(std::function<void(const RotationOutcome&)> callback) {
+    m_on_revoked = std::move(callback);
   }
 
 private:
@@ -133,6 +140,7 @@ private:
   std::optional<ReloadRejection> m_rejected;
   std::function<void()> m_on_change;
   std::function<void(const RotationOutcome&)> m_on_rotated;
+  std::function<void(const RotationOutcome&)> m_on_revoked;
 };
 
 }  // namespace certrotd::service

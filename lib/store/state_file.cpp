@@ -135,7 +135,28 @@ Result<void> issuer_fields_from_json(const json& doc, CredentialState& state) {
   auto end = time_from_json(*it, "end");
   if (!end) return fail(end.error());
   if (!*start || !*end) return fail("renewal_window needs start and end");
-  state.renewal_window = RenewalWindow{**start, **end};
+  auto explanation = string_from_json(*it, "explanation_url");
+  if (!explanation) return fail(explanation.error());
+  state.renewal_window = RenewalWindow{**start, **end, std::move(*explanation)};
+  return {};
+}
+
+// "renewal_info": {"next_ask": time, "failures": n}; absent in older files and for issuers
+// without renewal information.
+Result<void> renewal_info_from_json(const json& doc, CredentialState& state) {
+  const auto it = doc.find("renewal_info");
+  if (it == doc.end() || it->is_null()) return {};
+  if (!it->is_object()) return fail("renewal_info must be an object");
+  auto next = time_from_json(*it, "next_ask");
+  if (!next) return fail(next.error());
+  state.renewal_info_next = *next;
+  if (const auto n = it->find("failures"); n != it->end() && !n->is_null()) {
+    if (!n->is_number_integer() || n->get<std::int64_t>() < 0 ||
+        n->get<std::int64_t>() > std::numeric_limits<int>::max()) {
+      return fail("renewal_info.failures must be a non-negative integer");
+    }
+    state.renewal_info_failures = n->get<int>();
+  }
   return {};
 }
 
@@ -149,6 +170,14 @@ void issuer_fields_to_json(const CredentialState& state, json& doc) {
     doc["renewal_window"] = json{
         {"start", format_rfc3339(state.renewal_window->start, Fraction::when_nonzero)},
         {"end", format_rfc3339(state.renewal_window->end, Fraction::when_nonzero)}};
+    if (!state.renewal_window->explanation_url.empty()) {
+      doc["renewal_window"]["explanation_url"] = state.renewal_window->explanation_url;
+    }
+  }
+  if (!state.revoked_serial.empty()) doc["revoked_serial"] = state.revoked_serial;
+  if (state.renewal_info_next || state.renewal_info_failures > 0) {
+    doc["renewal_info"] = json{{"next_ask", time_to_json(state.renewal_info_next)},
+                               {"failures", state.renewal_info_failures}};
   }
 }
 
@@ -188,6 +217,10 @@ Result<void> alerted_from_json(const json& doc, CredentialState& state) {
 // The fields later versions added, each optional so that older files still load.
 Result<void> later_fields_from_json(const json& doc, CredentialState& state) {
   if (auto r = issuer_fields_from_json(doc, state); !r) return r;
+  if (auto r = renewal_info_from_json(doc, state); !r) return r;
+  auto revoked = string_from_json(doc, "revoked_serial");
+  if (!revoked) return fail(revoked.error());
+  state.revoked_serial = std::move(*revoked);
   if (auto r = key_renewals_from_json(doc, state); !r) return r;
   return alerted_from_json(doc, state);
 }

@@ -53,6 +53,8 @@ inline constexpr std::size_t k_max_issuer_state = 4096;
 struct RenewalWindow {
   SystemTime start;
   SystemTime end;
+  // ARI's explanationURL, shown in `status`; empty when the issuer gave none.
+  std::string explanation_url = {};
 
   friend bool operator==(const RenewalWindow&, const RenewalWindow&) = default;
 };
@@ -77,6 +79,14 @@ struct CredentialState {
   // The issuer answered "not yet": next_attempt is when to ask again, kept across a restart.
   bool issuer_pending = false;
   std::optional<RenewalWindow> renewal_window = std::nullopt;  // of the live certificate
+  // For an issuer that reports renewal information (ACME ARI): when to ask it next about the
+  // live certificate, and how many asks in a row failed. In the file: "renewal_info":
+  // {"next_ask", "failures"}, written only when set.
+  std::optional<SystemTime> renewal_info_next = std::nullopt;
+  int renewal_info_failures = 0;
+  // `certrotd revoke` revoked this certificate: it is renewed at once, also after a restart.
+  // "revoked_serial", written only when set.
+  std::string revoked_serial;
   // How many renewals the live key has seen (`key: { reuse: true }`): 0 after a new key, one
   // more for each certificate issued for the same key. "key_renewals", written only when set.
   int key_renewals = 0;

@@ -34,6 +34,10 @@ std::string_view message_id(EventKind kind) {
     case EventKind::dependent_failed: return "93bb6323192b4a32b79efb0548d0fe61";
     case EventKind::reload_rejected: return "3d6b013362594cf5a423a7d21e768039";
     case EventKind::key_generated: return "542c215bc64e475094c7b7d7b6af142c";
+    case EventKind::renewal_info: return "acafc6356b744840b3070f77a23537d8";
+    case EventKind::renewal_info_failed: return "94bcffa26d9c4e829979199622edb9a7";
+    case EventKind::revoked: return "408b6b49f1d04e81ba512956c9475fa2";
+    case EventKind::revoke_failed: return "5f757cd6271d49d999a8594fe3b24292";
   }
   return "";
 }

@@ -49,6 +49,11 @@ public:
     if (error) return tl::unexpected(*error);
     return std::string("20261125T100000Z-1a2b");
   }
+  Result<std::string> revoke(const std::string& name, const std::string& reason) const override {
+    asked = {name, reason};
+    if (error) return tl::unexpected(*error);
+    return std::string("serial 1a2b revoked; rotating at once");
+  }
 
   std::optional<Status> answer;
   std::optional<Error> error;  // what every call but status() fails with, if set
@@ -194,6 +199,59 @@ TEST_F(CommandsTest, StatusFromTheDaemonShowsItsPidCountdownsAndDependents) {
             "web                      valid        not-after " +
                 not_after + " (in 2h)" + std::string(7, ' ') + "next-renewal " + next +
                 " (in 1h)\n" + "    FAILED systemd reload nginx.service: job failed\n");
+}
+
+TEST_F(CommandsTest, StatusShowsTheIssuersRenewalWindowAndTheNextQuestion) {
+  const std::string not_after = format_rfc3339(clock.wall_now() + 2h);
+  const std::string next = format_rfc3339(clock.wall_now() + 1h);
+  const std::string ask = format_rfc3339(clock.wall_now() + 6h);
+  daemon.answer = control::ControlClient::Status{
+      "/etc/certrotd/config.yaml",
+      77,
+      R"([{"name":"web","issuer":"le","state":"valid","serial":"1a","not_after":")" + not_after +
+          R"(","next_renewal":")" + next +
+          R"(","failures":0,"last_error":"","reason":"","dir":"/x","dependents":[],)"
+          R"("renewal_window":{"start":"2026-01-01T00:00:00Z","end":"2026-01-02T00:00:00Z",)"
+          R"("chosen":")" +
+          next +
+          R"(","explanation_url":"https://ca.example/why"},)"
+          R"("renewal_info_next":")" +
+          ask + R"("}])",
+      {}};
+  EXPECT_EQ(status(options, daemon, context), 0);
+  EXPECT_NE(out.str().find("\n    renewal window: 2026-01-01T00:00:00Z to 2026-01-02T00:00:00Z, "
+                           "renewing at " +
+                           next +
+                           "\n    explanation: https://ca.example/why\n"
+                           "    renewal info: issuer asked again " +
+                           ask + " (in 6h)\n"),
+            std::string::npos)
+      << out.str();
+}
+
+TEST_F(CommandsTest, RevokeThroughTheDaemonSendsTheReason) {
+  options.credential = "web";
+  options.revoke_reason = "keyCompromise";
+  EXPECT_EQ(revoke(options, daemon, context), 0);
+  EXPECT_EQ(daemon.asked, (std::vector<std::string>{"web", "keyCompromise"}));
+  EXPECT_EQ(out.str(), "web: serial 1a2b revoked; rotating at once\n");
+}
+
+TEST_F(CommandsTest, RevokeRefusalsAndAMissingDaemonAreExUnavailable) {
+  options.credential = "web";
+  options.revoke_reason = "superseded";
+  daemon.error = error_of(ErrorKind::permanent,
+                          "issuer 'ca' (type local) cannot revoke certificates");
+  EXPECT_EQ(revoke(options, daemon, context), EX_UNAVAILABLE);
+  EXPECT_EQ(err.str(), "certrotd revoke: issuer 'ca' (type local) cannot revoke certificates\n");
+  err.str("");
+  daemon.error = error_of(ErrorKind::retryable, "no certrotd daemon on the bus");
+  EXPECT_EQ(revoke(options, daemon, context), EX_UNAVAILABLE);
+  EXPECT_NE(err.str().find("revoking needs the running daemon"), std::string::npos) << err.str();
+  options.revoke_reason = "because";
+  err.str("");
+  EXPECT_EQ(revoke(options, daemon, context), EX_USAGE);
+  EXPECT_EQ(err.str().rfind("certrotd revoke: --reason because: use unspecified,", 0), 0u);
 }
 
 TEST_F(CommandsTest, StatusRefusesADaemonRunningAnotherConfiguration) {

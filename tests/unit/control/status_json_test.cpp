@@ -36,5 +36,28 @@ TEST(StatusJson, IsOneArrayBuiltOneCredentialAtATime) {
   EXPECT_EQ(status_json({}), "[]");
 }
 
+TEST(StatusJson, CarriesTheRenewalWindowAndNextQuestionOnlyWhenThereAreSome) {
+  CredentialStatus plain;
+  plain.name = "plain";
+  CredentialStatus ari;
+  ari.name = "ari";
+  const SystemTime t{std::chrono::hours(24 * 365 * 56)};
+  ari.renewal_window = schedule::Window{t, t + std::chrono::hours(24)};
+  ari.renewal_instant = t + std::chrono::hours(3);
+  ari.explanation_url = "https://ca.example/why";
+  ari.renewal_info_next = t - std::chrono::hours(1);
+  const auto parsed = nlohmann::json::parse(status_json({plain, ari}));
+  EXPECT_FALSE(parsed[0].contains("renewal_window"));
+  EXPECT_FALSE(parsed[0].contains("renewal_info_next"));
+  EXPECT_EQ(parsed[1]["renewal_window"]["start"], format_rfc3339(t));
+  EXPECT_EQ(parsed[1]["renewal_window"]["end"], format_rfc3339(t + std::chrono::hours(24)));
+  EXPECT_EQ(parsed[1]["renewal_window"]["chosen"], format_rfc3339(t + std::chrono::hours(3)));
+  EXPECT_EQ(parsed[1]["renewal_window"]["explanation_url"], "https://ca.example/why");
+  EXPECT_EQ(parsed[1]["renewal_info_next"], format_rfc3339(t - std::chrono::hours(1)));
+  ari.renewal_instant.reset();
+  EXPECT_EQ(nlohmann::json::parse(status_json({ari}))[0]["renewal_window"]["chosen"], "")
+      << "a window the schedule does not use";
+}
+
 }  // namespace
 }  // namespace certrotd::control

@@ -105,6 +105,37 @@ TEST(StateFilesTest, TheExpiryThresholdReportedReadsBackAndOlderFilesLackIt) {
   EXPECT_FALSE(files.load("bad").has_value());
 }
 
+TEST(StateFilesTest, RenewalInformationAndARevocationReadBackAndOlderFilesLackThem) {
+  TempDir root;
+  const StateFiles files(root.path());
+  CredentialState saved = sample_state();
+  saved.renewal_window = RenewalWindow{k_may_first + 10h, k_may_first + 12h,
+                                       "https://ca.example/why"};
+  saved.renewal_info_next = k_may_first + 6h + 250ms;
+  saved.renewal_info_failures = 2;
+  saved.revoked_serial = "0a1b";
+  ASSERT_TRUE(files.save("web", saved));
+  auto loaded = files.load("web");
+  ASSERT_TRUE(loaded) << loaded.error().what();
+  EXPECT_EQ(*loaded, saved);
+  ASSERT_TRUE(files.save("plain", sample_state()));
+  const std::string plain = read_text(files.path_of("plain"));
+  for (const char* key : {"renewal_info", "explanation_url", "revoked_serial"}) {
+    EXPECT_EQ(plain.find(key), std::string::npos) << key;
+  }
+  // A window written before explanation URLs were kept.
+  write_text(files.path_of("old"),
+             R"({"format": 1, "renewal_window": {"start": "2024-05-01T12:00:00Z",
+                 "end": "2024-05-02T12:00:00Z"}})");
+  auto old = files.load("old");
+  ASSERT_TRUE(old) << old.error().what();
+  ASSERT_TRUE(old->renewal_window.has_value());
+  EXPECT_EQ(old->renewal_window->explanation_url, "");
+  EXPECT_FALSE(old->renewal_info_next.has_value());
+  write_text(files.path_of("bad"), R"({"format": 1, "renewal_info": {"failures": -1}})");
+  EXPECT_FALSE(files.load("bad").has_value());
+}
+
 TEST(StateFilesTest, AFileFromBeforeIssuerStateStillLoads) {
   TempDir root;
   const StateFiles files(root.path());

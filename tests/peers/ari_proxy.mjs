@@ -1,0 +1,130 @@
+// A thin HTTPS proxy in front of a real pebble that adds what pebble 2.4 lacks: ACME Renewal
+// Information (RFC 9773) and profiles (draft-ietf-acme-profiles). Everything else goes to pebble
+// unchanged, Host header included: pebble builds the URLs of its directory and checks the JWS
+// `url` of every POST against the host it was asked on, so both name the proxy.
+//
+//  - GET <directory>: pebble's directory plus "renewalInfo" and "meta.profiles".
+//  - GET /renewal-info/<certID>: the answer the test controls through `controlFile`, a JSON
+//    object {"status": 200, "retryAfter": 21600, "body": {...}} read at each request (missing:
+//    a window from one to two days ahead). "retryAfter" null sends no Retry-After header.
+//  - POST <newOrder>: forwarded; the decoded JWS payload is appended to `recordFile` as one JSON
+//    line {"newOrder": payload}, so a test can assert that `replaces` was sent. renewalInfo
+//    requests are recorded as {"renewalInfo": certID}.
+//
+// usage: node ari_proxy.mjs CONFIG.json
+//   { "portFile", "cert", "key", "upstream" (https://127.0.0.1:PORT of pebble), "upstreamCa",
+//     "directoryPath" (default "/dir"), "profiles" ({name: description}), "controlFile",
+//     "recordFile" }
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+
+const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const upstream = new URL(config.upstream);
+const upstreamCa = fs.readFileSync(config.upstreamCa);
+const directoryPath = config.directoryPath || '/dir';
+const renewalInfoPath = '/renewal-info';
+let newOrderPath = null;  // learned from pebble's directory
+
+function record(entry) {
+  fs.appendFileSync(config.recordFile, `${JSON.stringify(entry)}\n`);
+}
+
+function control() {
+  try {
+    return JSON.parse(fs.readFileSync(config.controlFile, 'utf8'));
+  } catch {
+    const day = 24 * 3600 * 1000;
+    return {
+      status: 200,
+      retryAfter: 21600,
+      body: {
+        suggestedWindow: {
+          start: new Date(Date.now() + day).toISOString(),
+          end: new Date(Date.now() + 2 * day).toISOString(),
+        },
+      },
+    };
+  }
+}
+
+// Sends the request to pebble as it came (method, path, headers, body); calls back with the
+// status, headers and whole body of pebble's answer.
+function forward(req, body, done) {
+  const out = https.request({
+    host: upstream.hostname,
+    port: upstream.port,
+    method: req.method,
+    path: req.url,
+    headers: req.headers,
+    ca: upstreamCa,
+  }, (res) => {
+    const chunks = [];
+    res.on('data', (c) => chunks.push(c));
+    res.on('end', () => done(null, res.statusCode, res.headers, Buffer.concat(chunks)));
+  });
+  out.on('error', (e) => done(e));
+  out.end(body);
+}
+
+function reply(res, status, headers, body) {
+  const h = { ...headers };
+  delete h['content-length'];
+  delete h['transfer-encoding'];
+  h['content-length'] = Buffer.byteLength(body);
+  res.writeHead(status, h);
+  res.end(body);
+}
+
+function answerRenewalInfo(req, res) {
+  const certId = req.url.slice(renewalInfoPath.length + 1);
+  record({ renewalInfo: certId });
+  const c = control();
+  const headers = { 'content-type': 'application/json' };
+  if (c.retryAfter !== null && c.retryAfter !== undefined) headers['retry-after'] = String(c.retryAfter);
+  reply(res, c.status || 200, headers, JSON.stringify(c.body ?? {}));
+}
+
+function recordNewOrder(body) {
+  try {
+    const jws = JSON.parse(body.toString());
+    record({ newOrder: JSON.parse(Buffer.from(jws.payload, 'base64url').toString()) });
+  } catch (e) {
+    record({ newOrder: null, error: String(e) });
+  }
+}
+
+function handle(req, res, body) {
+  if (req.method === 'GET' && req.url.startsWith(`${renewalInfoPath}/`)) {
+    answerRenewalInfo(req, res);
+    return;
+  }
+  if (req.method === 'POST' && newOrderPath && req.url === newOrderPath) recordNewOrder(body);
+  forward(req, body, (err, status, headers, answer) => {
+    if (err) {
+      reply(res, 502, { 'content-type': 'text/plain' }, `upstream: ${err.message}\n`);
+      return;
+    }
+    if (req.method === 'GET' && req.url === directoryPath && status === 200) {
+      const directory = JSON.parse(answer.toString());
+      newOrderPath = new URL(directory.newOrder).pathname;
+      directory.renewalInfo = `https://${req.headers.host}${renewalInfoPath}`;
+      directory.meta = { ...(directory.meta || {}), profiles: config.profiles || {} };
+      reply(res, status, headers, JSON.stringify(directory));
+      return;
+    }
+    reply(res, status, headers, answer);
+  });
+}
+
+const server = https.createServer({
+  cert: fs.readFileSync(config.cert),
+  key: fs.readFileSync(config.key),
+}, (req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => handle(req, res, Buffer.concat(chunks)));
+});
+
+server.listen(0, '127.0.0.1', () => {
+  fs.writeFileSync(config.portFile, `${server.address().port}\n`);
+});
