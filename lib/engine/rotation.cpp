@@ -293,6 +293,7 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
 
   issuer::IssueRequest request{config.name,     std::nullopt,       config.request,   config.key,
                                config.lifetime, std::move(current), exchange.state_in};
+  request.options = config.issuer_options;
   std::optional<x509::PrivateKey> key;
   bool key_reused = false;
   if (!plan.issuer->generates_keys()) {
