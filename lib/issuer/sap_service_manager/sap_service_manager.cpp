@@ -156,6 +156,17 @@ std::set<std::string> bindings_to_keep(const State& state, const IssueRequest& r
   return keep;
 }
 
+// Where the x509 fields are: at the top for an XSUAA binding, under `uaa` for services that
+// delegate to XSUAA (Event Mesh, Audit Log; protocols.md §2.2).
+const json* x509_fields(const json& credentials) {
+  if (credentials.contains("certificate")) return &credentials;
+  if (const auto uaa = credentials.find("uaa");
+      uaa != credentials.end() && uaa->is_object() && uaa->contains("certificate")) {
+    return &*uaa;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 std::string sap_binding_name(std::string_view prefix, std::string_view host, SystemTime now) {
@@ -316,8 +327,8 @@ Result<std::string> SapServiceManagerIssuer::instance_id(Call& call,
 }
 
 Result<void> SapServiceManagerIssuer::clean_up(Round& round) {
-  const std::set<std::string> keep = bindings_to_keep(round.state, round.request, round.sap,
-                                                      m_deps.clock->wall_now());
+  std::set<std::string> keep = bindings_to_keep(round.state, round.request, round.sap,
+                                                m_deps.clock->wall_now());
   const std::string query = "managed_by eq 'certrotd' and host eq '" + m_sap.host +
                             "' and credential eq '" + round.request.credential + "'";
   std::vector<std::string> doomed;
@@ -342,6 +353,7 @@ Result<void> SapServiceManagerIssuer::clean_up(Round& round) {
     page = j.value("token", "");
     if (page.empty()) break;
   }
+  if (auto spared = spare_live(round, keep, doomed); !spared) return fail(spared.error());
   for (const auto& id : doomed) {
     auto response = send(round.call, http::Method::del,
                          "/v1/service_bindings/" + id + "?async=false", {});
@@ -356,6 +368,47 @@ Result<void> SapServiceManagerIssuer::clean_up(Round& round) {
     }
   }
   std::erase_if(round.state.given, [&](const Given& g) { return !keep.contains(g.id); });
+  return {};
+}
+
+Result<void> SapServiceManagerIssuer::spare_live(Round& round, std::set<std::string>& keep,
+                                                 std::vector<std::string>& doomed) {
+  const IssueRequest& request = round.request;
+  if (!request.current || request.current->chain.empty()) return {};  // nothing live here
+  const std::string serial = request.current->chain.front().info().serial;
+  const bool known = std::any_of(round.state.given.begin(), round.state.given.end(),
+                                 [&](const Given& g) { return g.serial == serial; });
+  if (known) return {};
+  // The state does not say which binding is live (lost with a permanent error, or written by an
+  // older version): each one's certificate does. One that cannot be read is spared.
+  std::vector<std::string> still;
+  for (const auto& id : doomed) {
+    auto response = send(round.call, http::Method::get, "/v1/service_bindings/" + id, {});
+    if (!response) return fail(response.error());
+    const json j = response->status == 200 ? json::parse(response->body, nullptr, false) : json();
+    const json* creds = j.is_object() && j.contains("credentials") && j["credentials"].is_object()
+                            ? &j["credentials"]
+                            : nullptr;
+    const json* fields = creds ? x509_fields(*creds) : nullptr;
+    std::optional<std::string> got;
+    if (fields && (*fields)["certificate"].is_string()) {
+      if (auto chain = x509::parse_certificates(
+              x509::normalize_pem((*fields)["certificate"].get<std::string>()))) {
+        got = chain->front().info().serial;
+      }
+    }
+    if (got && *got != serial) {
+      still.push_back(id);
+      continue;
+    }
+    keep.insert(id);
+    if (got) {
+      const x509::CertInfo& info = request.current->chain.front().info();
+      round.state.given.push_back(
+          Given{id, j.value("name", ""), serial, info.not_after, m_deps.clock->wall_now()});
+    }
+  }
+  doomed = std::move(still);
   return {};
 }
 
@@ -448,21 +501,6 @@ Result<IssueOutcome> SapServiceManagerIssuer::poll(Round& round) {
   later.detail = what + " being created (" + (state.empty() ? "no state" : state) + ")";
   return IssueOutcome{std::move(later), dump_state(round.state)};
 }
-
-namespace {
-
-// Where the x509 fields are: at the top for an XSUAA binding, under `uaa` for services that
-// delegate to XSUAA (Event Mesh, Audit Log; protocols.md §2.2).
-const json* x509_fields(const json& credentials) {
-  if (credentials.contains("certificate")) return &credentials;
-  if (const auto uaa = credentials.find("uaa");
-      uaa != credentials.end() && uaa->is_object() && uaa->contains("certificate")) {
-    return &*uaa;
-  }
-  return nullptr;
-}
-
-}  // namespace
 
 Result<IssueOutcome> SapServiceManagerIssuer::read_binding(Round& round, const std::string& id,
                                                            const std::string& name) {

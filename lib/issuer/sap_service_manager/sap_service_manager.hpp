@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,10 @@ private:
   // Deletes the labelled bindings of the credential that are neither live nor in their grace
   // period (orphans of a crash, replaced ones whose time is up).
   Result<void> clean_up(Round& round);
+  // Moves the binding whose certificate is the live one from `doomed` to `keep` when the state
+  // does not know it.
+  Result<void> spare_live(Round& round, std::set<std::string>& keep,
+                          std::vector<std::string>& doomed);
   Result<IssueOutcome> create_binding(Round& round);
   Result<IssueOutcome> poll(Round& round);
   Result<IssueOutcome> read_binding(Round& round, const std::string& id, const std::string& name);

@@ -334,6 +334,27 @@ TEST_F(SapIssuerTest, OrphansAndExpiredReplacementsAreDeletedBeforeCreatingButNo
             (std::vector<std::string>{"https://sm.example/v1/service_bindings/b-old?async=false"}));
 }
 
+TEST_F(SapIssuerTest, WithoutStateTheLiveBindingIsFoundByItsCertificateAndSpared) {
+  auto sm = issuer();
+  const auto other = leaf();
+  m_transport->answer(200, R"({"items":[{"id":"b-orphan"},{"id":"b-live"}]})");
+  m_transport->answer(200, binding("b-orphan", other));
+  m_transport->answer(200, binding("b-live", m_live));
+  m_transport->answer(200, "{}");
+  m_transport->answer(201, R"({"id":"b-next"})");
+  m_transport->answer(200, binding("b-next", leaf()));
+  auto outcome = value_of(sm->issue_outcome(request()));
+  ASSERT_TRUE(std::holds_alternative<IssuedCredential>(outcome.answer));
+  std::vector<std::string> deleted;
+  for (const auto& r : m_transport->requests) {
+    if (r.method == http::Method::del) deleted.push_back(r.url);
+  }
+  EXPECT_EQ(
+      deleted,
+      (std::vector<std::string>{"https://sm.example/v1/service_bindings/b-orphan?async=false"}));
+  EXPECT_TRUE(testing::contains(*outcome.state, "b-live"));
+}
+
 TEST_F(SapIssuerTest, WithoutACertificateTheBootstrapSecretGetsTheToken) {
   auto sm = issuer(true);
   IssueRequest r = request();
