@@ -295,17 +295,22 @@ void Loader::check_names(const PendingCredential& credential, const IssuerConfig
                  "write at least one, e.g. sans: [\"DNS:" + config.name + ".example.internal\"]");
 }
 
+void Loader::check_issuer_settings(const PendingCredential& credential) {
+  const auto it = m_config.issuers.find(credential.config.issuer);
+  const IssuerConfig* issuer = it == m_config.issuers.end() ? nullptr : &it->second;
+  check_names(credential, issuer);
+  if (issuer) check_issuer_key(credential, *issuer);
+}
+
 void Loader::check_credential(const PendingCredential& credential) {
   const CredentialConfig& config = credential.config;
   std::optional<Millis> issuer_lifetime;
-  const auto found = m_config.issuers.find(config.issuer);
-  check_names(credential, found == m_config.issuers.end() ? nullptr : &found->second);
+  check_issuer_settings(credential);
   if (!config.issuer.empty()) {
-    const auto it = found;
+    const auto it = m_config.issuers.find(config.issuer);
     if (it != m_config.issuers.end()) {
       issuer_lifetime = it->second.options->max_lifetime();
       check_key_reuse(credential, *it->second.options);
-      check_issuer_key(credential, it->second);
     } else if (!m_broken_issuers.contains(config.issuer)) {
       std::vector<std::string> names;
       for (const auto& [name, issuer] : m_config.issuers) names.push_back(name);

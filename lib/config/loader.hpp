@@ -119,6 +119,8 @@ private:
   void check_issuer_key(const PendingCredential& credential, const IssuerConfig& issuer);
   // Names are required unless the issuer's type decides them (its credential options say so).
   void check_names(const PendingCredential& credential, const IssuerConfig* issuer);
+  // Both of the above, with the credential's issuer when it is defined.
+  void check_issuer_settings(const PendingCredential& credential);
 
   Problems& m_problems;
   const issuer::IssuerRegistry& m_issuer_types;

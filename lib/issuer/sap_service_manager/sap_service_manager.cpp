@@ -167,6 +167,19 @@ const json* x509_fields(const json& credentials) {
   return nullptr;
 }
 
+// Why an operation failed: its errors' descriptions, or its own.
+std::string failure_of(const json& op) {
+  std::string why;
+  if (const auto errors = op.find("errors"); errors != op.end() && errors->is_array()) {
+    for (const auto& e : *errors) {
+      if (!e.is_object()) continue;
+      if (!why.empty()) why += "; ";
+      why += e.value("description", e.value("error", std::string("?")));
+    }
+  }
+  return why.empty() ? op.value("description", std::string("no description")) : why;
+}
+
 }  // namespace
 
 std::string sap_binding_name(std::string_view prefix, std::string_view host, SystemTime now) {
@@ -326,12 +339,11 @@ Result<std::string> SapServiceManagerIssuer::instance_id(Call& call,
   return id;
 }
 
-Result<void> SapServiceManagerIssuer::clean_up(Round& round) {
-  std::set<std::string> keep = bindings_to_keep(round.state, round.request, round.sap,
-                                                m_deps.clock->wall_now());
+Result<std::vector<std::string>> SapServiceManagerIssuer::labelled(Round& round) {
   const std::string query = "managed_by eq 'certrotd' and host eq '" + m_sap.host +
                             "' and credential eq '" + round.request.credential + "'";
-  std::vector<std::string> doomed;
+  const std::string what = "listing the credential's bindings";
+  std::vector<std::string> ids;
   std::string page;
   // Pages (Peripli api.md "Paging"): follow `token` until an answer has none.
   for (int pages = 0; pages < 100; ++pages) {
@@ -339,19 +351,28 @@ Result<void> SapServiceManagerIssuer::clean_up(Round& round) {
     if (!page.empty()) path += "&token=" + http::form_encode(page);
     auto response = send(round.call, http::Method::get, path, {});
     if (!response) return fail(response.error());
-    if (response->status != 200) {
-      return fail(refused(*response, round.call, "listing the credential's bindings"));
-    }
+    if (response->status != 200) return fail(refused(*response, round.call, what));
     const json j = json::parse(response->body, nullptr, false);
     if (!j.is_object() || !j.contains("items") || !j["items"].is_array()) {
-      return fail(Reason::invalid_answer, "listing the credential's bindings: no items");
+      return fail(Reason::invalid_answer, what + ": no items");
     }
     for (const auto& item : j["items"]) {
-      const std::string id = item.is_object() ? item.value("id", "") : "";
-      if (!id.empty() && !keep.contains(id)) doomed.push_back(id);
+      if (item.is_object() && !item.value("id", "").empty()) ids.push_back(item.value("id", ""));
     }
     page = j.value("token", "");
     if (page.empty()) break;
+  }
+  return ids;
+}
+
+Result<void> SapServiceManagerIssuer::clean_up(Round& round) {
+  std::set<std::string> keep = bindings_to_keep(round.state, round.request, round.sap,
+                                                m_deps.clock->wall_now());
+  auto listed = labelled(round);
+  if (!listed) return fail(listed.error());
+  std::vector<std::string> doomed;
+  for (auto& id : *listed) {
+    if (!keep.contains(id)) doomed.push_back(std::move(id));
   }
   if (auto spared = spare_live(round, keep, doomed); !spared) return fail(spared.error());
   for (const auto& id : doomed) {
@@ -481,15 +502,7 @@ Result<IssueOutcome> SapServiceManagerIssuer::poll(Round& round) {
     return read_binding(round, id, pending.name);
   }
   if (state == "failed") {
-    std::string why;
-    if (const auto errors = op.find("errors"); errors != op.end() && errors->is_array()) {
-      for (const auto& e : *errors) {
-        if (!e.is_object()) continue;
-        if (!why.empty()) why += "; ";
-        why += e.value("description", e.value("error", std::string("?")));
-      }
-    }
-    if (why.empty()) why = op.value("description", std::string("no description"));
+    const std::string why = failure_of(op);
     // A permanent error clears the state: the next attempt starts over with a new binding,
     // and the failed one is deleted by its labels.
     return fail(Reason::http_status, what + ": Service Manager says the creation failed: " + why);

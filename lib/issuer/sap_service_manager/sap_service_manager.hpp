@@ -83,6 +83,8 @@ private:
   // Deletes the labelled bindings of the credential that are neither live nor in their grace
   // period (orphans of a crash, replaced ones whose time is up).
   Result<void> clean_up(Round& round);
+  // The ids of the bindings labelled for this host and credential, every page.
+  Result<std::vector<std::string>> labelled(Round& round);
   // Moves the binding whose certificate is the live one from `doomed` to `keep` when the state
   // does not know it.
   Result<void> spare_live(Round& round, std::set<std::string>& keep,
