@@ -114,7 +114,6 @@ expect_failure() {  # expect_failure MODE REASON_REGEX
   start=$(wc -l < "$work/daemon.log")
   serial=$(serial_of "$work/live/eventmesh/cert.pem")
   echo "$1" > "$work/mode"
-  sleep 1.2
   kill -USR1 "$daemon_pid"
   wait_for 30 "eventmesh failing with '$2' ($1)" sh -c \
     "tail -n +$((start + 1)) '$work/daemon.log' | grep -Eq 'renew-failed credential=eventmesh .*($2).*old credential kept'"

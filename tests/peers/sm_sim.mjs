@@ -7,7 +7,8 @@
 // through the openssl CLI with a PKCS#1 key. Only Bearer tokens of the oidc-provider (acting as
 // XSUAA) are accepted: ES256 JWTs checked against its JWKS, issuer, audience and expiry.
 // The first line of `modeFile` makes the next creations misbehave: 403, 409, 422, 429, 500,
-// failed (the operation ends `failed`), nocert (a binding-secret binding), good.
+// failed (the operation ends `failed`), nocert (a binding-secret binding), slow (operations stay
+// `in progress`), good.
 //
 // usage: node sm_sim.mjs CONFIG.json
 //   { "portFile", "cert", "key", "caCert", "caKey", "authIssuer", "authCa", "audience",
@@ -24,6 +25,10 @@ const bindings = new Map();    // id -> binding entity
 const operations = new Map();  // op id -> { binding id, polls left }
 let serial = 0;
 let dateForm = false;
+
+// A creation ends by itself a second after it began (while the mode is not `slow`), polled or
+// not, as a broker's would.
+const isReady = (b) => b.ready || (mode() !== 'slow' && Date.now() >= b.readyAt);
 
 const record = (line) => fs.appendFileSync(config.eventsFile, `${line}\n`);
 const mode = () => {
@@ -128,7 +133,7 @@ function create(req, res, body) {
   const id = crypto.randomUUID();
   const op = crypto.randomUUID();
   const entity = { id, name: body.name, service_instance_id: instance.id, labels: body.labels || {},
-    ready: false, created_at: new Date().toISOString() };
+    ready: false, readyAt: Date.now() + 1000, created_at: new Date().toISOString() };
   entity.credentials = m === 'nocert'
     ? { 'credential-type': 'binding-secret', clientid: instance.clientid, clientsecret: 'sim-secret' }
     : x509Credentials(instance, x509);
@@ -140,8 +145,8 @@ function create(req, res, body) {
 
 function list(res, url) {
   const labels = parseQuery(url.searchParams.get('labelQuery'));
-  let items = [...bindings.values()].filter((b) => b.ready
-    && labels.every(([k, v]) => (b.labels[k] || []).includes(v)));
+  // Bindings still being created are listed too (ready: false).
+  let items = [...bindings.values()].filter((b) => labels.every(([k, v]) => (b.labels[k] || []).includes(v)));
   const start = Number(url.searchParams.get('token') || 0);
   const size = Number(url.searchParams.get('max_items') || config.pageSize || 50);
   const page = items.slice(start, start + size);
@@ -173,7 +178,7 @@ async function handle(req, res, raw) {
   if (req.method === 'GET' && parts[3] === 'operations') {
     const op = operations.get(parts[4]);
     if (!op) return error(res, 404, 'NotFound', 'operation not found');
-    if (op.polls > 0) {
+    if (op.polls > 0 || !isReady(bindings.get(op.id))) {
       op.polls -= 1;
       return send(res, 200, { state: 'in progress', type: 'CREATE', resource_id: op.id },
         { 'retry-after': retryAfter(1) });
@@ -187,7 +192,7 @@ async function handle(req, res, raw) {
     return send(res, 200, { state: 'succeeded', type: 'CREATE', resource_id: op.id, ready: true });
   }
   if (!binding) return error(res, 404, 'NotFound', 'binding not found');
-  if (req.method === 'GET') return binding.ready ? send(res, 200, binding) : error(res, 404, 'NotFound', 'binding not found');
+  if (req.method === 'GET') return isReady(binding) ? send(res, 200, { ...binding, ready: true }) : error(res, 404, 'NotFound', 'binding not found');
   if (req.method === 'DELETE') {
     bindings.delete(binding.id);
     record(`deleted ${binding.id} ${binding.name}`);

@@ -232,7 +232,8 @@ Result<IssuedCredential> SapServiceManagerIssuer::issue(const IssueRequest& requ
 Result<SapServiceManagerIssuer::Call> SapServiceManagerIssuer::open(const IssueRequest& request) {
   // XSUAA's token endpoint authenticates the Service Manager binding by its certificate
   // (tls_client_auth); only while that credential does not exist yet, by the bootstrap secret.
-  auto identity = identity_for(request, true);
+  // A secret-only setup (a binding-secret Service Manager binding) needs no certificate.
+  auto identity = identity_for(request, auth::uses_mtls(m_sap.token.method));
   if (!identity) return fail(identity.error());
   const auth::TokenSettings& settings = identity->bootstrap && m_options.bootstrap &&
                                                 m_options.bootstrap->token
