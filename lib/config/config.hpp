@@ -55,6 +55,8 @@ struct CredentialConfig {
   // Run once when the live certificate crosses an expiry threshold (expiring_at, critical_at,
   // notAfter), the same action types as on_rotate.
   std::vector<notify::Action> notify;
+  // What the credential's own issuer section (`sap:`) said; null when it has none.
+  std::shared_ptr<const issuer::CredentialOptions> issuer_options;
   Mark mark;
 };
 

@@ -494,6 +494,24 @@ void read_output(const Field* field, const Reader& reader, const fs::path& state
   if (const Field* f = fields->get("copies")) read_copies(*f, reader, own, mode, credential);
 }
 
+// The first issuer type's own key (`sap:`) present, read by that type; the loader checks later
+// that it matches the credential's issuer.
+void read_issuer_key(const Fields& fields, const Reader& reader,
+                     const issuer::IssuerRegistry& issuers, PendingCredential& credential) {
+  for (const Field& f : fields.all()) {
+    const auto type = issuers.find_by_credential_key(f.key);
+    if (!type) continue;
+    if (!credential.issuer_key.empty()) {
+      reader.add(f.key_mark, f.key + ": cannot go with " + credential.issuer_key + ":",
+                 "keep the one of the credential's issuer type");
+      continue;
+    }
+    credential.issuer_key = f.key;
+    credential.issuer_key_mark = f.key_mark;
+    if (type->read_credential) credential.config.issuer_options = type->read_credential(f, reader);
+  }
+}
+
 std::vector<std::string> credential_keys() {
   std::vector<std::string> keys = {
       "issuer", "subject", "sans", "usage", "output", "key_passphrase_file", "on_rotate", "notify"};
@@ -534,7 +552,8 @@ void apply_tunables(const Tunables& t, const Mark& fallback, const Reader& reade
 }
 
 std::optional<PendingCredential> read_credential(const Field& entry, const Tunables& defaults,
-                                                 const fs::path& state_dir, const Reader& reader) {
+                                                 const fs::path& state_dir, const Reader& reader,
+                                                 const issuer::IssuerRegistry& issuers) {
   PendingCredential credential;
   CredentialConfig& config = credential.config;
   config.name = entry.key;
@@ -545,10 +564,13 @@ std::optional<PendingCredential> read_credential(const Field& entry, const Tunab
                "credential name " + in_quotes(config.name) + " cannot be used as a folder name",
                "use only letters, digits, '.', '_' and '-', not starting with '.'");
   }
+  std::vector<std::string> keys = credential_keys();
+  for (auto& k : issuers.credential_keys()) keys.push_back(std::move(k));
   const auto fields = reader.fields(
-      *entry.value, entry.value_mark, "credential " + in_quotes(config.name), credential_keys(),
+      *entry.value, entry.value_mark, "credential " + in_quotes(config.name), keys,
       "web: { issuer: dev-ca, sans: [\"DNS:web.example.internal\"] }");
   if (!fields) return std::nullopt;
+  read_issuer_key(*fields, reader, issuers, credential);
 
   if (const Field* f = fields->get("issuer")) {
     if (auto name = reader.string(*f)) config.issuer = *name;
@@ -562,16 +584,19 @@ std::optional<PendingCredential> read_credential(const Field& entry, const Tunab
   if (const Field* f = fields->get("sans")) read_sans(*f, reader, config.request.sans);
   if (const Field* f = fields->get("usage")) read_usages(*f, reader, config.request.usages);
   // Only when nothing above was wrong already: a bad SAN should not also read as "no SAN".
+  // Reported by the loader once the issuer's type is known: some issuers decide the names.
   if (config.request.subject.common_name.empty() && config.request.sans.empty() &&
       reader.problems().count() == problems_before) {
     const Field* where = fields->get("sans") ? fields->get("sans") : fields->get("subject");
-    reader.add(where ? where->key_mark : entry.key_mark,
-               "credential " + in_quotes(config.name) + " has neither a common_name nor a SAN",
-               "write at least one, e.g. sans: [\"DNS:" + config.name + ".example.internal\"]");
+    credential.no_names_mark = where ? where->key_mark : entry.key_mark;
   }
 
   apply_tunables(overlay(defaults, read_tunables(*fields, reader)), entry.key_mark, reader,
                  credential);
+  // The issuer makes the key its settings name; asking for another could never validate.
+  if (config.issuer_options && config.issuer_options->key()) {
+    config.key = *config.issuer_options->key();
+  }
 
   if (const Field* f = fields->get("key_passphrase_file")) {
     if (auto p = reader.path(*f)) config.key_passphrase_file = *p;

@@ -241,7 +241,8 @@ void Loader::read_credentials(const Field& field, const Reader& reader) {
                  "rename one of them");
       continue;
     }
-    if (auto credential = read_credential(entry, m_defaults, m_config.state_dir, reader)) {
+    if (auto credential = read_credential(entry, m_defaults, m_config.state_dir, reader,
+                                          m_issuer_types)) {
       m_credential_index.emplace(entry.key, m_credentials.size());
       m_credentials.push_back(std::move(*credential));
     }
@@ -262,9 +263,49 @@ void Loader::check_key_reuse(const PendingCredential& credential,
                  "request: { server_generated_key: false })");
 }
 
+void Loader::check_issuer_key(const PendingCredential& credential, const IssuerConfig& issuer) {
+  const CredentialConfig& config = credential.config;
+  const issuer::IssuerType& type = *issuer.kind;
+  if (!credential.issuer_key.empty() && credential.issuer_key != type.credential_key) {
+    const auto owner = m_issuer_types.find_by_credential_key(credential.issuer_key);
+    m_problems.add(credential.issuer_key_mark,
+                   credential.issuer_key + ": applies to credentials of issuers of type " +
+                       (owner ? owner->name : std::string("?")) + ", and issuer " +
+                       in_quotes(config.issuer) + " is of type " + type.name,
+                   "remove " + credential.issuer_key + ":, or name an issuer of that type");
+    return;
+  }
+  if (type.credential_key_required && credential.issuer_key.empty()) {
+    m_problems.add(credential.issuer_mark,
+                   "credential " + in_quotes(config.name) + " of issuer " +
+                       in_quotes(config.issuer) + " (type " + type.name + ") needs " +
+                       type.credential_key + ":",
+                   "write " + type.credential_example);
+  }
+}
+
+void Loader::check_names(const PendingCredential& credential, const IssuerConfig* issuer) {
+  if (!credential.no_names_mark) return;
+  const CredentialConfig& config = credential.config;
+  const bool own_key = issuer && !issuer->kind->credential_key.empty();
+  // With its own key missing or wrong (reported already) the names are not the point either.
+  if (own_key && (!config.issuer_options || !config.issuer_options->needs_names())) return;
+  m_problems.add(*credential.no_names_mark,
+                 "credential " + in_quotes(config.name) + " has neither a common_name nor a SAN",
+                 "write at least one, e.g. sans: [\"DNS:" + config.name + ".example.internal\"]");
+}
+
+void Loader::check_issuer_settings(const PendingCredential& credential) {
+  const auto it = m_config.issuers.find(credential.config.issuer);
+  const IssuerConfig* issuer = it == m_config.issuers.end() ? nullptr : &it->second;
+  check_names(credential, issuer);
+  if (issuer) check_issuer_key(credential, *issuer);
+}
+
 void Loader::check_credential(const PendingCredential& credential) {
   const CredentialConfig& config = credential.config;
   std::optional<Millis> issuer_lifetime;
+  check_issuer_settings(credential);
   if (!config.issuer.empty()) {
     const auto it = m_config.issuers.find(config.issuer);
     if (it != m_config.issuers.end()) {

@@ -70,14 +70,21 @@ struct PendingCredential {
   std::optional<Setting<bool>> key_reuse;
   Mark output_dir_mark;
   std::vector<Mark> copy_marks;  // one per config.output.copies entry
+  // The issuer type's own key the credential wrote (`sap`), and where; empty when none.
+  std::string issuer_key;
+  Mark issuer_key_mark;
+  // Set when the credential names neither a common_name nor a SAN: where to say so.
+  std::optional<Mark> no_names_mark;
 };
 
 // Letters, digits, '.', '_' and '-', not starting with '.': a credential name usable as a folder.
 bool is_safe_file_name(std::string_view name);
 
 // Reads one entry of `credentials:`; `defaults` from the main file fill what it leaves out.
+// `issuers` names the keys issuer types read in a credential (IssuerType::credential_key).
 std::optional<PendingCredential> read_credential(const Field& entry, const Tunables& defaults,
-                                                 const fs::path& state_dir, const Reader& reader);
+                                                 const fs::path& state_dir, const Reader& reader,
+                                                 const issuer::IssuerRegistry& issuers);
 
 // Reads a credential's `on_rotate:` list into `out`; problems go to the reader.
 void read_on_rotate(const Field& field, const Reader& reader, std::vector<notify::Action>& out);
@@ -107,6 +114,13 @@ private:
   // `key: { reuse: true }` with an issuer that makes the keys itself is refused.
   void check_key_reuse(const PendingCredential& credential, const issuer::IssuerOptions& issuer);
   void check_credential(const PendingCredential& credential);
+  // A credential's `sap:` (or another type's key) must match its issuer's type, and a type that
+  // requires its key must get it.
+  void check_issuer_key(const PendingCredential& credential, const IssuerConfig& issuer);
+  // Names are required unless the issuer's type decides them (its credential options say so).
+  void check_names(const PendingCredential& credential, const IssuerConfig* issuer);
+  // Both of the above, with the credential's issuer when it is defined.
+  void check_issuer_settings(const PendingCredential& credential);
 
   Problems& m_problems;
   const issuer::IssuerRegistry& m_issuer_types;

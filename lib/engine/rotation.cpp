@@ -293,6 +293,7 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
 
   issuer::IssueRequest request{config.name,     std::nullopt,       config.request,   config.key,
                                config.lifetime, std::move(current), exchange.state_in};
+  request.options = config.issuer_options;
   std::optional<x509::PrivateKey> key;
   bool key_reused = false;
   if (!plan.issuer->generates_keys()) {
@@ -323,7 +324,8 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
                               env.clock.wall_now(),
                               env.min_remaining_validity,
                               std::chrono::minutes(5),
-                              current_fingerprint};
+                              current_fingerprint,
+                              config.issuer_options && !config.issuer_options->needs_names()};
   if (auto valid = validate_issued(issued->chain, *key, expected); !valid) {
     return fail(valid.error()
                     .wrap("issuer " + plan.config.issuer + " answer rejected")

@@ -21,6 +21,8 @@ struct Expectations {
   Millis min_remaining_validity{0};                      // notAfter must be further away than this
   Millis max_not_before_skew = std::chrono::minutes(5);  // tolerated notBefore in the future
   std::optional<std::string> current_fingerprint;  // the live certificate, which must not return
+  // The issuer decides the names (a SAP binding's subject and SANs): check 4 is skipped.
+  bool names_by_issuer = false;
 };
 
 // Checks, in order, and stops at the first failure (its message names the check):

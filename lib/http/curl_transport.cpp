@@ -182,6 +182,7 @@ bool set_method(CURL* h, const Request& request) {
              set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size())) &&
              set(h, CURLOPT_POSTFIELDS, request.body.c_str());
     case Method::head: return set(h, CURLOPT_NOBODY, 1L);
+    case Method::del: return set(h, CURLOPT_CUSTOMREQUEST, "DELETE");
   }
   return false;
 }

@@ -46,8 +46,9 @@ struct TlsOptions {
   std::optional<ClientIdentity> client;
 };
 
-// head: the status and headers only (ACME newNonce, RFC 8555 §7.2).
-enum class Method { get, post, head };
+// head: the status and headers only (ACME newNonce, RFC 8555 §7.2). del: DELETE (Service Manager
+// bindings), without a body.
+enum class Method { get, post, head, del };
 
 struct Request {
   Method method = Method::get;

@@ -4,6 +4,7 @@
 #include "issuer/http/http_issuer.hpp"
 #include "issuer/local/local.hpp"
 #include "issuer/registry.hpp"
+#include "issuer/sap_service_manager/sap_service_manager.hpp"
 
 namespace certrotd::issuer {
 
@@ -12,6 +13,7 @@ IssuerRegistry builtin_issuers() {
   registry.add(local_issuer_type());
   registry.add(http_issuer_type());
   registry.add(cfssl_issuer_type());
+  registry.add(sap_service_manager_issuer_type());
   return registry;
 }
 

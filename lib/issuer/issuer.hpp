@@ -24,6 +24,33 @@ struct CurrentCredential {
   x509::PrivateKey key;
 };
 
+// What a credential tells its issuer under the key the issuer's type names (IssuerType::
+// credential_key, e.g. `sap:`): each type derives its own and casts back with
+// credential_options_as<T>().
+class CredentialOptions {
+public:
+  virtual ~CredentialOptions() = default;
+  // The key the issuer will make, when these options decide it (a server-generated RSA key of
+  // `key-length` bits): loading sets the credential's `key` to it, so the answer validates.
+  virtual std::optional<x509::KeySpec> key() const { return std::nullopt; }
+  // Whether the credential must name a common_name or a SAN: false when the issuer decides the
+  // names itself and certrotd has nothing to ask for.
+  virtual bool needs_names() const { return true; }
+
+protected:
+  CredentialOptions() = default;
+  CredentialOptions(const CredentialOptions&) = default;
+  CredentialOptions& operator=(const CredentialOptions&) = default;
+  CredentialOptions(CredentialOptions&&) = default;
+  CredentialOptions& operator=(CredentialOptions&&) = default;
+};
+
+// Another type's options here is a programming error: dynamic_cast throws std::bad_cast.
+template <class T>
+const T& credential_options_as(const CredentialOptions& options) {
+  return dynamic_cast<const T&>(options);
+}
+
 struct IssueRequest {
   std::string credential;              // the credential's name, for logs and errors
   std::optional<std::string> csr_pem;  // unset: ask the issuer to generate the key
@@ -34,6 +61,9 @@ struct IssueRequest {
   // What this issuer kept for the credential with its last answer (IssueOutcome::state), also
   // across restarts: an ACME order URL, an EST pending request id. Unset when none is kept.
   std::optional<std::string> state = std::nullopt;
+  // The credential's own settings for this issuer (its `credential_key` section); null when
+  // the type names none.
+  std::shared_ptr<const CredentialOptions> options = nullptr;
 };
 
 // When the issuer suggests renewing the certificate it issued (ACME ARI suggestedWindow, a

@@ -89,6 +89,17 @@ struct IssuerType {
   std::function<Result<Anchors>(const IssuerOptions& options)> anchors;
   // The roots a chain imported by hand must verify to; empty function: `anchors`.
   std::function<Result<Anchors>(const IssuerOptions& options)> import_anchors;
+  // The key a credential of this type's issuers may have for settings of its own (`sap`);
+  // empty: none. `read_credential` reads its value (every problem goes to the reader; nullptr
+  // when something was wrong); the result reaches the issuer as IssueRequest::options.
+  std::string credential_key = {};
+  std::function<std::shared_ptr<const CredentialOptions>(const yaml::Field& field,
+                                                         const yaml::Reader& reader)>
+      read_credential = {};
+  // Whether every credential of this type's issuers must have `credential_key`.
+  bool credential_key_required = false;
+  // How to write it, for the message when it is missing.
+  std::string credential_example = {};
 };
 
 class IssuerRegistry {
@@ -99,6 +110,10 @@ public:
   std::shared_ptr<const IssuerType> find(std::string_view name) const;
   // In the order added, for "did you mean" and the list of supported types.
   std::vector<std::string> names() const;
+  // The entry whose credential_key is `key`; null when there is none.
+  std::shared_ptr<const IssuerType> find_by_credential_key(std::string_view key) const;
+  // Every entry's credential_key, in the order added.
+  std::vector<std::string> credential_keys() const;
 
 private:
   std::vector<std::shared_ptr<const IssuerType>> m_types;

@@ -146,8 +146,9 @@ void require(const Fields& fields, const Field& field, const Reader& reader, boo
   }
 }
 
-void read_url(const Fields& fields, const Reader& reader, std::string& url, bool& ok) {
-  const Field* f = fields.get("url");
+void read_url(const Fields& fields, const Reader& reader, std::string_view url_key,
+              std::string& url, bool& ok) {
+  const Field* f = fields.get(url_key);
   if (!f) return;
   auto s = reader.string(*f);
   if (!s) {
@@ -156,22 +157,22 @@ void read_url(const Fields& fields, const Reader& reader, std::string& url, bool
   }
   url = *s;
   if (!url.starts_with("https://")) {
-    reader.add(f->value_mark, "the issuer url must be https://",
-               "write url: https://...; certrotd never sends credentials in clear text");
+    reader.add(f->value_mark, "the issuer " + std::string(url_key) + " must be https://",
+               "write " + std::string(url_key) +
+                   ": https://...; certrotd never sends credentials in clear text");
     ok = false;
   }
 }
 
 void require_url_and_bundle(const Fields& fields, const Field& entry, const Reader& reader,
-                            std::string_view type, bool& ok) {
-  for (const char* required : {"url", "ca_bundle"}) {
+                            std::string_view type, std::string_view url_key, bool& ok) {
+  for (const std::string_view required : {url_key, std::string_view("ca_bundle")}) {
     if (!fields.get(required)) {
-      reader.add(
-          entry.key_mark,
-          "issuer " + in_quotes(entry.key) + " of type " + std::string(type) + " needs " + required,
-          std::string("write ") + required +
-              (std::string_view(required) == "url" ? ": https://..."
-                                                   : ": /etc/certrotd/ca-bundle.pem"));
+      reader.add(entry.key_mark,
+                 "issuer " + in_quotes(entry.key) + " of type " + std::string(type) + " needs " +
+                     std::string(required),
+                 "write " + std::string(required) +
+                     (required == url_key ? ": https://..." : ": /etc/certrotd/ca-bundle.pem"));
       ok = false;
     }
   }
@@ -266,10 +267,10 @@ std::optional<auth::TokenSettings> read_token(const Field& field, const Reader& 
 
 bool read_network_options(const Fields& fields, const Field& entry, const Reader& reader,
                           std::string_view type, BootstrapToken bootstrap_token,
-                          NetworkIssuerOptions& out) {
+                          NetworkIssuerOptions& out, std::string_view url_key) {
   bool ok = true;
-  require_url_and_bundle(fields, entry, reader, type, ok);
-  read_url(fields, reader, out.url, ok);
+  require_url_and_bundle(fields, entry, reader, type, url_key, ok);
+  read_url(fields, reader, url_key, out.url, ok);
   const auto path = [&](const Field& f) { return reader.path(f); };
   const auto timeout = [&](const Field& f) { return reader.duration(f, Millis(100)); };
   yaml::read_if_present(fields, "ca_bundle", path, out.ca_bundle, ok);

@@ -23,9 +23,11 @@ enum class BootstrapToken { allowed, refused };
 
 // Reads the network_keys() of the section `entry` (checked into `fields`) into `out`; `type`
 // names the type in messages. false when something was wrong; every problem is reported.
+// `url_key`: the name the type gives `url` (sap-service-manager's `sm_url`).
 bool read_network_options(const yaml::Fields& fields, const yaml::Field& entry,
                           const yaml::Reader& reader, std::string_view type,
-                          BootstrapToken bootstrap_token, NetworkIssuerOptions& out);
+                          BootstrapToken bootstrap_token, NetworkIssuerOptions& out,
+                          std::string_view url_key = "url");
 
 // `token: { url, client_id, method, client_secret_file | client_secret_credential, scope,
 // resource, extra_params }`; nullopt when something was wrong (reported).

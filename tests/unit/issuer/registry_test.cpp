@@ -25,11 +25,24 @@ std::shared_ptr<const IssuerOptions> read_section(const std::string& type, const
 
 TEST(IssuerRegistry, ListsTheBuiltInTypesInOrderWithTheirNetworkNeed) {
   const IssuerRegistry registry = builtin_issuers();
-  EXPECT_EQ(registry.names(), (std::vector<std::string>{"local", "http", "cfssl"}));
+  EXPECT_EQ(registry.names(),
+            (std::vector<std::string>{"local", "http", "cfssl", "sap-service-manager"}));
   EXPECT_FALSE(registry.find("local")->needs_network);
   EXPECT_TRUE(registry.find("http")->needs_network);
   EXPECT_TRUE(registry.find("cfssl")->needs_network);
   EXPECT_EQ(registry.find("acme"), nullptr);
+}
+
+TEST(IssuerRegistry, ATypeMayNameACredentialKeyOfItsOwn) {
+  const IssuerRegistry registry = builtin_issuers();
+  EXPECT_EQ(registry.credential_keys(), (std::vector<std::string>{"sap"}));
+  const auto sap = registry.find_by_credential_key("sap");
+  ASSERT_TRUE(sap);
+  EXPECT_EQ(sap->name, "sap-service-manager");
+  EXPECT_TRUE(sap->credential_key_required);
+  EXPECT_TRUE(sap->read_credential);
+  EXPECT_EQ(registry.find_by_credential_key("output"), nullptr);
+  EXPECT_EQ(registry.find_by_credential_key(""), nullptr);
 }
 
 TEST(IssuerRegistry, ATypeReadsItsOwnKeysAndLeavesTheCommonOnesToTheCaller) {

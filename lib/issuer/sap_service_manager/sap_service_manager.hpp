@@ -1,0 +1,108 @@
+// `type: sap-service-manager`: SAP BTP x509 credentials as Service Manager bindings
+// (protocols.md §2). Each rotation creates a new binding of the credential's service instance
+// with x509 parameters, waits for the asynchronous operation, and hands back the binding's
+// certificate and key. Service Manager is called with a Bearer token from XSUAA's
+// client_credentials grant: over mTLS with the Service Manager binding's own certificate (a
+// certrotd credential too, `auth: { mtls: credential:sm }`), or, while that one does not exist
+// yet, with the bootstrap client secret.
+//
+// What is kept between calls (IssueOutcome::state, JSON, persisted by the engine): the binding
+// being created (id, name, operation URL), so a restart goes on polling instead of creating a
+// second one, and the bindings this credential was given (id, serial, notAfter), so the ones
+// that never became live (a crash between create and install) are deleted before the next
+// create, and the replaced ones once their time is up.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "auth/token_client.hpp"
+#include "issuer/network/network.hpp"
+#include "issuer/registry.hpp"
+#include "nlohmann/json_fwd.hpp"
+
+namespace certrotd::issuer {
+
+struct SapIssuerOptions : NetworkIssuerOptions {
+  // url (NetworkIssuerOptions) is `sm_url`, the Service Manager base URL without /v1.
+  auth::TokenSettings token;  // <certurl>/oauth/token with tls_client_auth
+  std::string host;           // in binding names and labels; empty: the machine's host name
+
+  bool generates_keys() const override { return true; }
+};
+
+// How a credential's parameters are wrapped: XSUAA itself takes them as they are, services that
+// delegate to XSUAA (Event Mesh, Audit Log, ...) under "xsuaa" (protocols.md §2.5).
+enum class SapWrap { none, xsuaa };
+
+// `sap:` of one credential.
+struct SapCredentialOptions final : CredentialOptions {
+  std::string service_instance_id;    // or looked up once by name
+  std::string service_instance_name;  // exactly one of the two is set
+  SapWrap wrap = SapWrap::none;
+  int key_length = 2048;  // x509.key-length (bits)
+  int validity = 7;       // x509.validity
+  std::string validity_type = "DAYS";
+  std::string name_prefix = "certrotd";
+  // How long a replaced binding stays; unset: until the replaced certificate expires, at most
+  // k_default_retire after the swap.
+  std::optional<Millis> retire_after;
+
+  std::optional<x509::KeySpec> key() const override;
+  bool needs_names() const override { return false; }
+};
+
+inline constexpr Millis k_default_retire = std::chrono::hours(1);
+
+class SapServiceManagerIssuer final : public NetworkIssuer {
+public:
+  static Result<std::unique_ptr<SapServiceManagerIssuer>> create(SapIssuerOptions options,
+                                                                 NetworkDeps deps);
+  std::string_view type() const override { return "sap-service-manager"; }
+  bool generates_keys() const override { return true; }
+  Result<IssuedCredential> issue(const IssueRequest& request) override;
+  Result<IssueOutcome> issue_outcome(const IssueRequest& request) override;
+
+private:
+  SapServiceManagerIssuer(SapIssuerOptions options, NetworkDeps deps, std::string ca_bundle_pem);
+
+  struct Call;   // one authenticated Service Manager session
+  struct Round;  // one issue_outcome: the call, the credential's settings, its state
+  Result<Call> open(const IssueRequest& request);
+  // One Service Manager request: any HTTP status is a Response.
+  Result<http::Response> send(Call& call, http::Method method, const std::string& path,
+                              std::string body);
+  // A Service Manager refusal as an operator reads it (401, 403, 409, 422, 429, 5xx, ...).
+  Error refused(const http::Response& response, Call& call, const std::string& what);
+  Result<std::string> instance_id(Call& call, const SapCredentialOptions& sap);
+  // Deletes the labelled bindings of the credential that are neither live nor in their grace
+  // period (orphans of a crash, replaced ones whose time is up).
+  Result<void> clean_up(Round& round);
+  // The ids of the bindings labelled for this host and credential, every page.
+  Result<std::vector<std::string>> labelled(Round& round);
+  // Moves the binding whose certificate is the live one from `doomed` to `keep` when the state
+  // does not know it.
+  Result<void> spare_live(Round& round, std::set<std::string>& keep,
+                          std::vector<std::string>& doomed);
+  Result<IssueOutcome> create_binding(Round& round);
+  Result<IssueOutcome> poll(Round& round);
+  Result<IssueOutcome> read_binding(Round& round, const std::string& id, const std::string& name);
+
+  SapIssuerOptions m_sap;
+  std::mutex m_instances_mutex;
+  std::map<std::string, std::string> m_instance_ids;  // service_instance_name -> id
+};
+
+// The binding name for a rotation at `now`: "<prefix>-<host>-<YYYYMMDDTHHMMSSZ>", the host
+// lower-cased and reduced to letters, digits and '-'.
+std::string sap_binding_name(std::string_view prefix, std::string_view host, SystemTime now);
+
+// The issuer section and the `sap:` of credentials (sap_type.cpp).
+IssuerType sap_service_manager_issuer_type();
+
+}  // namespace certrotd::issuer

@@ -1,0 +1,215 @@
+// A SAP Service Manager simulator for the integration tests, written from the Peripli
+// specification (api.md: service_instances, service_bindings, operations, fieldQuery/labelQuery,
+// paging by `token`, errors as {"error","description"}) and SAP's documented behaviour: bindings
+// are created asynchronously (202 + Location + Retry-After, given as seconds and as an HTTP date
+// in turn), at most `limit` bindings per instance, 429 with an HTTP-date Retry-After, and x509
+// credentials whose certificate (leaf + CA, PEM with \n escapes in JSON) is signed by the test CA
+// through the openssl CLI with a PKCS#1 key. Only Bearer tokens of the oidc-provider (acting as
+// XSUAA) are accepted: ES256 JWTs checked against its JWKS, issuer, audience and expiry.
+// The first line of `modeFile` makes the next creations misbehave: 403, 409, 422, 429, 500,
+// failed (the operation ends `failed`), nocert (a binding-secret binding), slow (operations stay
+// `in progress`), good.
+//
+// usage: node sm_sim.mjs CONFIG.json
+//   { "portFile", "cert", "key", "caCert", "caKey", "authIssuer", "authCa", "audience",
+//     "instances": [{ "id", "name", "clientid", "dns" }], "limit", "pageSize",
+//     "modeFile", "eventsFile", "workDir" }
+import { execFileSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as path from 'node:path';
+
+const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const bindings = new Map();    // id -> binding entity
+const operations = new Map();  // op id -> { binding id, polls left }
+let serial = 0;
+let dateForm = false;
+
+// A creation ends by itself a second after it began (while the mode is not `slow`), polled or
+// not, as a broker's would.
+const isReady = (b) => b.ready || (mode() !== 'slow' && Date.now() >= b.readyAt);
+
+const record = (line) => fs.appendFileSync(config.eventsFile, `${line}\n`);
+const mode = () => {
+  try {
+    return fs.readFileSync(config.modeFile, 'utf8').split('\n')[0].trim() || 'good';
+  } catch {
+    return 'good';
+  }
+};
+
+function fetchJson(url) {
+  return new Promise((resolve, reject) => {
+    https.get(url, { ca: fs.readFileSync(config.authCa) }, (res) => {
+      let data = '';
+      res.on('data', (c) => { data += c; });
+      res.on('end', () => { try { resolve(JSON.parse(data)); } catch (e) { reject(e); } });
+    }).on('error', reject);
+  });
+}
+
+async function verifyToken(token) {
+  const [head, body, sig] = (token || '').split('.');
+  if (!sig) return null;
+  const header = JSON.parse(Buffer.from(head, 'base64url').toString());
+  const { keys } = await fetchJson(`${config.authIssuer}/jwks`);
+  const jwk = keys.find((k) => k.kid === header.kid);
+  if (!jwk || header.alg !== 'ES256') return null;
+  const key = crypto.createPublicKey({ key: jwk, format: 'jwk' });
+  const ok = crypto.verify('sha256', Buffer.from(`${head}.${body}`),
+    { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig, 'base64url'));
+  if (!ok) return null;
+  const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
+  const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (claims.iss !== config.authIssuer || !aud.includes(config.audience)) return null;
+  return claims.exp > Date.now() / 1000 ? claims : null;
+}
+
+// A service-generated x509 credential: PKCS#1 RSA key, certificate signed by the test CA.
+function x509Credentials(instance, params) {
+  serial += 1;
+  const dir = fs.mkdtempSync(path.join(config.workDir, 'sm-'));
+  const key = path.join(dir, 'key.pem');
+  const bits = String(params['key-length'] || 2048);
+  execFileSync('openssl', ['genrsa', '-traditional', '-out', key, bits], { stdio: 'ignore' });
+  const ext = path.join(dir, 'ext.cnf');
+  fs.writeFileSync(ext, `subjectAltName=DNS:${instance.dns}\nextendedKeyUsage=clientAuth\n`
+    + 'basicConstraints=CA:FALSE\n');
+  execFileSync('openssl', ['req', '-new', '-key', key, '-subj',
+    `/O=SAP SE/OU=test/CN=${instance.clientid}`, '-out', path.join(dir, 'req.csr')], { stdio: 'ignore' });
+  execFileSync('openssl', ['x509', '-req', '-in', path.join(dir, 'req.csr'), '-CA', config.caCert,
+    '-CAkey', config.caKey, '-set_serial', String(Date.now() * 100 + serial),
+    '-days', String(params.validity || 7), '-extfile', ext, '-out', path.join(dir, 'cert.pem')],
+  { stdio: 'ignore' });
+  const cert = fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8') + fs.readFileSync(config.caCert, 'utf8');
+  const creds = {
+    'credential-type': 'x509', clientid: instance.clientid, certificate: cert,
+    key: fs.readFileSync(key, 'utf8'), certurl: 'https://sub.authentication.cert.test',
+    url: 'https://sub.authentication.test', xsappname: `${instance.name}!t1`,
+    identityzone: 'sub', serviceInstanceId: instance.id,
+  };
+  fs.rmSync(dir, { recursive: true, force: true });
+  return creds;
+}
+
+// `k eq 'v' and k2 eq 'v2'` (labelQuery / fieldQuery), equality only.
+function parseQuery(text) {
+  if (!text) return [];
+  return text.split(' and ').map((term) => {
+    const m = /^\s*(\S+) eq '([^']*)'\s*$/.exec(term);
+    return m ? [m[1], m[2]] : [null, null];
+  });
+}
+
+function send(res, status, body, headers = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+const error = (res, status, name, description, headers) =>
+  send(res, status, { error: name, description }, headers);
+
+function retryAfter(seconds) {
+  dateForm = !dateForm;
+  return dateForm ? new Date(Date.now() + seconds * 1000).toUTCString() : String(seconds);
+}
+
+function create(req, res, body) {
+  const m = mode();
+  if (m === '403') return error(res, 403, 'Forbidden', 'missing scope subaccount.service_binding.manage');
+  if (m === '422') return error(res, 422, 'ConcurrentOperation', 'another operation is in progress', { 'retry-after': '2' });
+  if (m === '429') return error(res, 429, 'TooManyRequests', 'rate limit', { 'retry-after': new Date(Date.now() + 2000).toUTCString() });
+  if (m === '500') return error(res, 500, 'InternalServerError', 'induced failure');
+  const instance = config.instances.find((i) => i.id === body.service_instance_id);
+  if (!instance) return error(res, 404, 'NotFound', 'service instance not found');
+  const taken = [...bindings.values()].some((b) => b.name === body.name && b.service_instance_id === instance.id);
+  if (taken || m === '409') return error(res, 409, 'Conflict', `binding ${body.name} already exists`);
+  const count = [...bindings.values()].filter((b) => b.service_instance_id === instance.id).length;
+  if (count >= (config.limit || 1000)) {
+    return error(res, 400, 'BadRequest', 'the maximum number of bindings for this instance is reached');
+  }
+  const params = body.parameters || {};
+  const x509 = (params.xsuaa || params).x509 || {};
+  const id = crypto.randomUUID();
+  const op = crypto.randomUUID();
+  const entity = { id, name: body.name, service_instance_id: instance.id, labels: body.labels || {},
+    ready: false, readyAt: Date.now() + 1000, created_at: new Date().toISOString() };
+  entity.credentials = m === 'nocert'
+    ? { 'credential-type': 'binding-secret', clientid: instance.clientid, clientsecret: 'sim-secret' }
+    : x509Credentials(instance, x509);
+  bindings.set(id, entity);
+  operations.set(op, { id, polls: 1, failed: m === 'failed' });
+  record(`created ${id} ${body.name} ${JSON.stringify(entity.labels)}`);
+  return send(res, 202, {}, { location: `/v1/service_bindings/${id}/operations/${op}`, 'retry-after': retryAfter(1) });
+}
+
+function list(res, url) {
+  const labels = parseQuery(url.searchParams.get('labelQuery'));
+  // Bindings still being created are listed too (ready: false).
+  let items = [...bindings.values()].filter((b) => labels.every(([k, v]) => (b.labels[k] || []).includes(v)));
+  const start = Number(url.searchParams.get('token') || 0);
+  const size = Number(url.searchParams.get('max_items') || config.pageSize || 50);
+  const page = items.slice(start, start + size);
+  const out = { num_items: items.length, items: page.map(({ credentials, ...rest }) => rest) };
+  if (start + size < items.length) out.token = String(start + size);
+  items = null;
+  return send(res, 200, out);
+}
+
+async function handle(req, res, raw) {
+  const url = new URL(req.url, 'https://sm.test');
+  const claims = await verifyToken((req.headers.authorization || '').replace(/^Bearer /, ''));
+  if (!claims) return error(res, 401, 'Unauthorized', 'invalid token');
+  const parts = url.pathname.split('/').filter(Boolean);
+  if (req.method === 'GET' && url.pathname === '/v1/service_instances') {
+    const fields = parseQuery(url.searchParams.get('fieldQuery'));
+    const items = config.instances.filter((i) => fields.every(([k, v]) => i[k] === v))
+      .map(({ id, name }) => ({ id, name }));
+    return send(res, 200, { num_items: items.length, items });
+  }
+  if (parts[0] !== 'v1' || parts[1] !== 'service_bindings') return error(res, 404, 'NotFound', 'no such path');
+  if (req.method === 'POST' && parts.length === 2) {
+    let body;
+    try { body = JSON.parse(raw); } catch { return error(res, 400, 'BadRequest', 'not JSON'); }
+    return create(req, res, body);
+  }
+  if (req.method === 'GET' && parts.length === 2) return list(res, url);
+  const binding = bindings.get(parts[2]);
+  if (req.method === 'GET' && parts[3] === 'operations') {
+    const op = operations.get(parts[4]);
+    if (!op) return error(res, 404, 'NotFound', 'operation not found');
+    if (op.polls > 0 || !isReady(bindings.get(op.id))) {
+      op.polls -= 1;
+      return send(res, 200, { state: 'in progress', type: 'CREATE', resource_id: op.id },
+        { 'retry-after': retryAfter(1) });
+    }
+    if (op.failed) {
+      bindings.get(op.id).ready = true;
+      return send(res, 200, { state: 'failed', type: 'CREATE', resource_id: op.id,
+        errors: [{ error: 'BrokerError', description: 'validity exceeds the maximum of 30 days' }] });
+    }
+    bindings.get(op.id).ready = true;
+    return send(res, 200, { state: 'succeeded', type: 'CREATE', resource_id: op.id, ready: true });
+  }
+  if (!binding) return error(res, 404, 'NotFound', 'binding not found');
+  if (req.method === 'GET') return isReady(binding) ? send(res, 200, { ...binding, ready: true }) : error(res, 404, 'NotFound', 'binding not found');
+  if (req.method === 'DELETE') {
+    bindings.delete(binding.id);
+    record(`deleted ${binding.id} ${binding.name}`);
+    return send(res, 200, {});
+  }
+  return error(res, 405, 'MethodNotAllowed', req.method);
+}
+
+const server = https.createServer({
+  cert: fs.readFileSync(config.cert), key: fs.readFileSync(config.key), minVersion: 'TLSv1.2',
+}, (req, res) => {
+  let raw = '';
+  req.on('data', (c) => { raw += c; });
+  req.on('end', () => handle(req, res, raw).catch((e) => error(res, 500, 'InternalServerError', String(e))));
+});
+server.listen(0, '127.0.0.1', () => {
+  fs.writeFileSync(`${config.portFile}.tmp`, String(server.address().port));
+  fs.renameSync(`${config.portFile}.tmp`, config.portFile);
+});
+for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(0));
