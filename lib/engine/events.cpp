@@ -24,6 +24,8 @@ std::string_view to_string(EventKind kind) {
     case EventKind::dependent_failed: return "dependent-failed";
     case EventKind::reload_rejected: return "reload-rejected";
     case EventKind::key_generated: return "key-generated";
+    case EventKind::staged: return "staged";
+    case EventKind::activated: return "activated";
   }
   return "unknown";
 }

@@ -35,6 +35,8 @@ enum class EventKind {
   dependent_failed,    // an on_rotate action failed (retried, then reported; the swap stays)
   reload_rejected,     // a new configuration was refused; the old one stays (no credential)
   key_generated,       // key.reuse is set, but a new key was made (none live, or of another type)
+  staged,              // a renewed version was published as next/ (activation: staged), not live
+  activated,           // the staged version was made live (the swap; on_rotate follows)
 };
 
 enum class Severity { debug, info, warning, error };
@@ -54,6 +56,8 @@ struct Event {
   std::optional<SystemTime> not_before = std::nullopt;
   std::optional<SystemTime> next_renewal = std::nullopt;
   std::optional<schedule::State> state = std::nullopt;
+  // The notAfter of the version staged as next/, if any (engine events only, like `state`).
+  std::optional<SystemTime> staged_not_after = std::nullopt;
 };
 
 class EventSink {

@@ -34,6 +34,8 @@ std::string_view message_id(EventKind kind) {
     case EventKind::dependent_failed: return "93bb6323192b4a32b79efb0548d0fe61";
     case EventKind::reload_rejected: return "3d6b013362594cf5a423a7d21e768039";
     case EventKind::key_generated: return "542c215bc64e475094c7b7d7b6af142c";
+    case EventKind::staged: return "7d2e9c41b5a84f0e8c3b6a1f92d4e570";
+    case EventKind::activated: return "a1f84c6e2b9d47538e0c5f7a3b12d9e6";
   }
   return "";
 }
