@@ -156,6 +156,11 @@ int main(int argc, char** argv) {
   rollback_cmd->add_flag("--force", options.force, "With --to: restore an expired version too");
   add_bus(rollback_cmd);
 
+  auto* activate_cmd = app.add_subcommand(
+      "activate", "Make the staged version of a credential (activation: staged) live now");
+  activate_cmd->add_option("name", options.credential, "Credential name")->required();
+  add_bus(activate_cmd);
+
   auto* history_cmd = app.add_subcommand(
       "history", "List the kept versions of a credential, newest first, from the files");
   history_cmd->add_option("-c,--config", options.config, "Configuration file")
@@ -196,6 +201,7 @@ int main(int argc, char** argv) {
   }
   if (*ca_init_cmd) return cli::ca_init(options, context);
   if (*rollback_cmd) return cli::rollback(options, daemon, context);
+  if (*activate_cmd) return cli::activate(options, daemon, context);
   if (*history_cmd) return cli::history(options, context);
   if (*import_cmd) return cli::import_credential(options, context);
   if (*status_cmd) return cli::status(options, daemon, context);

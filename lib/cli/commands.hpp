@@ -91,6 +91,11 @@ int rotate(const Options& options, const control::ControlClient& daemon, Context
 // version is.
 int rollback(const Options& options, const control::ControlClient& daemon, Context& context);
 
+// `activate NAME`: the running daemon makes the credential's staged version live now (the swap,
+// then on_rotate). Nothing staged, or a staged certificate that expired, is EX_UNAVAILABLE, as a
+// rollback with no older version is; so is no daemon answering (the state file would not know).
+int activate(const Options& options, const control::ControlClient& daemon, Context& context);
+
 // `history NAME [--json]`: the kept versions from the files, newest first: folder, serial (as
 // `openssl x509 -serial` prints it), validity, when it was live, how that ended, issuer.
 int history(const Options& options, Context& context);

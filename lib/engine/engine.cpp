@@ -1202,6 +1202,7 @@ Result<std::string> Engine::activate_staged(const std::string& name, Tracked& tr
   tracked.restage = false;
   emit(EventKind::activated, Severity::info, name, tracked,
        "version " + staged.version + " is live (" + why + ")");
+  m_activated.push_back(name);
   if (!tracked.plan->config.on_rotate.empty()) m_rolled_back[name] = old_serial;
   if (!version) {
     // Swapped; only a copy outside the folder failed, as after an install.

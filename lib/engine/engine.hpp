@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "auth/token_source.hpp"
@@ -227,6 +228,9 @@ public:
   // job of it is in flight (retryable), when nothing is staged or the staged certificate has
   // expired (permanent). Returns the version now live.
   Result<std::string> activate(const std::string& name);
+  // The credentials whose staged version take_due() made live since the last call (their live
+  // version folder changed, as after a rotation).
+  std::vector<std::string> take_activated() { return std::exchange(m_activated, {}); }
 
   std::vector<CredentialStatus> status() const;
   // One credential's status, found by name (no pass over the others); nullopt when unknown.
@@ -327,6 +331,7 @@ private:
   // Due credentials waiting for a slot of their issuer, per issuer name, in the order they came
   // due.
   std::map<std::string, std::deque<std::string>> m_waiting;
+  std::vector<std::string> m_activated;  // see take_activated()
 };
 
 }  // namespace certrotd::engine
