@@ -509,8 +509,10 @@ std::vector<notify::ActionOutcome> notify_staged(const CredentialPlan& plan,
                                                  const Installed& staged, const RotationEnv& env) {
   const config::CredentialConfig& config = plan.config;
   if (config.on_staged.empty() || !env.actions) return {};
-  const notify::RotationFacts facts{config.name, config.output.dir, live_serial,
-                                    staged.info.serial, format_rfc3339(staged.info.not_after)};
+  // CERTROT_DIR and the file variables name next/, where the staged files are.
+  const notify::RotationFacts facts{config.name, std::filesystem::path(config.output.dir) / "next",
+                                    live_serial, staged.info.serial,
+                                    format_rfc3339(staged.info.not_after)};
   const notify::RetryPolicy retry{3, config.policy.backoff_base, config.policy.backoff_cap};
   auto outcomes = env.actions->run(config.on_staged, facts, retry);
   for (const auto& outcome : outcomes) {
