@@ -41,9 +41,8 @@ void print_staged(const nlohmann::json& staged, SystemTime now, std::ostream& ou
   out << "    staged: serial " << staged["serial"].get<std::string>() << ", not-after "
       << when_text(time_of(staged["not_after"]), now);
   if (staged.contains("replace_at")) {
-    out << ", too close to its own expiry to wait for "
-        << staged["activate_why"].get<std::string>() << ": replaced by a fresh one "
-        << when_text(time_of(staged["replace_at"]), now) << "\n";
+    out << ", too close to its own expiry to wait for " << staged["activate_why"].get<std::string>()
+        << ": replaced by a fresh one " << when_text(time_of(staged["replace_at"]), now) << "\n";
     return;
   }
   out << ", activates " << when_text(time_of(staged["activate_at"]), now) << " ("

@@ -496,8 +496,8 @@ void read_output(const Field* field, const Reader& reader, const fs::path& state
 
 std::vector<std::string> credential_keys() {
   std::vector<std::string> keys = {
-      "issuer",    "subject",   "sans",      "usage",     "output", "key_passphrase_file",
-      "on_rotate", "notify",    "activation", "on_staged"};
+      "issuer",    "subject", "sans",       "usage",    "output", "key_passphrase_file",
+      "on_rotate", "notify",  "activation", "on_staged"};
   for (auto& k : tunable_keys()) keys.push_back(std::move(k));
   return keys;
 }

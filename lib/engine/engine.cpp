@@ -1095,10 +1095,15 @@ std::optional<StagedStatus> staged_status_of(const config::CredentialConfig& con
   const store::CertCache* cert = state.live_cert ? &*state.live_cert : nullptr;
   // Without a live certificate there is nothing to keep serving: due at once.
   const SystemTime live_not_after = cert ? cert->not_after : staged->staged_at;
-  const schedule::ActivationTime when =
-      schedule::activation_time(config.activation, staged->staged_at, live_not_after);
-  StagedStatus out{staged->version,  staged->serial, staged->not_before, staged->not_after,
-                   staged->staged_at, when.at,        std::string(to_string(when.cause))};
+  const schedule::ActivationTime when = schedule::activation_time(
+      config.activation, staged->staged_at, live_not_after);
+  StagedStatus out{staged->version,
+                   staged->serial,
+                   staged->not_before,
+                   staged->not_after,
+                   staged->staged_at,
+                   when.at,
+                   std::string(to_string(when.cause))};
   const schedule::Validity validity{staged->not_before, staged->not_after, staged->staged_at};
   if (schedule::staged_is_stale(validity, config.policy, name, when.at)) {
     // Replaced when it would be renewed if it were live, not at once: a fresh one staged now
@@ -1240,7 +1245,8 @@ void Engine::settle_staged(const std::string& name, Tracked& tracked, const OnDi
   if (staged) {
     emit(EventKind::loaded, Severity::warning, name, tracked,
          "staged version " + staged->version + " is no longer in " +
-             tracked.plan->config.output.dir + " (removed by hand or by crash recovery); "
+             tracked.plan->config.output.dir +
+             " (removed by hand or by crash recovery); "
              "a fresh one will be staged");
     staged.reset();
     save_state(name, tracked);

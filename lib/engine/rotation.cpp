@@ -517,8 +517,8 @@ std::vector<notify::ActionOutcome> notify_staged(const CredentialPlan& plan,
   auto outcomes = env.actions->run(config.on_staged, facts, retry);
   for (const auto& outcome : outcomes) {
     Event event = event_for(
-        plan, outcome.ok ? EventKind::dependent_reloaded : EventKind::dependent_failed,
-        staged.info, {});
+        plan, outcome.ok ? EventKind::dependent_reloaded : EventKind::dependent_failed, staged.info,
+        {});
     event.severity = outcome.ok ? Severity::info : Severity::error;
     event.message = "on_staged " + outcome.action + ": " + outcome.detail;
     if (!outcome.ok) {

@@ -111,8 +111,8 @@ std::vector<notify::ActionOutcome> notify_dependents(const CredentialPlan& plan,
                                                      const RotationEnv& env);
 
 // Runs the credential's `on_staged` actions after a version was staged (the facts name the
-// live serial as the old one, the staged one as the new, and `next/` as the folder), emitting dependent-reloaded /
-// dependent-failed for each, as notify_dependents() does.
+// live serial as the old one, the staged one as the new, and `next/` as the folder), emitting
+// dependent-reloaded / dependent-failed for each, as notify_dependents() does.
 std::vector<notify::ActionOutcome> notify_staged(const CredentialPlan& plan,
                                                  const std::string& live_serial,
                                                  const Installed& staged, const RotationEnv& env);

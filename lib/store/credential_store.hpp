@@ -136,8 +136,8 @@ public:
   static CredentialStore reopen(std::shared_ptr<const StoreOptions> options);
 
   // Writes a new complete version and makes it live; prunes history to `keep_versions`, never
-  // removing the live or the staged version. `label` (e.g. the serial) becomes part of the version id.
-  // Then refreshes the copies. Returns the new version id. With a `change`, the history records
+  // removing the live or the staged version. `label` (e.g. the serial) becomes part of the version
+  // id. Then refreshes the copies. Returns the new version id. With a `change`, the history records
   // it (the new version live from `change.at`, the old one ended then as it says).
   // (const: a store names its folder; what it writes there does not change the store itself)
   Result<std::string> install(const CredentialFiles& files, std::string_view label,
@@ -179,8 +179,8 @@ public:
   // All complete versions, oldest first, with what the history knows of each.
   Result<std::vector<VersionInfo>> versions() const;
 
-  // Removes one version that is neither live nor staged, e.g. one whose files were written over by hand and
-  // that a rollback must therefore never restore. An unknown id is not an error.
+  // Removes one version that is neither live nor staged, e.g. one whose files were written over by
+  // hand and that a rollback must therefore never restore. An unknown id is not an error.
   Result<void> discard(std::string_view id) const;
 
   // Writes every configured copy from `files` (each atomically, mode and owner set on the fd).

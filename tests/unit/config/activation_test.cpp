@@ -67,7 +67,8 @@ credentials:
     sans: ["DNS:a"]
     activation: { mode: staged }
     on_staged:
-      - exec: { command: [/bin/cp, )" + file + R"(, /srv/partner/] }
+      - exec: { command: [/bin/cp, )" + file +
+                                         R"(, /srv/partner/] }
 )");
     EXPECT_NE(errors.find("test.yaml:13:"), std::string::npos) << errors;
     EXPECT_NE(errors.find("holds the staged private key"), std::string::npos) << errors;

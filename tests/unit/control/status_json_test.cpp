@@ -42,8 +42,9 @@ TEST(StatusJson, AStagedVersionIsShownWithWhenAndWhyItActivates) {
   CredentialStatus staged;
   staged.name = "partner";
   const SystemTime t{std::chrono::seconds(1'800'000'000)};
-  staged.staged = engine::StagedStatus{"0000000002-0b", "0b", t, t + std::chrono::hours(720),
-                                       t, t + std::chrono::hours(24), "activate_after"};
+  staged.staged = engine::StagedStatus{
+      "0000000002-0b", "0b", t, t + std::chrono::hours(720), t, t + std::chrono::hours(24),
+      "activate_after"};
   const auto parsed = nlohmann::json::parse(status_json({plain, staged}));
   EXPECT_FALSE(parsed[0].contains("staged")) << "absent while nothing is staged";
   const auto& s = parsed[1]["staged"];

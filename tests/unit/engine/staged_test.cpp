@@ -156,8 +156,7 @@ TEST_F(StagedTest, ARenewalIsStagedAsNextAndGoesLiveActivateAfterLater) {
 }
 
 TEST_F(StagedTest, ActivateBeforeExpiryWinsWhenItComesFirst) {
-  auto engine =
-      start(load("{ mode: staged, activate_after: 30d, activate_before_expiry: 1d }"));
+  auto engine = start(load("{ mode: staged, activate_after: 30d, activate_before_expiry: 1d }"));
   run_due(*engine);
   const std::string first = live_serial();
   const SystemTime first_not_after = engine->status_of("a")->cert->not_after;
@@ -186,7 +185,8 @@ TEST_F(StagedTest, ActivateBeforeExpiryWinsWhenItComesFirst) {
 }
 
 TEST_F(StagedTest, AStaleStagedVersionIsReplacedAtItsOwnRenewalTimeInsteadOfGoingLive) {
-  const std::string activation = "{ mode: staged, activate_after: 20d, activate_before_expiry: 6h }";
+  const std::string activation =
+      "{ mode: staged, activate_after: 20d, activate_before_expiry: 6h }";
   auto engine = start(load(activation));
   run_due(*engine);
   const std::string first = live_serial();
@@ -235,8 +235,8 @@ TEST_F(StagedTest, AStagedVersionSurvivesARestartAndActivatesOnTime) {
 }
 
 TEST_F(StagedTest, ActivateMakesTheStagedVersionLiveOnDemand) {
-  auto engine =
-      staged_engine(load("{ mode: staged, activate_after: 2d, activate_before_expiry: 1d }"));
+  auto engine = staged_engine(
+      load("{ mode: staged, activate_after: 2d, activate_before_expiry: 1d }"));
   const std::string staged = next_serial();
   auto version = engine->activate("a");
   ASSERT_TRUE(version.has_value()) << version.error().what();
@@ -253,8 +253,8 @@ TEST_F(StagedTest, ActivateMakesTheStagedVersionLiveOnDemand) {
 }
 
 TEST_F(StagedTest, RotateWhileStagedStagesAFreshVersionAndKeepsTheLiveOne) {
-  auto engine =
-      staged_engine(load("{ mode: staged, activate_after: 2d, activate_before_expiry: 1d }"));
+  auto engine = staged_engine(
+      load("{ mode: staged, activate_after: 2d, activate_before_expiry: 1d }"));
   const std::string live = live_serial();
   const std::string staged = next_serial();
   clock.advance(hours(1));

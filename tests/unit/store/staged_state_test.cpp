@@ -16,7 +16,9 @@ TEST(StagedState, RoundTripsAndIsAbsentFromOlderFiles) {
   CredentialState state;
   Fingerprint fingerprint{};
   fingerprint[0] = 0xab;
-  state.staged = StagedVersion{"0000000002-0a", "0a", fingerprint,
+  state.staged = StagedVersion{"0000000002-0a",
+                               "0a",
+                               fingerprint,
                                SystemTime{std::chrono::seconds(1000)},
                                SystemTime{std::chrono::seconds(9000)},
                                SystemTime{std::chrono::seconds(1500)}};
