@@ -138,6 +138,13 @@ bool keeps_next_attempt(const store::CredentialState& state) {
   return (state.failures > 0 || state.issuer_pending) && state.next_attempt.has_value();
 }
 
+// The renewals the live key has seen after a new certificate went live: one more for the same
+// key, saturating rather than wrapping (a key renewed hourly for 245,000 years), 0 for a new one.
+int renewals_after(int renewals, bool key_reused) {
+  if (!key_reused) return 0;
+  return renewals < std::numeric_limits<int>::max() ? renewals + 1 : renewals;
+}
+
 store::CertCache cache_of(const x509::CertInfo& cert, std::uint64_t files_id) {
   return store::CertCache{
       files_id, cert.serial,
@@ -672,12 +679,8 @@ void Engine::complete_rotation(const JobResult& done, Tracked& tracked) {
     tracked.persisted.installed_at = now;
     tracked.persisted.live_cert = cache_of(installed.info, live_files_id(tracked.plan->config));
     tracked.persisted.live_cert->installed = true;
-    // Saturates rather than wraps: a key renewed hourly for 245,000 years.
-    const int renewals = tracked.persisted.key_renewals;
-    tracked.persisted.key_renewals =
-        installed.key_reused
-            ? (renewals < std::numeric_limits<int>::max() ? renewals + 1 : renewals)
-            : 0;
+    tracked.persisted.key_renewals = renewals_after(tracked.persisted.key_renewals,
+                                                    installed.key_reused);
     tracked.persisted.renewal_window.reset();
     if (const auto& window = done.issuer.window) {
       tracked.persisted.renewal_window = store::RenewalWindow{window->start, window->end};
@@ -831,9 +834,13 @@ void Engine::report_alerts(const std::string& name, Tracked& tracked) {
   tracked.persisted.alerted_serial = cert->serial;
   tracked.persisted.alerted = static_cast<std::uint8_t>(crossed);
   const auto left = std::chrono::duration_cast<Millis>(cert->not_after - now);
-  const std::string why = tracked.persisted.failures > 0
-                              ? "renewal keeps failing: " + tracked.persisted.last_error
-                              : "not renewed yet";
+  std::string why = tracked.persisted.failures > 0
+                        ? "renewal keeps failing: " + tracked.persisted.last_error
+                        : "not renewed yet";
+  if (const auto staged = staged_status(name, tracked); staged && tracked.persisted.failures == 0) {
+    why = "renewed version " + staged->serial + " is staged, activating " +
+          format_rfc3339(staged->activate_at) + " (" + staged->activate_why + ")";
+  }
   switch (crossed) {
     case schedule::Alert::none: return;
     case schedule::Alert::expiring:
@@ -1138,7 +1145,8 @@ void Engine::complete_staging(const JobResult& done, Tracked& tracked) {
       store::parse_fingerprint(installed.info.sha256_fingerprint).value_or(store::Fingerprint{}),
       installed.info.not_before,
       installed.info.not_after,
-      now};
+      now,
+      installed.key_reused};
   tracked.dependents = done.actions;  // the on_staged outcomes, until the activation's
   clear_failure(tracked);
   schedule_next(name, tracked);
@@ -1201,6 +1209,8 @@ Result<std::string> Engine::activate_staged(const std::string& name, Tracked& tr
   }
   tracked.persisted.live_cert->installed = true;
   tracked.persisted.installed_at = now;
+  tracked.persisted.key_renewals = renewals_after(tracked.persisted.key_renewals,
+                                                  staged.key_reused);
   tracked.persisted.renewal_window.reset();
   tracked.persisted.issuer_pending = false;
   tracked.persisted.staged.reset();

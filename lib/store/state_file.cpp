@@ -210,6 +210,10 @@ Result<void> staged_from_json(const json& doc, CredentialState& state) {
     if (!*t) return fail(std::string("staged.") + key + " must be set");
     staged.*field = **t;
   }
+  if (const auto reused = it->find("key_reused"); reused != it->end() && !reused->is_null()) {
+    if (!reused->is_boolean()) return fail("staged.key_reused must be true or false");
+    staged.key_reused = reused->get<bool>();
+  }
   state.staged = std::move(staged);
   return {};
 }
@@ -223,6 +227,7 @@ void staged_to_json(const CredentialState& state, json& doc) {
                        {"not_before", format_rfc3339(s.not_before, Fraction::when_nonzero)},
                        {"not_after", format_rfc3339(s.not_after, Fraction::when_nonzero)},
                        {"staged_at", format_rfc3339(s.staged_at, Fraction::when_nonzero)}};
+  if (s.key_reused) doc["staged"]["key_reused"] = true;
 }
 
 // The fields later versions added, each optional so that older files still load.

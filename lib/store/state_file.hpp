@@ -58,14 +58,16 @@ struct RenewalWindow {
 };
 
 // A version staged as `next` (activation: { mode: staged }) and waiting to go live. In the file:
-// "staged": {"version", "serial", "fingerprint", "not_before", "not_after", "staged_at"}.
+// "staged": {"version", "serial", "fingerprint", "not_before", "not_after", "staged_at"}, and
+// "key_reused": true when it was issued for the live key.
 struct StagedVersion {
   std::string version;  // the store's version id
   std::string serial;
   Fingerprint fingerprint{};  // tells, after a crash during activation, whether it went live
   SystemTime not_before;
   SystemTime not_after;
-  SystemTime staged_at;  // activate_after counts from here
+  SystemTime staged_at;     // activate_after counts from here
+  bool key_reused = false;  // `key: { reuse: true }`: key_renewals counts it once it is live
 
   friend bool operator==(const StagedVersion&, const StagedVersion&) = default;
 };

@@ -49,13 +49,14 @@ protected:
   }
 
   // One credential "a" with a 30-day certificate (renewed near day 20) and `activation`.
-  config::Config load(const std::string& activation, const std::string& lifetime = "30d") const {
+  config::Config load(const std::string& activation, const std::string& lifetime = "30d",
+                      const std::string& extra = "") const {
     const std::string text =
         "state_dir: " + (dir / "state").string() +
         "\nissuers:\n  ca:\n    type: local\n    ca_cert: " + (dir / "ca/ca.pem").string() +
         "\n    ca_key: " + (dir / "ca/ca.key").string() + "\n    lifetime: " + lifetime +
         "\ncredentials:\n  a:\n    issuer: ca\n    sans: [\"DNS:a.example\"]\n    output: { dir: " +
-        (dir / "live/a").string() + " }\n    activation: " + activation + "\n";
+        (dir / "live/a").string() + " }\n    activation: " + activation + "\n" + extra;
     auto config = config::parse_config(text, "test.yaml", dir.path());
     EXPECT_TRUE(config.has_value()) << (config ? "" : config.error().what());
     return *config;
@@ -179,6 +180,10 @@ TEST_F(StagedTest, ActivateBeforeExpiryWinsWhenItComesFirst) {
     }
   }
   EXPECT_EQ(clock.wall_now(), first_not_after - hours(24));
+  ASSERT_EQ(sink.of(EventKind::expiring).size(), 1u);
+  EXPECT_NE(sink.of(EventKind::expiring)[0].message.find("is staged, activating"),
+            std::string::npos)
+      << sink.of(EventKind::expiring)[0].message;
   run_due(*engine);
   EXPECT_EQ(live_serial(), staged);
   EXPECT_NE(live_serial(), first);
@@ -250,6 +255,15 @@ TEST_F(StagedTest, ActivateMakesTheStagedVersionLiveOnDemand) {
   EXPECT_FALSE(again.error().retryable());
   EXPECT_NE(again.error().what().find("nothing is staged"), std::string::npos);
   EXPECT_FALSE(engine->activate("nope").has_value());
+}
+
+TEST_F(StagedTest, AReusedKeyCountsItsRenewalWhenTheStagedVersionGoesLive) {
+  auto engine = staged_engine(
+      load("{ mode: staged, activate_after: 2d, activate_before_expiry: 1d }", "30d",
+           "    key: { reuse: true }\n"));
+  EXPECT_EQ(engine->status_of("a")->key_renewals, 0) << "staged, not live yet";
+  ASSERT_TRUE(engine->activate("a").has_value());
+  EXPECT_EQ(engine->status_of("a")->key_renewals, 1);
 }
 
 TEST_F(StagedTest, RotateWhileStagedStagesAFreshVersionAndKeepsTheLiveOne) {

@@ -21,7 +21,8 @@ TEST(StagedState, RoundTripsAndIsAbsentFromOlderFiles) {
                                fingerprint,
                                SystemTime{std::chrono::seconds(1000)},
                                SystemTime{std::chrono::seconds(9000)},
-                               SystemTime{std::chrono::seconds(1500)}};
+                               SystemTime{std::chrono::seconds(1500)},
+                               true};
   ASSERT_TRUE(files.save("a", state));
   auto loaded = files.load("a");
   ASSERT_TRUE(loaded) << loaded.error().what();
