@@ -50,8 +50,6 @@ expect "init" certrotd ca ""
 expect "--dir --force --help --intermediate" certrotd ca init --
 expect "api.internal web" certrotd where-used --config "$work/config.yaml" ""
 expect "web" certrotd rollback -c "$work/config.yaml" w
-expect "activate" certrotd ac
-expect "--bus --help" certrotd activate --
 # bash breaks "--config=FILE" into three words.
 expect "api.internal" certrotd test-connection --config = "$work/config.yaml" a
 # No names from a configuration that does not load.
