@@ -166,6 +166,10 @@ int main(int argc, char** argv) {
                              "cessationOfOperation"}))
       ->capture_default_str();
   add_bus(revoke_cmd);
+  auto* activate_cmd = app.add_subcommand(
+      "activate", "Make the staged version of a credential (activation: staged) live now");
+  activate_cmd->add_option("name", options.credential, "Credential name")->required();
+  add_bus(activate_cmd);
 
   auto* history_cmd = app.add_subcommand(
       "history", "List the kept versions of a credential, newest first, from the files");
@@ -208,6 +212,7 @@ int main(int argc, char** argv) {
   if (*ca_init_cmd) return cli::ca_init(options, context);
   if (*rollback_cmd) return cli::rollback(options, daemon, context);
   if (*revoke_cmd) return cli::revoke(options, daemon, context);
+  if (*activate_cmd) return cli::activate(options, daemon, context);
   if (*history_cmd) return cli::history(options, context);
   if (*import_cmd) return cli::import_credential(options, context);
   if (*status_cmd) return cli::status(options, daemon, context);

@@ -98,6 +98,10 @@ int rollback(const Options& options, const control::ControlClient& daemon, Conte
 // RFC 5280 CRLReason name is EX_USAGE; no daemon, an issuer that cannot revoke or that refused
 // is EX_UNAVAILABLE, as the daemon's other refusals; an unknown name EX_USAGE.
 int revoke(const Options& options, const control::ControlClient& daemon, Context& context);
+// `activate NAME`: the running daemon makes the credential's staged version live now (the swap,
+// then on_rotate). Nothing staged, or a staged certificate that expired, is EX_UNAVAILABLE, as a
+// rollback with no older version is; so is no daemon answering (the state file would not know).
+int activate(const Options& options, const control::ControlClient& daemon, Context& context);
 
 // `history NAME [--json]`: the kept versions from the files, newest first: folder, serial (as
 // `openssl x509 -serial` prints it), validity, when it was live, how that ended, issuer.

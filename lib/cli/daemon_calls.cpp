@@ -1,5 +1,5 @@
-// The subcommands that ask the running daemon: reload, rotate, rollback (which falls back to the
-// files when no daemon answers).
+// The subcommands that ask the running daemon: reload, rotate, activate, rollback (which falls
+// back to the files when no daemon answers).
 #include <sysexits.h>
 
 #include "cli/commands.hpp"
@@ -140,6 +140,19 @@ int revoke(const Options& options, const control::ControlClient& daemon, Context
     return EX_UNAVAILABLE;
   }
   return daemon_refusal(context.err, "revoke", done.error());
+}
+
+int activate(const Options& options, const control::ControlClient& daemon, Context& context) {
+  auto version = daemon.activate(options.credential);
+  if (version) {
+    context.out << options.credential << ": staged version " << *version << " is live\n";
+    return 0;
+  }
+  if (!version.error().retryable()) return daemon_refusal(context.err, "activate", version.error());
+  // Only the daemon knows when a version was staged and tells the dependents after the swap.
+  context.err << "certrotd activate: " << version.error().what()
+              << "; activation needs the running daemon (systemctl start certrotd)\n";
+  return EX_UNAVAILABLE;
 }
 
 int rollback(const Options& options, const control::ControlClient& daemon, Context& context) {

@@ -29,9 +29,11 @@ std::string time_or_dash(const std::optional<SystemTime>& t) {
   return t ? format_rfc3339(*t) : std::string("-");
 }
 
-// "live" for the live version (whatever the history says), else how it ended, or "-".
+// "live" for the live version (whatever the history says), "staged" for the one waiting as
+// next/, else how it ended, or "-".
 std::string ended_text(const store::VersionInfo& v) {
   if (v.live) return "live";
+  if (v.staged) return "staged";
   return v.span.ended ? std::string(store::to_string(*v.span.ended)) : std::string("-");
 }
 
@@ -50,7 +52,7 @@ nlohmann::json json_of(const engine::HistoryEntry& e) {
   };
   const auto& cert = e.cert;
   const std::string ended = ended_text(e.version);
-  return {
+  nlohmann::json out = {
       {"version", e.version.id},
       {"live", e.version.live},
       {"serial", cert ? nlohmann::json(engine::display_serial(cert->serial)) : nullptr},
@@ -58,9 +60,11 @@ nlohmann::json json_of(const engine::HistoryEntry& e) {
       {"not_after", cert ? optional_time(cert->not_after) : nullptr},
       {"live_from", optional_time(e.version.span.from)},
       {"live_until", e.version.live ? nullptr : optional_time(e.version.span.until)},
-      {"ended", ended == "-" ? nlohmann::json(nullptr) : nlohmann::json(ended)},
+      {"ended", ended == "-" || e.version.staged ? nlohmann::json(nullptr) : nlohmann::json(ended)},
       {"issuer", cert ? nlohmann::json(cert->issuer) : nullptr},
   };
+  if (e.version.staged) out["staged"] = true;  // only then, so other answers read as before
+  return out;
 }
 
 void print_table(std::ostream& out, const std::vector<engine::HistoryEntry>& history) {

@@ -51,6 +51,20 @@ void print_renewal_info(const nlohmann::json& s, SystemTime now, std::ostream& o
   }
 }
 
+// The staged version's line: its serial and notAfter, and when it goes live and why (or when a
+// fresh one replaces it, when it is too close to its own expiry to wait).
+void print_staged(const nlohmann::json& staged, SystemTime now, std::ostream& out) {
+  out << "    staged: serial " << staged["serial"].get<std::string>() << ", not-after "
+      << when_text(time_of(staged["not_after"]), now);
+  if (staged.contains("replace_at")) {
+    out << ", too close to its own expiry to wait for " << staged["activate_why"].get<std::string>()
+        << ": replaced by a fresh one " << when_text(time_of(staged["replace_at"]), now) << "\n";
+    return;
+  }
+  out << ", activates " << when_text(time_of(staged["activate_at"]), now) << " ("
+      << staged["activate_why"].get<std::string>() << ")\n";
+}
+
 void print_status_table(const nlohmann::json& status, SystemTime now, Scheduling scheduling,
                         std::ostream& out) {
   for (const auto& s : status) {
@@ -71,6 +85,7 @@ void print_status_table(const nlohmann::json& status, SystemTime now, Scheduling
           << " since it was generated\n";
     }
     print_renewal_info(s, now, out);
+    if (s.contains("staged")) print_staged(s["staged"], now, out);
     for (const auto& d : s["dependents"]) {
       out << "    " << padded(d["ok"].get<bool>() ? "ok" : "FAILED", 6) << ' '
           << d["action"].get<std::string>() << ": " << d["detail"].get<std::string>() << "\n";

@@ -14,6 +14,7 @@
 
 #include "issuer/registry.hpp"
 #include "notify/action.hpp"
+#include "schedule/activation.hpp"
 #include "schedule/policy.hpp"
 #include "store/credential_store.hpp"
 #include "util/result.hpp"
@@ -57,6 +58,12 @@ struct CredentialConfig {
   std::vector<notify::Action> notify;
   // What the credential's own issuer section (`sap:`) said; null when it has none.
   std::shared_ptr<const issuer::CredentialOptions> issuer_options;
+  // `activation:`: swap a renewed version in at once (immediate, the default) or publish it as
+  // `next/` first and make it live later (staged; see schedule/activation.hpp).
+  schedule::Activation activation;
+  // Run in order after a version was staged, the same action types as on_rotate (typically an
+  // exec that hands next/fullchain.pem to a partner); never handed the key.
+  std::vector<notify::Action> on_staged;
   Mark mark;
 };
 

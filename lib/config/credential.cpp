@@ -514,7 +514,8 @@ void read_issuer_key(const Fields& fields, const Reader& reader,
 
 std::vector<std::string> credential_keys() {
   std::vector<std::string> keys = {
-      "issuer", "subject", "sans", "usage", "output", "key_passphrase_file", "on_rotate", "notify"};
+      "issuer",    "subject", "sans",       "usage",    "output", "key_passphrase_file",
+      "on_rotate", "notify",  "activation", "on_staged"};
   for (auto& k : tunable_keys()) keys.push_back(std::move(k));
   return keys;
 }
@@ -603,6 +604,11 @@ std::optional<PendingCredential> read_credential(const Field& entry, const Tunab
   }
   if (const Field* f = fields->get("on_rotate")) read_on_rotate(*f, reader, config.on_rotate);
   if (const Field* f = fields->get("notify")) read_on_rotate(*f, reader, config.notify);
+  if (const Field* f = fields->get("activation")) read_activation(*f, reader, credential);
+  if (const Field* f = fields->get("on_staged")) {
+    credential.on_staged_mark = f->key_mark;
+    read_on_staged(*f, reader, config);
+  }
   read_output(fields->get("output"), reader, state_dir, credential);
   return credential;
 }

@@ -332,7 +332,6 @@ void Loader::check_credential(const PendingCredential& credential) {
                      instead);
     }
   }
-  if (!credential.renew_before) return;
   // The issuer caps what the credential asks for, so the shorter of the two is what arrives.
   std::optional<Millis> lifetime = config.lifetime;
   bool issuer_wins = false;
@@ -340,6 +339,8 @@ void Loader::check_credential(const PendingCredential& credential) {
     lifetime = issuer_lifetime;
     issuer_wins = true;
   }
+  check_activation(credential, lifetime, m_problems);
+  if (!credential.renew_before) return;
   if (!lifetime || credential.renew_before->value < *lifetime) return;
   std::string what = "renew_before " + format_duration(credential.renew_before->value) +
                      " is not shorter than the " + format_duration(*lifetime) +

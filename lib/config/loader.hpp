@@ -75,6 +75,11 @@ struct PendingCredential {
   Mark issuer_key_mark;
   // Set when the credential names neither a common_name nor a SAN: where to say so.
   std::optional<Mark> no_names_mark;
+  // Where `activation:`, its durations and `on_staged:` were written, when they were.
+  std::optional<Mark> activation_mark;
+  std::optional<Mark> activate_after_mark;
+  std::optional<Mark> activate_before_expiry_mark;
+  std::optional<Mark> on_staged_mark;
 };
 
 // Letters, digits, '.', '_' and '-', not starting with '.': a credential name usable as a folder.
@@ -88,6 +93,17 @@ std::optional<PendingCredential> read_credential(const Field& entry, const Tunab
 
 // Reads a credential's `on_rotate:` list into `out`; problems go to the reader.
 void read_on_rotate(const Field& field, const Reader& reader, std::vector<notify::Action>& out);
+
+// Reads `activation:` into credential.config.activation, noting where its parts were written.
+void read_activation(const Field& field, const Reader& reader, PendingCredential& credential);
+// Reads `on_staged:` (the on_rotate action types) and refuses an exec handed a file that holds
+// the staged private key (key.pem, bundle.pem): partners get the certificate, never the key.
+void read_on_staged(const Field& field, const Reader& reader, CredentialConfig& config);
+// The checks of staged activation that need the lifetime (the credential's or its issuer's
+// limit, the shorter): activate_before_expiry must be shorter than what the live certificate
+// has left at renewal; on_staged needs mode: staged.
+void check_activation(const PendingCredential& credential, std::optional<Millis> lifetime,
+                      Problems& problems);
 
 // Refuses overlaps between the paths certrotd writes: output dirs (equal or one inside
 // another), copies (equal, inside an output dir, or with anything inside them) and state_dir

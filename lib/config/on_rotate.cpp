@@ -158,7 +158,9 @@ void read_on_rotate(const Field& field, const Reader& reader, std::vector<notify
   const YamlNode& node = *field.value;
   if (node.is_null()) return;
   // The same reader serves `notify:`, whose actions are of the same types.
-  const std::string item_name = field.key == "notify" ? "a notify action" : "an on_rotate action";
+  const std::string item_name = field.key == "notify"      ? "a notify action"
+                                : field.key == "on_staged" ? "an on_staged action"
+                                                           : "an on_rotate action";
   if (!node.is_sequence()) {
     reader.add(field.value_mark, field.key + " must be a list, not " + std::string(describe(node)),
                "write " + field.key + ": followed by lines such as " + std::string(k_example));

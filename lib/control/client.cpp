@@ -115,6 +115,10 @@ Result<std::string> ControlClient::rollback(const std::string& name) const {
   return call_returning_string(m_bus, "Rollback", "s", &name);
 }
 
+Result<std::string> ControlClient::activate(const std::string& name) const {
+  return call_returning_string(m_bus, "Activate", "s", &name);
+}
+
 Result<std::string> ControlClient::rollback_to(const std::string& name, const std::string& target,
                                                bool force) const {
   auto bus = open_bus(m_bus);

@@ -18,6 +18,8 @@
 //                              make the kept version `target` names live (a serial as
 //                              `certrotd history` prints it, any case, leading zeros optional,
 //                              or a version folder); an expired one only with `force`
+//     Activate(s name)   -> s   make the staged version (activation: staged) live now; returns
+//                              the version now live; nothing staged is an error
 //   A name the daemon does not know is the error org.certrotd.Error.UnknownCredential.
 //     Reload()           -> ()  re-read the configuration file, as on SIGHUP; a rejected file is
 //                              the error org.certrotd.Error.ReloadRejected with file:line:col
@@ -79,6 +81,7 @@ public:
   virtual Result<std::vector<RotateResult>> rotate_and_wait(
       const std::vector<std::string>& names, std::chrono::milliseconds timeout) const;
   virtual Result<std::string> rollback(const std::string& name) const;
+  virtual Result<std::string> activate(const std::string& name) const;
   virtual Result<std::string> rollback_to(const std::string& name, const std::string& target,
                                           bool force) const;
 

@@ -60,6 +60,17 @@ void append_status_json(std::string& out, const CredentialStatus& s) {
   if (!s.warning.empty()) item["warning"] = s.warning;
   item["key_reuse"] = s.key_reuse;
   item["key_renewals"] = s.key_renewals;
+  // Only while a version is staged (activation: staged), so other answers read as before.
+  if (s.staged) {
+    nlohmann::json staged{{"version", s.staged->version},
+                          {"serial", s.staged->serial},
+                          {"not_after", format_rfc3339(s.staged->not_after)},
+                          {"staged_at", format_rfc3339(s.staged->staged_at)},
+                          {"activate_at", format_rfc3339(s.staged->activate_at)},
+                          {"activate_why", s.staged->activate_why}};
+    if (s.staged->replace_at) staged["replace_at"] = format_rfc3339(*s.staged->replace_at);
+    item["staged"] = std::move(staged);
+  }
   item["dir"] = s.dir.string();
   // Only for issuers that report renewal information (ACME ARI), so other credentials' objects
   // read as before.
@@ -111,6 +122,8 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
                               &on_rollback, 0),
       SD_BUS_METHOD_WITH_ARGS("RollbackTo", SD_BUS_ARGS("s", name, "s", target, "b", force),
                               SD_BUS_RESULT("s", version), &on_rollback_to, 0),
+      SD_BUS_METHOD_WITH_ARGS("Activate", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", version),
+                              &on_activate, 0),
       SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, &on_reload, 0),
       SD_BUS_METHOD_WITH_ARGS("Revoke", SD_BUS_ARGS("s", name, "s", reason),
                               SD_BUS_RESULT("s", detail), &on_revoke, 0),
@@ -223,6 +236,18 @@ int ControlServer::on_rollback(sd_bus_message* m, void* userdata, sd_bus_error*)
   if (int r = sd_bus_message_read(m, "s", &name); r < 0) return reply_bad_arguments(m, r);
   if (const auto unknown = self->first_unknown({name})) return reply_unknown(m, *unknown);
   auto version = self->m_service.rollback(name);
+  if (!version) {
+    return sd_bus_reply_method_errorf(m, k_error_failed, "%s", version.error().what().c_str());
+  }
+  return sd_bus_reply_method_return(m, "s", version->c_str());
+}
+
+int ControlServer::on_activate(sd_bus_message* m, void* userdata, sd_bus_error*) {
+  auto* self = static_cast<ControlServer*>(userdata);
+  const char* name = nullptr;
+  if (int r = sd_bus_message_read(m, "s", &name); r < 0) return reply_bad_arguments(m, r);
+  if (const auto unknown = self->first_unknown({name})) return reply_unknown(m, *unknown);
+  auto version = self->m_service.activate(name);
   if (!version) {
     return sd_bus_reply_method_errorf(m, k_error_failed, "%s", version.error().what().c_str());
   }

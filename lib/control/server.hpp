@@ -65,6 +65,7 @@ private:
   static int on_rotate_and_wait(sd_bus_message* m, void* userdata, sd_bus_error* error);
   static int on_rollback(sd_bus_message* m, void* userdata, sd_bus_error* error);
   static int on_rollback_to(sd_bus_message* m, void* userdata, sd_bus_error* error);
+  static int on_activate(sd_bus_message* m, void* userdata, sd_bus_error* error);
   static int on_reload(sd_bus_message* m, void* userdata, sd_bus_error* error);
   static int on_revoke(sd_bus_message* m, void* userdata, sd_bus_error* error);
 

@@ -152,6 +152,13 @@ void renewal_status(const store::CredentialState& state, const schedule::RenewPo
   }
 }
 
+// The renewals the live key has seen after a new certificate went live: one more for the same
+// key, saturating rather than wrapping (a key renewed hourly for 245,000 years), 0 for a new one.
+int renewals_after(int renewals, bool key_reused) {
+  if (!key_reused) return 0;
+  return renewals < std::numeric_limits<int>::max() ? renewals + 1 : renewals;
+}
+
 store::CertCache cache_of(const x509::CertInfo& cert, std::uint64_t files_id) {
   return store::CertCache{
       files_id, cert.serial,
@@ -190,6 +197,10 @@ Result<std::optional<x509::CertInfo>> live_info(const config::CredentialConfig& 
   return std::optional<x509::CertInfo>(info);
 }
 
+std::optional<StagedStatus> staged_status_of(const config::CredentialConfig& config,
+                                             const store::CredentialState& state,
+                                             const std::string& name);
+
 }  // namespace
 
 OnDisk read_on_disk(const config::CredentialConfig& config, const store::StateFiles& files) {
@@ -201,6 +212,12 @@ OnDisk read_on_disk(const config::CredentialConfig& config, const store::StateFi
   }
   const std::optional<store::CertCache> cached = out.state.live_cert;
   out.live = live_info(config, out.state.live_cert);
+  if (config.activation.mode == schedule::ActivationMode::staged || out.state.staged) {
+    // Non-owning: the options live in `config`, which outlives this call.
+    const std::shared_ptr<const store::StoreOptions> options(
+        std::shared_ptr<const store::StoreOptions>{}, &config.output);
+    out.staged = store::CredentialStore::reopen(options).staged();
+  }
   // Persist a refreshed cache once (after an upgrade or a change by hand), so the next start
   // does not parse this credential again.
   if (out.state.live_cert && out.state.live_cert != cached) {
@@ -261,9 +278,11 @@ JobResult run_job(Job job, const RotationEnv& env) {
   auto result = run_kind(job, env, exchange);
   std::vector<notify::ActionOutcome> actions;
   // A copy that failed after the swap does not undo it: the folder's readers need the reload.
-  // Asking for renewal information or revoking changed nothing the dependents read.
+  // Asking for renewal information or revoking changed nothing the dependents read; a staged
+  // version is not live: the partners learn of it (on_staged), the dependents not yet.
   if (result && job.kind != JobKind::renewal_info && job.kind != JobKind::revoke) {
-    actions = notify_dependents(*job.plan, job.old_serial, *result, env);
+    actions = result->staged ? notify_staged(*job.plan, job.old_serial, *result, env)
+                             : notify_dependents(*job.plan, job.old_serial, *result, env);
   }
   return JobResult{std::move(job), std::move(result), std::move(actions), opened,
                    std::move(exchange)};
@@ -358,9 +377,12 @@ void Engine::start() {
     for (std::size_t i = 0; i < count; ++i) {
       const auto& [name, tracked] = all[begin + i];
       apply(*tracked, *found[i]);
+      settle_staged(*name, *tracked, *found[i]);
       ensure_asking(*tracked);
       count_failing(*tracked);
       schedule_next(*name, *tracked);
+      // An activation a crash interrupted after the swap: the dependents are told now.
+      if (m_rolled_back.contains(*name)) arm(*name, *tracked, m_deps.clock.mono_now());
       if (!tracked->folder_ready) {
         record_failure(*name, *tracked, *tracked->plan->folder_error, EventKind::renew_failed,
                        "output folder unusable: ");
@@ -398,7 +420,9 @@ EngineSummary Engine::summary() const {
 }
 
 void Engine::load(Tracked& tracked) {
-  apply(tracked, read_on_disk(tracked.plan->config, *m_state_files));
+  const OnDisk found = read_on_disk(tracked.plan->config, *m_state_files);
+  apply(tracked, found);
+  settle_staged(tracked.plan->config.name, tracked, found);
 }
 
 void Engine::apply(Tracked& tracked, const OnDisk& found) {
@@ -432,6 +456,16 @@ void Engine::apply(Tracked& tracked, const OnDisk& found) {
 void Engine::schedule_next(const std::string& name, Tracked& tracked) {
   const auto& policy = tracked.plan->config.policy;
   const SystemTime now = m_deps.clock.wall_now();
+  if (const auto staged = staged_status(name, tracked); staged && !tracked.restage) {
+    // No second renewal while a good version waits: the next deadline is its activation, or
+    // the replacement of a stale one (or the backoff of a failed attempt at either).
+    SystemTime when = staged->replace_at.value_or(staged->activate_at);
+    if (tracked.persisted.failures > 0 && tracked.persisted.next_attempt) {
+      when = std::max(*tracked.persisted.next_attempt, now);
+    }
+    schedule_at(name, tracked, when);
+    return;
+  }
   const store::CertCache* cert = tracked.cert();
   if (!cert || cert->not_after <= now) {
     // Missing or expired: request at once, unless a failed attempt asked us to wait.
@@ -466,6 +500,7 @@ void Engine::schedule_at(const std::string& name, Tracked& tracked, SystemTime w
   if (cert) event.not_before = cert->not_before;
   event.next_renewal = when;
   event.state = state_of(name, tracked);
+  if (tracked.persisted.staged) event.staged_not_after = tracked.persisted.staged->not_after;
   m_deps.events.emit(event);
 }
 
@@ -499,6 +534,12 @@ std::vector<Job> Engine::take_due() {
     // Already waiting for its issuer; a job that does not ask the issuer need not wait.
     if (tracked.waiting_for_slot && next_kind(name, tracked) == JobKind::rotate) continue;
     tracked.waiting_for_slot = false;
+    if (next_kind(name, tracked) == JobKind::rotate && staged_waits(name, tracked)) {
+      // Its activation came due: the swap is a rename or two, done here as a rollback is; the
+      // on_rotate actions follow as a dependents job.
+      (void)activate_staged(name, tracked, staged_status(name, tracked)->activate_why);
+      if (!m_rolled_back.contains(name) || tracked.in_flight) continue;
+    }
     dispatch(name, tracked, jobs);
   }
   return jobs;
@@ -577,10 +618,14 @@ Result<void> Engine::request_rotation(const std::vector<std::string>& names) {
     if (!m_tracked.contains(name)) return fail("no credential named '" + name + "'");
   }
   const MonoTime now = m_deps.clock.mono_now();
+  // A rotation asked for while a version is staged replaces it with a fresh one (and tells the
+  // partners again); `activate` is how a staged version goes live early.
   const auto make_due = [&](const std::string& name, Tracked& tracked) {
     if (!tracked.in_flight) {
+      tracked.restage = tracked.persisted.staged.has_value();
       arm(name, tracked, now);
     } else if (tracked.asking) {
+      tracked.restage = tracked.persisted.staged.has_value();
       tracked.renew_due = now;  // armed when the issuer's answer is in
     }
   };
@@ -657,17 +702,19 @@ void Engine::complete_rotation(const JobResult& done, Tracked& tracked) {
     return;
   }
   const Installed& installed = *done.result;
+  if (installed.staged) {
+    complete_staging(done, tracked);
+    return;
+  }
   if (done.job.kind == JobKind::rotate) {
+    tracked.restage = false;
+    tracked.persisted.staged.reset();  // rotate() removed a version staged before
     tracked.persisted.last_success = now;
     tracked.persisted.installed_at = now;
     tracked.persisted.live_cert = cache_of(installed.info, live_files_id(tracked.plan->config));
     tracked.persisted.live_cert->installed = true;
-    // Saturates rather than wraps: a key renewed hourly for 245,000 years.
-    const int renewals = tracked.persisted.key_renewals;
-    tracked.persisted.key_renewals =
-        installed.key_reused
-            ? (renewals < std::numeric_limits<int>::max() ? renewals + 1 : renewals)
-            : 0;
+    tracked.persisted.key_renewals = renewals_after(tracked.persisted.key_renewals,
+                                                    installed.key_reused);
     tracked.persisted.renewal_window.reset();
     tracked.persisted.revoked_serial.clear();
     if (const auto& window = done.issuer.window) {
@@ -832,9 +879,13 @@ void Engine::report_alerts(const std::string& name, Tracked& tracked) {
   tracked.persisted.alerted_serial = cert->serial;
   tracked.persisted.alerted = static_cast<std::uint8_t>(crossed);
   const auto left = std::chrono::duration_cast<Millis>(cert->not_after - now);
-  const std::string why = tracked.persisted.failures > 0
-                              ? "renewal keeps failing: " + tracked.persisted.last_error
-                              : "not renewed yet";
+  std::string why = tracked.persisted.failures > 0
+                        ? "renewal keeps failing: " + tracked.persisted.last_error
+                        : "not renewed yet";
+  if (const auto staged = staged_status(name, tracked); staged && tracked.persisted.failures == 0) {
+    why = "renewed version " + staged->serial + " is staged, activating " +
+          format_rfc3339(staged->activate_at) + " (" + staged->activate_why + ")";
+  }
   switch (crossed) {
     case schedule::Alert::none: return;
     case schedule::Alert::expiring:
@@ -1033,6 +1084,7 @@ std::optional<CredentialStatus> Engine::status_of(const std::string& name) const
                           {},
                           t.plan->config.key_reuse,
                           t.persisted.key_renewals};
+  status.staged = staged_status(name, t);
   renewal_status(t.persisted, t.plan->config.policy, name, status);
   if (ask_due(t)) status.renewal_info_next = t.persisted.renewal_info_next;
   return status;
@@ -1064,6 +1116,7 @@ std::vector<CredentialStatus> Engine::inspect(const config::Config& config, cons
     status.key_renewals = persisted.key_renewals;
     renewal_status(persisted, credential.policy, credential.name, status);
     status.renewal_info_next = persisted.renewal_info_next;
+    status.staged = staged_status_of(credential, persisted, credential.name);
     if (auto usable = store::check_folder_writable(credential.output.dir); !usable) {
       status.warning = "output folder unusable: " + usable.error().what();
     }
@@ -1093,6 +1146,186 @@ std::vector<std::pair<std::string, std::filesystem::path>> Engine::watch_dirs() 
   return out;
 }
 
+namespace {
+
+// When the staged version of `state` goes live and why, or when it is replaced if it is stale.
+std::optional<StagedStatus> staged_status_of(const config::CredentialConfig& config,
+                                             const store::CredentialState& state,
+                                             const std::string& name) {
+  const auto& staged = state.staged;
+  if (!staged) return std::nullopt;
+  const store::CertCache* cert = state.live_cert ? &*state.live_cert : nullptr;
+  // Without a live certificate there is nothing to keep serving: due at once.
+  const SystemTime live_not_after = cert ? cert->not_after : staged->staged_at;
+  const schedule::ActivationTime when = schedule::activation_time(
+      config.activation, staged->staged_at, live_not_after);
+  StagedStatus out{staged->version,
+                   staged->serial,
+                   staged->not_before,
+                   staged->not_after,
+                   staged->staged_at,
+                   when.at,
+                   std::string(to_string(when.cause))};
+  const schedule::Validity validity{staged->not_before, staged->not_after, staged->staged_at};
+  if (schedule::staged_is_stale(validity, config.policy, name, when.at)) {
+    // Replaced when it would be renewed if it were live, not at once: a fresh one staged now
+    // would be just as far from its activation.
+    out.replace_at = schedule::renewal_time(validity, config.policy, name);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<StagedStatus> Engine::staged_status(const std::string& name,
+                                                  const Tracked& tracked) const {
+  return staged_status_of(tracked.plan->config, tracked.persisted, name);
+}
+
+bool Engine::staged_waits(const std::string& name, const Tracked& tracked) const {
+  if (tracked.restage) return false;
+  const auto status = staged_status(name, tracked);
+  return status && !status->replace_at;
+}
+
+void Engine::complete_staging(const JobResult& done, Tracked& tracked) {
+  const std::string& name = done.job.name;
+  const SystemTime now = m_deps.clock.wall_now();
+  const Installed& installed = *done.result;
+  tracked.restage = false;
+  tracked.persisted.last_success = now;
+  tracked.persisted.staged = store::StagedVersion{
+      installed.version,
+      installed.info.serial,
+      store::parse_fingerprint(installed.info.sha256_fingerprint).value_or(store::Fingerprint{}),
+      installed.info.not_before,
+      installed.info.not_after,
+      now,
+      installed.key_reused};
+  tracked.dependents = done.actions;  // the on_staged outcomes, until the activation's
+  clear_failure(tracked);
+  schedule_next(name, tracked);
+  const auto status = staged_status(name, tracked);
+  Event event{EventKind::staged,
+              Severity::info,
+              name,
+              tracked.plan->config.issuer,
+              installed.info.serial,
+              installed.info.not_after,
+              "version " + installed.version + " staged as next/; activates " +
+                  format_rfc3339(status->activate_at) + " (" + status->activate_why + ")"};
+  event.not_before = installed.info.not_before;
+  event.next_renewal = tracked.persisted.next_attempt;
+  event.state = state_of(name, tracked);
+  event.staged_not_after = installed.info.not_after;
+  m_deps.events.emit(event);
+}
+
+Result<std::string> Engine::activate(const std::string& name) {
+  auto it = m_tracked.find(name);
+  if (it == m_tracked.end()) return fail("no credential named '" + name + "'");
+  Tracked& tracked = it->second;
+  if (tracked.in_flight) return fail_retryable("a rotation of '" + name + "' is in flight");
+  const auto& staged = tracked.persisted.staged;
+  if (!staged) return fail("nothing is staged for '" + name + "'");
+  if (staged->not_after <= m_deps.clock.wall_now()) {
+    return fail("the staged certificate " + staged->serial + " of '" + name +
+                "' has expired; `certrotd rotate " + name + "` stages a fresh one");
+  }
+  auto version = activate_staged(name, tracked, "on demand");
+  if (!version) return version;
+  if (m_rolled_back.contains(name)) arm(name, tracked, m_deps.clock.mono_now());
+  return version;
+}
+
+Result<std::string> Engine::activate_staged(const std::string& name, Tracked& tracked,
+                                            const std::string& why) {
+  const store::StagedVersion staged = *tracked.persisted.staged;
+  const std::string old_serial = tracked.cert() ? tracked.cert()->serial : "";
+  const SystemTime now = m_deps.clock.wall_now();
+  auto version = tracked.plan->store.activate(now);
+  refresh_live(name, tracked);
+  const bool live = tracked.cert() && tracked.cert()->fingerprint == staged.fingerprint;
+  if (!version && !live) {
+    auto still = tracked.plan->store.staged();
+    if (still && !*still) {
+      // Removed by hand or by recovery: renew afresh rather than wait for nothing.
+      tracked.persisted.staged.reset();
+      emit(EventKind::renew_failed, Severity::warning, name, tracked,
+           "staged version " + staged.version + " is gone; staging a fresh one");
+      schedule_next(name, tracked);
+    } else {
+      record_failure(name, tracked, version.error().because(Reason::io), EventKind::renew_failed,
+                     "cannot activate staged version " + staged.version + ": ");
+    }
+    count_failing(tracked);
+    save_state(name, tracked);
+    return fail(version.error());
+  }
+  tracked.persisted.live_cert->installed = true;
+  tracked.persisted.installed_at = now;
+  tracked.persisted.key_renewals = renewals_after(tracked.persisted.key_renewals,
+                                                  staged.key_reused);
+  tracked.persisted.renewal_window.reset();
+  tracked.persisted.issuer_pending = false;
+  tracked.persisted.staged.reset();
+  tracked.restage = false;
+  emit(EventKind::activated, Severity::info, name, tracked,
+       "version " + staged.version + " is live (" + why + ")");
+  m_activated.push_back(name);
+  if (!tracked.plan->config.on_rotate.empty()) m_rolled_back[name] = old_serial;
+  if (!version) {
+    // Swapped; only a copy outside the folder failed, as after an install.
+    tracked.persisted.copies_missing = true;
+    record_failure(name, tracked, version.error().because(Reason::io), EventKind::copy_failed,
+                   "version " + staged.version + " is live but a copy is missing: ");
+  } else {
+    tracked.persisted.copies_missing = false;
+    clear_failure(tracked);
+    schedule_next(name, tracked);
+  }
+  count_failing(tracked);
+  save_state(name, tracked);
+  return staged.version;
+}
+
+void Engine::settle_staged(const std::string& name, Tracked& tracked, const OnDisk& found) {
+  if (!found.staged) return;  // the folder could not be read: keep what the state file says
+  const std::optional<std::string>& on_disk = *found.staged;
+  auto& staged = tracked.persisted.staged;
+  const store::CertCache* cert = tracked.cert();
+  if (staged && cert && cert->fingerprint == staged->fingerprint) {
+    // Killed during an activation, after the swap: finish it (the dependents are told now).
+    const std::string version = staged->version;
+    tracked.persisted.live_cert->installed = true;
+    tracked.persisted.installed_at = staged->staged_at;
+    staged.reset();
+    emit(EventKind::activated, Severity::info, name, tracked,
+         "version " + version + " is live (an activation interrupted by a restart, finished)");
+    if (!tracked.plan->config.on_rotate.empty()) m_rolled_back[name] = "";
+    save_state(name, tracked);
+    return;
+  }
+  if (staged && on_disk == staged->version) return;  // waiting, as before the restart
+  if (staged) {
+    emit(EventKind::loaded, Severity::warning, name, tracked,
+         "staged version " + staged->version + " is no longer in " +
+             tracked.plan->config.output.dir +
+             " (removed by hand or by crash recovery); "
+             "a fresh one will be staged");
+    staged.reset();
+    save_state(name, tracked);
+  }
+  if (on_disk) {
+    // `next` was made, but the staging never completed (the state file does not know it, so its
+    // on_staged actions may not have run): remove it and stage afresh.
+    auto removed = tracked.plan->store.unstage();
+    emit(EventKind::loaded, Severity::warning, name, tracked,
+         "removed next/ (version " + *on_disk + "), whose staging was interrupted" +
+             (removed ? std::string() : ": " + removed.error().what()));
+  }
+}
+
 void Engine::save_state(const std::string& name, const Tracked& tracked) {
   if (auto saved = m_state_files->save(name, tracked.persisted); !saved) {
     emit(EventKind::renew_failed, Severity::warning, name, tracked,
@@ -1114,6 +1347,7 @@ void Engine::emit(EventKind kind, Severity severity, const std::string& name,
   if (cert) event.not_before = cert->not_before;
   event.next_renewal = tracked.persisted.next_attempt;
   event.state = state_of(name, tracked);
+  if (tracked.persisted.staged) event.staged_not_after = tracked.persisted.staged->not_after;
   m_deps.events.emit(event);
 }
 

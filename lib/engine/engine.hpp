@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "auth/token_source.hpp"
@@ -50,6 +51,21 @@ struct EngineDeps {
   std::optional<std::filesystem::path> credentials_directory = std::nullopt;
 };
 
+// A version staged as next/ (activation: { mode: staged }), as `status` shows it.
+struct StagedStatus {
+  std::string version;
+  std::string serial;
+  SystemTime not_before;
+  SystemTime not_after;
+  SystemTime staged_at;
+  SystemTime activate_at;
+  // Why then: "activate_after" or "activate_before_expiry".
+  std::string activate_why;
+  // Set when it would be due for renewal itself (or expired) before it activates: then a fresh
+  // version replaces it at this time, its own renewal time, rather than it going live.
+  std::optional<SystemTime> replace_at = std::nullopt;
+};
+
 struct CredentialStatus {
   std::string name;
   std::string issuer;
@@ -74,6 +90,7 @@ struct CredentialStatus {
   std::optional<SystemTime> renewal_instant = std::nullopt;
   std::string explanation_url = {};
   std::optional<SystemTime> renewal_info_next = std::nullopt;
+  std::optional<StagedStatus> staged = std::nullopt;
 };
 
 // The few numbers the service manager's STATUS= line shows after every change, kept up to date
@@ -145,6 +162,9 @@ struct OnDisk {
   Result<void> read = {};        // why the state file was ignored, when it was
   Result<std::optional<x509::CertInfo>> live = std::optional<x509::CertInfo>{};
   Result<void> saved = {};  // writing back a refreshed cache, when there was one to write
+  // The version `next` names in the output folder (looked up in staged mode, or when the state
+  // file records one).
+  Result<std::optional<std::string>> staged = std::optional<std::string>{};
 };
 
 // Reads the credential's state file and live files, and persists a refreshed certificate cache.
@@ -228,6 +248,15 @@ public:
   Result<std::string> rollback_to(const std::string& name, std::string_view target,
                                   Expired expired);
 
+  // Makes the credential's staged version live now (`certrotd activate`): the swap, then its
+  // on_rotate actions as after a rotation (handed out by take_due() at once). Refused while a
+  // job of it is in flight (retryable), when nothing is staged or the staged certificate has
+  // expired (permanent). Returns the version now live.
+  Result<std::string> activate(const std::string& name);
+  // The credentials whose staged version take_due() made live since the last call (their live
+  // version folder changed, as after a rotation).
+  std::vector<std::string> take_activated() { return std::exchange(m_activated, {}); }
+
   std::vector<CredentialStatus> status() const;
   // One credential's status, found by name (no pass over the others); nullopt when unknown.
   std::optional<CredentialStatus> status_of(const std::string& name) const;
@@ -269,6 +298,8 @@ private:
     // When the next rotation (or other job) is due. The heap holds one entry per credential, at
     // the earlier of this and the next expiry threshold, so thresholds cost no timer of their own.
     MonoTime renew_due = {};
+    // `rotate` was asked for while a version is staged: issue and stage a fresh one instead.
+    bool restage = false;
     std::vector<notify::ActionOutcome> dependents;
 
     const store::CertCache* cert() const {
@@ -297,6 +328,16 @@ private:
   // rollback() and rollback_to(): `restore` makes a version live and returns its id.
   Result<std::string> roll_back(const std::string& name,
                                 const std::function<Result<std::string>(const Tracked&)>& restore);
+  // Staged activation: when the staged version goes live and why; whether it should wait
+  // for that (false when nothing is staged, it is stale, or a fresh one was asked for).
+  std::optional<StagedStatus> staged_status(const std::string& name, const Tracked& tracked) const;
+  bool staged_waits(const std::string& name, const Tracked& tracked) const;
+  Result<std::string> activate_staged(const std::string& name, Tracked& tracked,
+                                      const std::string& why);
+  void complete_staging(const JobResult& done, Tracked& tracked);
+  // At start-up and when a reload adds a credential: the state file's staged version against
+  // the folder's `next` (either may be missing after a crash).
+  void settle_staged(const std::string& name, Tracked& tracked, const OnDisk& found);
   void count_failing(Tracked& tracked);
   void arm(const std::string& name, Tracked& tracked, MonoTime renew);
   schedule::Alert alerted(const Tracked& tracked) const;
@@ -331,6 +372,7 @@ private:
   // Due credentials waiting for a slot of their issuer, per issuer name, in the order they came
   // due.
   std::map<std::string, std::deque<std::string>> m_waiting;
+  std::vector<std::string> m_activated;  // see take_activated()
 };
 
 }  // namespace certrotd::engine

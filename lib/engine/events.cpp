@@ -28,6 +28,8 @@ std::string_view to_string(EventKind kind) {
     case EventKind::renewal_info_failed: return "renewal-info-failed";
     case EventKind::revoked: return "revoked";
     case EventKind::revoke_failed: return "revoke-failed";
+    case EventKind::staged: return "staged";
+    case EventKind::activated: return "activated";
   }
   return "unknown";
 }

@@ -39,6 +39,8 @@ enum class EventKind {
   renewal_info_failed,  // asking the issuer for renewal information failed; asked again later
   revoked,              // `certrotd revoke`: the issuer revoked the live certificate
   revoke_failed,        // `certrotd revoke`: the issuer did not revoke it; nothing changed
+  staged,              // a renewed version was published as next/ (activation: staged), not live
+  activated,           // the staged version was made live (the swap; on_rotate follows)
 };
 
 enum class Severity { debug, info, warning, error };
@@ -58,6 +60,8 @@ struct Event {
   std::optional<SystemTime> not_before = std::nullopt;
   std::optional<SystemTime> next_renewal = std::nullopt;
   std::optional<schedule::State> state = std::nullopt;
+  // The notAfter of the version staged as next/, if any (engine events only, like `state`).
+  std::optional<SystemTime> staged_not_after = std::nullopt;
 };
 
 class EventSink {

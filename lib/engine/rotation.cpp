@@ -342,6 +342,15 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
 
   store::CredentialFiles files{issued->chain.front().to_pem(), x509::to_pem(tail(issued->chain)),
                                std::move(*key_pem), x509::to_pem(anchors)};
+  // Partners learn a staged certificate before it is used; with nothing live there is nothing
+  // to keep serving meanwhile, so a first issuance goes live at once.
+  if (config.activation.mode == schedule::ActivationMode::staged && current_fingerprint) {
+    auto staged = plan.store.stage(files, info.serial);
+    if (!staged) return fail(io_error(staged.error()).wrap("cannot stage the new credential"));
+    Installed out{info, std::move(*staged), std::nullopt, key_reused};
+    out.staged = true;
+    return out;
+  }
   auto version = plan.store.install(files, info.serial, store::Change{env.clock.wall_now()});
   if (!version) {
     // install() writes the copies last: when they failed, the new version is live all the same,
@@ -353,6 +362,8 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
     return fail(io_error(version.error()).wrap("cannot install the new credential"));
   }
   env.events.emit(event_for(plan, EventKind::swapped, info, "version " + *version));
+  // A version staged before (the mode changed to immediate) must not go live after this one.
+  (void)plan.store.unstage();
   return Installed{info, std::move(*version), std::nullopt, key_reused};
 }
 
@@ -488,6 +499,33 @@ std::vector<notify::ActionOutcome> notify_dependents(const CredentialPlan& plan,
     if (!outcome.ok) {
       event.message += " (after " + std::to_string(outcome.attempts) +
                        " attempts; the new credential stays live)";
+    }
+    if (!outcome.output.empty()) event.message += "; output: " + outcome.output;
+    env.events.emit(event);
+  }
+  return outcomes;
+}
+
+std::vector<notify::ActionOutcome> notify_staged(const CredentialPlan& plan,
+                                                 const std::string& live_serial,
+                                                 const Installed& staged, const RotationEnv& env) {
+  const config::CredentialConfig& config = plan.config;
+  if (config.on_staged.empty() || !env.actions) return {};
+  // CERTROT_DIR and the file variables name next/, where the staged files are.
+  const notify::RotationFacts facts{config.name, std::filesystem::path(config.output.dir) / "next",
+                                    live_serial, staged.info.serial,
+                                    format_rfc3339(staged.info.not_after)};
+  const notify::RetryPolicy retry{3, config.policy.backoff_base, config.policy.backoff_cap};
+  auto outcomes = env.actions->run(config.on_staged, facts, retry);
+  for (const auto& outcome : outcomes) {
+    Event event = event_for(
+        plan, outcome.ok ? EventKind::dependent_reloaded : EventKind::dependent_failed, staged.info,
+        {});
+    event.severity = outcome.ok ? Severity::info : Severity::error;
+    event.message = "on_staged " + outcome.action + ": " + outcome.detail;
+    if (!outcome.ok) {
+      event.message += " (after " + std::to_string(outcome.attempts) +
+                       " attempts; the version stays staged)";
     }
     if (!outcome.output.empty()) event.message += "; output: " + outcome.output;
     env.events.emit(event);

@@ -69,6 +69,8 @@ struct Installed {
   std::optional<Error> copy_error;
   // The certificate was issued for the key of the version before (`key: { reuse: true }`).
   bool key_reused = false;
+  // `activation: { mode: staged }`: the version was published as `next/`, not made live.
+  bool staged = false;
 };
 
 struct RotationEnv {
@@ -91,6 +93,9 @@ struct IssuerExchange {
   std::optional<issuer::RenewalInfo> renewal_info = std::nullopt;
 };
 
+// In staged mode (`activation: { mode: staged }`) with a live credential, the validated version
+// is staged (CredentialStore::stage) rather than installed, and Installed::staged says so; the
+// first issuance is always installed. An immediate install removes a version still staged.
 Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env);
 // The same, with the issuer's private state handed over and its answer besides the
 // certificate kept in `exchange`. "Not yet" returns a retryable error and sets
@@ -118,6 +123,13 @@ std::vector<notify::ActionOutcome> notify_dependents(const CredentialPlan& plan,
                                                      const std::string& old_serial,
                                                      const Installed& installed,
                                                      const RotationEnv& env);
+
+// Runs the credential's `on_staged` actions after a version was staged (the facts name the
+// live serial as the old one, the staged one as the new, and `next/` as the folder), emitting
+// dependent-reloaded / dependent-failed for each, as notify_dependents() does.
+std::vector<notify::ActionOutcome> notify_staged(const CredentialPlan& plan,
+                                                 const std::string& live_serial,
+                                                 const Installed& staged, const RotationEnv& env);
 
 // Runs the credential's `notify:` actions after the live certificate `live` crossed the expiry
 // threshold named `threshold` ("expiring", "critical", "expired"), emitting dependent-reloaded /

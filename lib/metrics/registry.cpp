@@ -103,6 +103,7 @@ void Registry::observe(const engine::Event& event, MonoTime now) {
     c.state = event.state;
     c.not_before = event.not_before;
     c.not_after = event.not_after;
+    c.staged_not_after = event.staged_not_after;
     c.next_renewal = event.next_renewal;
   }
   switch (event.kind) {
@@ -176,6 +177,10 @@ std::string Registry::render() const {
   };
   per_credential_time("certrotd_certificate_not_after_timestamp_seconds",
                       "notAfter of the live certificate, Unix time.", &Credential::not_after);
+  per_credential_time("certrotd_staged_certificate_not_after_timestamp_seconds",
+                      "notAfter of the certificate staged as next/ (activation: staged), Unix "
+                      "time; absent while none is staged.",
+                      &Credential::staged_not_after);
   per_credential_time("certrotd_certificate_not_before_timestamp_seconds",
                       "notBefore of the live certificate, Unix time.", &Credential::not_before);
   per_credential_time("certrotd_next_renewal_timestamp_seconds",

@@ -47,6 +47,7 @@ private:
     std::string issuer;
     std::optional<SystemTime> not_before;
     std::optional<SystemTime> not_after;
+    std::optional<SystemTime> staged_not_after;  // of the version staged as next/, if any
     std::optional<SystemTime> next_renewal;
     std::optional<schedule::State> state;
     std::optional<MonoTime> renewing_since;

@@ -142,6 +142,10 @@ Result<std::string> Service::rollback(const std::string& name) {
   return rolled_back(name, m_engine->rollback(name));
 }
 
+Result<std::string> Service::activate(const std::string& name) {
+  return rolled_back(name, m_engine->activate(name));
+}
+
 Result<std::string> Service::rollback_to(const std::string& name, std::string_view target,
                                          engine::Expired expired) {
   return rolled_back(name, m_engine->rollback_to(name, target, expired));
@@ -217,6 +221,11 @@ void Service::pump() {
   }
   for (auto& job : m_engine->take_due()) {
     m_pool->submit(std::move(job));
+    changed = true;
+  }
+  // Staged versions that take_due() made live: their new version folders need the watch.
+  for (const auto& name : m_engine->take_activated()) {
+    if (auto it = m_watches.find(name); it != m_watches.end()) rewatch_data(it->first, it->second);
     changed = true;
   }
   arm_timer();

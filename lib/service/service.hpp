@@ -60,6 +60,8 @@ public:
   Result<void> revoke(const std::string& name, issuer::RevocationReason reason);
   // Make the previous version of a credential live again; returns the version now live.
   Result<std::string> rollback(const std::string& name);
+  // Engine::activate (the staged version made live now), then as rollback().
+  Result<std::string> activate(const std::string& name);
   // Engine::rollback_to, then as rollback().
   Result<std::string> rollback_to(const std::string& name, std::string_view target,
                                   engine::Expired expired);

@@ -29,6 +29,10 @@ namespace {
 constexpr std::string_view k_data_link = "..data";
 constexpr std::string_view k_data_temp_prefix = "..data.tmp";
 constexpr std::string_view k_version_prefix = "..v-";
+// The staged version, under the live file names: `next` -> `..v-<id>`, replaced by renaming
+// `..tmp-next` over it (a `..tmp-` name, so recover() removes one a crash left).
+constexpr std::string_view k_next_link = "next";
+constexpr std::string_view k_next_temp = "..tmp-next";
 // One line per kept version: "<id> <from> <until> <ending>", times in seconds since the epoch,
 // "-" for what is not known. Written whole with AtomicFile, so readers see one complete file.
 constexpr std::string_view k_history_file = "..history";
@@ -185,6 +189,21 @@ Result<std::optional<std::string>> live_id(const Folder& folder) {
   return std::optional<std::string>((*target)->substr(k_version_prefix.size()));
 }
 
+// The id `next` points at, or nullopt if there is no such link or it is not one of ours.
+Result<std::optional<std::string>> next_id(const Folder& folder) {
+  auto target = read_link(folder, k_next_link);
+  if (!target) {
+    // Not a link (a folder someone made): nothing of ours is staged there.
+    if (target.error().kind == ErrorKind::permanent) return std::optional<std::string>{};
+    return fail(target.error());
+  }
+  if (!*target || !starts_with(**target, k_version_prefix) ||
+      (*target)->find('/') != std::string::npos) {
+    return std::optional<std::string>{};
+  }
+  return std::optional<std::string>((*target)->substr(k_version_prefix.size()));
+}
+
 struct Version {
   std::string id;
   std::uint64_t counter = 0;
@@ -329,6 +348,33 @@ Result<void> remove_version(const Folder& folder, const std::string& id) {
                           folder.shown(from));
   }
   return remove_tree_at(folder.fd(), doomed, folder.shown(doomed));
+}
+
+// Removes the oldest versions until `keep` remain (the staged one not counted), never the live
+// one (`live_counter`), anything newer (only possible after a rollback) or the staged one.
+Result<void> prune(const Folder& folder, std::uint64_t live_counter, std::size_t keep) {
+  auto all = list_versions(folder);
+  if (!all) return fail(all.error());
+  auto staged = next_id(folder);
+  if (!staged) return fail(staged.error());
+  std::size_t remaining = all->size();
+  if (*staged) {
+    const auto is_staged = [&](const Version& v) { return v.id == **staged; };
+    if (std::any_of(all->begin(), all->end(), is_staged)) --remaining;
+  }
+  bool pruned = false;
+  for (const Version& v : *all) {
+    if (remaining <= keep) break;
+    if (v.counter >= live_counter) break;
+    if (*staged && v.id == **staged) continue;
+    if (auto r = remove_version(folder, v.id); !r) return fail(r.error());
+    --remaining;
+    pruned = true;
+  }
+  if (pruned && ::fsync(folder.fd()) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), folder.path().string());
+  }
+  return {};
 }
 
 mode_t dir_mode(const FileOwner& owner) { return owner.gid ? 0750 : 0755; }
@@ -509,6 +555,27 @@ void record_change(const Folder& folder, const std::optional<std::string>& was_l
   (void)file->commit();
 }
 
+// `next` must name a complete version that is not live: one that names nothing complete is
+// damage, one that names the live version is an activation a crash interrupted after the swap.
+Result<void> recover_next(const Folder& folder) {
+  auto staged = next_id(folder);
+  if (!staged) return fail(staged.error());
+  if (!*staged) return {};
+  auto live = live_id(folder);
+  if (!live) return fail(live.error());
+  const bool usable = is_complete_version(folder, version_name(**staged)) &&
+                      !(*live && **live == **staged);
+  if (usable) return {};
+  const std::string name(k_next_link);
+  if (::unlinkat(folder.fd(), name.c_str(), 0) != 0 && errno != ENOENT) {
+    return fail_retryable("cannot remove link: " + errno_text(errno), folder.shown(name));
+  }
+  if (::fsync(folder.fd()) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), folder.path().string());
+  }
+  return {};
+}
+
 Result<void> recover(const Folder& folder, const StoreOptions& options) {
   auto listing = list_folder(folder);
   if (!listing) return fail(listing.error());
@@ -540,6 +607,7 @@ Result<void> recover(const Folder& folder, const StoreOptions& options) {
   if (changed && ::fsync(folder.fd()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), folder.path().string());
   }
+  if (auto r = recover_next(folder); !r) return fail(r.error());
   // A history write that a crash interrupted.
   if (auto r = remove_temp_files(folder.fd(), k_history_file, folder.path()); !r) {
     return fail(r.error());
@@ -661,22 +729,7 @@ Result<std::string> CredentialStore::install(const CredentialFiles& files, std::
     return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
   }
 
-  auto all = list_versions(*folder);
-  if (!all) return fail(all.error());
-  // Oldest first, never the live one nor anything newer (only possible after a rollback).
-  const std::uint64_t live_counter = *counter;
-  std::size_t remaining = all->size();
-  bool pruned = false;
-  for (const Version& v : *all) {
-    if (remaining <= keep_versions()) break;
-    if (v.counter >= live_counter) break;
-    if (auto r = remove_version(*folder, v.id); !r) return fail(r.error());
-    --remaining;
-    pruned = true;
-  }
-  if (pruned && ::fsync(folder->fd()) != 0) {
-    return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
-  }
+  if (auto r = prune(*folder, *counter, keep_versions()); !r) return fail(r.error());
   if (change) record_change(*folder, was_live, id, *change);
 
   if (auto r = write_copies(files); !r) {
@@ -792,6 +845,12 @@ Result<std::string> CredentialStore::rollback_to(std::string_view id,
   if (!live) return fail(live.error());
   if (!*live) return fail("nothing is installed yet", dir.string());
   if (**live == id) return fail("version " + std::string(id) + " is live already", dir.string());
+  auto staged = next_id(*folder);
+  if (!staged) return fail(staged.error());
+  if (*staged && **staged == id) {
+    return fail("version " + std::string(id) + " is staged; `certrotd activate` makes it live",
+                dir.string());
+  }
   auto all = list_versions(*folder);
   if (!all) return fail(all.error());
   const auto found = std::find_if(all->begin(), all->end(),
@@ -832,12 +891,15 @@ Result<std::vector<VersionInfo>> CredentialStore::versions() const {
   if (!live) return fail(live.error());
   auto all = list_versions(*folder);
   if (!all) return fail(all.error());
+  auto staged = next_id(*folder);
+  if (!staged) return fail(staged.error());
   const History history = read_history(*folder);
   std::vector<VersionInfo> out;
   out.reserve(all->size());
   for (const Version& v : *all) {
     const auto it = history.find(v.id);
-    out.push_back({v.id, *live && **live == v.id, it == history.end() ? LiveSpan{} : it->second});
+    out.push_back({v.id, *live && **live == v.id, *staged && **staged == v.id,
+                   it == history.end() ? LiveSpan{} : it->second});
   }
   return out;
 }
@@ -861,10 +923,118 @@ Result<void> CredentialStore::discard(std::string_view id) const {
   auto live = live_id(*folder);
   if (!live) return fail(live.error());
   if (*live && **live == id) return fail("refusing to remove the live version", m_options->dir);
+  auto staged = next_id(*folder);
+  if (!staged) return fail(staged.error());
+  if (*staged && **staged == id) {
+    return fail("refusing to remove the staged version", m_options->dir);
+  }
   struct stat st {};
   const std::string name = version_name(id);
   if (::fstatat(folder->fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
   if (auto r = remove_version(*folder, std::string(id)); !r) return r;
+  if (::fsync(folder->fd()) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), m_options->dir);
+  }
+  return {};
+}
+
+Result<std::string> CredentialStore::stage(const CredentialFiles& files,
+                                           std::string_view label) const {
+  const fs::path dir = m_options->dir;
+  auto folder = Folder::open(dir, MissingFolders::refuse);
+  if (!folder) return fail(folder.error());
+  auto before = next_id(*folder);
+  if (!before) return fail(before.error());
+  auto counter = next_counter(*folder);
+  if (!counter) return fail(counter.error());
+  const std::string id = make_version_id(*counter, label);
+  if (auto r = write_version(*folder, id, files, *m_options); !r) return fail(r.error());
+  if (auto r = replace_symlink(*folder, std::string(k_next_link), version_name(id),
+                               std::string(k_next_temp));
+      !r) {
+    (void)remove_version(*folder, id);
+    return fail(r.error());
+  }
+  if (::fsync(folder->fd()) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
+  }
+  // The version staged before is replaced; it was never live, so no rollback may find it.
+  auto live = live_id(*folder);
+  if (*before && *before != id && !(live && *live && **live == **before)) {
+    if (auto r = remove_version(*folder, **before); r) (void)::fsync(folder->fd());
+  }
+  return id;
+}
+
+Result<std::optional<std::string>> CredentialStore::staged() const {
+  auto folder = Folder::open(m_options->dir, MissingFolders::accept);
+  if (!folder) return fail(folder.error());
+  if (!folder->exists()) return std::optional<std::string>{};
+  auto id = next_id(*folder);
+  if (!id) return fail(id.error());
+  if (*id && !is_complete_version(*folder, version_name(**id))) return std::optional<std::string>{};
+  return id;
+}
+
+Result<std::string> CredentialStore::activate(std::optional<SystemTime> at) const {
+  const fs::path dir = m_options->dir;
+  auto folder = Folder::open(dir, MissingFolders::refuse);
+  if (!folder) return fail(folder.error());
+  auto staged = next_id(*folder);
+  if (!staged) return fail(staged.error());
+  if (!*staged || !is_complete_version(*folder, version_name(**staged))) {
+    return fail("no version is staged", dir.string());
+  }
+  const std::string id = **staged;
+  auto live_before = live_id(*folder);
+  const std::optional<std::string> was_live = live_before ? *live_before : std::nullopt;
+  if (auto r = point_data_at(*folder, id); !r) return fail(r.error());
+  if (auto r = ensure_stable_links(*folder, ForeignEntries::replace); !r) return fail(r.error());
+  if (::fsync(folder->fd()) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
+  }
+  // Live now: a crash before `next` is gone leaves a `next` naming the live version, which
+  // recover() removes.
+  const std::string next(k_next_link);
+  if (::unlinkat(folder->fd(), next.c_str(), 0) != 0 && errno != ENOENT) {
+    return fail_retryable("cannot remove link: " + errno_text(errno), folder->shown(next));
+  }
+  if (::fsync(folder->fd()) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
+  }
+  const auto counter = version_counter(id);
+  if (counter) {
+    if (auto r = prune(*folder, *counter, keep_versions()); !r) return fail(r.error());
+  }
+  if (at) record_change(*folder, was_live, id, Change{*at, Ending::rotated});
+  auto files = load_current();
+  if (!files) return fail(files.error());
+  if (!*files) return fail("..data vanished during activation", dir.string());
+  if (auto r = write_copies(**files); !r) {
+    return fail(r.error().wrap("version " + id + " is live but a copy failed"));
+  }
+  return id;
+}
+
+Result<void> CredentialStore::unstage() const {
+  auto folder = Folder::open(m_options->dir, MissingFolders::accept);
+  if (!folder) return fail(folder.error());
+  if (!folder->exists()) return {};
+  auto staged = next_id(*folder);
+  if (!staged) return fail(staged.error());
+  if (!*staged) return {};
+  const std::string next(k_next_link);
+  if (::unlinkat(folder->fd(), next.c_str(), 0) != 0 && errno != ENOENT) {
+    return fail_retryable("cannot remove link: " + errno_text(errno), folder->shown(next));
+  }
+  auto live = live_id(*folder);
+  if (!live) return fail(live.error());
+  struct stat st {};
+  const std::string name = version_name(**staged);
+  const bool present = ::fstatat(folder->fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (present && !(*live && **live == **staged)) {
+    if (auto r = remove_version(*folder, **staged); !r) return r;
+  }
   if (::fsync(folder->fd()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), m_options->dir);
   }

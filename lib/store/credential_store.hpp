@@ -7,6 +7,14 @@
 //   <dir>/cert.pem             -> ..data/cert.pem        (created once; never changes)
 //   ... likewise chain.pem, fullchain.pem, key.pem, bundle.pem, ca.pem
 //   <dir>/..history            when each version was live and how that ended (one line each)
+//   <dir>/next                 -> ..v-<version>          (only while a version is staged)
+//
+// Staged activation: stage() writes a complete version like install() but points the symlink
+// `next` at it instead of `..data`, so `next/cert.pem`, `next/fullchain.pem`, ... are the staged
+// files under the live names. `next` is made by renaming a fresh symlink into place, so a crash
+// leaves a complete `next` or none; open() removes a `next` that names no complete version or
+// the live one (an activation that a crash interrupted after the swap). activate() makes the
+// staged version live (the same swap as install()) and then removes `next`.
 //
 // A swap writes a complete version directory under a temporary name, fsyncs its files and
 // itself, renames it to its final name, then points `..data` at it by renaming a fresh symlink
@@ -107,6 +115,7 @@ struct Change {
 struct VersionInfo {
   std::string id;  // directory name without the "..v-" prefix; sorts by creation time
   bool live = false;
+  bool staged = false;  // `next` names it
   LiveSpan span;
 };
 
@@ -127,12 +136,28 @@ public:
   static CredentialStore reopen(std::shared_ptr<const StoreOptions> options);
 
   // Writes a new complete version and makes it live; prunes history to `keep_versions`, never
-  // removing the live version. `label` (e.g. the serial) becomes part of the version id.
-  // Then refreshes the copies. Returns the new version id. With a `change`, the history records
+  // removing the live or the staged version. `label` (e.g. the serial) becomes part of the version
+  // id. Then refreshes the copies. Returns the new version id. With a `change`, the history records
   // it (the new version live from `change.at`, the old one ended then as it says).
   // (const: a store names its folder; what it writes there does not change the store itself)
   Result<std::string> install(const CredentialFiles& files, std::string_view label,
                               std::optional<Change> change = std::nullopt) const;
+
+  // Writes a new complete version and publishes it as `next` without making it live; a version
+  // staged before is removed (unless it is live). Returns the new version id.
+  Result<std::string> stage(const CredentialFiles& files, std::string_view label) const;
+
+  // The id of the staged version, or nullopt when none is staged (or the folder is missing).
+  Result<std::optional<std::string>> staged() const;
+
+  // Makes the staged version live (the history records it at `at`, the old one `rotated`),
+  // removes `next`, prunes to `keep_versions` and refreshes the copies. Returns the id now live.
+  // An error when nothing is staged; after the swap only a copy can fail, and then the error
+  // says the version is live (as install()).
+  Result<std::string> activate(std::optional<SystemTime> at = std::nullopt) const;
+
+  // Removes `next` and the version it names (unless that is live). Nothing staged: no error.
+  Result<void> unstage() const;
 
   // The live version's files, or nullopt before the first install.
   Result<std::optional<CredentialFiles>> load_current() const;
@@ -143,7 +168,8 @@ public:
   Result<std::string> rollback(std::optional<SystemTime> at = std::nullopt) const;
 
   // Re-points `..data` to the complete version `id` (any kept one, older or newer than the live
-  // one) and refreshes the copies. Error if there is no such version or it is already live.
+  // one) and refreshes the copies. Error if there is no such version, it is already live, or it
+  // is the staged one (activate() makes that live).
   Result<std::string> rollback_to(std::string_view id,
                                   std::optional<SystemTime> at = std::nullopt) const;
 
@@ -153,8 +179,8 @@ public:
   // All complete versions, oldest first, with what the history knows of each.
   Result<std::vector<VersionInfo>> versions() const;
 
-  // Removes one version that is not live, e.g. one whose files were written over by hand and
-  // that a rollback must therefore never restore. An unknown id is not an error.
+  // Removes one version that is neither live nor staged, e.g. one whose files were written over by
+  // hand and that a rollback must therefore never restore. An unknown id is not an error.
   Result<void> discard(std::string_view id) const;
 
   // Writes every configured copy from `files` (each atomically, mode and owner set on the fd).

@@ -214,6 +214,51 @@ Result<void> alerted_from_json(const json& doc, CredentialState& state) {
   return fail("alerted.threshold must be expiring, critical or expired");
 }
 
+Result<void> staged_from_json(const json& doc, CredentialState& state) {
+  const auto it = doc.find("staged");
+  if (it == doc.end() || it->is_null()) return {};  // older files, or nothing staged
+  if (!it->is_object()) return fail("staged must be an object");
+  StagedVersion staged;
+  for (const auto& [key, field] : {std::pair{"version", &StagedVersion::version},
+                                   std::pair{"serial", &StagedVersion::serial}}) {
+    auto text = string_from_json(*it, key);
+    if (!text) return fail(text.error());
+    if (text->empty()) return fail(std::string("staged.") + key + " must not be empty");
+    staged.*field = std::move(*text);
+  }
+  auto fingerprint = string_from_json(*it, "fingerprint");
+  if (!fingerprint) return fail(fingerprint.error());
+  auto parsed = parse_fingerprint(*fingerprint);
+  if (!parsed) return fail("staged.fingerprint must be a SHA-256 fingerprint");
+  staged.fingerprint = *parsed;
+  for (const auto& [key, field] : {std::pair{"not_before", &StagedVersion::not_before},
+                                   std::pair{"not_after", &StagedVersion::not_after},
+                                   std::pair{"staged_at", &StagedVersion::staged_at}}) {
+    auto t = time_from_json(*it, key);
+    if (!t) return fail(t.error());
+    if (!*t) return fail(std::string("staged.") + key + " must be set");
+    staged.*field = **t;
+  }
+  if (const auto reused = it->find("key_reused"); reused != it->end() && !reused->is_null()) {
+    if (!reused->is_boolean()) return fail("staged.key_reused must be true or false");
+    staged.key_reused = reused->get<bool>();
+  }
+  state.staged = std::move(staged);
+  return {};
+}
+
+void staged_to_json(const CredentialState& state, json& doc) {
+  if (!state.staged) return;
+  const StagedVersion& s = *state.staged;
+  doc["staged"] = json{{"version", s.version},
+                       {"serial", s.serial},
+                       {"fingerprint", format_fingerprint(s.fingerprint)},
+                       {"not_before", format_rfc3339(s.not_before, Fraction::when_nonzero)},
+                       {"not_after", format_rfc3339(s.not_after, Fraction::when_nonzero)},
+                       {"staged_at", format_rfc3339(s.staged_at, Fraction::when_nonzero)}};
+  if (s.key_reused) doc["staged"]["key_reused"] = true;
+}
+
 // The fields later versions added, each optional so that older files still load.
 Result<void> later_fields_from_json(const json& doc, CredentialState& state) {
   if (auto r = issuer_fields_from_json(doc, state); !r) return r;
@@ -222,6 +267,7 @@ Result<void> later_fields_from_json(const json& doc, CredentialState& state) {
   if (!revoked) return fail(revoked.error());
   state.revoked_serial = std::move(*revoked);
   if (auto r = key_renewals_from_json(doc, state); !r) return r;
+  if (auto r = staged_from_json(doc, state); !r) return r;
   return alerted_from_json(doc, state);
 }
 
@@ -302,6 +348,7 @@ json state_to_json(const CredentialState& state) {
     doc["alerted"] = json{{"serial", state.alerted_serial},
                           {"threshold", std::string(k_alert_names[state.alerted])}};
   }
+  staged_to_json(state, doc);
   return doc;
 }
 

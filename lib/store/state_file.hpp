@@ -59,6 +59,21 @@ struct RenewalWindow {
   friend bool operator==(const RenewalWindow&, const RenewalWindow&) = default;
 };
 
+// A version staged as `next` (activation: { mode: staged }) and waiting to go live. In the file:
+// "staged": {"version", "serial", "fingerprint", "not_before", "not_after", "staged_at"}, and
+// "key_reused": true when it was issued for the live key.
+struct StagedVersion {
+  std::string version;  // the store's version id
+  std::string serial;
+  Fingerprint fingerprint{};  // tells, after a crash during activation, whether it went live
+  SystemTime not_before;
+  SystemTime not_after;
+  SystemTime staged_at;     // activate_after counts from here
+  bool key_reused = false;  // `key: { reuse: true }`: key_renewals counts it once it is live
+
+  friend bool operator==(const StagedVersion&, const StagedVersion&) = default;
+};
+
 struct CredentialState {
   std::optional<SystemTime> last_attempt;
   std::optional<SystemTime> last_success;
@@ -95,6 +110,8 @@ struct CredentialState {
   // next certificate is reported afresh. In the file: "alerted": {"serial", "threshold"}.
   std::string alerted_serial;
   std::uint8_t alerted = 0;
+  // The version staged and not yet live; absent in older files.
+  std::optional<StagedVersion> staged = std::nullopt;
 
   // installed_at when the live certificate is one certrotd installed; unset when it was adopted.
   std::optional<SystemTime> live_installed_at() const {

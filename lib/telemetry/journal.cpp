@@ -38,6 +38,8 @@ std::string_view message_id(EventKind kind) {
     case EventKind::renewal_info_failed: return "94bcffa26d9c4e829979199622edb9a7";
     case EventKind::revoked: return "408b6b49f1d04e81ba512956c9475fa2";
     case EventKind::revoke_failed: return "5f757cd6271d49d999a8594fe3b24292";
+    case EventKind::staged: return "7d2e9c41b5a84f0e8c3b6a1f92d4e570";
+    case EventKind::activated: return "a1f84c6e2b9d47538e0c5f7a3b12d9e6";
   }
   return "";
 }

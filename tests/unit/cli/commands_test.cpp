@@ -54,6 +54,10 @@ public:
     if (error) return tl::unexpected(*error);
     return std::string("serial 1a2b revoked; rotating at once");
   }
+  Result<std::string> activate(const std::string&) const override {
+    if (error) return tl::unexpected(*error);
+    return std::string("0000000003-2c3d");
+  }
 
   std::optional<Status> answer;
   std::optional<Error> error;  // what every call but status() fails with, if set
@@ -327,6 +331,24 @@ TEST_F(CommandsTest, RollbackWithoutADaemonOrHistoryFailsOnTheFiles) {
   const int code = rollback(options, daemon, context);
   EXPECT_NE(code, 0);
   EXPECT_EQ(err.str().rfind("certrotd rollback: ", 0), 0u) << err.str();
+  EXPECT_EQ(out.str(), "");
+}
+
+TEST_F(CommandsTest, ActivateThroughTheDaemonNamesTheVersionNowLive) {
+  options.credential = "web";
+  EXPECT_EQ(activate(options, daemon, context), 0);
+  EXPECT_EQ(out.str(), "web: staged version 0000000003-2c3d is live\n");
+}
+
+TEST_F(CommandsTest, ActivateIsRefusedLikeARollbackWithNothingToRestore) {
+  options.credential = "web";
+  daemon.error = error_of(ErrorKind::permanent, "nothing is staged for 'web'");
+  EXPECT_EQ(activate(options, daemon, context), EX_UNAVAILABLE);
+  EXPECT_EQ(err.str(), "certrotd activate: nothing is staged for 'web'\n");
+  err.str("");
+  daemon.error = error_of(ErrorKind::retryable, "no daemon");
+  EXPECT_EQ(activate(options, daemon, context), EX_UNAVAILABLE);
+  EXPECT_NE(err.str().find("needs the running daemon"), std::string::npos) << err.str();
   EXPECT_EQ(out.str(), "");
 }
 

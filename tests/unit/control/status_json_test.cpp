@@ -59,5 +59,25 @@ TEST(StatusJson, CarriesTheRenewalWindowAndNextQuestionOnlyWhenThereAreSome) {
       << "a window the schedule does not use";
 }
 
+TEST(StatusJson, AStagedVersionIsShownWithWhenAndWhyItActivates) {
+  CredentialStatus plain;
+  plain.name = "plain";
+  CredentialStatus staged;
+  staged.name = "partner";
+  const SystemTime t{std::chrono::seconds(1'800'000'000)};
+  staged.staged = engine::StagedStatus{
+      "0000000002-0b", "0b", t, t + std::chrono::hours(720), t, t + std::chrono::hours(24),
+      "activate_after"};
+  const auto parsed = nlohmann::json::parse(status_json({plain, staged}));
+  EXPECT_FALSE(parsed[0].contains("staged")) << "absent while nothing is staged";
+  const auto& s = parsed[1]["staged"];
+  EXPECT_EQ(s["serial"], "0b");
+  EXPECT_EQ(s["version"], "0000000002-0b");
+  EXPECT_EQ(s["not_after"], format_rfc3339(t + std::chrono::hours(720)));
+  EXPECT_EQ(s["activate_at"], format_rfc3339(t + std::chrono::hours(24)));
+  EXPECT_EQ(s["activate_why"], "activate_after");
+  EXPECT_FALSE(s.contains("replace_at"));
+}
+
 }  // namespace
 }  // namespace certrotd::control

@@ -32,6 +32,20 @@ Event engine_event(EventKind kind, std::string credential, schedule::State state
   return e;
 }
 
+TEST(MetricsRegistry, TheStagedVersionsNotAfterIsAGaugeWhileOneIsStaged) {
+  Registry registry("1.2.3");
+  Event staged = engine_event(EventKind::staged, "web", schedule::State::valid);
+  staged.staged_not_after = at(5000);
+  registry.observe(staged, MonoTime{});
+  const std::string sample =
+      "certrotd_staged_certificate_not_after_timestamp_seconds{credential=\"web\"} 5000\n";
+  EXPECT_NE(registry.render().find(sample), std::string::npos) << registry.render();
+  registry.observe(engine_event(EventKind::activated, "web", schedule::State::valid), MonoTime{});
+  EXPECT_EQ(registry.render().find("staged_certificate_not_after_timestamp_seconds{"),
+            std::string::npos)
+      << "gone once it is live";
+}
+
 TEST(MetricsRegistry, RendersASmallRegistryExactly) {
   Registry registry("1.2.3");
   const MonoTime t0{};
@@ -59,6 +73,8 @@ certrotd_config_last_reload_success_timestamp_seconds 500
 # HELP certrotd_certificate_not_after_timestamp_seconds notAfter of the live certificate, Unix time.
 # TYPE certrotd_certificate_not_after_timestamp_seconds gauge
 certrotd_certificate_not_after_timestamp_seconds{credential="web"} 2000
+# HELP certrotd_staged_certificate_not_after_timestamp_seconds notAfter of the certificate staged as next/ (activation: staged), Unix time; absent while none is staged.
+# TYPE certrotd_staged_certificate_not_after_timestamp_seconds gauge
 # HELP certrotd_certificate_not_before_timestamp_seconds notBefore of the live certificate, Unix time.
 # TYPE certrotd_certificate_not_before_timestamp_seconds gauge
 certrotd_certificate_not_before_timestamp_seconds{credential="web"} 1000

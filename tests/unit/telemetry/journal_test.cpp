@@ -12,12 +12,21 @@ using engine::EventKind;
 
 TEST(Journal, ReloadRejectedHasItsOwnMessageId) {
   std::set<std::string_view> ids;
-  for (int k = 0; k <= static_cast<int>(EventKind::revoke_failed); ++k) {
+  for (int k = 0; k <= static_cast<int>(EventKind::activated); ++k) {
     const auto id = message_id(static_cast<EventKind>(k));
     EXPECT_EQ(id.size(), 32u) << k;
     EXPECT_TRUE(ids.insert(id).second) << "duplicate MESSAGE_ID " << id;
   }
   EXPECT_EQ(to_string(EventKind::reload_rejected), "reload-rejected");
+}
+
+TEST(Journal, StagedAndActivatedHaveTheirOwnMessageIds) {
+  EXPECT_EQ(to_string(EventKind::staged), "staged");
+  EXPECT_EQ(to_string(EventKind::activated), "activated");
+  EXPECT_NE(message_id(EventKind::staged), message_id(EventKind::activated));
+  EXPECT_NE(message_id(EventKind::staged), message_id(EventKind::swapped));
+  EXPECT_EQ(message_id(EventKind::staged).size(), 32u);
+  EXPECT_EQ(message_id(EventKind::activated).size(), 32u);
 }
 
 TEST(Journal, PrioritiesAreSyslogs) {
