@@ -47,6 +47,10 @@ void print_status_table(const nlohmann::json& status, SystemTime now, Scheduling
       out << "    last error: " << s["last_error"].get<std::string>() << "\n";
     }
     if (s.contains("warning")) out << "    warning: " << s["warning"].get<std::string>() << "\n";
+    // Only while an issuer holds a request (EST 202 Accepted); an older daemon lacks the field.
+    if (s.value("pending", false)) {
+      out << "    pending: the issuer holds the request; asking again at the next renewal\n";
+    }
     // Only for `key: { reuse: true }`, so other credentials' lines read as before. An older
     // daemon's answer lacks the fields.
     if (s.value("key_reuse", false)) {

@@ -60,6 +60,7 @@ void append_status_json(std::string& out, const CredentialStatus& s) {
   if (!s.warning.empty()) item["warning"] = s.warning;
   item["key_reuse"] = s.key_reuse;
   item["key_renewals"] = s.key_renewals;
+  if (s.issuer_pending) item["pending"] = true;
   item["dir"] = s.dir.string();
   nlohmann::json deps = nlohmann::json::array();
   for (const auto& d : s.dependents) {

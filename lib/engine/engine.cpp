@@ -966,7 +966,7 @@ std::optional<CredentialStatus> Engine::status_of(const std::string& name) const
   auto it = m_tracked.find(name);
   if (it == m_tracked.end()) return std::nullopt;
   const Tracked& t = it->second;
-  return CredentialStatus{name,
+  CredentialStatus status{name,
                           t.plan->config.issuer,
                           state_of(name, t),
                           t.cert() ? std::optional(info_of(*t.cert())) : std::nullopt,
@@ -979,6 +979,8 @@ std::optional<CredentialStatus> Engine::status_of(const std::string& name) const
                           {},
                           t.plan->config.key_reuse,
                           t.persisted.key_renewals};
+  status.issuer_pending = t.persisted.issuer_pending;
+  return status;
 }
 
 std::vector<CredentialStatus> Engine::inspect(const config::Config& config, const Clock& clock) {
@@ -1005,6 +1007,7 @@ std::vector<CredentialStatus> Engine::inspect(const config::Config& config, cons
     status.reason = persisted.last_reason;
     status.key_reuse = credential.key_reuse;
     status.key_renewals = persisted.key_renewals;
+    status.issuer_pending = persisted.issuer_pending;
     if (auto usable = store::check_folder_writable(credential.output.dir); !usable) {
       status.warning = "output folder unusable: " + usable.error().what();
     }

@@ -67,6 +67,7 @@ struct CredentialStatus {
   std::string warning;
   bool key_reuse = false;  // `key: { reuse: true }`
   int key_renewals = 0;    // renewals the live key has seen (0: a new key at the last rotation)
+  bool issuer_pending = false;  // the issuer took the request and has not issued yet (EST 202)
 };
 
 // The few numbers the service manager's STATUS= line shows after every change, kept up to date

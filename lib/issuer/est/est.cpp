@@ -169,7 +169,7 @@ Result<IssueOutcome> EstIssuer::read_answer(const Plan& plan, const http::Respon
     if (const auto ra = response.header("retry-after")) {
       wait = http::parse_retry_after(*ra, m_deps.clock->wall_now());
     }
-    return IssueOutcome{NotYet{wait, "the EST server holds the request for approval (202)"},
+    return IssueOutcome{NotYet{wait, "202 Accepted: the EST server holds the request for approval"},
                         state};
   }
   if (response.status != 200) {
