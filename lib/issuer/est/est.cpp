@@ -62,7 +62,8 @@ struct EstIssuer::Plan {
 };
 
 EstIssuer::EstIssuer(EstIssuerOptions options, NetworkDeps deps, std::string ca_bundle_pem)
-    : NetworkIssuer(options, std::move(deps), std::move(ca_bundle_pem)), m_est(std::move(options)) {}
+    : NetworkIssuer(options, std::move(deps), std::move(ca_bundle_pem)),
+      m_est(std::move(options)) {}
 
 Result<std::unique_ptr<EstIssuer>> EstIssuer::create(EstIssuerOptions options, NetworkDeps deps) {
   auto bundle = read_file(options.ca_bundle);
@@ -93,8 +94,9 @@ Result<EstIssuer::Plan> EstIssuer::plan(const IssueRequest& request) {
   if (changed || kept_bootstrap) {
     if (changed && m_deps.warn) {
       m_deps.warn(request.credential,
-                  *changed + " (RFC 7030 §4.2.2 keeps them on re-enrollment): enrolling anew at "
-                             "/simpleenroll with the bootstrap auth");
+                  *changed +
+                      " (RFC 7030 §4.2.2 keeps them on re-enrollment): enrolling anew at "
+                      "/simpleenroll with the bootstrap auth");
     }
     // Without the live certificate the identity choice falls to the bootstrap auth.
     IssueRequest fresh = request;
@@ -123,11 +125,10 @@ Result<http::Response> EstIssuer::post(const Plan& plan, const std::string& body
   post.tls.client = plan.identity.client;
   post.max_response_bytes = k_max_answer;
   // RFC 8951 deprecates the CTE header; servers built on RFC 7030 still want it.
-  post.headers = {{"Content-Type", "application/pkcs10"},
-                  {"Content-Transfer-Encoding", "base64"},
-                  {"Accept", plan.operation == k_serverkeygen
-                                 ? "multipart/mixed"
-                                 : "application/pkcs7-mime"}};
+  post.headers = {
+      {"Content-Type", "application/pkcs10"},
+      {"Content-Transfer-Encoding", "base64"},
+      {"Accept", plan.operation == k_serverkeygen ? "multipart/mixed" : "application/pkcs7-mime"}};
   post.body = body;
   auto response = m_deps.transport->perform(post);
   if (!response) {
@@ -146,9 +147,10 @@ Result<http::Response> EstIssuer::post(const Plan& plan, const std::string& body
   post.headers.emplace_back("Authorization", "Basic " + base64_encode(pair));
   OPENSSL_cleanse(pair.data(), pair.size());
   if (m_deps.warn) {
-    m_deps.warn(plan.credential, "the EST server asked for HTTP Basic: answering with the "
-                                 "BOOTSTRAP password of user '" +
-                                     m_est.basic->username + "'");
+    m_deps.warn(plan.credential,
+                "the EST server asked for HTTP Basic: answering with the "
+                "BOOTSTRAP password of user '" +
+                    m_est.basic->username + "'");
   }
   response = m_deps.transport->perform(post);
   OPENSSL_cleanse(post.headers.back().second.data(), post.headers.back().second.size());
@@ -185,8 +187,8 @@ Result<IssueOutcome> EstIssuer::read_answer(const Plan& plan, const http::Respon
   if (plan.operation == k_serverkeygen) {
     const auto type = est::parse_media_type(response.header("content-type").value_or(""));
     if (type.type != "multipart/mixed") {
-      return fail(Reason::invalid_answer, what + ": the answer is " + type.type +
-                                              ", not multipart/mixed");
+      return fail(Reason::invalid_answer,
+                  what + ": the answer is " + type.type + ", not multipart/mixed");
     }
     const auto boundary = type.params.find("boundary");
     auto parts = est::parse_multipart(

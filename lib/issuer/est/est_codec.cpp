@@ -62,7 +62,8 @@ MediaType part_type(std::string_view headers) {
     if (eol == std::string_view::npos) eol = headers.size();
     const std::string_view line = trim(headers.substr(pos, eol - pos));
     const auto colon = line.find(':');
-    if (colon != std::string_view::npos && to_lower(trim(line.substr(0, colon))) == "content-type") {
+    if (colon != std::string_view::npos &&
+        to_lower(trim(line.substr(0, colon))) == "content-type") {
       return parse_media_type(line.substr(colon + 1));
     }
     pos = eol + 1;
@@ -140,9 +141,9 @@ Result<std::vector<Part>> parse_multipart(std::string_view body, std::string_vie
   auto at = body.find(delimiter);
   while (at != std::string_view::npos) {
     std::size_t after = at + delimiter.size();
-    if (body.substr(after, 2) == "--") return parts.empty() ? fail(Reason::invalid_answer,
-                                                                   "multipart/mixed without parts")
-                                                            : Result<std::vector<Part>>(parts);
+    if (body.substr(after, 2) == "--")
+      return parts.empty() ? fail(Reason::invalid_answer, "multipart/mixed without parts")
+                           : Result<std::vector<Part>>(parts);
     const auto next = body.find(delimiter, after);
     if (next == std::string_view::npos) break;
     if (parts.size() == max_parts) {
@@ -171,8 +172,8 @@ Result<x509::PrivateKey> parse_key_der(std::string& der) {
   OPENSSL_cleanse(der.data(), der.size());
   std::optional<x509::PrivateKey> key;
   for (const char* label : {"PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"}) {
-    std::string pem = std::string("-----BEGIN ") + label + "-----\n" + b64 + "\n-----END " +
-                      label + "-----\n";
+    std::string pem = std::string("-----BEGIN ") + label + "-----\n" + b64 + "\n-----END " + label +
+                      "-----\n";
     auto parsed = x509::parse_private_key(pem);
     OPENSSL_cleanse(pem.data(), pem.size());
     if (parsed) {

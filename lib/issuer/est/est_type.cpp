@@ -70,8 +70,8 @@ std::optional<Fields> read_bootstrap(const Fields& fields, const Reader& reader,
                                      EstIssuerOptions& out) {
   const Field* f = fields.get("bootstrap");
   if (!f) return fields;
-  const auto b =
-      reader.fields(*f->value, f->value_mark, "bootstrap", {"mtls", "basic"}, k_bootstrap_example);
+  const auto b = reader.fields(*f->value, f->value_mark, "bootstrap", {"mtls", "basic"},
+                               k_bootstrap_example);
   if (!b) return std::nullopt;
   const Field* basic = b->get("basic");
   if (!basic) return fields;

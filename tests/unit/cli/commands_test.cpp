@@ -196,6 +196,24 @@ TEST_F(CommandsTest, StatusFromTheDaemonShowsItsPidCountdownsAndDependents) {
                 " (in 1h)\n" + "    FAILED systemd reload nginx.service: job failed\n");
 }
 
+TEST_F(CommandsTest, StatusShowsARequestTheIssuerHolds) {
+  const std::string next = format_rfc3339(clock.wall_now() + 1min);
+  daemon.answer = control::ControlClient::Status{
+      "/etc/certrotd/config.yaml",
+      77,
+      R"([{"name":"web","issuer":"est","state":"missing","serial":"","not_after":"",)"
+      R"("next_renewal":")" +
+          next +
+          R"(","failures":0,"last_error":"","reason":"","pending":true,"dir":"/x",)"
+          R"("dependents":[]}])",
+      {}};
+  EXPECT_NE(status(options, daemon, context), EX_UNAVAILABLE);
+  EXPECT_NE(out.str().find("\n    pending: the issuer holds the request; asking again at the next "
+                           "renewal\n"),
+            std::string::npos)
+      << out.str();
+}
+
 TEST_F(CommandsTest, StatusRefusesADaemonRunningAnotherConfiguration) {
   daemon.answer = control::ControlClient::Status{"/etc/other.yaml", 77, "[]", {}};
   options.config_given = true;

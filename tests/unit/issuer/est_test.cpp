@@ -150,7 +150,9 @@ protected:
     return CurrentCredential{{signed_for(request(key, cn))}, key};
   }
   std::string raw_der_of(const IssueRequest& r) { return certs_only({signed_for(r)}); }
-  x509::Certificate root() { return value_of(x509::parse_certificate(value_of(read_file(m_ca.ca_cert)))); }
+  x509::Certificate root() {
+    return value_of(x509::parse_certificate(value_of(read_file(m_ca.ca_cert))));
+  }
 
   testing::TempDir m_dir;
   ManualClock m_clock{testing::test_time()};
@@ -228,8 +230,7 @@ TEST_F(EstIssuerTest, AnswersA401WithBasicOnlyWhenAskedAndNeverLogsThePassword) 
 
 TEST_F(EstIssuerTest, A401WithoutBasicIsAnErrorWithTheServersText) {
   auto issuer = value_of(EstIssuer::create(basic_options(), deps()));
-  m_transport->answer(401, "certificate required", "text/plain",
-                      {{"www-authenticate", "Bearer"}});
+  m_transport->answer(401, "certificate required", "text/plain", {{"www-authenticate", "Bearer"}});
   auto outcome = issuer->issue_outcome(request(m_key));
   ASSERT_FALSE(outcome);
   EXPECT_NE(outcome.error().message.find("certificate required"), std::string::npos);
@@ -261,8 +262,7 @@ TEST_F(EstIssuerTest, Accepted202IsNotYetAndTheStateSendsTheRetryToTheSamePlace)
 
 TEST_F(EstIssuerTest, ServerErrorsAreRetryableAndCarryTheirText) {
   auto issuer = value_of(EstIssuer::create(options(), deps()));
-  m_transport->answer(503, "CA offline for maintenance\r\n", "text/plain",
-                      {{"retry-after", "30"}});
+  m_transport->answer(503, "CA offline for maintenance\r\n", "text/plain", {{"retry-after", "30"}});
   auto outcome = issuer->issue_outcome(request(m_key));
   ASSERT_FALSE(outcome);
   EXPECT_TRUE(outcome.error().retryable());
@@ -302,11 +302,11 @@ TEST_F(EstIssuerTest, ServerkeygenReadsPkcs8AndPkcs1KeysInEitherOrder) {
       der.assign(reinterpret_cast<const char*>(out), static_cast<std::size_t>(len));
       OPENSSL_free(out);
     }
-    const std::string body = "--est\r\nContent-Type: application/pkcs7-mime; smime-type=certs-only\r\n"
-                             "Content-Transfer-Encoding: base64\r\n\r\n" +
-                             wrapped(certs_only({signed_for(request(server_key))})) +
-                             "--est\r\nContent-Type: " + label + "\r\n\r\n" + wrapped(der) +
-                             "--est--\r\n";
+    const std::string body =
+        "--est\r\nContent-Type: application/pkcs7-mime; smime-type=certs-only\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n" +
+        wrapped(certs_only({signed_for(request(server_key))})) + "--est\r\nContent-Type: " + label +
+        "\r\n\r\n" + wrapped(der) + "--est--\r\n";
     m_transport->answer(200, body, "multipart/mixed; boundary=\"est\"");
     auto outcome = value_of(issuer->issue_outcome(r));
     auto& issued = std::get<IssuedCredential>(outcome.answer);
