@@ -14,10 +14,13 @@
 //   basic       /simpleenroll without a known client certificate gets 401 + WWW-Authenticate:
 //               Basic and needs the configured user and password
 //   500 hang truncated otherroot otherkey   failures that the client must refuse
+//   rollover    /cacerts names the root, a new root and the new root cross-signed by the old
+//   unrelated   /cacerts names the root and an unrelated one
 //
 // usage: node est_server.mjs CONFIG.json
 //   { "portFile", "cert", "key", "clientCa", "caCert", "caKey", "rogueCert", "rogueKey",
-//     "otherPub", "user", "password", "modeFile", "eventsFile", "workDir" }
+//     "otherPub", "user", "password", "modeFile", "eventsFile", "workDir",
+//     "newRoot", "newWithOld" (for rollover) }
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
@@ -235,8 +238,13 @@ async function handle(req, res) {
   }
   const op = match[2];
   if (op === 'cacerts' && req.method === 'GET') {
+    // rollover: the old root, the new one and NewWithOld (RFC 7030 §4.1.3); unrelated: a root
+    // nobody vouches for next to the real one.
+    const certs = { rollover: [config.caCert, config.newRoot, config.newWithOld],
+      unrelated: [config.caCert, config.rogueCert] }[m] || [config.caCert];
+    record(`op=cacerts mode=${m}`);
     res.writeHead(200, headersFor('application/pkcs7-mime', m));
-    res.end(encode(certsOnly(config.caCert), m));
+    res.end(encode(certsOnly(...certs), m));
     return;
   }
   if (op === 'csrattrs') {

@@ -53,6 +53,29 @@ bool asks_for_basic(const http::Response& response) {
   return false;
 }
 
+// A certificate of `certs` with the subject and key of `root`, signed by `anchor`: the
+// NewWithOld certificate of a CA rollover (RFC 7030 §4.1.3), by which the old root vouches for
+// the new one.
+bool cross_signed(const x509::Certificate& root, const std::vector<x509::Certificate>& certs,
+                  const x509::Certificate& anchor) {
+  for (const auto& cert : certs) {
+    if (cert.same_as(root)) continue;
+    if (X509_NAME_cmp(X509_get_subject_name(cert.get()), X509_get_subject_name(root.get())) != 0 ||
+        EVP_PKEY_eq(X509_get0_pubkey(cert.get()), X509_get0_pubkey(root.get())) != 1) {
+      continue;
+    }
+    if (X509_NAME_cmp(X509_get_issuer_name(cert.get()), X509_get_subject_name(anchor.get())) == 0 &&
+        X509_verify(cert.get(), X509_get0_pubkey(anchor.get())) == 1) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool self_signed(const x509::Certificate& cert) {
+  return X509_check_issued(cert.get(), cert.get()) == X509_V_OK;
+}
+
 }  // namespace
 
 struct EstIssuer::Plan {
@@ -135,8 +158,9 @@ Result<http::Response> EstIssuer::post(const Plan& plan, const std::string& body
     return fail(transport_error(http::naming_presented(response.error(), post.tls.client),
                                 "est " + plan.operation));
   }
-  if (response->status != 401 || !plan.identity.bootstrap || !m_est.basic ||
-      !asks_for_basic(*response)) {
+  // Basic goes with the bootstrap, or on its own when no client certificate is configured.
+  const bool may_answer = plan.identity.bootstrap || !plan.identity.client;
+  if (response->status != 401 || !may_answer || !m_est.basic || !asks_for_basic(*response)) {
     return std::move(*response);
   }
   // The server asked for a password (§3.2.3); the transport verified its certificate, so it is
@@ -227,6 +251,60 @@ Result<IssueOutcome> EstIssuer::read_answer(const Plan& plan, const http::Respon
   return IssueOutcome{std::move(issued)};
 }
 
+Result<std::vector<x509::Certificate>> EstIssuer::fetch_cacerts() {
+  // §4.1.1: /cacerts needs no client authentication; the server is verified against ca_bundle.
+  http::Request get = base_request(url("cacerts"));
+  get.max_response_bytes = k_max_answer;
+  get.headers = {{"Accept", "application/pkcs7-mime"}};
+  auto response = m_deps.transport->perform(get);
+  if (!response) return fail(transport_error(response.error(), "est cacerts"));
+  auto ok = http::expect_success(std::move(*response), get.url, m_deps.clock->wall_now());
+  if (!ok) return fail(transport_error(ok.error(), "est cacerts"));
+  auto der = est::decode_body(ok->body);
+  if (!der) return fail(der.error().wrap("est cacerts"));
+  auto certs = est::parse_certs_only(*der);
+  if (!certs) return fail(certs.error().wrap("est cacerts"));
+  return certs;
+}
+
+std::vector<x509::Certificate> EstIssuer::issuer_roots(const std::string& credential) {
+  const auto warn = [&](const std::string& message) {
+    if (m_deps.warn) m_deps.warn(credential, message);
+  };
+  auto anchors = load_anchors(m_est.trust_anchors.value_or(m_est.ca_bundle));
+  if (!anchors) {
+    warn("trust_anchors: " + anchors.error().what());
+    return {};
+  }
+  auto offered = fetch_cacerts();
+  if (!offered) {
+    warn("the CA bundle keeps the trust anchors only: " + offered.error().what());
+    return std::move(*anchors);
+  }
+  std::vector<x509::Certificate> roots = *anchors;
+  const SystemTime now = m_deps.clock->wall_now();
+  for (const auto& cert : *offered) {
+    if (!self_signed(cert) || cert.info().not_after <= now) continue;
+    const auto known = [&](const x509::Certificate& r) { return r.same_as(cert); };
+    if (std::any_of(roots.begin(), roots.end(), known)) continue;
+    const auto& pins = m_est.bootstrap_fingerprints;
+    const bool pinned = std::find(pins.begin(), pins.end(), cert.info().sha256_fingerprint) !=
+                        pins.end();
+    const bool vouched = std::any_of(anchors->begin(), anchors->end(), [&](const auto& anchor) {
+      return cross_signed(cert, *offered, anchor);
+    });
+    if (pinned || vouched) {
+      roots.push_back(cert);
+    } else {
+      warn("/cacerts offers the root " + cert.info().subject + " (SHA-256 " +
+           cert.info().sha256_fingerprint +
+           "), which no trust anchor cross-signed and no bootstrap_fingerprints pins: not "
+           "trusted");
+    }
+  }
+  return roots;
+}
+
 Result<IssueOutcome> EstIssuer::issue_outcome(const IssueRequest& request) {
   auto plan = this->plan(request);
   if (!plan) return fail(plan.error());
@@ -249,7 +327,15 @@ Result<IssueOutcome> EstIssuer::issue_outcome(const IssueRequest& request) {
   if (!body) return fail(body.error());
   auto response = post(*plan, *body);
   if (!response) return fail(response.error());
-  return read_answer(*plan, *response, parsed->public_key.get());
+  auto outcome = read_answer(*plan, *response, parsed->public_key.get());
+  if (outcome && m_est.trust_from_issuer) {
+    // The engine verifies the chain against these and writes them to ca.pem (the type's
+    // anchors are empty then): the configured anchors always, and what they vouch for.
+    if (auto* issued = std::get_if<IssuedCredential>(&outcome->answer)) {
+      issued->ca = issuer_roots(request.credential);
+    }
+  }
+  return outcome;
 }
 
 Result<IssuedCredential> EstIssuer::issue(const IssueRequest& request) {

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "issuer/network/network.hpp"
 #include "issuer/registry.hpp"
@@ -32,6 +33,11 @@ struct EstBasicAuth {
 struct EstIssuerOptions : NetworkIssuerOptions {
   std::optional<EstBasicAuth> basic;  // the bootstrap auth instead of a certificate
   bool server_generated_key = false;  // /serverkeygen
+  // trust: { from_issuer: true }: ca.pem holds the trust anchors and the roots of /cacerts
+  // that a trust anchor cross-signed or that bootstrap_fingerprints pins (RFC 7030 §4.1.3,
+  // §3.6.1); fetched with each enrollment.
+  bool trust_from_issuer = false;
+  std::vector<std::string> bootstrap_fingerprints;  // SHA-256, lower-case hex with ':'
 
   bool generates_keys() const override { return server_generated_key; }
 };
@@ -52,6 +58,9 @@ private:
   Result<IssueOutcome> read_answer(const Plan& plan, const http::Response& response,
                                    EVP_PKEY* csr_key);
   std::string url(std::string_view operation) const;
+  // The anchors and the /cacerts roots they vouch for (trust_from_issuer).
+  std::vector<x509::Certificate> issuer_roots(const std::string& credential);
+  Result<std::vector<x509::Certificate>> fetch_cacerts();
 
   EstIssuerOptions m_est;
 };

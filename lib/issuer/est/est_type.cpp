@@ -1,4 +1,6 @@
 // `type: est` in the configuration: its keys, its factory and its roots.
+#include <cctype>
+
 #include "issuer/est/est.hpp"
 #include "issuer/network/network_options.hpp"
 
@@ -20,6 +22,8 @@ constexpr std::string_view k_bootstrap_example =
 std::vector<std::string> est_keys() {
   std::vector<std::string> keys = network_keys();
   keys.emplace_back("server_generated_key");
+  keys.emplace_back("trust");
+  keys.emplace_back("bootstrap_fingerprints");
   return keys;
 }
 
@@ -89,6 +93,54 @@ std::optional<Fields> read_bootstrap(const Fields& fields, const Reader& reader,
   return without_bootstrap(fields);
 }
 
+// `trust: { from_issuer: true }`.
+void read_trust(const Fields& fields, const Reader& reader, EstIssuerOptions& out, bool& ok) {
+  const Field* f = fields.get("trust");
+  if (!f) return;
+  const auto t = reader.fields(*f->value, f->value_mark, "trust", {"from_issuer"},
+                               "trust: { from_issuer: true }");
+  if (!t) {
+    ok = false;
+    return;
+  }
+  yaml::read_if_present(
+      *t, "from_issuer", [&](const Field& b) { return read_bool(b, reader); },
+      out.trust_from_issuer, ok);
+}
+
+// `bootstrap_fingerprints: ["ab:cd:…"]`: SHA-256 of roots to take from /cacerts, with or
+// without ':' separators, in any case.
+void read_fingerprints(const Fields& fields, const Reader& reader, EstIssuerOptions& out,
+                       bool& ok) {
+  const Field* f = fields.get("bootstrap_fingerprints");
+  if (!f) return;
+  const auto items = reader.string_list(*f, "bootstrap_fingerprints: [\"3f:9a:…:c2\"]");
+  if (!items) {
+    ok = false;
+    return;
+  }
+  for (const auto& item : *items) {
+    std::string hex;
+    for (char c : item.value) {
+      if (c != ':') hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    const bool valid = hex.size() == 64 &&
+                       hex.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!valid) {
+      reader.add(item.mark, "'" + item.value + "' is no SHA-256 fingerprint",
+                 "write the 64 hex digits of openssl x509 -noout -fingerprint -sha256");
+      ok = false;
+      continue;
+    }
+    std::string normal;
+    for (std::size_t i = 0; i < hex.size(); i += 2) {
+      if (!normal.empty()) normal += ':';
+      normal += hex.substr(i, 2);
+    }
+    out.bootstrap_fingerprints.push_back(std::move(normal));
+  }
+}
+
 std::shared_ptr<const IssuerOptions> read_est(const Field& entry, const Reader& reader) {
   const auto fields = issuer_fields(entry, reader, est_keys(), k_est_example);
   if (!fields) return nullptr;
@@ -104,8 +156,24 @@ std::shared_ptr<const IssuerOptions> read_est(const Field& entry, const Reader& 
   yaml::read_if_present(
       *fields, "server_generated_key", [&](const Field& f) { return read_bool(f, reader); },
       options->server_generated_key, ok);
+  read_trust(*fields, reader, *options, ok);
+  read_fingerprints(*fields, reader, *options, ok);
+  if (ok && !options->bootstrap_fingerprints.empty() && !options->trust_from_issuer) {
+    reader.add(fields->get("bootstrap_fingerprints")->key_mark,
+               "bootstrap_fingerprints pins roots of /cacerts, which only trust: { from_issuer: "
+               "true } reads",
+               "add trust: { from_issuer: true }, or remove bootstrap_fingerprints");
+    ok = false;
+  }
   if (!ok) return nullptr;
   return options;
+}
+
+// With trust.from_issuer the issuer names the roots (the anchors and what they vouch for);
+// otherwise they are trust_anchors, as for every network issuer.
+Result<Anchors> est_anchors(const IssuerOptions& options) {
+  if (options_as<EstIssuerOptions>(options).trust_from_issuer) return Anchors{};
+  return network_anchors(options);
 }
 
 Result<std::shared_ptr<Issuer>> create_est(const IssuerOptions& options,
@@ -121,7 +189,7 @@ Result<std::shared_ptr<Issuer>> create_est(const IssuerOptions& options,
 }  // namespace
 
 IssuerType est_issuer_type() {
-  return IssuerType{"est", true, read_est, create_est, network_anchors, {}};
+  return IssuerType{"est", true, read_est, create_est, est_anchors, network_anchors};
 }
 
 }  // namespace certrotd::issuer

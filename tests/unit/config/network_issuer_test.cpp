@@ -127,6 +127,8 @@ issuers:
     auth: { mtls: self }
     bootstrap: { basic: { username: host42, password_file: /run/credentials/est-pass } }
     server_generated_key: true
+    trust: { from_issuer: true }
+    bootstrap_fingerprints: ["AB:CD:EF:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89", "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"]
   est-cert:
     type: est
     url: https://est.corp.example/.well-known/est
@@ -145,12 +147,41 @@ issuers:
   EXPECT_EQ(o.bootstrap->mtls.source, issuer::MtlsAuth::Source::none);
   EXPECT_TRUE(o.server_generated_key);
   EXPECT_TRUE(o.generates_keys());
+  EXPECT_TRUE(o.trust_from_issuer);
+  const std::string pin =
+      "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89";
+  EXPECT_EQ(o.bootstrap_fingerprints, (std::vector<std::string>{pin, pin}));
   const auto& c =
       issuer::options_as<issuer::EstIssuerOptions>(*config->issuers.at("est-cert").options);
   EXPECT_FALSE(c.basic);
   ASSERT_TRUE(c.bootstrap);
   EXPECT_EQ(c.bootstrap->mtls.source, issuer::MtlsAuth::Source::files);
   EXPECT_FALSE(c.server_generated_key);
+  EXPECT_FALSE(c.trust_from_issuer);
+}
+
+TEST(NetworkIssuerConfig, RefusesBadEstTrustSettings) {
+  EXPECT_EQ(errors_of(R"(
+issuers:
+  a:
+    type: est
+    url: https://est/.well-known/est
+    ca_bundle: /b.pem
+    trust: { from_issuer: true, refresh: 24h }
+    bootstrap_fingerprints: ["ab:cd"]
+  b:
+    type: est
+    url: https://est/.well-known/est
+    ca_bundle: /b.pem
+    bootstrap_fingerprints: ["abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"]
+)"),
+            "test.yaml:6:33: unknown key 'refresh' in trust; the keys allowed here are: "
+            "from_issuer\n"
+            "test.yaml:7:30: 'ab:cd' is no SHA-256 fingerprint; write the 64 hex digits of "
+            "openssl x509 -noout -fingerprint -sha256\n"
+            "test.yaml:12:5: bootstrap_fingerprints pins roots of /cacerts, which only trust: { "
+            "from_issuer: true } reads; add trust: { from_issuer: true }, or remove "
+            "bootstrap_fingerprints");
 }
 
 TEST(NetworkIssuerConfig, RefusesBadEstBootstraps) {

@@ -13,6 +13,7 @@
 #include "util/encoding.hpp"
 #include "util/files.hpp"
 #include "x509/csr.hpp"
+#include "x509/sign.hpp"
 
 namespace certrotd::issuer {
 namespace {
@@ -228,6 +229,18 @@ TEST_F(EstIssuerTest, AnswersA401WithBasicOnlyWhenAskedAndNeverLogsThePassword) 
   for (const auto& w : m_warnings) EXPECT_EQ(w.find("s3cret"), std::string::npos) << w;
 }
 
+TEST_F(EstIssuerTest, WithoutAnyClientCertificateBasicAloneAnswersThe401) {
+  EstIssuerOptions o = basic_options();
+  o.mtls.source = MtlsAuth::Source::none;
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  IssueRequest r = request(m_key);
+  m_transport->answer(401, "", "text/plain", {{"www-authenticate", "basic realm=est"}});
+  m_transport->answer(200, raw_der_of(r), "application/pkcs7-mime");
+  ASSERT_TRUE(issuer->issue_outcome(r));
+  ASSERT_EQ(m_transport->requests.size(), 2u);
+  EXPECT_EQ(header(m_transport->requests[1], "Authorization").rfind("Basic ", 0), 0u);
+}
+
 TEST_F(EstIssuerTest, A401WithoutBasicIsAnErrorWithTheServersText) {
   auto issuer = value_of(EstIssuer::create(basic_options(), deps()));
   m_transport->answer(401, "certificate required", "text/plain", {{"www-authenticate", "Bearer"}});
@@ -329,6 +342,64 @@ TEST_F(EstIssuerTest, ACutMultipartAnswerIsRefused) {
   ASSERT_FALSE(outcome);
   EXPECT_EQ(outcome.error().reason, Reason::invalid_answer);
   EXPECT_EQ(outcome.error().message.find("MIIE"), std::string::npos);
+}
+
+TEST_F(EstIssuerTest, TheCaBundleTakesTheRootsTheAnchorsCrossSignedOrPinnedAndNoOthers) {
+  const SystemTime now = m_clock.wall_now();
+  auto fresh = testing::make_root(m_random, now - 1h, now + 48h, "New Root");
+  auto rogue = testing::make_root(m_random, now - 1h, now + 48h, "Rogue Root");
+  auto pinned = testing::make_root(m_random, now - 1h, now + 48h, "Pinned Root");
+  const x509::Certificate old = root();
+  const auto old_key = value_of(x509::parse_private_key(value_of(read_file(m_ca.ca_key))));
+  // NewWithOld (RFC 7030 §4.1.3): the new root's name and key, signed by the old root.
+  x509::SignOptions sign;
+  sign.subject_public_key = fresh.key.get();
+  sign.request = testing::named("New Root");
+  sign.not_before = now - 1h;
+  sign.not_after = now + 48h;
+  sign.is_ca = true;
+  sign.issuer_cert = &old;
+  sign.issuer_key = &old_key;
+  const auto cross = value_of(x509::sign_certificate(sign, m_random));
+
+  EstIssuerOptions o = options();
+  o.trust_from_issuer = true;
+  o.bootstrap_fingerprints = {pinned.cert.info().sha256_fingerprint};
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  IssueRequest r = request(m_key);
+  r.current = current();
+  m_transport->answer(200, raw_der_of(r), "application/pkcs7-mime");
+  m_transport->answer(200,
+                      base64_encode(certs_only({old, fresh.cert, cross, rogue.cert, pinned.cert})),
+                      "application/pkcs7-mime");
+  auto outcome = value_of(issuer->issue_outcome(r));
+  const auto& ca = std::get<IssuedCredential>(outcome.answer).ca;
+  ASSERT_EQ(ca.size(), 3u);
+  EXPECT_TRUE(ca[0].same_as(old)) << "the configured anchor stays";
+  EXPECT_TRUE(ca[1].same_as(fresh.cert));
+  EXPECT_TRUE(ca[2].same_as(pinned.cert));
+  const auto& get = m_transport->requests.at(1);
+  EXPECT_TRUE(get.url.ends_with("/corp/cacerts"));
+  EXPECT_FALSE(get.tls.client) << "/cacerts needs no client authentication";
+  ASSERT_EQ(m_warnings.size(), 1u);
+  EXPECT_NE(m_warnings[0].find("CN=Rogue Root"), std::string::npos) << m_warnings[0];
+  EXPECT_NE(m_warnings[0].find(rogue.cert.info().sha256_fingerprint), std::string::npos);
+}
+
+TEST_F(EstIssuerTest, WhenCacertsFailsTheBundleKeepsTheAnchorsAndSaysWhy) {
+  EstIssuerOptions o = options();
+  o.trust_from_issuer = true;
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  IssueRequest r = request(m_key);
+  r.current = current();
+  m_transport->answer(200, raw_der_of(r), "application/pkcs7-mime");
+  m_transport->answer(503, "maintenance", "text/plain");
+  auto outcome = value_of(issuer->issue_outcome(r));
+  const auto& ca = std::get<IssuedCredential>(outcome.answer).ca;
+  ASSERT_EQ(ca.size(), 1u);
+  EXPECT_TRUE(ca[0].same_as(root()));
+  ASSERT_EQ(m_warnings.size(), 1u);
+  EXPECT_NE(m_warnings[0].find("keeps the trust anchors only"), std::string::npos);
 }
 
 // --- the codec on its own ---
