@@ -76,6 +76,53 @@ bool self_signed(const x509::Certificate& cert) {
   return X509_check_issued(cert.get(), cert.get()) == X509_V_OK;
 }
 
+// The key of a /serverkeygen key part; the part's text is wiped.
+Result<x509::PrivateKey> read_key_part(est::Part& part, const std::string& what) {
+  auto der = est::decode_body(part.body);
+  OPENSSL_cleanse(part.body.data(), part.body.size());
+  if (!der) return fail(der.error().wrap(what + ": key part"));
+  auto key = est::parse_key_der(*der);
+  if (!key) return fail(key.error().wrap(what));
+  return key;
+}
+
+// What a /serverkeygen answer holds (§4.4.2): the key and the certs-only body, in either order.
+struct KeygenParts {
+  std::optional<x509::PrivateKey> key;
+  std::string certs_body;
+};
+
+Result<KeygenParts> split_serverkeygen(const http::Response& response, const std::string& what) {
+  const auto type = est::parse_media_type(response.header("content-type").value_or(""));
+  if (type.type != "multipart/mixed") {
+    return fail(Reason::invalid_answer,
+                what + ": the answer is " + type.type + ", not multipart/mixed");
+  }
+  const auto boundary = type.params.find("boundary");
+  auto parts = est::parse_multipart(
+      response.body, boundary == type.params.end() ? "" : boundary->second, k_max_parts);
+  if (!parts) return fail(parts.error().wrap(what));
+  KeygenParts out;
+  for (auto& part : *parts) {
+    const bool cms = part.type.type == "application/pkcs7-mime";
+    if (part.type.type == "application/pkcs8") {
+      auto key = read_key_part(part, what);
+      if (!key) return fail(key.error());
+      out.key = std::move(*key);
+    } else if (cms && to_lower(part.type.params["smime-type"]) == "server-generated-key") {
+      return fail(Reason::invalid_answer,
+                  what + ": the key came encrypted (CMS), which certrotd does not ask for");
+    } else if (cms) {
+      out.certs_body = std::move(part.body);
+    }
+  }
+  if (!out.key) return fail(Reason::invalid_answer, what + ": the answer holds no key part");
+  if (out.certs_body.empty()) {
+    return fail(Reason::invalid_answer, what + ": the answer holds no certificate part");
+  }
+  return out;
+}
+
 }  // namespace
 
 struct EstIssuer::Plan {
@@ -209,36 +256,10 @@ Result<IssueOutcome> EstIssuer::read_answer(const Plan& plan, const http::Respon
   IssuedCredential issued;
   std::string certs_body = response.body;
   if (plan.operation == k_serverkeygen) {
-    const auto type = est::parse_media_type(response.header("content-type").value_or(""));
-    if (type.type != "multipart/mixed") {
-      return fail(Reason::invalid_answer,
-                  what + ": the answer is " + type.type + ", not multipart/mixed");
-    }
-    const auto boundary = type.params.find("boundary");
-    auto parts = est::parse_multipart(
-        response.body, boundary == type.params.end() ? "" : boundary->second, k_max_parts);
-    if (!parts) return fail(parts.error().wrap(what));
-    certs_body.clear();
-    for (auto& part : *parts) {
-      if (part.type.type == "application/pkcs8") {
-        auto der = est::decode_body(part.body);
-        OPENSSL_cleanse(part.body.data(), part.body.size());
-        if (!der) return fail(der.error().wrap(what + ": key part"));
-        auto key = est::parse_key_der(*der);
-        if (!key) return fail(key.error().wrap(what));
-        issued.key = std::move(*key);
-      } else if (part.type.type == "application/pkcs7-mime" &&
-                 to_lower(part.type.params["smime-type"]) == "server-generated-key") {
-        return fail(Reason::invalid_answer,
-                    what + ": the key came encrypted (CMS), which certrotd does not ask for");
-      } else if (part.type.type == "application/pkcs7-mime") {
-        certs_body = std::move(part.body);
-      }
-    }
-    if (!issued.key) return fail(Reason::invalid_answer, what + ": the answer holds no key part");
-    if (certs_body.empty()) {
-      return fail(Reason::invalid_answer, what + ": the answer holds no certificate part");
-    }
+    auto parts = split_serverkeygen(response, what);
+    if (!parts) return fail(parts.error());
+    issued.key = std::move(parts->key);
+    certs_body = std::move(parts->certs_body);
     csr_key = issued.key->get();
   }
   auto der = est::decode_body(certs_body);

@@ -136,8 +136,8 @@ issuers:
     bootstrap: { mtls: { cert: /etc/certrotd/bootstrap.pem, key: /etc/certrotd/bootstrap.key } }
 )");
   ASSERT_TRUE(config) << config.error().message;
-  const auto& o =
-      issuer::options_as<issuer::EstIssuerOptions>(*config->issuers.at("corp-est").options);
+  const auto& o = issuer::options_as<issuer::EstIssuerOptions>(
+      *config->issuers.at("corp-est").options);
   EXPECT_EQ(o.url, "https://est.corp.example:8443/.well-known/est/devices");
   EXPECT_EQ(o.mtls.source, issuer::MtlsAuth::Source::self);
   ASSERT_TRUE(o.basic);
@@ -149,10 +149,11 @@ issuers:
   EXPECT_TRUE(o.generates_keys());
   EXPECT_TRUE(o.trust_from_issuer);
   const std::string pin =
-      "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89";
+      "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:"
+      "67:89";
   EXPECT_EQ(o.bootstrap_fingerprints, (std::vector<std::string>{pin, pin}));
-  const auto& c =
-      issuer::options_as<issuer::EstIssuerOptions>(*config->issuers.at("est-cert").options);
+  const auto& c = issuer::options_as<issuer::EstIssuerOptions>(
+      *config->issuers.at("est-cert").options);
   EXPECT_FALSE(c.basic);
   ASSERT_TRUE(c.bootstrap);
   EXPECT_EQ(c.bootstrap->mtls.source, issuer::MtlsAuth::Source::files);
