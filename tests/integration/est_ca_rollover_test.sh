@@ -8,15 +8,8 @@
 #  - A root pinned by bootstrap_fingerprints is taken without a cross-signature.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers.sh"
-
-peers_install
-make_ca
-ca=$work/ca/ca
-server_cert "$work/est-tls" "$ca"
+source "$(dirname "$0")/est_lib.sh"
 server_cert "$work/nginx-tls" "$ca"
-client_cert "$work/bootstrap" "$ca" bootstrap.test.internal
-"$CERTROTD" ca init --dir "$work/rogue" >/dev/null
-openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkey -pubout > "$work/other.pub"
 # The new root, and NewWithOld: its subject and key, signed by the old root.
 openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=EST new root" \
   -days 30 -keyout "$work/newroot.key" -out "$work/newroot.pem" \
@@ -27,19 +20,8 @@ openssl x509 -req -in "$work/newroot.csr" -CA "$ca.pem" -CAkey "$ca.key" -set_se
   -extfile "$work/ca.ext" -out "$work/newwithold.pem" 2>/dev/null
 client_cert "$work/new-client" "$work/newroot" new-client.test.internal
 client_cert "$work/old-client" "$ca" old-client.test.internal
-echo good > "$work/mode"
-mkdir -p "$work/est-tmp"
-
-cat > "$work/est.json" <<JSON
-{ "portFile": "$work/est.port", "cert": "$work/est-tls.pem", "key": "$work/est-tls.key",
-  "clientCa": "$ca.pem", "caCert": "$ca.pem", "caKey": "$ca.key",
-  "rogueCert": "$work/rogue/ca.pem", "rogueKey": "$work/rogue/ca.key", "otherPub": "$work/other.pub",
-  "newRoot": "$work/newroot.pem", "newWithOld": "$work/newwithold.pem",
-  "user": "u", "password": "p", "modeFile": "$work/mode",
-  "eventsFile": "$work/est-events", "workDir": "$work/est-tmp" }
-JSON
-start_peer est "$work/est.port" node "$peers_dir/est_server.mjs" "$work/est.json"
-port=$(cat "$work/est.port")
+est_start u p
+port=$est_port
 
 cat > "$work/config.yaml" <<YAML
 state_dir: $work/state

@@ -9,26 +9,10 @@
 #    certificate (the server refuses such a /simplereenroll), and the log says why.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers.sh"
-
-peers_install
-make_ca
-ca=$work/ca/ca
-server_cert "$work/est-tls" "$ca"
-client_cert "$work/bootstrap" "$ca" bootstrap.test.internal
-"$CERTROTD" ca init --dir "$work/rogue" >/dev/null
-openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkey -pubout > "$work/other.pub"
+source "$(dirname "$0")/est_lib.sh"
 echo pending2 > "$work/mode"
-mkdir -p "$work/est-tmp"
-
-cat > "$work/est.json" <<JSON
-{ "portFile": "$work/est.port", "cert": "$work/est-tls.pem", "key": "$work/est-tls.key",
-  "clientCa": "$ca.pem", "caCert": "$ca.pem", "caKey": "$ca.key",
-  "rogueCert": "$work/rogue/ca.pem", "rogueKey": "$work/rogue/ca.key", "otherPub": "$work/other.pub",
-  "user": "u", "password": "p", "modeFile": "$work/mode",
-  "eventsFile": "$work/est-events", "workDir": "$work/est-tmp" }
-JSON
-start_peer est "$work/est.port" node "$peers_dir/est_server.mjs" "$work/est.json"
-port=$(cat "$work/est.port")
+est_start u p
+port=$est_port
 
 cat > "$work/config.yaml" <<YAML
 state_dir: $work/state

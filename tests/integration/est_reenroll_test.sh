@@ -9,29 +9,12 @@
 #  - /serverkeygen gives an EC and an RSA (PKCS#1 under the PKCS#8 label) key.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers.sh"
-
-peers_install
-make_ca
-ca=$work/ca/ca
-server_cert "$work/est-tls" "$ca"
-client_cert "$work/bootstrap" "$ca" bootstrap.test.internal
-"$CERTROTD" ca init --dir "$work/rogue" >/dev/null
-openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkey -pubout > "$work/other.pub"
+source "$(dirname "$0")/est_lib.sh"
 password='est p4ss:w0rd'
 printf '%s\n' "$password" > "$work/est-pass"
 chmod 600 "$work/est-pass"
-echo good > "$work/mode"
-mkdir -p "$work/est-tmp"
-
-cat > "$work/est.json" <<JSON
-{ "portFile": "$work/est.port", "cert": "$work/est-tls.pem", "key": "$work/est-tls.key",
-  "clientCa": "$ca.pem", "caCert": "$ca.pem", "caKey": "$ca.key",
-  "rogueCert": "$work/rogue/ca.pem", "rogueKey": "$work/rogue/ca.key", "otherPub": "$work/other.pub",
-  "user": "host42", "password": "$password", "modeFile": "$work/mode",
-  "eventsFile": "$work/est-events", "workDir": "$work/est-tmp" }
-JSON
-start_peer est "$work/est.port" node "$peers_dir/est_server.mjs" "$work/est.json"
-port=$(cat "$work/est.port")
+est_start host42 "$password"
+port=$est_port
 
 cat > "$work/config.yaml" <<YAML
 state_dir: $work/state
