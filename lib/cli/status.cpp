@@ -51,6 +51,13 @@ void print_status_table(const nlohmann::json& status, SystemTime now, Scheduling
     if (s.value("pending", false)) {
       out << "    pending: the issuer holds the request; asking again at the next renewal\n";
     }
+    // Only for issuers that name the roots of ca.pem (EST trust.from_issuer).
+    if (s.contains("ca_roots")) {
+      for (const auto& r : s["ca_roots"]) {
+        out << "    ca root: " << r["subject"].get<std::string>() << ", not-after "
+            << when_text(time_of(r["not_after"]), now) << "\n";
+      }
+    }
     // Only for `key: { reuse: true }`, so other credentials' lines read as before. An older
     // daemon's answer lacks the fields.
     if (s.value("key_reuse", false)) {

@@ -61,6 +61,13 @@ void append_status_json(std::string& out, const CredentialStatus& s) {
   item["key_reuse"] = s.key_reuse;
   item["key_renewals"] = s.key_renewals;
   if (s.issuer_pending) item["pending"] = true;
+  if (!s.ca_roots.empty()) {
+    nlohmann::json roots = nlohmann::json::array();
+    for (const auto& r : s.ca_roots) {
+      roots.push_back({{"subject", r.subject}, {"not_after", format_rfc3339(r.not_after)}});
+    }
+    item["ca_roots"] = std::move(roots);
+  }
   item["dir"] = s.dir.string();
   nlohmann::json deps = nlohmann::json::array();
   for (const auto& d : s.dependents) {

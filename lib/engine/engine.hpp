@@ -68,6 +68,12 @@ struct CredentialStatus {
   bool key_reuse = false;  // `key: { reuse: true }`
   int key_renewals = 0;    // renewals the live key has seen (0: a new key at the last rotation)
   bool issuer_pending = false;  // the issuer took the request and has not issued yet (EST 202)
+  struct Root {
+    std::string subject;
+    SystemTime not_after;
+  };
+  // The roots of the live ca.pem, for issuers that name them (IssuerOptions::names_roots).
+  std::vector<Root> ca_roots = {};
 };
 
 // The few numbers the service manager's STATUS= line shows after every change, kept up to date

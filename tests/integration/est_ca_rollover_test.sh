@@ -6,6 +6,7 @@
 #    roots, and nginx trusting that ca.pem accepts clients of the old and of the new root.
 #  - An unrelated root in /cacerts is refused with a warning and never written to ca.pem.
 #  - A root pinned by bootstrap_fingerprints is taken without a cross-signature.
+#  - `status` lists the roots of ca.pem with their notAfter.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers.sh"
 source "$(dirname "$0")/est_lib.sh"
@@ -73,6 +74,10 @@ assert_credential_ok "$work/live/host"
 has_root "$work/live/host/ca.pem" "$ca.pem" || fail "the old root left ca.pem"
 has_root "$work/live/host/ca.pem" "$work/newroot.pem" || fail "the new root is not in ca.pem"
 ! has_root "$work/live/host/ca.pem" "$work/newwithold.pem" || fail "the cross certificate is in ca.pem"
+"$CERTROTD" status --config "$work/config.yaml" > "$work/status" 2>&1 || true
+grep -q "ca root: CN=EST new root, not-after " "$work/status" &&
+  [ "$(grep -c "ca root: " "$work/status")" -eq 2 ] ||
+  fail "status does not list the two roots of ca.pem: $(cat "$work/status")"
 
 # nginx trusting that ca.pem accepts clients of both roots, and refuses others.
 nginx_port=$(free_port)

@@ -40,6 +40,7 @@ struct EstIssuerOptions : NetworkIssuerOptions {
   std::vector<std::string> bootstrap_fingerprints;  // SHA-256, lower-case hex with ':'
 
   bool generates_keys() const override { return server_generated_key; }
+  bool names_roots() const override { return trust_from_issuer; }
 };
 
 class EstIssuer final : public NetworkIssuer {

@@ -214,6 +214,25 @@ TEST_F(CommandsTest, StatusShowsARequestTheIssuerHolds) {
       << out.str();
 }
 
+TEST_F(CommandsTest, StatusListsTheRootsAnIssuerNamedWithTheirNotAfter) {
+  const std::string not_after = format_rfc3339(clock.wall_now() + 2h);
+  daemon.answer = control::ControlClient::Status{
+      "/etc/certrotd/config.yaml",
+      77,
+      R"([{"name":"web","issuer":"est","state":"valid","serial":"1a","not_after":")" + not_after +
+          R"(","next_renewal":"","failures":0,"last_error":"","reason":"","dir":"/x",)"
+          R"("ca_roots":[{"subject":"CN=Old Root","not_after":")" +
+          not_after + R"("},{"subject":"CN=New Root","not_after":")" + not_after +
+          R"("}],"dependents":[]}])",
+      {}};
+  EXPECT_NE(status(options, daemon, context), EX_UNAVAILABLE);
+  EXPECT_NE(
+      out.str().find("\n    ca root: CN=Old Root, not-after " + not_after +
+                     " (in 2h)\n    ca root: CN=New Root, not-after " + not_after + " (in 2h)\n"),
+      std::string::npos)
+      << out.str();
+}
+
 TEST_F(CommandsTest, StatusRefusesADaemonRunningAnotherConfiguration) {
   daemon.answer = control::ControlClient::Status{"/etc/other.yaml", 77, "[]", {}};
   options.config_given = true;
