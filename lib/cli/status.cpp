@@ -77,6 +77,17 @@ void print_status_table(const nlohmann::json& status, SystemTime now, Scheduling
       out << "    last error: " << s["last_error"].get<std::string>() << "\n";
     }
     if (s.contains("warning")) out << "    warning: " << s["warning"].get<std::string>() << "\n";
+    // Only while an issuer holds a request (EST 202 Accepted); an older daemon lacks the field.
+    if (s.value("pending", false)) {
+      out << "    pending: the issuer holds the request; asking again at the next renewal\n";
+    }
+    // Only for issuers that name the roots of ca.pem (EST trust.from_issuer).
+    if (s.contains("ca_roots")) {
+      for (const auto& r : s["ca_roots"]) {
+        out << "    ca root: " << r["subject"].get<std::string>() << ", not-after "
+            << when_text(time_of(r["not_after"]), now) << "\n";
+      }
+    }
     // Only for `key: { reuse: true }`, so other credentials' lines read as before. An older
     // daemon's answer lacks the fields.
     if (s.value("key_reuse", false)) {

@@ -71,6 +71,14 @@ void append_status_json(std::string& out, const CredentialStatus& s) {
     if (s.staged->replace_at) staged["replace_at"] = format_rfc3339(*s.staged->replace_at);
     item["staged"] = std::move(staged);
   }
+  if (s.issuer_pending) item["pending"] = true;
+  if (!s.ca_roots.empty()) {
+    nlohmann::json roots = nlohmann::json::array();
+    for (const auto& r : s.ca_roots) {
+      roots.push_back({{"subject", r.subject}, {"not_after", format_rfc3339(r.not_after)}});
+    }
+    item["ca_roots"] = std::move(roots);
+  }
   item["dir"] = s.dir.string();
   // Only for issuers that report renewal information (ACME ARI), so other credentials' objects
   // read as before.

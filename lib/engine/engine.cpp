@@ -18,6 +18,25 @@ namespace certrotd::engine {
 
 namespace {
 
+// The roots of the credential's live ca.pem when its issuer named them (EST /cacerts), for
+// `status`; nothing for other issuers, whose ca.pem is their configured trust_anchors.
+std::vector<CredentialStatus::Root> ca_roots_of(const config::Config& config,
+                                                const config::CredentialConfig& credential) {
+  const auto issuer = config.issuers.find(credential.issuer);
+  if (issuer == config.issuers.end() || !issuer->second.options ||
+      !issuer->second.options->names_roots()) {
+    return {};
+  }
+  auto text = read_file(std::filesystem::path(credential.output.dir) /
+                        store::file_name(store::Content::ca));
+  if (!text) return {};
+  auto certs = x509::parse_certificates(*text);
+  if (!certs) return {};
+  std::vector<CredentialStatus::Root> roots;
+  for (const auto& cert : *certs) roots.push_back({cert.info().subject, cert.info().not_after});
+  return roots;
+}
+
 using PlanMap = std::map<std::string, std::shared_ptr<const CredentialPlan>>;
 
 // Whether a credential's output folder is already open in this process.
@@ -1087,6 +1106,8 @@ std::optional<CredentialStatus> Engine::status_of(const std::string& name) const
   status.staged = staged_status(name, t);
   renewal_status(t.persisted, t.plan->config.policy, name, status);
   if (ask_due(t)) status.renewal_info_next = t.persisted.renewal_info_next;
+  status.issuer_pending = t.persisted.issuer_pending;
+  status.ca_roots = ca_roots_of(*t.plan->generation, t.plan->config);
   return status;
 }
 
@@ -1117,6 +1138,8 @@ std::vector<CredentialStatus> Engine::inspect(const config::Config& config, cons
     renewal_status(persisted, credential.policy, credential.name, status);
     status.renewal_info_next = persisted.renewal_info_next;
     status.staged = staged_status_of(credential, persisted, credential.name);
+    status.issuer_pending = persisted.issuer_pending;
+    status.ca_roots = ca_roots_of(config, credential);
     if (auto usable = store::check_folder_writable(credential.output.dir); !usable) {
       status.warning = "output folder unusable: " + usable.error().what();
     }

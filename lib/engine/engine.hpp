@@ -91,6 +91,13 @@ struct CredentialStatus {
   std::string explanation_url = {};
   std::optional<SystemTime> renewal_info_next = std::nullopt;
   std::optional<StagedStatus> staged = std::nullopt;
+  bool issuer_pending = false;  // the issuer took the request and has not issued yet (EST 202)
+  struct Root {
+    std::string subject;
+    SystemTime not_after;
+  };
+  // The roots of the live ca.pem, for issuers that name them (IssuerOptions::names_roots).
+  std::vector<Root> ca_roots = {};
 };
 
 // The few numbers the service manager's STATUS= line shows after every change, kept up to date

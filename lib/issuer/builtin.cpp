@@ -1,6 +1,7 @@
 // The issuer types of this build. Adding one: its folder lib/issuer/<type>/ with a function
 // returning its IssuerType, and here its header and one line.
 #include "issuer/cfssl/cfssl.hpp"
+#include "issuer/est/est.hpp"
 #include "issuer/http/http_issuer.hpp"
 #include "issuer/local/local.hpp"
 #include "issuer/registry.hpp"
@@ -14,6 +15,7 @@ IssuerRegistry builtin_issuers() {
   registry.add(http_issuer_type());
   registry.add(cfssl_issuer_type());
   registry.add(sap_service_manager_issuer_type());
+  registry.add(est_issuer_type());
   return registry;
 }
 

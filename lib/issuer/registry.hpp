@@ -35,6 +35,8 @@ public:
   // Whether this issuer makes the keys itself (Issuer::generates_keys of what `create` builds):
   // loading refuses `key: { reuse: true }` for its credentials.
   virtual bool generates_keys() const { return false; }
+  // Whether ca.pem holds roots the issuer named (EST's trust.from_issuer): `status` lists them.
+  virtual bool names_roots() const { return false; }
 
 protected:
   IssuerOptions() = default;

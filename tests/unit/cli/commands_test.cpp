@@ -233,6 +233,24 @@ TEST_F(CommandsTest, StatusShowsTheIssuersRenewalWindowAndTheNextQuestion) {
       << out.str();
 }
 
+TEST_F(CommandsTest, StatusShowsARequestTheIssuerHolds) {
+  const std::string next = format_rfc3339(clock.wall_now() + 1min);
+  daemon.answer = control::ControlClient::Status{
+      "/etc/certrotd/config.yaml",
+      77,
+      R"([{"name":"web","issuer":"est","state":"missing","serial":"","not_after":"",)"
+      R"("next_renewal":")" +
+          next +
+          R"(","failures":0,"last_error":"","reason":"","pending":true,"dir":"/x",)"
+          R"("dependents":[]}])",
+      {}};
+  EXPECT_NE(status(options, daemon, context), EX_UNAVAILABLE);
+  EXPECT_NE(out.str().find("\n    pending: the issuer holds the request; asking again at the next "
+                           "renewal\n"),
+            std::string::npos)
+      << out.str();
+}
+
 TEST_F(CommandsTest, RevokeThroughTheDaemonSendsTheReason) {
   options.credential = "web";
   options.revoke_reason = "keyCompromise";
@@ -256,6 +274,25 @@ TEST_F(CommandsTest, RevokeRefusalsAndAMissingDaemonAreExUnavailable) {
   err.str("");
   EXPECT_EQ(revoke(options, daemon, context), EX_USAGE);
   EXPECT_EQ(err.str().rfind("certrotd revoke: --reason because: use unspecified,", 0), 0u);
+}
+
+TEST_F(CommandsTest, StatusListsTheRootsAnIssuerNamedWithTheirNotAfter) {
+  const std::string not_after = format_rfc3339(clock.wall_now() + 2h);
+  daemon.answer = control::ControlClient::Status{
+      "/etc/certrotd/config.yaml",
+      77,
+      R"([{"name":"web","issuer":"est","state":"valid","serial":"1a","not_after":")" + not_after +
+          R"(","next_renewal":"","failures":0,"last_error":"","reason":"","dir":"/x",)"
+          R"("ca_roots":[{"subject":"CN=Old Root","not_after":")" +
+          not_after + R"("},{"subject":"CN=New Root","not_after":")" + not_after +
+          R"("}],"dependents":[]}])",
+      {}};
+  EXPECT_NE(status(options, daemon, context), EX_UNAVAILABLE);
+  EXPECT_NE(
+      out.str().find("\n    ca root: CN=Old Root, not-after " + not_after +
+                     " (in 2h)\n    ca root: CN=New Root, not-after " + not_after + " (in 2h)\n"),
+      std::string::npos)
+      << out.str();
 }
 
 TEST_F(CommandsTest, StatusRefusesADaemonRunningAnotherConfiguration) {

@@ -195,9 +195,9 @@ issuers:
   c: { ca_cert: a }
 )"),
             "test.yaml:2:14: unknown issuer type 'lcoal'; did you mean 'local'? this version of "
-            "certrotd supports type: local, http, cfssl and sap-service-manager\n"
+            "certrotd supports type: local, http, cfssl, sap-service-manager and est\n"
             "test.yaml:3:14: unknown issuer type 'acme'; this version of certrotd supports type: "
-            "local, http, cfssl and sap-service-manager\n"
+            "local, http, cfssl, sap-service-manager and est\n"
             "test.yaml:4:3: issuer 'c' has no type; write type: local");
 }
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "issuer/cfssl/cfssl.hpp"
+#include "issuer/est/est.hpp"
 #include "issuer/http/http_issuer.hpp"
 #include "unit/config/config_test_util.hpp"
 
@@ -113,6 +114,113 @@ issuers:
   ASSERT_TRUE(o.bootstrap);
   EXPECT_EQ(o.bootstrap->mtls.source, issuer::MtlsAuth::Source::files);
   EXPECT_EQ(o.bootstrap->mtls.key, "/etc/certrotd/bootstrap.key");
+}
+
+TEST(NetworkIssuerConfig, ReadsTheEstIssuerShapeWithABasicBootstrap) {
+  const auto config = test::parse(R"(
+issuers:
+  corp-est:
+    type: est
+    url: https://est.corp.example:8443/.well-known/est/devices
+    ca_bundle: /etc/certrotd/est-server-ca.pem
+    trust_anchors: /etc/certrotd/roots.pem
+    auth: { mtls: self }
+    bootstrap: { basic: { username: host42, password_file: /run/credentials/est-pass } }
+    server_generated_key: true
+    trust: { from_issuer: true }
+    bootstrap_fingerprints: ["AB:CD:EF:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89", "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"]
+  est-cert:
+    type: est
+    url: https://est.corp.example/.well-known/est
+    ca_bundle: /etc/certrotd/est-server-ca.pem
+    bootstrap: { mtls: { cert: /etc/certrotd/bootstrap.pem, key: /etc/certrotd/bootstrap.key } }
+)");
+  ASSERT_TRUE(config) << config.error().message;
+  const auto& o = issuer::options_as<issuer::EstIssuerOptions>(
+      *config->issuers.at("corp-est").options);
+  EXPECT_EQ(o.url, "https://est.corp.example:8443/.well-known/est/devices");
+  EXPECT_EQ(o.mtls.source, issuer::MtlsAuth::Source::self);
+  ASSERT_TRUE(o.basic);
+  EXPECT_EQ(o.basic->username, "host42");
+  EXPECT_EQ(o.basic->password_file, "/run/credentials/est-pass");
+  ASSERT_TRUE(o.bootstrap);  // the bootstrap path is taken, with no certificate
+  EXPECT_EQ(o.bootstrap->mtls.source, issuer::MtlsAuth::Source::none);
+  EXPECT_TRUE(o.server_generated_key);
+  EXPECT_TRUE(o.generates_keys());
+  EXPECT_TRUE(o.trust_from_issuer);
+  const std::string pin =
+      "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:"
+      "67:89";
+  EXPECT_EQ(o.bootstrap_fingerprints, (std::vector<std::string>{pin, pin}));
+  const auto& c = issuer::options_as<issuer::EstIssuerOptions>(
+      *config->issuers.at("est-cert").options);
+  EXPECT_FALSE(c.basic);
+  ASSERT_TRUE(c.bootstrap);
+  EXPECT_EQ(c.bootstrap->mtls.source, issuer::MtlsAuth::Source::files);
+  EXPECT_FALSE(c.server_generated_key);
+  EXPECT_FALSE(c.trust_from_issuer);
+}
+
+TEST(NetworkIssuerConfig, RefusesBadEstTrustSettings) {
+  EXPECT_EQ(errors_of(R"(
+issuers:
+  a:
+    type: est
+    url: https://est/.well-known/est
+    ca_bundle: /b.pem
+    trust: { from_issuer: true, refresh: 24h }
+    bootstrap_fingerprints: ["ab:cd"]
+  b:
+    type: est
+    url: https://est/.well-known/est
+    ca_bundle: /b.pem
+    bootstrap_fingerprints: ["abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"]
+)"),
+            "test.yaml:6:33: unknown key 'refresh' in trust; the keys allowed here are: "
+            "from_issuer\n"
+            "test.yaml:7:30: 'ab:cd' is no SHA-256 fingerprint; write the 64 hex digits of "
+            "openssl x509 -noout -fingerprint -sha256\n"
+            "test.yaml:12:5: bootstrap_fingerprints pins roots of /cacerts, which only trust: { "
+            "from_issuer: true } reads; add trust: { from_issuer: true }, or remove "
+            "bootstrap_fingerprints");
+}
+
+TEST(NetworkIssuerConfig, RefusesBadEstBootstraps) {
+  EXPECT_EQ(errors_of(R"(
+issuers:
+  a:
+    type: est
+    url: https://est/.well-known/est
+    ca_bundle: /b.pem
+    bootstrap: { basic: { username: "h:42" , password_file: /p }, mtls: { cert: /c, key: /k } }
+  b:
+    type: est
+    url: https://est/.well-known/est
+    ca_bundle: /b.pem
+    bootstrap: { basic: { username: h42 } }
+    server_generated_key: maybe
+  c:
+    type: est
+    url: https://est/.well-known/est
+    ca_bundle: /b.pem
+    bootstrap: { basic: { username: h42, password: hunter2, password_file: /p } }
+  d:
+    type: est
+    url: https://est/.well-known/est
+    ca_bundle: /b.pem
+    bootstrap: { basic: { username: "h:42", password_file: /p } }
+)"),
+            "test.yaml:6:5: bootstrap names both mtls and basic; keep one: bootstrap: { basic: { "
+            "username: ..., password_file: ... } }\n"
+            "test.yaml:11:18: basic needs both username and password_file; write basic: { "
+            "username: host42, password_file: /etc/certrotd/est-pass }\n"
+            "test.yaml:12:27: server_generated_key must be true or false; write "
+            "server_generated_key: true\n"
+            "test.yaml:17:42: 'password' must not be written inline: the config file is no place "
+            "for secrets; write password_file: /path instead, naming a file only certrotd can "
+            "read\n"
+            "test.yaml:22:37: the username must be non-empty and hold no ':'; write username: "
+            "host42");
 }
 
 TEST(NetworkIssuerConfig, RefusesPlainHttpAndInlineSecrets) {

@@ -217,6 +217,7 @@ TEST_F(LongIssuance, NotYetIsNoFailureAndTheIssuerIsAskedAgainAtItsTime) {
   EXPECT_EQ(status->failures, 0);
   EXPECT_TRUE(status->last_error.empty());
   EXPECT_NE(status->state, schedule::State::needs_attention);
+  EXPECT_TRUE(status->issuer_pending) << "status shows the request the issuer holds";
   EXPECT_EQ(sink.count(EventKind::renew_failed), 0);
   ASSERT_EQ(sink.count(EventKind::issue_pending), 1);
   for (const auto& e : sink.events) {
@@ -234,6 +235,7 @@ TEST_F(LongIssuance, NotYetIsNoFailureAndTheIssuerIsAskedAgainAtItsTime) {
   ASSERT_EQ(issuer->seen_states.size(), 1u);
   EXPECT_EQ(issuer->seen_states[0], "order-1") << "the issuer gets its state back";
   EXPECT_EQ(engine->status_of("a")->state, schedule::State::valid);
+  EXPECT_FALSE(engine->status_of("a")->issuer_pending);
   // Issued without new state: cleared, so the next renewal starts afresh.
   ASSERT_TRUE(engine->request_rotation({"a"}).has_value());
   issuer = run_due_scripted(*engine, {});

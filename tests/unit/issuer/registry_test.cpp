@@ -26,10 +26,11 @@ std::shared_ptr<const IssuerOptions> read_section(const std::string& type, const
 TEST(IssuerRegistry, ListsTheBuiltInTypesInOrderWithTheirNetworkNeed) {
   const IssuerRegistry registry = builtin_issuers();
   EXPECT_EQ(registry.names(),
-            (std::vector<std::string>{"local", "http", "cfssl", "sap-service-manager"}));
+            (std::vector<std::string>{"local", "http", "cfssl", "sap-service-manager", "est"}));
   EXPECT_FALSE(registry.find("local")->needs_network);
   EXPECT_TRUE(registry.find("http")->needs_network);
   EXPECT_TRUE(registry.find("cfssl")->needs_network);
+  EXPECT_TRUE(registry.find("est")->needs_network);
   EXPECT_EQ(registry.find("acme"), nullptr);
 }
 

@@ -1,0 +1,72 @@
+// `type: est`: Enrollment over Secure Transport (RFC 7030, updated by RFC 8951; protocols.md §3).
+//
+// Which operation a rotation uses:
+//   /simplereenroll  the credential renews itself over mTLS with its live certificate (auth:
+//                    { mtls: self }) and asks for the same subject CN and SANs (§4.2.2);
+//   /simpleenroll    the first enrollment, or a renewal whose configured names differ from the
+//                    live certificate's (the server would refuse them on re-enroll), with the
+//                    bootstrap auth: a bootstrap certificate or HTTP Basic (§3.2.3);
+//   /serverkeygen    either of the above when server_generated_key is set (§4.4).
+// 202 Accepted is "not yet" (§4.2.3): the operation is kept as issuer state, so the same request
+// goes to the same place after Retry-After, also after a restart. HTTP Basic is sent only as the
+// answer to a 401 that asks for it, and only from a server whose certificate the transport
+// verified against ca_bundle (the transport never talks to an unverified one).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "issuer/network/network.hpp"
+#include "issuer/registry.hpp"
+
+namespace certrotd::issuer {
+
+// bootstrap: { basic: { username, password_file } }
+struct EstBasicAuth {
+  std::string username;
+  std::filesystem::path password_file;  // read at each use; never logged
+};
+
+struct EstIssuerOptions : NetworkIssuerOptions {
+  std::optional<EstBasicAuth> basic;  // the bootstrap auth instead of a certificate
+  bool server_generated_key = false;  // /serverkeygen
+  // trust: { from_issuer: true }: ca.pem holds the trust anchors and the roots of /cacerts
+  // that a trust anchor cross-signed or that bootstrap_fingerprints pins (RFC 7030 §4.1.3,
+  // §3.6.1); fetched with each enrollment.
+  bool trust_from_issuer = false;
+  std::vector<std::string> bootstrap_fingerprints;  // SHA-256, lower-case hex with ':'
+
+  bool generates_keys() const override { return server_generated_key; }
+  bool names_roots() const override { return trust_from_issuer; }
+};
+
+class EstIssuer final : public NetworkIssuer {
+public:
+  static Result<std::unique_ptr<EstIssuer>> create(EstIssuerOptions options, NetworkDeps deps);
+  std::string_view type() const override { return "est"; }
+  bool generates_keys() const override { return m_est.server_generated_key; }
+  Result<IssuedCredential> issue(const IssueRequest& request) override;
+  Result<IssueOutcome> issue_outcome(const IssueRequest& request) override;
+
+private:
+  EstIssuer(EstIssuerOptions options, NetworkDeps deps, std::string ca_bundle_pem);
+  struct Plan;
+  Result<Plan> plan(const IssueRequest& request);
+  Result<http::Response> post(const Plan& plan, const std::string& body);
+  Result<IssueOutcome> read_answer(const Plan& plan, const http::Response& response,
+                                   EVP_PKEY* csr_key);
+  std::string url(std::string_view operation) const;
+  // The anchors and the /cacerts roots they vouch for (trust_from_issuer).
+  std::vector<x509::Certificate> issuer_roots(const std::string& credential);
+  Result<std::vector<x509::Certificate>> fetch_cacerts();
+
+  EstIssuerOptions m_est;
+};
+
+// The registry entry (est_type.cpp).
+IssuerType est_issuer_type();
+
+}  // namespace certrotd::issuer

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The CA bundle from the EST server (`trust: { from_issuer: true }`, RFC 7030 §4.1.3): /cacerts
+# is fetched with each enrollment and ca.pem holds the configured trust anchors plus the roots
+# they vouch for.
+#  - A CA rollover (/cacerts names the old root, the new one and NewWithOld): ca.pem holds both
+#    roots, and nginx trusting that ca.pem accepts clients of the old and of the new root.
+#  - An unrelated root in /cacerts is refused with a warning and never written to ca.pem.
+#  - A root pinned by bootstrap_fingerprints is taken without a cross-signature.
+#  - `status` lists the roots of ca.pem with their notAfter.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/peers.sh"
+source "$(dirname "$0")/est_lib.sh"
+server_cert "$work/nginx-tls" "$ca"
+# The new root, and NewWithOld: its subject and key, signed by the old root.
+openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=EST new root" \
+  -days 30 -keyout "$work/newroot.key" -out "$work/newroot.pem" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+openssl req -new -key "$work/newroot.key" -subj "/CN=EST new root" -out "$work/newroot.csr"
+printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > "$work/ca.ext"
+openssl x509 -req -in "$work/newroot.csr" -CA "$ca.pem" -CAkey "$ca.key" -set_serial 77 -days 30 \
+  -extfile "$work/ca.ext" -out "$work/newwithold.pem" 2>/dev/null
+client_cert "$work/new-client" "$work/newroot" new-client.test.internal
+client_cert "$work/old-client" "$ca" old-client.test.internal
+est_start u p
+port=$est_port
+
+cat > "$work/config.yaml" <<YAML
+state_dir: $work/state
+defaults:
+  backoff: { base: 1s, cap: 2s }
+issuers:
+  corp-est:
+    type: est
+    url: https://127.0.0.1:$port/.well-known/est
+    ca_bundle: $ca.pem
+    trust_anchors: $ca.pem
+    trust: { from_issuer: true }
+    auth: { mtls: self }
+    bootstrap: { mtls: { cert: $work/bootstrap.pem, key: $work/bootstrap.key } }
+credentials:
+  host:
+    issuer: corp-est
+    subject: { common_name: host.test.internal }
+    sans: ["DNS:host.test.internal"]
+    output: { dir: $work/live/host }
+YAML
+roots_in() { grep -c "BEGIN CERTIFICATE" "$1"; }
+fingerprint() { openssl x509 -noout -fingerprint -sha256 -in "$1" | cut -d= -f2 | tr 'A-F' 'a-f'; }
+has_root() {  # has_root BUNDLE ROOT_PEM: ROOT_PEM is one of the certificates of BUNDLE
+  local want
+  want=$(openssl x509 -outform DER -in "$2" | sha256sum)
+  awk '/BEGIN CERTIFICATE/{n++} {print > "'"$work"'/split-" n ".pem"}' "$1"
+  local f
+  for f in "$work"/split-*.pem; do
+    [ "$(openssl x509 -outform DER -in "$f" | sha256sum)" = "$want" ] && { rm -f "$work"/split-*.pem; return 0; }
+  done
+  rm -f "$work"/split-*.pem
+  return 1
+}
+
+start_daemon "$work/config.yaml"
+wait_for 30 "first enrollment" test -f "$work/live/host/cert.pem"
+assert_credential_ok "$work/live/host"
+[ "$(roots_in "$work/live/host/ca.pem")" -eq 1 ] || fail "ca.pem should hold the one root"
+grep -q "op=cacerts" "$work/est-events" || fail "/cacerts was not fetched"
+
+# 1. Rollover: both roots in ca.pem after the next renewal.
+echo rollover > "$work/mode"
+before=$(serial_of "$work/live/host/cert.pem")
+kill -USR1 "$daemon_pid"
+wait_for 30 "renewal during the rollover" serial_is_not "$work/live/host/cert.pem" "$before"
+assert_credential_ok "$work/live/host"
+[ "$(roots_in "$work/live/host/ca.pem")" -eq 2 ] || fail "ca.pem should hold the old and the new root"
+has_root "$work/live/host/ca.pem" "$ca.pem" || fail "the old root left ca.pem"
+has_root "$work/live/host/ca.pem" "$work/newroot.pem" || fail "the new root is not in ca.pem"
+! has_root "$work/live/host/ca.pem" "$work/newwithold.pem" || fail "the cross certificate is in ca.pem"
+"$CERTROTD" status --config "$work/config.yaml" > "$work/status" 2>&1 || true
+grep -q "ca root: CN=EST new root, not-after " "$work/status" &&
+  [ "$(grep -c "ca root: " "$work/status")" -eq 2 ] ||
+  fail "status does not list the two roots of ca.pem: $(cat "$work/status")"
+
+# nginx trusting that ca.pem accepts clients of both roots, and refuses others.
+nginx_port=$(free_port)
+mkdir -p "$work/nginx/tmp"
+{
+  nginx_preamble
+  cat <<NGINX
+  server {
+    listen 127.0.0.1:$nginx_port ssl;
+    ssl_certificate $work/nginx-tls.pem;
+    ssl_certificate_key $work/nginx-tls.key;
+    ssl_client_certificate $work/live/host/ca.pem;
+    ssl_verify_client on;
+    location / { return 200 "ok\n"; }
+  }
+}
+NGINX
+} >"$work/nginx/nginx.conf"
+/usr/sbin/nginx -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" >>"$work/nginx.log" 2>&1 &
+started_pids+=("$!")
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_for 20 "nginx on port $nginx_port" listening "$nginx_port"
+for who in old-client new-client; do
+  curl -fsS --cacert "$ca.pem" --cert "$work/$who.pem" --key "$work/$who.key" \
+    "https://127.0.0.1:$nginx_port/" >/dev/null || fail "nginx refused the $who during the overlap"
+done
+client_cert "$work/rogue-client" "$work/rogue/ca" rogue.test.internal
+! curl -fsS --cacert "$ca.pem" --cert "$work/rogue-client.pem" --key "$work/rogue-client.key" \
+  "https://127.0.0.1:$nginx_port/" >/dev/null 2>&1 || fail "nginx accepted a client of another root"
+
+# 2. An unrelated root: refused, logged, not in ca.pem; the configured root stays.
+echo unrelated > "$work/mode"
+before=$(serial_of "$work/live/host/cert.pem")
+kill -USR1 "$daemon_pid"
+wait_for 30 "renewal with an unrelated root offered" serial_is_not "$work/live/host/cert.pem" "$before"
+assert_credential_ok "$work/live/host"
+grep -q "credential=host.*/cacerts offers the root .*no trust anchor cross-signed.*not trusted" \
+  "$work/daemon.log" || fail "the unrelated root was not reported"
+! has_root "$work/live/host/ca.pem" "$work/rogue/ca.pem" || fail "the unrelated root is in ca.pem"
+has_root "$work/live/host/ca.pem" "$ca.pem" || fail "the configured root left ca.pem"
+stop_daemon
+
+# 3. The same root pinned by its SHA-256: taken.
+sed -i "s|trust: { from_issuer: true }|trust: { from_issuer: true }\n    bootstrap_fingerprints: [\"$(fingerprint "$work/rogue/ca.pem")\"]|" \
+  "$work/config.yaml"
+start_daemon "$work/config.yaml"
+wait_for 10 "restart" bash -c "[ \$(grep -c 'running with' '$work/daemon.log') -eq 2 ]"
+before=$(serial_of "$work/live/host/cert.pem")
+kill -USR1 "$daemon_pid"
+wait_for 30 "renewal with a pinned root" serial_is_not "$work/live/host/cert.pem" "$before"
+has_root "$work/live/host/ca.pem" "$work/rogue/ca.pem" || fail "the pinned root is not in ca.pem"
+stop_daemon
+echo PASS

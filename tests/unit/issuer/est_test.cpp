@@ -1,0 +1,434 @@
+#include <gtest/gtest.h>
+
+#include <openssl/pkcs7.h>
+
+#include <deque>
+#include <utility>
+
+#include "issuer/est/est.hpp"
+#include "issuer/est/est_codec.hpp"
+#include "issuer/local/ca_init.hpp"
+#include "issuer/local/local.hpp"
+#include "unit/x509/x509_test_util.hpp"
+#include "util/encoding.hpp"
+#include "util/files.hpp"
+#include "x509/csr.hpp"
+#include "x509/sign.hpp"
+
+namespace certrotd::issuer {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::value_of;
+using x509::SanType;
+
+class EstTransport final : public http::Transport {
+public:
+  std::deque<http::Response> answers;
+  std::vector<http::Request> requests;
+
+  http::HttpResult<http::Response> perform(const http::Request& request) override {
+    requests.push_back(request);
+    if (answers.empty()) {
+      return tl::unexpected(http::Failure{
+          http::FailureKind::timeout, "no answer queued", request.url, 0, std::nullopt, {}});
+    }
+    auto a = std::move(answers.front());
+    answers.pop_front();
+    return a;
+  }
+  void forget_identity(const std::string&) override {}
+
+  void answer(long status, std::string body, std::string type,
+              std::vector<std::pair<std::string, std::string>> more = {}) {
+    http::Response r;
+    r.status = status;
+    r.headers.emplace_back("content-type", std::move(type));
+    for (auto& h : more) r.headers.push_back(std::move(h));
+    r.body = std::move(body);
+    answers.push_back(std::move(r));
+  }
+};
+
+std::string header(const http::Request& r, const std::string& name) {
+  for (const auto& [n, v] : r.headers) {
+    if (n == name) return v;
+  }
+  return {};
+}
+
+// The DER of a certs-only PKCS#7 holding `certs`, as an EST server builds it.
+std::string certs_only(const std::vector<x509::Certificate>& certs) {
+  x509::Pkcs7Ptr p7(PKCS7_new());
+  PKCS7_set_type(p7.get(), NID_pkcs7_signed);
+  PKCS7_content_new(p7.get(), NID_pkcs7_data);
+  for (const auto& c : certs) PKCS7_add_certificate(p7.get(), c.get());
+  unsigned char* out = nullptr;
+  const int len = i2d_PKCS7(p7.get(), &out);
+  std::string der(reinterpret_cast<const char*>(out), static_cast<std::size_t>(len));
+  OPENSSL_free(out);
+  return der;
+}
+
+// Base64 with a CRLF every 64 characters, as RFC 7030 servers send it.
+std::string wrapped(const std::string& der) {
+  const std::string b64 = base64_encode(der);
+  std::string out;
+  for (std::size_t i = 0; i < b64.size(); i += 64) out += b64.substr(i, 64) + "\r\n";
+  return out;
+}
+
+std::string key_der(const x509::PrivateKey& key) {
+  const std::string pem = value_of(key.to_pkcs8_pem());
+  std::string b64;
+  for (std::size_t pos = pem.find('\n') + 1; pos < pem.size();) {
+    const auto eol = pem.find('\n', pos);
+    const std::string line = pem.substr(pos, eol - pos);
+    if (line.starts_with("-----")) break;
+    b64 += line;
+    pos = eol + 1;
+  }
+  return value_of(base64_decode(b64));
+}
+
+class EstIssuerTest : public ::testing::Test {
+protected:
+  EstIssuerTest() {
+    CaInitOptions ca;
+    ca.dir = m_dir / "ca";
+    m_ca = value_of(init_ca(ca, m_clock, m_random), "ca init");
+    LocalIssuerOptions local;
+    local.ca_cert = m_ca.ca_cert;
+    local.ca_key = m_ca.ca_key;
+    m_local = value_of(LocalIssuer::create(local, m_clock, m_random));
+    m_transport = std::make_shared<EstTransport>();
+    testing::write_text(m_dir / "pass", "s3cret-pass\n");
+    testing::write_text(m_dir / "boot.pem", signed_for(request(m_boot_key)).to_pem());
+    testing::write_text(m_dir / "boot.key", value_of(m_boot_key.to_pkcs8_pem()));
+  }
+
+  NetworkDeps deps() {
+    NetworkDeps d;
+    d.transport = m_transport;
+    d.clock = &m_clock;
+    d.warn = [this](const std::string& credential, const std::string& message) {
+      m_warnings.push_back(credential + ": " + message);
+    };
+    return d;
+  }
+
+  EstIssuerOptions options() {
+    EstIssuerOptions o;
+    o.url = "https://est.example/.well-known/est/corp/";
+    o.ca_bundle = m_ca.ca_cert;
+    o.mtls.source = MtlsAuth::Source::self;
+    BootstrapAuth boot;
+    boot.mtls.source = MtlsAuth::Source::files;
+    boot.mtls.cert = m_dir / "boot.pem";
+    boot.mtls.key = m_dir / "boot.key";
+    o.bootstrap = boot;
+    return o;
+  }
+  EstIssuerOptions basic_options() {
+    EstIssuerOptions o = options();
+    o.bootstrap = BootstrapAuth{};
+    o.basic = EstBasicAuth{"host42", m_dir / "pass"};
+    return o;
+  }
+
+  IssueRequest request(const x509::PrivateKey& key, const std::string& cn = "web.example") {
+    IssueRequest r;
+    r.credential = "web";
+    r.request = testing::named(cn, {{SanType::dns, cn}});
+    r.csr_pem = value_of(x509::build_csr(key, r.request));
+    return r;
+  }
+  x509::Certificate signed_for(const IssueRequest& r) {
+    return value_of(m_local->issue(r)).chain.front();
+  }
+  CurrentCredential current(const std::string& cn = "web.example") {
+    auto key = value_of(x509::generate_key(x509::KeySpec{}));
+    return CurrentCredential{{signed_for(request(key, cn))}, key};
+  }
+  std::string raw_der_of(const IssueRequest& r) { return certs_only({signed_for(r)}); }
+  x509::Certificate root() {
+    return value_of(x509::parse_certificate(value_of(read_file(m_ca.ca_cert))));
+  }
+
+  testing::TempDir m_dir;
+  ManualClock m_clock{testing::test_time()};
+  SeededRandom m_random{12};
+  CaInitResult m_ca;
+  std::unique_ptr<LocalIssuer> m_local;
+  std::shared_ptr<EstTransport> m_transport;
+  std::vector<std::string> m_warnings;
+  x509::PrivateKey m_key = value_of(x509::generate_key(x509::KeySpec{}));
+  x509::PrivateKey m_boot_key = value_of(x509::generate_key(x509::KeySpec{}));
+};
+
+TEST_F(EstIssuerTest, ReenrollsOverMtlsWithTheLiveCertificate) {
+  auto issuer = value_of(EstIssuer::create(options(), deps()));
+  IssueRequest r = request(m_key);
+  r.current = current();
+  // The server puts the root first and the leaf last: the leaf is found by its key.
+  m_transport->answer(200, wrapped(certs_only({root(), signed_for(r)})),
+                      "application/pkcs7-mime; smime-type=certs-only");
+  auto outcome = value_of(issuer->issue_outcome(r));
+  auto& issued = std::get<IssuedCredential>(outcome.answer);
+  ASSERT_EQ(issued.chain.size(), 1u);  // the root is not part of the chain
+  EXPECT_TRUE(x509::key_matches(m_key, issued.chain.front()));
+  ASSERT_EQ(m_transport->requests.size(), 1u);
+  const auto& post = m_transport->requests[0];
+  EXPECT_EQ(post.url, "https://est.example/.well-known/est/corp/simplereenroll");
+  ASSERT_TRUE(post.tls.client);
+  EXPECT_EQ(post.tls.client->id, x509::x5t_s256(r.current->chain.front()));
+  EXPECT_EQ(header(post, "Content-Type"), "application/pkcs10");
+  EXPECT_EQ(header(post, "Content-Transfer-Encoding"), "base64");
+  EXPECT_EQ(post.body, value_of(est::csr_body(*r.csr_pem)));
+  EXPECT_TRUE(m_warnings.empty());
+}
+
+TEST_F(EstIssuerTest, FirstEnrollmentUsesTheBootstrapCertificateAndSaysSo) {
+  auto issuer = value_of(EstIssuer::create(options(), deps()));
+  IssueRequest r = request(m_key);
+  m_transport->answer(200, base64_encode(certs_only({signed_for(r)})), "application/pkcs7-mime");
+  ASSERT_TRUE(issuer->issue_outcome(r));
+  const auto& post = m_transport->requests.at(0);
+  EXPECT_TRUE(post.url.ends_with("/simpleenroll"));
+  ASSERT_TRUE(post.tls.client);
+  EXPECT_NE(post.tls.client->description.find("bootstrap"), std::string::npos);
+  ASSERT_EQ(m_warnings.size(), 1u);
+  EXPECT_NE(m_warnings[0].find("BOOTSTRAP"), std::string::npos);
+}
+
+TEST_F(EstIssuerTest, AChangedNameGoesToSimpleenrollWithTheBootstrapAndTheLogSaysWhy) {
+  auto issuer = value_of(EstIssuer::create(options(), deps()));
+  IssueRequest r = request(m_key, "new.example");
+  r.current = current("web.example");
+  m_transport->answer(200, base64_encode(certs_only({signed_for(r)})), "application/pkcs7-mime");
+  ASSERT_TRUE(issuer->issue_outcome(r));
+  const auto& post = m_transport->requests.at(0);
+  EXPECT_TRUE(post.url.ends_with("/simpleenroll"));
+  EXPECT_NE(post.tls.client->description.find("bootstrap"), std::string::npos);
+  ASSERT_FALSE(m_warnings.empty());
+  EXPECT_NE(m_warnings[0].find("common name 'new.example' differs"), std::string::npos);
+}
+
+TEST_F(EstIssuerTest, AnswersA401WithBasicOnlyWhenAskedAndNeverLogsThePassword) {
+  auto issuer = value_of(EstIssuer::create(basic_options(), deps()));
+  IssueRequest r = request(m_key);
+  m_transport->answer(401, "who are you", "text/plain",
+                      {{"www-authenticate", "Basic realm=\"est\""}});
+  m_transport->answer(200, raw_der_of(r), "application/pkcs7-mime");
+  ASSERT_TRUE(issuer->issue_outcome(r));
+  ASSERT_EQ(m_transport->requests.size(), 2u);
+  EXPECT_EQ(header(m_transport->requests[0], "Authorization"), "");
+  EXPECT_FALSE(m_transport->requests[0].tls.client);
+  EXPECT_EQ(header(m_transport->requests[1], "Authorization"),
+            "Basic " + base64_encode(std::string("host42:s3cret-pass")));
+  for (const auto& w : m_warnings) EXPECT_EQ(w.find("s3cret"), std::string::npos) << w;
+}
+
+TEST_F(EstIssuerTest, WithoutAnyClientCertificateBasicAloneAnswersThe401) {
+  EstIssuerOptions o = basic_options();
+  o.mtls.source = MtlsAuth::Source::none;
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  IssueRequest r = request(m_key);
+  m_transport->answer(401, "", "text/plain", {{"www-authenticate", "basic realm=est"}});
+  m_transport->answer(200, raw_der_of(r), "application/pkcs7-mime");
+  ASSERT_TRUE(issuer->issue_outcome(r));
+  ASSERT_EQ(m_transport->requests.size(), 2u);
+  EXPECT_EQ(header(m_transport->requests[1], "Authorization").rfind("Basic ", 0), 0u);
+}
+
+TEST_F(EstIssuerTest, A401WithoutBasicIsAnErrorWithTheServersText) {
+  auto issuer = value_of(EstIssuer::create(basic_options(), deps()));
+  m_transport->answer(401, "certificate required", "text/plain", {{"www-authenticate", "Bearer"}});
+  auto outcome = issuer->issue_outcome(request(m_key));
+  ASSERT_FALSE(outcome);
+  EXPECT_NE(outcome.error().message.find("certificate required"), std::string::npos);
+  EXPECT_EQ(m_transport->requests.size(), 1u);
+}
+
+TEST_F(EstIssuerTest, Accepted202IsNotYetAndTheStateSendsTheRetryToTheSamePlace) {
+  auto issuer = value_of(EstIssuer::create(basic_options(), deps()));
+  IssueRequest r = request(m_key);
+  m_transport->answer(202, "", "text/plain", {{"retry-after", "7"}});
+  auto outcome = value_of(issuer->issue_outcome(r));
+  const auto* later = std::get_if<NotYet>(&outcome.answer);
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->retry_after, Millis(7s));
+  ASSERT_TRUE(outcome.state);
+  EXPECT_EQ(*outcome.state, "simpleenroll bootstrap");
+
+  // Asked again (after a restart the state comes from the state file), now with a certificate
+  // the credential could renew with: the pending enrollment is still finished at /simpleenroll.
+  r.state = outcome.state;
+  r.current = current();
+  m_transport->answer(401, "", "text/plain", {{"www-authenticate", "Basic"}});
+  m_transport->answer(200, raw_der_of(r), "application/pkcs7-mime");
+  auto done = value_of(issuer->issue_outcome(r));
+  EXPECT_TRUE(std::holds_alternative<IssuedCredential>(done.answer));
+  EXPECT_FALSE(done.state);
+  EXPECT_TRUE(m_transport->requests.at(1).url.ends_with("/simpleenroll"));
+}
+
+TEST_F(EstIssuerTest, ServerErrorsAreRetryableAndCarryTheirText) {
+  auto issuer = value_of(EstIssuer::create(options(), deps()));
+  m_transport->answer(503, "CA offline for maintenance\r\n", "text/plain", {{"retry-after", "30"}});
+  auto outcome = issuer->issue_outcome(request(m_key));
+  ASSERT_FALSE(outcome);
+  EXPECT_TRUE(outcome.error().retryable());
+  EXPECT_EQ(outcome.error().retry_after, Millis(30s));
+  EXPECT_NE(outcome.error().message.find("CA offline"), std::string::npos);
+}
+
+TEST_F(EstIssuerTest, ACertificateForAnotherKeyIsRefused) {
+  auto issuer = value_of(EstIssuer::create(options(), deps()));
+  auto other = value_of(x509::generate_key(x509::KeySpec{}));
+  m_transport->answer(200, base64_encode(certs_only({signed_for(request(other))})),
+                      "application/pkcs7-mime");
+  auto outcome = issuer->issue_outcome(request(m_key));
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().reason, Reason::invalid_answer);
+  EXPECT_NE(outcome.error().message.find("another key"), std::string::npos);
+}
+
+TEST_F(EstIssuerTest, ServerkeygenReadsPkcs8AndPkcs1KeysInEitherOrder) {
+  EstIssuerOptions o = options();
+  o.server_generated_key = true;
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  x509::KeySpec rsa;
+  rsa.type = x509::KeyType::rsa;
+  for (const auto& spec : {x509::KeySpec{}, rsa}) {
+    auto server_key = value_of(x509::generate_key(spec));
+    IssueRequest r = request(server_key);
+    r.csr_pem.reset();
+    r.key = spec;
+    std::string der = key_der(server_key);
+    std::string label = "application/pkcs8";
+    if (spec.type == x509::KeyType::rsa) {
+      // PKCS#1 inside, as some servers send it under the PKCS#8 label.
+      unsigned char* out = nullptr;
+      const int len = i2d_PrivateKey(server_key.get(), &out);
+      ASSERT_GT(len, 0);
+      der.assign(reinterpret_cast<const char*>(out), static_cast<std::size_t>(len));
+      OPENSSL_free(out);
+    }
+    const std::string body =
+        "--est\r\nContent-Type: application/pkcs7-mime; smime-type=certs-only\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n" +
+        wrapped(certs_only({signed_for(request(server_key))})) + "--est\r\nContent-Type: " + label +
+        "\r\n\r\n" + wrapped(der) + "--est--\r\n";
+    m_transport->answer(200, body, "multipart/mixed; boundary=\"est\"");
+    auto outcome = value_of(issuer->issue_outcome(r));
+    auto& issued = std::get<IssuedCredential>(outcome.answer);
+    ASSERT_TRUE(issued.key);
+    EXPECT_TRUE(x509::key_matches(*issued.key, issued.chain.front()));
+    EXPECT_EQ(issued.key->spec(), spec);
+    EXPECT_TRUE(m_transport->requests.back().url.ends_with("/serverkeygen"));
+  }
+}
+
+TEST_F(EstIssuerTest, ACutMultipartAnswerIsRefused) {
+  EstIssuerOptions o = options();
+  o.server_generated_key = true;
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  IssueRequest r = request(m_key);
+  r.csr_pem.reset();
+  m_transport->answer(200, "--est\r\nContent-Type: application/pkcs8\r\n\r\nMIIE",
+                      "multipart/mixed; boundary=est");
+  auto outcome = issuer->issue_outcome(r);
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().reason, Reason::invalid_answer);
+  EXPECT_EQ(outcome.error().message.find("MIIE"), std::string::npos);
+}
+
+TEST_F(EstIssuerTest, TheCaBundleTakesTheRootsTheAnchorsCrossSignedOrPinnedAndNoOthers) {
+  const SystemTime now = m_clock.wall_now();
+  auto fresh = testing::make_root(m_random, now - 1h, now + 48h, "New Root");
+  auto rogue = testing::make_root(m_random, now - 1h, now + 48h, "Rogue Root");
+  auto pinned = testing::make_root(m_random, now - 1h, now + 48h, "Pinned Root");
+  const x509::Certificate old = root();
+  const auto old_key = value_of(x509::parse_private_key(value_of(read_file(m_ca.ca_key))));
+  // NewWithOld (RFC 7030 §4.1.3): the new root's name and key, signed by the old root.
+  x509::SignOptions sign;
+  sign.subject_public_key = fresh.key.get();
+  sign.request = testing::named("New Root");
+  sign.not_before = now - 1h;
+  sign.not_after = now + 48h;
+  sign.is_ca = true;
+  sign.issuer_cert = &old;
+  sign.issuer_key = &old_key;
+  const auto cross = value_of(x509::sign_certificate(sign, m_random));
+
+  EstIssuerOptions o = options();
+  o.trust_from_issuer = true;
+  o.bootstrap_fingerprints = {pinned.cert.info().sha256_fingerprint};
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  IssueRequest r = request(m_key);
+  r.current = current();
+  m_transport->answer(200, raw_der_of(r), "application/pkcs7-mime");
+  m_transport->answer(200,
+                      base64_encode(certs_only({old, fresh.cert, cross, rogue.cert, pinned.cert})),
+                      "application/pkcs7-mime");
+  auto outcome = value_of(issuer->issue_outcome(r));
+  const auto& ca = std::get<IssuedCredential>(outcome.answer).ca;
+  ASSERT_EQ(ca.size(), 3u);
+  EXPECT_TRUE(ca[0].same_as(old)) << "the configured anchor stays";
+  EXPECT_TRUE(ca[1].same_as(fresh.cert));
+  EXPECT_TRUE(ca[2].same_as(pinned.cert));
+  const auto& get = m_transport->requests.at(1);
+  EXPECT_TRUE(get.url.ends_with("/corp/cacerts"));
+  EXPECT_FALSE(get.tls.client) << "/cacerts needs no client authentication";
+  ASSERT_EQ(m_warnings.size(), 1u);
+  EXPECT_NE(m_warnings[0].find("CN=Rogue Root"), std::string::npos) << m_warnings[0];
+  EXPECT_NE(m_warnings[0].find(rogue.cert.info().sha256_fingerprint), std::string::npos);
+}
+
+TEST_F(EstIssuerTest, WhenCacertsFailsTheBundleKeepsTheAnchorsAndSaysWhy) {
+  EstIssuerOptions o = options();
+  o.trust_from_issuer = true;
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  IssueRequest r = request(m_key);
+  r.current = current();
+  m_transport->answer(200, raw_der_of(r), "application/pkcs7-mime");
+  m_transport->answer(503, "maintenance", "text/plain");
+  auto outcome = value_of(issuer->issue_outcome(r));
+  const auto& ca = std::get<IssuedCredential>(outcome.answer).ca;
+  ASSERT_EQ(ca.size(), 1u);
+  EXPECT_TRUE(ca[0].same_as(root()));
+  ASSERT_EQ(m_warnings.size(), 1u);
+  EXPECT_NE(m_warnings[0].find("keeps the trust anchors only"), std::string::npos);
+}
+
+// --- the codec on its own ---
+
+TEST(EstCodec, DecodesBase64WithLineBreaksRawDerAndPem) {
+  const std::string der = std::string("\x30\x03\x02\x01\x05", 5);
+  EXPECT_EQ(value_of(est::decode_body(" MAMC\r\nAQU=\r\n")), der);
+  EXPECT_EQ(value_of(est::decode_body("MAMCAQU")), der);  // padding dropped
+  EXPECT_EQ(value_of(est::decode_body(der)), der);
+  EXPECT_EQ(value_of(est::decode_body("-----BEGIN PKCS7-----\nMAMC\nAQU=\n-----END PKCS7-----\n")),
+            der);
+  EXPECT_FALSE(est::decode_body("<html>gateway</html>"));
+  EXPECT_FALSE(est::decode_body(""));
+}
+
+TEST(EstCodec, ParsesMediaTypesWithParameters) {
+  const auto t = est::parse_media_type("Multipart/Mixed ; Boundary=\"a;b\"; charset=x");
+  EXPECT_EQ(t.type, "multipart/mixed");
+  EXPECT_EQ(t.params.at("boundary"), "a;b");
+  EXPECT_EQ(t.params.at("charset"), "x");
+}
+
+TEST(EstCodec, RefusesMultipartWithTooManyParts) {
+  std::string body;
+  for (int i = 0; i < 6; ++i) body += "--b\r\nContent-Type: text/plain\r\n\r\nx\r\n";
+  body += "--b--\r\n";
+  EXPECT_FALSE(est::parse_multipart(body, "b", 4));
+  EXPECT_EQ(value_of(est::parse_multipart(body, "b", 6)).size(), 6u);
+}
+
+}  // namespace
+}  // namespace certrotd::issuer
