@@ -1,5 +1,6 @@
 // The issuer types of this build. Adding one: its folder lib/issuer/<type>/ with a function
 // returning its IssuerType, and here its header and one line.
+#include "issuer/acme/acme.hpp"
 #include "issuer/cfssl/cfssl.hpp"
 #include "issuer/http/http_issuer.hpp"
 #include "issuer/local/local.hpp"
@@ -12,6 +13,7 @@ IssuerRegistry builtin_issuers() {
   registry.add(local_issuer_type());
   registry.add(http_issuer_type());
   registry.add(cfssl_issuer_type());
+  registry.add(acme_issuer_type());
   return registry;
 }
 
