@@ -79,6 +79,7 @@ run_daemon() {
   "$CERTROTD" run --config "$work/config.yaml" --bus user --log-level debug >>"$work/daemon.log" 2>&1 &
   daemon_pid=$!
   started_pids+=("$daemon_pid")
+  wait_for 20 "the daemon on the bus" "$CERTROTD" status --bus user
 }
 
 # 1. First issuance, validated for real.
@@ -90,7 +91,6 @@ openssl verify -CAfile "$work/pebble-roots.pem" -untrusted "$work/live/web/chain
 key_mode=$(stat -c %a "$work/state/acme/pebble/account.key")
 [ "$key_mode" = 600 ] || fail "account.key has mode $key_mode"
 grep -q '"url"' "$work/state/acme/pebble/account.json" || fail "no account URL kept"
-grep -q "ACME newNonce\|badNonce" "$work/pebble.log" "$work/daemon.log" || true
 
 # 2. A renewal on request.
 first=$(serial_of "$work/live/web/cert.pem")
