@@ -8,79 +8,15 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers.sh"
 
-command -v pebble >/dev/null || fail "pebble is not installed (scripts/setup installs it)"
-command -v dbus-daemon >/dev/null || fail "dbus-daemon is not installed"
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+source "$(dirname "$0")/acme_lib.sh"
 
-make_ca
-server_cert "$work/pebble-tls" "$work/ca/ca"
-acme_port=$(free_port)
-mgmt_port=$(free_port)
-http_port=$(free_port)
-tls_port=$(free_port)
-cat > "$work/pebble.json" <<JSON
-{ "pebble": {
-    "listenAddress": "127.0.0.1:$acme_port",
-    "managementListenAddress": "127.0.0.1:$mgmt_port",
-    "certificate": "$work/pebble-tls.pem",
-    "privateKey": "$work/pebble-tls.key",
-    "httpPort": $http_port,
-    "tlsPort": $tls_port,
-    "ocspResponderURL": "",
-    "externalAccountBindingRequired": false } }
-JSON
-
-start_pebble() {
-  PEBBLE_VA_ALWAYS_VALID=0 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=30 \
-    pebble -config "$work/pebble.json" -dnsserver 127.0.0.1:1 >>"$work/pebble.log" 2>&1 &
-  pebble_pid=$!
-  started_pids+=("$pebble_pid")
-  wait_for 20 "pebble on port $acme_port" \
-    curl -sf --cacert "$work/ca/ca.pem" "https://127.0.0.1:$acme_port/dir"
-  # A new root on every start: the issued chain must verify to this one.
-  curl -sf --cacert "$work/ca/ca.pem" "https://127.0.0.1:$mgmt_port/roots/0" \
-    > "$work/pebble-roots.pem" || fail "cannot fetch pebble's root"
-}
+write_pebble_config
 start_pebble
-
-dbus-daemon --session --nofork --address="unix:path=$work/bus" >"$work/bus.log" 2>&1 &
-started_pids+=($!)
-export DBUS_SESSION_BUS_ADDRESS=unix:path=$work/bus
-wait_for 10 "the private bus" test -S "$work/bus"
-
-cat > "$work/config.yaml" <<YAML
-state_dir: $work/state
-defaults:
-  backoff: { base: 1s, cap: 3s }
-issuers:
-  pebble:
-    type: acme
-    directory: https://127.0.0.1:$acme_port/dir
-    ca_bundle: $work/ca/ca.pem
-    trust_anchors: $work/pebble-roots.pem
-    contact: ["mailto:ops@example.com"]
-    terms_of_service_agreed: true
-    challenge:
-      http-01: { listen: "127.0.0.1:$http_port" }
-credentials:
-  web:
-    issuer: pebble
-    subject: { common_name: 127.0.0.1 }
-    sans: ["IP:127.0.0.1"]
-    output: { dir: $work/live/web }
-YAML
-
+start_bus
+write_acme_config "$work/config.yaml" '    contact: ["mailto:ops@example.com"]
+    terms_of_service_agreed: true'
 "$CERTROTD" check --config-only --config "$work/config.yaml" >"$work/check.out" 2>&1 ||
   fail "check refused the configuration: $(cat "$work/check.out")"
-
-run_daemon() {
-  "$CERTROTD" run --config "$work/config.yaml" --bus user --log-level debug >>"$work/daemon.log" 2>&1 &
-  daemon_pid=$!
-  started_pids+=("$daemon_pid")
-  wait_for 20 "the daemon on the bus" "$CERTROTD" status --bus user
-}
 
 # 1. First issuance, validated for real.
 run_daemon

@@ -274,10 +274,20 @@ Result<AcmeIssuer::Account> AcmeIssuer::register_account(
     payload["externalAccountBinding"] = std::move(*binding);
   } else if (dir->external_account_required) {
     return fail(Reason::config,
-                "the ACME server requires an external account binding",
-                "write eab: { kid: KID, hmac_key_file: FILE } in issuer '" + m_options.url + "'");
+                "the ACME server requires an external account binding: write eab: { kid: KID, "
+                "hmac_key_file: FILE } with the key id and MAC key the CA gave you",
+                http::redact_url(m_options.url));
   }
-  auto made = m_client.post(dir->new_account, payload, by_key, "ACME newAccount");
+  std::string why;
+  auto made = m_client.post(dir->new_account, payload, by_key, "ACME newAccount",
+                            "application/json", &why);
+  if (!made && why == "agreementRequired") {
+    Error e = made.error();
+    e.message += " (read " + dir->terms_of_service.value_or("the CA's terms") +
+                 ", then write terms_of_service_agreed: true)";
+    e.reason = Reason::config;
+    return fail(std::move(e));
+  }
   if (!made) return fail(made.error());
   if (!made->location) {
     return fail(Reason::invalid_answer, "ACME newAccount: the answer names no account URL");
