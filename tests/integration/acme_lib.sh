@@ -15,6 +15,7 @@ acme_port=$(free_port)
 mgmt_port=$(free_port)
 http_port=$(free_port)
 tls_port=$(free_port)
+listen_port=$http_port  # where certrotd's responder listens (a test may put a proxy between)
 
 # write_pebble_config [EXTRA_JSON]: EXTRA_JSON goes into the "pebble" object (EAB settings).
 write_pebble_config() {
@@ -67,7 +68,7 @@ issuers:
     ca_bundle: $work/ca/ca.pem
     trust_anchors: $work/pebble-roots.pem
     challenge:
-      http-01: { listen: "127.0.0.1:$http_port" }
+      http-01: { listen: "127.0.0.1:$listen_port" }
 ${2:-}
 credentials:
   web:
