@@ -313,7 +313,17 @@ Result<Reply> AcmeIssuer::poll(const std::string& url, const Signer& signer,
   return reply;
 }
 
-Result<Reply> AcmeIssuer::new_order(const IssueRequest& request, const Signer& signer) {
+void AcmeIssuer::forget_account() {
+  const std::lock_guard lock(m_account_mutex);
+  m_account.reset();
+  auto dir = open_trusted_dir(m_deps.account_dir, PathTrust::of_this_process(),
+                              MissingFolders::refuse);
+  if (dir) (void)unlinkat(dir->fd.get(), k_account_file, 0);
+}
+
+Result<Reply> AcmeIssuer::new_order(const IssueRequest& request, const Signer& signer,
+                                    std::string& refused) {
+  refused.clear();
   auto dir = m_client.directory();
   if (!dir) return fail(dir.error());
   nlohmann::json payload{{"identifiers", identifiers_of(request)}};
@@ -333,7 +343,6 @@ Result<Reply> AcmeIssuer::new_order(const IssueRequest& request, const Signer& s
     replaces = acme::ari_cert_id(request.current->chain.front());
   }
   if (replaces) payload["replaces"] = *replaces;
-  std::string refused;
   auto order = m_client.post(dir->new_order, payload, signer, "ACME newOrder", "application/json",
                              &refused);
   if (!order && refused == "alreadyReplaced" && replaces) {
@@ -441,7 +450,7 @@ Result<IssueOutcome> AcmeIssuer::issue_outcome(const IssueRequest& request) {
   if (!request.csr_pem) return fail("no CSR to send");
   auto acct = account();
   if (!acct) return fail(acct.error());
-  const Signer signer{acct->key.get(), acct->url};
+  Signer signer{acct->key.get(), acct->url};
 
   std::string order_url;
   std::optional<Reply> order;
@@ -455,7 +464,17 @@ Result<IssueOutcome> AcmeIssuer::issue_outcome(const IssueRequest& request) {
     }
   }
   if (!order) {
-    auto made = new_order(request, signer);
+    std::string refused;
+    auto made = new_order(request, signer, refused);
+    if (!made && refused == "accountDoesNotExist") {
+      // The server lost or removed the account (a CA reset, a deactivation elsewhere): find or
+      // make it again with the same key, once.
+      forget_account();
+      acct = account();
+      if (!acct) return fail(acct.error());
+      signer = Signer{acct->key.get(), acct->url};
+      made = new_order(request, signer, refused);
+    }
     if (!made) return fail(made.error());
     order_url = *made->location;
     order = std::move(*made);

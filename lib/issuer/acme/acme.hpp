@@ -83,7 +83,12 @@ private:
   };
   Result<Account> account();
   Result<Account> register_account(std::shared_ptr<const acme::AccountKey> key);
-  Result<acme::Reply> new_order(const IssueRequest& request, const acme::Signer& signer);
+  // `refused` gets the problem type of a refusal.
+  Result<acme::Reply> new_order(const IssueRequest& request, const acme::Signer& signer,
+                                std::string& refused);
+  // Drops the kept account (the server no longer knows it); the next account() finds or makes
+  // one again.
+  void forget_account();
   // true: the authorization is valid; false: still pending after our polls.
   Result<bool> authorize(const std::string& url, const IssueRequest& request,
                          const acme::Signer& signer);

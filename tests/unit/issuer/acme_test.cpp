@@ -445,6 +445,28 @@ TEST_F(AcmeIssuerTest, FindsTheAccountAgainWhenItsUrlWasNeverWritten) {
   EXPECT_EQ(json::parse(accounts[0].payload), (json{{"onlyReturnExisting", true}}));
 }
 
+TEST_F(AcmeIssuerTest, MakesTheAccountAgainWhenTheServerNoLongerKnowsIt) {
+  auto acme = issuer();
+  m_chain_pem = signed_chain(request());
+  (void)value_of(acme->issue_outcome(request()));
+  // The CA was reset: the kept account URL means nothing to it any more.
+  m_account_exists = false;
+  bool forgotten = true;
+  m_fake->routes["https://ca.test/order"] = [this, &forgotten](const Seen& s) {
+    if (forgotten && s.header.value("kid", "") == "https://ca.test/acct/1") {
+      forgotten = false;
+      return FakeAcme::problem(400, "accountDoesNotExist", "unknown account");
+    }
+    m_order_status = m_authz_status = "pending";
+    return FakeAcme::json_answer(201, order("pending"), "https://ca.test/o/1");
+  };
+  m_fake->seen.clear();
+  auto outcome = value_of(acme->issue_outcome(request()));
+  EXPECT_TRUE(std::holds_alternative<IssuedCredential>(outcome.answer));
+  EXPECT_EQ(m_fake->to("https://ca.test/account").size(), 2u);  // onlyReturnExisting, then new
+  EXPECT_EQ(m_fake->to("https://ca.test/order").size(), 2u);
+}
+
 TEST_F(AcmeIssuerTest, SendsContactAndTermsOnlyWhenConfigured) {
   AcmeIssuerOptions options;
   options.contact = {"mailto:ops@example.com"};
