@@ -105,7 +105,8 @@ std::vector<std::string> alternate_links(const http::Response& response) {
       const auto end = value.find('>', pos);
       if (end == std::string::npos) break;
       const auto next = value.find('<', end);
-      const std::string params = value.substr(end + 1, next == std::string::npos ? next : next - end - 1);
+      const std::string params = value.substr(end + 1,
+                                              next == std::string::npos ? next : next - end - 1);
       if (params.find("rel=\"alternate\"") != std::string::npos ||
           params.find("rel=alternate") != std::string::npos) {
         out.push_back(value.substr(pos + 1, end - pos - 1));
@@ -251,8 +252,8 @@ Result<AcmeIssuer::Account> AcmeIssuer::register_account(
   // RFC 8555 §7.3.1: an account made earlier with this key (the file was not written).
   std::string refused;
   auto existing = m_client.post(dir->new_account, nlohmann::json{{"onlyReturnExisting", true}},
-                                by_key, "ACME newAccount (onlyReturnExisting)",
-                                "application/json", &refused);
+                                by_key, "ACME newAccount (onlyReturnExisting)", "application/json",
+                                &refused);
   if (existing && existing->location) return Account{key, *existing->location};
   if (!existing && refused != "accountDoesNotExist") return fail(existing.error());
 
@@ -330,11 +331,13 @@ Result<Reply> AcmeIssuer::new_order(const IssueRequest& request, const Signer& s
   if (m_options.profile) {
     if (!dir->profiles.contains(*m_options.profile)) {
       std::string offered;
-      for (const auto& [name, text] : dir->profiles) offered += (offered.empty() ? "" : ", ") + name;
-      return fail(Reason::config,
-                  "profile '" + *m_options.profile + "' is not offered by the ACME server" +
-                      (offered.empty() ? " (it lists no profiles)" : " (it offers " + offered + ")"),
-                  http::redact_url(m_options.url));
+      for (const auto& [name, text] : dir->profiles)
+        offered += (offered.empty() ? "" : ", ") + name;
+      return fail(
+          Reason::config,
+          "profile '" + *m_options.profile + "' is not offered by the ACME server" +
+              (offered.empty() ? " (it lists no profiles)" : " (it offers " + offered + ")"),
+          http::redact_url(m_options.url));
     }
     payload["profile"] = *m_options.profile;
   }
@@ -393,14 +396,16 @@ Result<bool> AcmeIssuer::authorize(const std::string& url, const IssueRequest& r
     if (solver) break;
   }
   if (!solver) {
-    for (const auto& ch : challenges) offered += (offered.empty() ? "" : ", ") + string_of(ch, "type");
+    for (const auto& ch : challenges)
+      offered += (offered.empty() ? "" : ", ") + string_of(ch, "type");
     return fail(Reason::config, "no configured challenge can answer for " + value +
                                     " (the server offers " + offered + ")");
   }
   auto presented = solver->present(task);
   // cleanup() runs whatever happens from here: after validation, a refusal or a failed present.
   ScopeGuard cleanup([&] { (void)solver->cleanup(task); });
-  if (!presented) return fail(presented.error().wrap(std::string(solver->type()) + " for " + value));
+  if (!presented)
+    return fail(presented.error().wrap(std::string(solver->type()) + " for " + value));
   // RFC 8555 §7.5.1: POST {} tells the server to validate.
   auto responded = m_client.post(challenge_url, nlohmann::json::object(), signer, "ACME challenge");
   if (!responded) return fail(responded.error());
@@ -425,7 +430,8 @@ Result<IssuedCredential> AcmeIssuer::download(const std::string& url, const Sign
   if (!chain) return fail(chain.error().wrap("ACME certificate").because(Reason::invalid_answer));
   if (m_options.preferred_chain && acme::top_issuer_cn(*chain) != *m_options.preferred_chain) {
     for (const std::string& alternate : alternate_links(reply->response)) {
-      auto other = m_client.post(alternate, std::nullopt, signer, "ACME alternate chain", pem_chain);
+      auto other = m_client.post(alternate, std::nullopt, signer, "ACME alternate chain",
+                                 pem_chain);
       if (!other) continue;  // the default chain is still good
       auto parsed = x509::parse_certificates(x509::normalize_pem(other->response.body));
       if (parsed && acme::top_issuer_cn(*parsed) == *m_options.preferred_chain) {
@@ -496,8 +502,8 @@ Result<IssueOutcome> AcmeIssuer::issue_outcome(const IssueRequest& request) {
   }
   if (status_of(*order) != "ready") {
     const std::string why = object_error(order->json);
-    return fail(Reason::http_status, "ACME order is " + status_of(*order) +
-                                         (why.empty() ? "" : ": " + why));
+    return fail(Reason::http_status,
+                "ACME order is " + status_of(*order) + (why.empty() ? "" : ": " + why));
   }
   auto der = csr_der(*request.csr_pem);
   if (!der) return fail(der.error());
@@ -550,8 +556,9 @@ Result<RenewalInfo> AcmeIssuer::renewal_info(const RenewalInfoRequest& request) 
       info.retry_after = std::max<Millis>(*parsed, std::chrono::minutes(1));
     }
   }
-  const auto window = reply->json.is_object() ? reply->json.value("suggestedWindow", nlohmann::json())
-                                              : nlohmann::json();
+  const auto window = reply->json.is_object()
+                          ? reply->json.value("suggestedWindow", nlohmann::json())
+                          : nlohmann::json();
   auto start = parse_rfc3339(string_of(window, "start"));
   auto end = parse_rfc3339(string_of(window, "end"));
   if (const std::string url = string_of(reply->json, "explanationURL"); !url.empty()) {

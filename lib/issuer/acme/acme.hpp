@@ -49,7 +49,7 @@ struct AcmeIssuerOptions : NetworkIssuerOptions {
 struct AcmeDeps {
   std::shared_ptr<http::Transport> transport;
   const Clock* clock = nullptr;
-  std::filesystem::path account_dir;  // <state_dir>/acme/<issuer>
+  std::filesystem::path account_dir;                            // <state_dir>/acme/<issuer>
   std::vector<std::shared_ptr<acme::ChallengeSolver>> solvers;  // in order of preference
   // Waits between polls of one authorization or order (tests pass one that does not sleep).
   std::function<void(Millis)> sleep;

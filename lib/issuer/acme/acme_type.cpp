@@ -19,9 +19,18 @@ constexpr std::string_view k_acme_example =
     "challenge: { http-01: { listen: \":80\" } } }";
 
 std::vector<std::string> acme_keys() {
-  return {"directory",       "ca_bundle",  "trust_anchors",   "contact",
-          "terms_of_service_agreed", "eab", "profile",       "preferred_chain",
-          "challenge",       "account_key", "connect_timeout", "timeout"};
+  return {"directory",
+          "ca_bundle",
+          "trust_anchors",
+          "contact",
+          "terms_of_service_agreed",
+          "eab",
+          "profile",
+          "preferred_chain",
+          "challenge",
+          "account_key",
+          "connect_timeout",
+          "timeout"};
 }
 
 std::optional<bool> read_bool(const Field& field, const Reader& reader) {
@@ -88,10 +97,12 @@ std::shared_ptr<const IssuerOptions> read_acme(const Field& entry, const Reader&
   bool ok = require(*fields, entry, reader, "directory",
                     "directory: https://acme-v02.api.letsencrypt.org/directory");
   ok = require(*fields, entry, reader, "ca_bundle",
-               "ca_bundle: /etc/ssl/certs/ca-certificates.crt") && ok;
+               "ca_bundle: /etc/ssl/certs/ca-certificates.crt") &&
+       ok;
   // The roots of the issued chain are not the roots of the server's TLS certificate.
   ok = require(*fields, entry, reader, "trust_anchors",
-               "trust_anchors: /etc/certrotd/acme-roots.pem") && ok;
+               "trust_anchors: /etc/certrotd/acme-roots.pem") &&
+       ok;
   const auto string = [&](const Field& f) { return reader.string(f); };
   const auto path = [&](const Field& f) { return reader.path(f); };
   yaml::read_if_present(
@@ -107,8 +118,8 @@ std::shared_ptr<const IssuerOptions> read_acme(const Field& entry, const Reader&
   yaml::read_if_present(*fields, "ca_bundle", path, options->ca_bundle, ok);
   yaml::read_if_present(*fields, "trust_anchors", path, options->trust_anchors, ok);
   yaml::read_if_present(
-      *fields, "contact", [&](const Field& f) { return read_contact(f, reader); },
-      options->contact, ok);
+      *fields, "contact", [&](const Field& f) { return read_contact(f, reader); }, options->contact,
+      ok);
   yaml::read_if_present(
       *fields, "terms_of_service_agreed", [&](const Field& f) { return read_bool(f, reader); },
       options->terms_of_service_agreed, ok);
@@ -127,8 +138,8 @@ std::shared_ptr<const IssuerOptions> read_acme(const Field& entry, const Reader&
       options->challenges, ok);
   if (ok && options->challenges.empty()) {
     // Nothing written: the responder on port 80, as for most hosts that serve the name.
-    options->challenges.push_back(
-        acme::ChallengeConfig{acme::http01_challenge_type(), std::make_shared<acme::Http01Options>()});
+    options->challenges.push_back(acme::ChallengeConfig{acme::http01_challenge_type(),
+                                                        std::make_shared<acme::Http01Options>()});
   }
   if (!ok) return nullptr;
   return options;

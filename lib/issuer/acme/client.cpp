@@ -26,7 +26,8 @@ std::string describe_subproblem(const nlohmann::json& sub) {
 }
 
 Result<Directory> parse_directory(const nlohmann::json& json, const std::string& url) {
-  if (!json.is_object()) return fail(Reason::invalid_answer, "the ACME directory is no object", url);
+  if (!json.is_object())
+    return fail(Reason::invalid_answer, "the ACME directory is no object", url);
   Directory d;
   d.new_nonce = string_member(json, "newNonce");
   d.new_account = string_member(json, "newAccount");
@@ -34,8 +35,8 @@ Result<Directory> parse_directory(const nlohmann::json& json, const std::string&
   d.revoke_cert = string_member(json, "revokeCert");
   d.key_change = string_member(json, "keyChange");
   if (d.new_nonce.empty() || d.new_account.empty() || d.new_order.empty()) {
-    return fail(Reason::invalid_answer,
-                "the ACME directory lacks newNonce, newAccount or newOrder", url);
+    return fail(Reason::invalid_answer, "the ACME directory lacks newNonce, newAccount or newOrder",
+                url);
   }
   if (auto ari = string_member(json, "renewalInfo"); !ari.empty()) d.renewal_info = ari;
   if (const auto meta = json.find("meta"); meta != json.end() && meta->is_object()) {
@@ -197,8 +198,8 @@ Result<Reply> Client::get(const std::string& url, const std::string& what) {
 }
 
 Result<Reply> Client::post(const std::string& url, const std::optional<nlohmann::json>& payload,
-                           const Signer& signer, const std::string& what,
-                           const std::string& accept, std::string* refused_type) {
+                           const Signer& signer, const std::string& what, const std::string& accept,
+                           std::string* refused_type) {
   const std::string body = payload ? payload->dump() : std::string();
   auto nonce = take_nonce();
   for (int attempt = 0;; ++attempt) {

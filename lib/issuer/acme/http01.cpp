@@ -89,7 +89,8 @@ Result<std::shared_ptr<ChallengeSolver>> create_http01(const ChallengeOptions& o
                     "'acme' (is certrotd-acme.socket enabled?)");
       }
       Fd dup(fcntl(context.activated_socket, F_DUPFD_CLOEXEC, 3));
-      if (!dup) return fail(Reason::io, "http-01: duplicating the passed socket: " + errno_text(errno));
+      if (!dup)
+        return fail(Reason::io, "http-01: duplicating the passed socket: " + errno_text(errno));
       return std::shared_ptr<ChallengeSolver>(
           std::make_shared<Http01Responder>(std::string(), 0, std::move(dup)));
     }
@@ -150,15 +151,18 @@ Result<Fd> listen_on(const std::string& host, unsigned short port) {
   if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
       listen(fd.get(), 64) != 0) {
     // Retryable: whoever holds the port may let go of it.
-    return fail(Reason::io, "http-01 responder cannot listen on " + where + ": " + errno_text(errno),
-                where, ErrorKind::retryable);
+    return fail(Reason::io,
+                "http-01 responder cannot listen on " + where + ": " + errno_text(errno), where,
+                ErrorKind::retryable);
   }
   return fd;
 }
 
 }  // namespace
 
-ChallengeType http01_challenge_type() { return ChallengeType{"http-01", read_http01, create_http01}; }
+ChallengeType http01_challenge_type() {
+  return ChallengeType{"http-01", read_http01, create_http01};
+}
 
 void Http01Responder::Stop::operator()(MHD_Daemon* d) const { MHD_stop_daemon(d); }
 
@@ -192,10 +196,10 @@ Result<void> Http01Responder::start_locked() {
     m_bound = ntohs(addr.sin_port);
   }
   // The CA's validation servers make a handful of requests per challenge; 10 s is plenty.
-  MHD_Daemon* raw = MHD_start_daemon(
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, nullptr, nullptr, &on_request, this,
-      MHD_OPTION_LISTEN_SOCKET, m_socket.get(), MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-      MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_END);
+  MHD_Daemon* raw = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, nullptr,
+                                     nullptr, &on_request, this, MHD_OPTION_LISTEN_SOCKET,
+                                     m_socket.get(), MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+                                     MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_END);
   if (raw == nullptr) return fail_retryable("http-01 responder: libmicrohttpd did not start");
   m_socket.release();  // libmicrohttpd closes the listening socket when it stops
   m_daemon.reset(raw);

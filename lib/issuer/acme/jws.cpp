@@ -35,10 +35,8 @@ Result<nlohmann::json> public_jwk(AccountKeyType type, const EVP_PKEY* key) {
     auto x = bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, k_p256_bytes);
     auto y = bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, k_p256_bytes);
     if (!x || !y) return fail(x ? y.error() : x.error());
-    return nlohmann::json{{"crv", "P-256"},
-                          {"kty", "EC"},
-                          {"x", base64url_encode(*x)},
-                          {"y", base64url_encode(*y)}};
+    return nlohmann::json{
+        {"crv", "P-256"}, {"kty", "EC"}, {"x", base64url_encode(*x)}, {"y", base64url_encode(*y)}};
   }
   auto n = bn_param(key, OSSL_PKEY_PARAM_RSA_N, 0);
   auto e = bn_param(key, OSSL_PKEY_PARAM_RSA_E, 0);
@@ -154,8 +152,8 @@ Result<nlohmann::json> external_account_binding(const AccountKey& key, std::stri
   unsigned char mac[EVP_MAX_MD_SIZE];
   std::size_t mac_len = 0;
   if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, hmac_key.data(), hmac_key.size(),
-                reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac,
-                sizeof mac, &mac_len) == nullptr) {
+                reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, sizeof mac,
+                &mac_len) == nullptr) {
     return fail_openssl("HMAC-SHA256 for the external account binding");
   }
   return nlohmann::json{{"protected", protected_b64},

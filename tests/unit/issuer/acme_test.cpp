@@ -152,8 +152,8 @@ TEST(AcmeJws, Es256SignaturesAreRAndSConcatenatedAndVerify) {
   const auto key = value_of(acme::AccountKey::generate(acme::AccountKeyType::es256));
   const json header = {{"alg", "ES256"}, {"nonce", "n1"}, {"url", "https://ca.test/x"}};
   const auto jws = json::parse(value_of(acme::sign_jws(key, header, R"({"a":1})")));
-  const std::string input =
-      jws["protected"].get<std::string>() + "." + jws["payload"].get<std::string>();
+  const std::string input = jws["protected"].get<std::string>() + "." +
+                            jws["payload"].get<std::string>();
   const std::string sig = value_of(base64url_decode(jws["signature"].get<std::string>()));
   EXPECT_EQ(sig.size(), 64u);
   EXPECT_TRUE(verifies_es256(key.key(), input, sig));
@@ -163,9 +163,8 @@ TEST(AcmeJws, Es256SignaturesAreRAndSConcatenatedAndVerify) {
 TEST(AcmeJws, ThumbprintIsOverTheSortedRequiredMembers) {
   const auto key = value_of(acme::AccountKey::generate(acme::AccountKeyType::es256));
   const json& jwk = key.jwk();
-  const std::string canonical = R"({"crv":"P-256","kty":"EC","x":")" +
-                                jwk["x"].get<std::string>() + R"(","y":")" +
-                                jwk["y"].get<std::string>() + R"("})";
+  const std::string canonical = R"({"crv":"P-256","kty":"EC","x":")" + jwk["x"].get<std::string>() +
+                                R"(","y":")" + jwk["y"].get<std::string>() + R"("})";
   unsigned char digest[32];
   SHA256(reinterpret_cast<const unsigned char*>(canonical.data()), canonical.size(), digest);
   EXPECT_EQ(key.thumbprint(), base64url_encode(std::span<const std::uint8_t>(digest, 32)));
@@ -184,13 +183,13 @@ TEST(AcmeJws, Rs256KeysGiveAnRsaJwk) {
 
 TEST(AcmeJws, ExternalAccountBindingIsHs256OverTheAccountJwk) {
   const auto key = value_of(acme::AccountKey::generate(acme::AccountKeyType::es256));
-  const auto eab =
-      value_of(acme::external_account_binding(key, "kid-1", "secret", "https://ca.test/account"));
+  const auto eab = value_of(
+      acme::external_account_binding(key, "kid-1", "secret", "https://ca.test/account"));
   const auto header = json::parse(value_of(base64url_decode(eab["protected"].get<std::string>())));
   EXPECT_EQ(header, (json{{"alg", "HS256"}, {"kid", "kid-1"}, {"url", "https://ca.test/account"}}));
   EXPECT_EQ(json::parse(value_of(base64url_decode(eab["payload"].get<std::string>()))), key.jwk());
-  const std::string input =
-      eab["protected"].get<std::string>() + "." + eab["payload"].get<std::string>();
+  const std::string input = eab["protected"].get<std::string>() + "." +
+                            eab["payload"].get<std::string>();
   unsigned char mac[32];
   std::size_t mac_len = 0;
   EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, "secret", 6,
@@ -233,18 +232,19 @@ TEST(AcmeProblems, RateLimitedAndServerInternalAreRetryableTheRestPermanent) {
   EXPECT_EQ(limited.retry_after, Millis(120s));
   EXPECT_NE(limited.message.find("rateLimited: too many certificates"), std::string::npos);
 
-  EXPECT_TRUE(acme::problem_error(FakeAcme::problem(500, "serverInternal", "x"), "w",
-                                  testing::test_time())
-                  .retryable());
-  EXPECT_TRUE(acme::problem_error(FakeAcme::problem(503, "malformed", "x"), "w",
-                                  testing::test_time())
-                  .retryable());
+  EXPECT_TRUE(
+      acme::problem_error(FakeAcme::problem(500, "serverInternal", "x"), "w", testing::test_time())
+          .retryable());
+  EXPECT_TRUE(
+      acme::problem_error(FakeAcme::problem(503, "malformed", "x"), "w", testing::test_time())
+          .retryable());
   const Error rejected = acme::problem_error(
-      FakeAcme::problem(403, "rejectedIdentifier", "policy forbids",
-                        {{"subproblems",
-                          json::array({{{"type", "urn:ietf:params:acme:error:caa"},
-                                        {"detail", "CAA forbids"},
-                                        {"identifier", {{"type", "dns"}, {"value", "a.test"}}}}})}}),
+      FakeAcme::problem(
+          403, "rejectedIdentifier", "policy forbids",
+          {{"subproblems",
+            json::array({{{"type", "urn:ietf:params:acme:error:caa"},
+                          {"detail", "CAA forbids"},
+                          {"identifier", {{"type", "dns"}, {"value", "a.test"}}}}})}}),
       "ACME newOrder", testing::test_time());
   EXPECT_FALSE(rejected.retryable());
   EXPECT_NE(rejected.message.find("rejectedIdentifier: policy forbids (a.test: caa: CAA forbids)"),
@@ -283,8 +283,8 @@ protected:
   IssueRequest request() {
     IssueRequest r;
     r.credential = "web";
-    r.request = testing::named("web.example", {{x509::SanType::dns, "web.example"},
-                                               {x509::SanType::ip, "192.0.2.7"}});
+    r.request = testing::named(
+        "web.example", {{x509::SanType::dns, "web.example"}, {x509::SanType::ip, "192.0.2.7"}});
     r.csr_pem = value_of(x509::build_csr(m_key, r.request));
     return r;
   }
@@ -316,13 +316,13 @@ protected:
     };
     m_fake->routes["https://ca.test/authz/b"] = [this](const Seen&) {
       return FakeAcme::json_answer(
-          200, {{"status", m_authz_status},
-                {"identifier", {{"type", "ip"}, {"value", "192.0.2.7"}}},
-                {"challenges",
-                 json::array({{{"type", "dns-01"}, {"url", "https://ca.test/ch/dns"}, {"token", "T1"}},
-                              {{"type", "http-01"},
-                               {"url", "https://ca.test/ch/http"},
-                               {"token", "T2"}}})}});
+          200,
+          {{"status", m_authz_status},
+           {"identifier", {{"type", "ip"}, {"value", "192.0.2.7"}}},
+           {"challenges",
+            json::array(
+                {{{"type", "dns-01"}, {"url", "https://ca.test/ch/dns"}, {"token", "T1"}},
+                 {{"type", "http-01"}, {"url", "https://ca.test/ch/http"}, {"token", "T2"}}})}});
     };
     m_fake->routes["https://ca.test/ch/http"] = [this](const Seen&) {
       if (m_validates) {
@@ -395,8 +395,9 @@ TEST_F(AcmeIssuerTest, IssuesThroughAWholeOrderSkippingValidAuthorizations) {
   ASSERT_EQ(orders.size(), 1u);
   EXPECT_EQ(orders[0].header["kid"], "https://ca.test/acct/1");
   EXPECT_FALSE(orders[0].header.contains("jwk"));
-  EXPECT_EQ(json::parse(orders[0].payload)["identifiers"],
-            json::parse(R"([{"type":"dns","value":"web.example"},{"type":"ip","value":"192.0.2.7"}])"));
+  EXPECT_EQ(
+      json::parse(orders[0].payload)["identifiers"],
+      json::parse(R"([{"type":"dns","value":"web.example"},{"type":"ip","value":"192.0.2.7"}])"));
   // Only the pending authorization was solved, with http-01, and cleaned up.
   ASSERT_EQ(m_solver->presented.size(), 1u);
   EXPECT_TRUE(m_solver->presented[0].starts_with("192.0.2.7 T2."));
@@ -548,10 +549,10 @@ TEST_F(AcmeIssuerTest, ReadsTheRenewalWindowAndSendsReplaces) {
   const auto live = value_of(x509::parse_certificates(m_chain_pem));
   const std::string id = *acme::ari_cert_id(live.front());
   m_fake->routes["https://ca.test/ari/" + id] = [](const Seen&) {
-    auto r = FakeAcme::json_answer(200, {{"suggestedWindow",
-                                          {{"start", "2080-01-02T04:00:00Z"},
-                                           {"end", "2080-01-03T04:00:00Z"}}},
-                                         {"explanationURL", "https://ca.test/why"}});
+    auto r = FakeAcme::json_answer(
+        200,
+        {{"suggestedWindow", {{"start", "2080-01-02T04:00:00Z"}, {"end", "2080-01-03T04:00:00Z"}}},
+         {"explanationURL", "https://ca.test/why"}});
     r.headers.emplace_back("retry-after", "21600");
     return r;
   };
@@ -585,9 +586,9 @@ TEST_F(AcmeIssuerTest, InvalidWindowsCountAsNoAdvice) {
   m_chain_pem = signed_chain(request());
   const auto live = value_of(x509::parse_certificates(m_chain_pem));
   m_fake->routes["https://ca.test/ari/" + *acme::ari_cert_id(live.front())] = [](const Seen&) {
-    return FakeAcme::json_answer(200, {{"suggestedWindow",
-                                        {{"start", "2080-01-03T04:00:00Z"},
-                                         {"end", "2080-01-02T04:00:00Z"}}}});
+    return FakeAcme::json_answer(
+        200, {{"suggestedWindow",
+               {{"start", "2080-01-03T04:00:00Z"}, {"end", "2080-01-02T04:00:00Z"}}}});
   };
   const auto info = value_of(acme->renewal_info(RenewalInfoRequest{"web", live, std::nullopt}));
   EXPECT_FALSE(info.window);
