@@ -245,7 +245,7 @@ Result<AcmeIssuer::Account> AcmeIssuer::account() {
 }
 
 Result<AcmeIssuer::Account> AcmeIssuer::register_account(
-    std::shared_ptr<const acme::AccountKey> key) {
+    const std::shared_ptr<const acme::AccountKey>& key) {
   auto dir = m_client.directory();
   if (!dir) return fail(dir.error());
   const Signer by_key{key.get(), std::nullopt};
@@ -360,6 +360,25 @@ Result<Reply> AcmeIssuer::new_order(const IssueRequest& request, const Signer& s
   return order;
 }
 
+Result<AcmeIssuer::Choice> AcmeIssuer::choose_challenge(const nlohmann::json& challenges,
+                                                        const acme::AccountKey& key,
+                                                        acme::ChallengeTask& task) const {
+  for (const auto& candidate : m_deps.solvers) {
+    for (const auto& ch : challenges) {
+      if (string_of(ch, "type") != candidate->type()) continue;
+      task.token = string_of(ch, "token");
+      task.key_authorization = acme::key_authorization(task.token, key);
+      task.dns_txt = acme::dns_txt_value(task.key_authorization);
+      if (candidate->can_solve(task)) return Choice{candidate, string_of(ch, "url")};
+    }
+  }
+  std::string offered;
+  for (const auto& ch : challenges)
+    offered += (offered.empty() ? "" : ", ") + string_of(ch, "type");
+  return fail(Reason::config, "no configured challenge can answer for " + task.identifier +
+                                  " (the server offers " + offered + ")");
+}
+
 Result<bool> AcmeIssuer::authorize(const std::string& url, const IssueRequest& request,
                                    const Signer& signer) {
   auto authz = m_client.post(url, std::nullopt, signer, "ACME authorization");
@@ -377,30 +396,10 @@ Result<bool> AcmeIssuer::authorize(const std::string& url, const IssueRequest& r
   task.identifier = value;
   task.wildcard = json.value("wildcard", false);
   task.ip = string_of(id, "type") == "ip";
-  const auto& key = *signer.key;
-  std::shared_ptr<acme::ChallengeSolver> solver;
-  std::string challenge_url;
-  std::string offered;
   const auto challenges = json.value("challenges", nlohmann::json::array());
-  for (const auto& candidate : m_deps.solvers) {
-    for (const auto& ch : challenges) {
-      if (string_of(ch, "type") != candidate->type()) continue;
-      task.token = string_of(ch, "token");
-      task.key_authorization = acme::key_authorization(task.token, key);
-      task.dns_txt = acme::dns_txt_value(task.key_authorization);
-      if (!candidate->can_solve(task)) continue;
-      solver = candidate;
-      challenge_url = string_of(ch, "url");
-      break;
-    }
-    if (solver) break;
-  }
-  if (!solver) {
-    for (const auto& ch : challenges)
-      offered += (offered.empty() ? "" : ", ") + string_of(ch, "type");
-    return fail(Reason::config, "no configured challenge can answer for " + value +
-                                    " (the server offers " + offered + ")");
-  }
+  auto chosen = choose_challenge(challenges, *signer.key, task);
+  if (!chosen) return fail(chosen.error());
+  const auto& [solver, challenge_url] = *chosen;
   auto presented = solver->present(task);
   // cleanup() runs whatever happens from here: after validation, a refusal or a failed present.
   ScopeGuard cleanup([&] { (void)solver->cleanup(task); });
@@ -452,68 +451,59 @@ Result<IssuedCredential> AcmeIssuer::issue(const IssueRequest& request) {
   return fail_retryable("ACME order not ready yet");
 }
 
-Result<IssueOutcome> AcmeIssuer::issue_outcome(const IssueRequest& request) {
-  if (!request.csr_pem) return fail("no CSR to send");
-  auto acct = account();
-  if (!acct) return fail(acct.error());
-  Signer signer{acct->key.get(), acct->url};
-
-  std::string order_url;
-  std::optional<Reply> order;
+Result<AcmeIssuer::OpenOrder> AcmeIssuer::open_order(const IssueRequest& request, Signer& signer) {
   if (auto kept = order_from_state(request.state)) {
     // A restart or a NotYet: resume that order while the server still has it usable.
     auto again = m_client.post(*kept, std::nullopt, signer, "ACME order");
     const std::string status = again ? status_of(*again) : std::string();
-    if (status == "pending" || status == "ready") {
-      order_url = *kept;
-      order = std::move(*again);
-    }
+    if (status == "pending" || status == "ready") return OpenOrder{*kept, std::move(*again)};
   }
-  if (!order) {
-    std::string refused;
-    auto made = new_order(request, signer, refused);
-    if (!made && refused == "accountDoesNotExist") {
-      // The server lost or removed the account (a CA reset, a deactivation elsewhere): find or
-      // make it again with the same key, once.
-      forget_account();
-      acct = account();
-      if (!acct) return fail(acct.error());
-      signer = Signer{acct->key.get(), acct->url};
-      made = new_order(request, signer, refused);
-    }
-    if (!made) return fail(made.error());
-    order_url = *made->location;
-    order = std::move(*made);
+  std::string refused;
+  auto made = new_order(request, signer, refused);
+  if (!made && refused == "accountDoesNotExist") {
+    // The server lost or removed the account (a CA reset, a deactivation elsewhere): find or
+    // make it again with the same key, once.
+    forget_account();
+    auto acct = account();
+    if (!acct) return fail(acct.error());
+    signer = Signer{acct->key.get(), acct->url};
+    made = new_order(request, signer, refused);
   }
+  if (!made) return fail(made.error());
+  std::string url = *made->location;
+  return OpenOrder{std::move(url), std::move(*made)};
+}
 
-  if (status_of(*order) == "pending") {
-    for (const auto& authz : order->json.value("authorizations", nlohmann::json::array())) {
-      if (!authz.is_string()) continue;
-      auto done = authorize(authz.get<std::string>(), request, signer);
-      if (!done) return fail(done.error());
-      if (!*done) {
-        return IssueOutcome{NotYet{std::chrono::seconds(5), "ACME authorization pending"},
-                            state_for(order_url)};
-      }
-    }
-    auto refreshed = poll(order_url, signer, "ACME order", "pending");
-    if (!refreshed) return fail(refreshed.error());
-    order = std::move(*refreshed);
+Result<bool> AcmeIssuer::authorize_all(OpenOrder& order, const IssueRequest& request,
+                                       const Signer& signer) {
+  if (status_of(order.reply) != "pending") return true;
+  for (const auto& authz : order.reply.json.value("authorizations", nlohmann::json::array())) {
+    if (!authz.is_string()) continue;
+    auto done = authorize(authz.get<std::string>(), request, signer);
+    if (!done || !*done) return done;
   }
-  if (status_of(*order) != "ready") {
-    const std::string why = object_error(order->json);
+  auto refreshed = poll(order.url, signer, "ACME order", "pending");
+  if (!refreshed) return fail(refreshed.error());
+  order.reply = std::move(*refreshed);
+  return true;
+}
+
+Result<Reply> AcmeIssuer::finalize(const OpenOrder& order, const IssueRequest& request,
+                                   const Signer& signer) {
+  if (status_of(order.reply) != "ready") {
+    const std::string why = object_error(order.reply.json);
     return fail(Reason::http_status,
-                "ACME order is " + status_of(*order) + (why.empty() ? "" : ": " + why));
+                "ACME order is " + status_of(order.reply) + (why.empty() ? "" : ": " + why));
   }
   auto der = csr_der(*request.csr_pem);
   if (!der) return fail(der.error());
-  const std::string finalize = string_of(order->json, "finalize");
-  auto finalized = m_client.post(finalize, nlohmann::json{{"csr", base64url_encode(*der)}}, signer,
+  const std::string url = string_of(order.reply.json, "finalize");
+  auto finalized = m_client.post(url, nlohmann::json{{"csr", base64url_encode(*der)}}, signer,
                                  "ACME finalize");
   if (!finalized) return fail(finalized.error());
   Reply done = std::move(*finalized);
   if (status_of(done) == "processing") {
-    auto polled = poll(order_url, signer, "ACME order", "processing");
+    auto polled = poll(order.url, signer, "ACME order", "processing");
     if (!polled) return fail(polled.error());
     done = std::move(*polled);
   }
@@ -522,9 +512,27 @@ Result<IssueOutcome> AcmeIssuer::issue_outcome(const IssueRequest& request) {
     // Past finalize the order is bound to this rotation's key; a later try starts afresh.
     return fail(Error{status_of(done) == "processing" ? ErrorKind::retryable : ErrorKind::permanent,
                       "ACME order is " + status_of(done) + (why.empty() ? "" : ": " + why),
-                      http::redact_url(order_url), std::nullopt, Reason::http_status});
+                      http::redact_url(order.url), std::nullopt, Reason::http_status});
   }
-  auto issued = download(string_of(done.json, "certificate"), signer);
+  return done;
+}
+
+Result<IssueOutcome> AcmeIssuer::issue_outcome(const IssueRequest& request) {
+  if (!request.csr_pem) return fail("no CSR to send");
+  auto acct = account();
+  if (!acct) return fail(acct.error());
+  Signer signer{acct->key.get(), acct->url};
+  auto order = open_order(request, signer);
+  if (!order) return fail(order.error());
+  auto authorized = authorize_all(*order, request, signer);
+  if (!authorized) return fail(authorized.error());
+  if (!*authorized) {
+    return IssueOutcome{NotYet{std::chrono::seconds(5), "ACME authorization pending"},
+                        state_for(order->url)};
+  }
+  auto done = finalize(*order, request, signer);
+  if (!done) return fail(done.error());
+  auto issued = download(string_of(done->json, "certificate"), signer);
   if (!issued) return fail(issued.error());
   if (reports_renewal_info()) {
     // Best effort: without a window the policy decides, and the engine asks again later.
@@ -535,8 +543,10 @@ Result<IssueOutcome> AcmeIssuer::issue_outcome(const IssueRequest& request) {
 }
 
 bool AcmeIssuer::reports_renewal_info() const {
-  auto dir = const_cast<acme::Client&>(m_client).directory();
-  return dir && dir->renewal_info.has_value();
+  // No network here (the engine may ask on its loop thread): until the directory is known,
+  // assume ARI; renewal_info() then answers "no advice" for a CA without renewalInfo.
+  const auto dir = m_client.cached_directory();
+  return !dir || dir->renewal_info.has_value();
 }
 
 Result<RenewalInfo> AcmeIssuer::renewal_info(const RenewalInfoRequest& request) {

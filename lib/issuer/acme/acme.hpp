@@ -82,7 +82,28 @@ private:
     std::string url;
   };
   Result<Account> account();
-  Result<Account> register_account(std::shared_ptr<const acme::AccountKey> key);
+  Result<Account> register_account(const std::shared_ptr<const acme::AccountKey>& key);
+  struct OpenOrder {
+    std::string url;
+    acme::Reply reply;
+  };
+  // The order kept in the issuer state while the server still has it pending or ready, or a
+  // new one (`signer` changes when the account had to be found again).
+  Result<OpenOrder> open_order(const IssueRequest& request, acme::Signer& signer);
+  // Every authorization of a pending order; false: one is still pending after our polls.
+  Result<bool> authorize_all(OpenOrder& order, const IssueRequest& request,
+                             const acme::Signer& signer);
+  // finalize with the CSR and the order polled until valid.
+  Result<acme::Reply> finalize(const OpenOrder& order, const IssueRequest& request,
+                               const acme::Signer& signer);
+  struct Choice {
+    std::shared_ptr<acme::ChallengeSolver> solver;
+    std::string url;
+  };
+  // The first configured solver (in order of preference) that can answer one of `challenges`;
+  // fills in the task's token and key authorization.
+  Result<Choice> choose_challenge(const nlohmann::json& challenges, const acme::AccountKey& key,
+                                  acme::ChallengeTask& task) const;
   // `refused` gets the problem type of a refusal.
   Result<acme::Reply> new_order(const IssueRequest& request, const acme::Signer& signer,
                                 std::string& refused);

@@ -144,6 +144,11 @@ void Client::keep_nonce(const http::Response& response) {
   while (m_nonces.size() > k_nonce_pool) m_nonces.pop_front();
 }
 
+std::optional<Directory> Client::cached_directory() const {
+  const std::lock_guard lock(m_mutex);
+  return m_directory;
+}
+
 Result<Directory> Client::directory() {
   {
     const std::lock_guard lock(m_mutex);

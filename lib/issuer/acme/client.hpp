@@ -78,6 +78,8 @@ public:
 
   // The directory, fetched on first use and kept.
   Result<Directory> directory();
+  // The directory if it was fetched already; never touches the network.
+  std::optional<Directory> cached_directory() const;
   // A signed POST of `payload` (serialised JSON; nullopt: POST-as-GET with the empty payload).
   // A badNonce refusal is retried with its own Replay-Nonce up to k_bad_nonce_retries times.
   // Non-2xx answers are problem_error()s; `refused_type` then gets the problem_type().

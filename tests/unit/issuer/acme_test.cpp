@@ -383,6 +383,9 @@ TEST_F(AcmeIssuerTest, IssuesThroughAWholeOrderSkippingValidAuthorizations) {
   ASSERT_TRUE(std::holds_alternative<IssuedCredential>(outcome.answer));
   EXPECT_FALSE(outcome.state);
   EXPECT_TRUE(x509::key_matches(m_key, std::get<IssuedCredential>(outcome.answer).chain.front()));
+  // This directory has no renewalInfo: no ARI window, and none is claimed.
+  EXPECT_FALSE(std::get<IssuedCredential>(outcome.answer).renewal_window);
+  EXPECT_FALSE(acme->reports_renewal_info());
 
   // newAccount: jwk, no kid, and no contact or terms when not configured.
   const auto accounts = m_fake->to("https://ca.test/account");
