@@ -525,6 +525,46 @@ TEST_F(AcmeIssuerTest, CleansUpAfterAFailedPresentAndReportsIt) {
   EXPECT_TRUE(m_fake->to("https://ca.test/ch/http").empty());
 }
 
+TEST_F(AcmeIssuerTest, PicksTheAlternateChainWhoseTopIssuerIsPreferred) {
+  CaInitOptions alt;
+  alt.dir = m_dir / "alt";
+  alt.common_name = "Alt Root";
+  const auto alt_ca = value_of(init_ca(alt, m_clock, m_random), "alt ca");
+  const auto req = request();
+  m_chain_pem = signed_chain(req);
+  const std::string alternate = m_chain_pem + testing::read_text(alt_ca.ca_cert);
+  m_fake->routes["https://ca.test/cert/1"] = [this](const Seen&) {
+    http::Response r;
+    r.status = 200;
+    r.headers.emplace_back("content-type", "application/pem-certificate-chain");
+    r.headers.emplace_back("link", "<https://ca.test/dir>;rel=\"index\"");
+    r.headers.emplace_back("link", "<https://ca.test/cert/1/alt>;rel=\"alternate\"");
+    r.body = m_chain_pem;
+    return r;
+  };
+  m_fake->routes["https://ca.test/cert/1/alt"] = [alternate](const Seen&) {
+    http::Response r;
+    r.status = 200;
+    r.headers.emplace_back("content-type", "application/pem-certificate-chain");
+    r.body = alternate;
+    return r;
+  };
+  AcmeIssuerOptions options;
+  options.preferred_chain = "Alt Root";
+  auto acme = issuer(options);
+  auto outcome = value_of(acme->issue_outcome(req));
+  const auto& chain = std::get<IssuedCredential>(outcome.answer).chain;
+  EXPECT_EQ(acme::top_issuer_cn(chain), "Alt Root");
+  EXPECT_EQ(m_fake->to("https://ca.test/cert/1/alt").size(), 1u);
+
+  // Without a preference the default chain stays and no alternate is fetched.
+  m_fake->seen.clear();
+  auto plain = issuer();
+  auto kept = value_of(plain->issue_outcome(request()));
+  EXPECT_NE(acme::top_issuer_cn(std::get<IssuedCredential>(kept.answer).chain), "Alt Root");
+  EXPECT_TRUE(m_fake->to("https://ca.test/cert/1/alt").empty());
+}
+
 TEST_F(AcmeIssuerTest, RefusesAProfileTheDirectoryDoesNotList) {
   AcmeIssuerOptions options;
   options.profile = "shortlived";
