@@ -399,7 +399,8 @@ Result<bool> AcmeIssuer::authorize(const std::string& url, const IssueRequest& r
   const auto challenges = json.value("challenges", nlohmann::json::array());
   auto chosen = choose_challenge(challenges, *signer.key, task);
   if (!chosen) return fail(chosen.error());
-  const auto& [solver, challenge_url] = *chosen;
+  const auto& solver = chosen->solver;
+  const std::string& challenge_url = chosen->url;
   auto presented = solver->present(task);
   // cleanup() runs whatever happens from here: after validation, a refusal or a failed present.
   ScopeGuard cleanup([&] { (void)solver->cleanup(task); });
