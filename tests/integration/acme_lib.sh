@@ -79,11 +79,11 @@ credentials:
 YAML
 }
 
-# Whether a daemon answers on the bus (status exits 69 without one; a failing credential is 1).
+# Whether the daemon owns its name on the private bus (`status` would fall back to the state
+# files without one, so its exit code does not tell).
 daemon_on_bus() {
-  local rc=0
-  "$CERTROTD" status --bus user >/dev/null 2>&1 || rc=$?
-  [ "$rc" -ne 69 ]
+  dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameHasOwner string:org.certrotd.Daemon 2>/dev/null | grep -q "boolean true"
 }
 
 run_daemon() {
