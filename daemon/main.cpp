@@ -44,6 +44,22 @@ std::optional<std::filesystem::path> credentials_directory() {
   return dir ? std::optional<std::filesystem::path>(dir) : std::nullopt;
 }
 
+// The socket certrotd-acme.socket passes (FileDescriptorName=acme) for the ACME http-01
+// responder; -1 when the service manager passed none.
+int acme_socket() {
+  char** names = nullptr;
+  const int count = sd_listen_fds_with_names(1, &names);
+  int found = -1;
+  for (int i = 0; i < count; ++i) {
+    if (found < 0 && names[i] != nullptr && std::string(names[i]) == "acme") {
+      found = SD_LISTEN_FDS_START + i;
+    }
+    std::free(names[i]);
+  }
+  std::free(names);
+  return found;
+}
+
 int run(const cli::Options& options, const Clock& clock, Random& random) {
   const cli::RunDeps deps{
       clock,
@@ -52,7 +68,8 @@ int run(const cli::Options& options, const Clock& clock, Random& random) {
       credentials_directory(),
       options.log_target == "journal" || (options.log_target == "auto" && stderr_is_journal()),
       [](const std::string& state) { sd_notify(0, state.c_str()); },
-      [] { ::malloc_trim(0); }};
+      [] { ::malloc_trim(0); },
+      acme_socket()};
   return cli::run(options, deps, std::cerr);
 }
 

@@ -158,6 +158,7 @@ std::optional<int> start_service(Daemon& d, config::Config& config, sd_event* lo
                           d.actions.get()};
   // systemd's LoadCredential= puts secrets here; lib/ reads no environment, so it is passed in.
   deps.credentials_directory = d.deps.credentials_directory;
+  deps.acme_socket = d.deps.acme_socket;
   auto engine = engine::Engine::create(config, deps);
   if (!engine) return report_config_error(err, engine.error());
   config = config::Config{};  // the engine keeps its own copy; this one would only cost memory

@@ -30,6 +30,8 @@ struct RunDeps {
   // Gives freed memory back to the system, after the start-up and after an answer about
   // every credential (glibc keeps the pages otherwise).
   std::function<void()> trim_memory;
+  // The socket systemd passed under the name "acme" (certrotd-acme.socket); -1: none.
+  int acme_socket = -1;
 };
 
 // The signals the event loop handles (SIGTERM, SIGINT: stop; SIGHUP: reload; SIGUSR1: rotate

@@ -52,7 +52,7 @@ struct PreparedIssuers {
 
 Result<PreparedIssuers> prepare_issuers(const config::Config& config, const EngineDeps& deps) {
   const NetworkContext network{deps.transport, deps.tokens, deps.credentials_directory,
-                               &deps.events};
+                               &deps.events, deps.acme_socket};
   auto issuers = build_issuers(config, deps.clock, deps.random, network);
   if (!issuers) return fail(issuers.error());
   PreparedIssuers prepared{std::move(*issuers), {}};

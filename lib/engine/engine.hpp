@@ -49,6 +49,9 @@ struct EngineDeps {
   // $CREDENTIALS_DIRECTORY (systemd LoadCredential=) for token.client_secret_credential; the
   // daemon reads the environment, lib/ does not.
   std::optional<std::filesystem::path> credentials_directory = std::nullopt;
+  // The listening socket systemd passed as "acme" (certrotd-acme.socket) for the ACME http-01
+  // responder; -1: none. The daemon collects it; lib/ reads no process state.
+  int acme_socket = -1;
 };
 
 // A version staged as next/ (activation: { mode: staged }), as `status` shows it.

@@ -18,6 +18,8 @@ issuer::IssuerContext context_for(const std::string& name, const config::Config&
   context.transport = network.transport;
   context.tokens = network.tokens;
   context.credentials_directory = network.credentials_directory;
+  context.state_directory = config.state_dir;
+  context.acme_socket = network.acme_socket;
   context.credential =
       [&config](const std::string& credential) -> std::optional<issuer::CredentialFiles> {
     const config::CredentialConfig* other = config.find_credential(credential);

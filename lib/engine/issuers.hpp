@@ -28,6 +28,7 @@ struct NetworkContext {
   std::shared_ptr<auth::TokenSource> tokens;
   std::optional<std::filesystem::path> credentials_directory;
   EventSink* events = nullptr;  // for loud notices (bootstrap auth in use)
+  int acme_socket = -1;         // the "acme" socket systemd passed (IssuerContext::acme_socket)
 };
 
 Result<IssuerMap> build_issuers(const config::Config& config, const Clock& clock, Random& random,

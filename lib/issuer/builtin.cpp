@@ -1,5 +1,6 @@
 // The issuer types of this build. Adding one: its folder lib/issuer/<type>/ with a function
 // returning its IssuerType, and here its header and one line.
+#include "issuer/acme/acme.hpp"
 #include "issuer/cfssl/cfssl.hpp"
 #include "issuer/est/est.hpp"
 #include "issuer/http/http_issuer.hpp"
@@ -16,6 +17,7 @@ IssuerRegistry builtin_issuers() {
   registry.add(cfssl_issuer_type());
   registry.add(sap_service_manager_issuer_type());
   registry.add(est_issuer_type());
+  registry.add(acme_issuer_type());
   return registry;
 }
 

@@ -67,6 +67,11 @@ struct IssuerContext {
   std::optional<std::filesystem::path> credentials_directory;  // $CREDENTIALS_DIRECTORY
   // The credential of that name; nullopt when the configuration defines none.
   std::function<std::optional<CredentialFiles>(const std::string& credential)> credential;
+  // Where issuers keep what they own across restarts (an ACME account: <state_dir>/acme/<name>).
+  std::optional<std::filesystem::path> state_directory;
+  // A listening socket the service manager passed under the name "acme" (socket activation of
+  // the ACME http-01 responder), collected by the daemon; -1 when none. Not owned.
+  int acme_socket = -1;
   // Loud notices about one credential (bootstrap auth in use); never secrets. May be empty.
   std::function<void(const std::string& credential, const std::string& message)> warn;
 };

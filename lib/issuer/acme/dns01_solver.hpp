@@ -19,7 +19,7 @@
 #include "dns/client.hpp"
 #include "dns/tsig.hpp"
 #include "issuer/acme/challenge.hpp"
-#include "issuer/acme/solver_factory.hpp"
+#include "issuer/acme/challenges.hpp"
 #include "yaml/reader.hpp"
 
 namespace certrotd::issuer::acme {

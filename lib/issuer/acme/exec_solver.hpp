@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "issuer/acme/challenge.hpp"
-#include "issuer/acme/solver_factory.hpp"
+#include "issuer/acme/challenges.hpp"
 #include "yaml/reader.hpp"
 
 namespace certrotd::issuer::acme {

@@ -191,13 +191,13 @@ TEST(ConfigErrors, IssuerNeedsAKnownType) {
   EXPECT_EQ(errors_of(R"(
 issuers:
   a: { type: lcoal, ca_cert: a, ca_key: b }
-  b: { type: acme }
+  b: { type: vault }
   c: { ca_cert: a }
 )"),
             "test.yaml:2:14: unknown issuer type 'lcoal'; did you mean 'local'? this version of "
-            "certrotd supports type: local, http, cfssl, sap-service-manager and est\n"
-            "test.yaml:3:14: unknown issuer type 'acme'; this version of certrotd supports type: "
-            "local, http, cfssl, sap-service-manager and est\n"
+            "certrotd supports type: local, http, cfssl, sap-service-manager, est and acme\n"
+            "test.yaml:3:14: unknown issuer type 'vault'; this version of certrotd supports type: "
+            "local, http, cfssl, sap-service-manager, est and acme\n"
             "test.yaml:4:3: issuer 'c' has no type; write type: local");
 }
 

@@ -114,7 +114,7 @@ TEST_F(Dns01Options_, TheFactoryBuildsASolverForNamesInItsZoneOnly) {
   ASSERT_TRUE(factory) << problems.render();
   const ManualClock clock;
   SeededRandom random(1);
-  auto solver = factory(SolverContext{&clock, &random, {}});
+  auto solver = factory(SolverContext{&clock, &random, {}, "test", -1});
   ASSERT_TRUE(solver);
   EXPECT_EQ((*solver)->type(), "dns-01");
   ChallengeTask task{"web", "www.example.com", false, false, "tok", "tok.thumb", "txt"};

@@ -120,7 +120,8 @@ struct Harness {
     return SolverContext{&clock, &random, [this](Millis d) {
                            sleeps.push_back(d);
                            clock.advance(d);
-                         }};
+                         },
+                         "test", -1};
   }
 };
 
