@@ -39,8 +39,8 @@ enum class EventKind {
   renewal_info_failed,  // asking the issuer for renewal information failed; asked again later
   revoked,              // `certrotd revoke`: the issuer revoked the live certificate
   revoke_failed,        // `certrotd revoke`: the issuer did not revoke it; nothing changed
-  staged,              // a renewed version was published as next/ (activation: staged), not live
-  activated,           // the staged version was made live (the swap; on_rotate follows)
+  staged,               // a renewed version was published as next/ (activation: staged), not live
+  activated,            // the staged version was made live (the swap; on_rotate follows)
 };
 
 enum class Severity { debug, info, warning, error };

@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
 
   RealClock clock;
   SystemRandom random;
-  SolverContext context{&clock, &random, [](Millis d) { std::this_thread::sleep_for(d); },
-                        "probe", -1};
+  SolverContext context{&clock, &random, [](Millis d) { std::this_thread::sleep_for(d); }, "probe",
+                        -1};
   Dns01Solver solver(std::move(*options), context);
   ChallengeTask task;
   task.credential = "probe";

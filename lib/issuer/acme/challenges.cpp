@@ -22,8 +22,8 @@ using FactoryReader = SolverFactory (*)(const yaml::Field&, const yaml::Reader&)
 ChallengeType factory_challenge_type(std::string name, FactoryReader read) {
   return ChallengeType{
       std::move(name),
-      [read](const Field& field, const yaml::Reader& reader)
-          -> std::shared_ptr<const ChallengeOptions> {
+      [read](const Field& field,
+             const yaml::Reader& reader) -> std::shared_ptr<const ChallengeOptions> {
         auto factory = read(field, reader);
         if (!factory) return nullptr;
         return std::make_shared<FactoryOptions>(std::move(factory));

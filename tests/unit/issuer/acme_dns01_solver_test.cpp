@@ -117,7 +117,8 @@ struct Harness {
     options.poll_interval = 2s;
   }
   SolverContext context() {
-    return SolverContext{&clock, &random, [this](Millis d) {
+    return SolverContext{&clock, &random,
+                         [this](Millis d) {
                            sleeps.push_back(d);
                            clock.advance(d);
                          },

@@ -28,7 +28,7 @@ std::shared_ptr<const IssuerOptions> read_section(const std::string& type, const
 TEST(IssuerRegistry, ListsTheBuiltInTypesInOrderWithTheirNetworkNeed) {
   const IssuerRegistry registry = builtin_issuers();
   EXPECT_EQ(registry.names(), (std::vector<std::string>{"local", "http", "cfssl",
-                                                         "sap-service-manager", "est", "acme"}));
+                                                        "sap-service-manager", "est", "acme"}));
   EXPECT_FALSE(registry.find("local")->needs_network);
   EXPECT_TRUE(registry.find("http")->needs_network);
   EXPECT_TRUE(registry.find("cfssl")->needs_network);
