@@ -26,16 +26,6 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
   return match.empty() ? std::string() : "did you mean '" + match + "'? ";
 }
 
-std::optional<bool> read_bool(const Field& field, const Reader& reader) {
-  const auto s = reader.string(field);
-  if (s && (*s == "true" || *s == "false")) return *s == "true";
-  if (s) {
-    reader.add(field.value_mark, field.key + " must be true or false",
-               "write " + field.key + ": true");
-  }
-  return std::nullopt;
-}
-
 std::optional<x509::KeySpec> read_key_spec(const Fields& fields, const Reader& reader) {
   const Field* type = fields.get("type");
   const auto type_name = reader.string(*type);
@@ -110,7 +100,7 @@ void read_key(const Field& field, const Reader& reader, Tunables& t) {
   if (!fields) return;
   const Field* reuse = fields->get("reuse");
   if (reuse) {
-    if (const auto value = read_bool(*reuse, reader)) {
+    if (const auto value = reader.boolean(*reuse)) {
       t.key_reuse = Setting<bool>{*value, reuse->value_mark};
     }
   }

@@ -264,6 +264,14 @@ std::optional<double> Reader::percentage(const Field& field) const {
   return *parsed;
 }
 
+std::optional<bool> Reader::boolean(const Field& field) const {
+  const auto text = string(field);
+  if (!text) return std::nullopt;  // string() said what is wrong
+  if (*text == "true" || *text == "false") return *text == "true";
+  add(field.value_mark, field.key + " must be true or false", "write " + field.key + ": true");
+  return std::nullopt;
+}
+
 std::optional<long long> Reader::integer(const Field& field, long long min, long long max) const {
   auto text = string(field);
   if (!text) return std::nullopt;

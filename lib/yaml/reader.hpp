@@ -117,6 +117,8 @@ public:
   std::optional<Millis> duration(const Field& field, Millis min) const;
   // A percentage such as "66%", as a fraction in [0, 1]; range checks are the caller's.
   std::optional<double> percentage(const Field& field) const;
+  // true or false; anything else is a problem with "write KEY: true" as the hint.
+  std::optional<bool> boolean(const Field& field) const;
   // A whole number in [min, max].
   std::optional<long long> integer(const Field& field, long long min, long long max) const;
   // A quoted octal permission string such as "0640".

@@ -33,14 +33,6 @@ std::vector<std::string> acme_keys() {
           "timeout"};
 }
 
-std::optional<bool> read_bool(const Field& field, const Reader& reader) {
-  auto s = reader.string(field);
-  if (s && (*s == "true" || *s == "false")) return *s == "true";
-  reader.add(field.value_mark, field.key + " must be true or false",
-             "write " + field.key + ": true");
-  return std::nullopt;
-}
-
 std::optional<acme::AccountKeyType> read_account_key(const Field& field, const Reader& reader) {
   auto s = reader.string(field);
   if (s && *s == "ES256") return acme::AccountKeyType::es256;
@@ -121,7 +113,7 @@ std::shared_ptr<const IssuerOptions> read_acme(const Field& entry, const Reader&
       *fields, "contact", [&](const Field& f) { return read_contact(f, reader); }, options->contact,
       ok);
   yaml::read_if_present(
-      *fields, "terms_of_service_agreed", [&](const Field& f) { return read_bool(f, reader); },
+      *fields, "terms_of_service_agreed", [&](const Field& f) { return reader.boolean(f); },
       options->terms_of_service_agreed, ok);
   yaml::read_if_present(
       *fields, "eab", [&](const Field& f) { return read_eab(f, reader); }, options->eab, ok);

@@ -27,14 +27,6 @@ std::vector<std::string> est_keys() {
   return keys;
 }
 
-std::optional<bool> read_bool(const Field& field, const Reader& reader) {
-  auto s = reader.string(field);
-  if (s && (*s == "true" || *s == "false")) return *s == "true";
-  reader.add(field.value_mark, field.key + " must be true or false",
-             "write " + field.key + ": true");
-  return std::nullopt;
-}
-
 // `basic: { username: host42, password_file: FILE }`.
 std::optional<EstBasicAuth> read_basic(const Field& field, const Reader& reader) {
   const auto fields = reader.fields(*field.value, field.value_mark, "basic",
@@ -104,8 +96,8 @@ void read_trust(const Fields& fields, const Reader& reader, EstIssuerOptions& ou
     return;
   }
   yaml::read_if_present(
-      *t, "from_issuer", [&](const Field& b) { return read_bool(b, reader); },
-      out.trust_from_issuer, ok);
+      *t, "from_issuer", [&](const Field& b) { return reader.boolean(b); }, out.trust_from_issuer,
+      ok);
 }
 
 // `bootstrap_fingerprints: ["ab:cd:…"]`: SHA-256 of roots to take from /cacerts, with or
@@ -154,7 +146,7 @@ std::shared_ptr<const IssuerOptions> read_est(const Field& entry, const Reader& 
        ok;
   if (options->basic) options->bootstrap = basic_bootstrap;
   yaml::read_if_present(
-      *fields, "server_generated_key", [&](const Field& f) { return read_bool(f, reader); },
+      *fields, "server_generated_key", [&](const Field& f) { return reader.boolean(f); },
       options->server_generated_key, ok);
   read_trust(*fields, reader, *options, ok);
   read_fingerprints(*fields, reader, *options, ok);

@@ -20,14 +20,6 @@ std::vector<std::string> http_keys() {
   return keys;
 }
 
-std::optional<bool> read_bool(const Field& field, const Reader& reader) {
-  auto s = reader.string(field);
-  if (s && (*s == "true" || *s == "false")) return *s == "true";
-  reader.add(field.value_mark, field.key + " must be true or false",
-             "write " + field.key + ": true");
-  return std::nullopt;
-}
-
 // `request: { csr_field: csr, server_generated_key: false }`.
 void read_request(const Fields& fields, const Reader& reader, HttpIssuerOptions& options,
                   bool& ok) {
@@ -43,7 +35,7 @@ void read_request(const Fields& fields, const Reader& reader, HttpIssuerOptions&
   yaml::read_if_present(
       *r, "csr_field", [&](const Field& c) { return reader.string(c); }, options.csr_field, ok);
   yaml::read_if_present(
-      *r, "server_generated_key", [&](const Field& k) { return read_bool(k, reader); },
+      *r, "server_generated_key", [&](const Field& k) { return reader.boolean(k); },
       options.server_generated_key, ok);
 }
 

@@ -46,6 +46,20 @@ TEST_F(ReaderTest, ProblemsAreRenderedByPositionWhateverOrderTheyWereFound) {
             "x.yaml:2:4: m must be a whole number, got 'many'; write e.g. m: 1");
 }
 
+TEST_F(ReaderTest, BooleansAreTrueOrFalseAndAnythingElseIsOneProblem) {
+  const auto fields = fields_of("t: true\nf: false\ny: yes\nl: [1]\n", {"t", "f", "y", "l"});
+  ASSERT_TRUE(fields);
+  EXPECT_EQ(m_reader.boolean(*fields->get("t")), true);
+  EXPECT_EQ(m_reader.boolean(*fields->get("f")), false);
+  EXPECT_EQ(m_reader.boolean(*fields->get("y")), std::nullopt);
+  EXPECT_EQ(m_reader.boolean(*fields->get("l")), std::nullopt);
+  const std::string problems = m_problems.render();
+  EXPECT_NE(problems.find("x.yaml:3:4: y must be true or false; write y: true"), std::string::npos)
+      << problems;
+  EXPECT_EQ(problems.find("l must be true or false"), std::string::npos)
+      << "a list is reported once, by string(), not twice: " << problems;
+}
+
 TEST_F(ReaderTest, RelativePathsResolveAgainstTheFilesFolder) {
   const auto fields = fields_of("p: sub/../file.pem\n", {"p"});
   ASSERT_TRUE(fields);
