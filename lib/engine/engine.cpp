@@ -268,6 +268,7 @@ Result<Installed> run_kind(const Job& job, const RotationEnv& env, IssuerExchang
     case JobKind::alert: break;  // run_job() runs only the notify actions
     case JobKind::renewal_info: return ask_renewal_info(*job.plan, exchange);
     case JobKind::revoke: return revoke_live(*job.plan, job.revocation_reason, job.issuer_state);
+    case JobKind::upkeep: return run_upkeep(*job.plan, exchange);
   }
   return fail("unknown job");
 }
@@ -298,8 +299,11 @@ JobResult run_job(Job job, const RotationEnv& env) {
   std::vector<notify::ActionOutcome> actions;
   // A copy that failed after the swap does not undo it: the folder's readers need the reload.
   // Asking for renewal information or revoking changed nothing the dependents read; a staged
-  // version is not live: the partners learn of it (on_staged), the dependents not yet.
-  if (result && job.kind != JobKind::renewal_info && job.kind != JobKind::revoke) {
+  // version is not live: the partners learn of it (on_staged), the dependents not yet. An
+  // upkeep tells them only when it changed ca.pem.
+  const bool changed_nothing = job.kind == JobKind::renewal_info || job.kind == JobKind::revoke ||
+                               (job.kind == JobKind::upkeep && !exchange.ca_changed);
+  if (result && !changed_nothing) {
     actions = result->staged ? notify_staged(*job.plan, job.old_serial, *result, env)
                              : notify_dependents(*job.plan, job.old_serial, *result, env);
   }
@@ -398,6 +402,7 @@ void Engine::start() {
       apply(*tracked, *found[i]);
       settle_staged(*name, *tracked, *found[i]);
       ensure_asking(*tracked);
+      ensure_upkeep(*tracked, true);
       count_failing(*tracked);
       schedule_next(*name, *tracked);
       // An activation a crash interrupted after the swap: the dependents are told now.
@@ -547,6 +552,10 @@ std::vector<Job> Engine::take_due() {
         dispatch_renewal_info(name, tracked, jobs);
         continue;
       }
+      if (const auto upkeep = upkeep_due(tracked); upkeep && *upkeep <= m_deps.clock.wall_now()) {
+        dispatch_upkeep(name, tracked, jobs);
+        continue;
+      }
       arm(name, tracked, tracked.renew_due);
       continue;
     }
@@ -692,6 +701,7 @@ void Engine::complete(JobResult done) {
     case JobKind::adopt: complete_adoption(done, tracked); break;
     case JobKind::renewal_info: complete_renewal_info(done, tracked); break;
     case JobKind::revoke: complete_revocation(done, tracked); break;
+    case JobKind::upkeep: complete_upkeep(done, tracked); break;
     case JobKind::rotate:
     case JobKind::copies: complete_rotation(done, tracked); break;
   }
@@ -746,6 +756,7 @@ void Engine::complete_rotation(const JobResult& done, Tracked& tracked) {
     if (done.issuer.window && tracked.persisted.renewal_info_next) {
       *tracked.persisted.renewal_info_next += schedule::k_renewal_info_default;
     }
+    after_issuance_upkeep(tracked, done.issuer);
     emit(EventKind::renewed, Severity::info, name, tracked, "version " + installed.version);
   }
   tracked.dependents = done.actions;
@@ -882,6 +893,7 @@ void Engine::arm(const std::string& name, Tracked& tracked, MonoTime renew) {
   }
   // The next question to an issuer that reports renewal information shares the entry.
   if (const auto ask = ask_due(tracked)) at = std::min(at, to_mono(m_deps.clock, *ask));
+  if (const auto upkeep = upkeep_due(tracked)) at = std::min(at, to_mono(m_deps.clock, *upkeep));
   m_queue.schedule(name, at);
 }
 
@@ -1062,6 +1074,7 @@ Result<void> Engine::reload(const config::Config& config) {
       count_failing(it->second);
     }
     ensure_asking(it->second);
+    ensure_upkeep(it->second, added);
     // The policy or dates may have changed; an in-flight one is rescheduled on completion.
     if (!it->second.in_flight) schedule_next(name, it->second);
   }

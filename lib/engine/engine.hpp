@@ -123,6 +123,7 @@ enum class JobKind {
   alert,       // an expiry threshold was crossed: only the `notify:` actions
   renewal_info,  // ask the issuer when to renew the live certificate (ACME ARI)
   revoke,        // `certrotd revoke`: ask the issuer to revoke the live certificate
+  upkeep,        // the issuer's housekeeping on a timer of its own (Issuer::upkeep)
 };
 
 // One job to run on a worker.
@@ -298,7 +299,8 @@ private:
     bool folder_ready = true;      // the output folder was opened (created, recovered)
     // Due, but its issuer has max_concurrent rotations in flight: queued in m_waiting.
     bool waiting_for_slot = false;
-    bool asking = false;  // the job in flight is a renewal_info job, not a rotation
+    // The job in flight asks the issuer something besides a rotation (renewal_info, upkeep).
+    bool asking = false;
     // `certrotd revoke` asked for this; the next job is a revoke job.
     std::optional<issuer::RevocationReason> revoke_pending;
     // An invalid window was reported and logged; not again until a valid answer comes.
@@ -365,6 +367,12 @@ private:
                           const issuer::RenewalInfo& info);
   void renewal_info_failed(const std::string& name, Tracked& tracked, const Error& error);
   void complete_revocation(const JobResult& done, Tracked& tracked);  // engine/revoke.cpp
+  // The issuer's upkeep (engine/upkeep.cpp).
+  void ensure_upkeep(Tracked& tracked, bool starting);
+  std::optional<SystemTime> upkeep_due(const Tracked& tracked) const;
+  void after_issuance_upkeep(Tracked& tracked, const IssuerExchange& exchange);
+  void dispatch_upkeep(const std::string& name, Tracked& tracked, std::vector<Job>& jobs);
+  void complete_upkeep(const JobResult& done, Tracked& tracked);
   void emit(EventKind kind, Severity severity, const std::string& name, const Tracked& tracked,
             std::string message, Reason reason = Reason::unspecified) const;
 

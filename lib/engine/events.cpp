@@ -26,6 +26,8 @@ std::string_view to_string(EventKind kind) {
     case EventKind::key_generated: return "key-generated";
     case EventKind::renewal_info: return "renewal-info";
     case EventKind::renewal_info_failed: return "renewal-info-failed";
+    case EventKind::upkeep: return "upkeep";
+    case EventKind::upkeep_failed: return "upkeep-failed";
     case EventKind::revoked: return "revoked";
     case EventKind::revoke_failed: return "revoke-failed";
     case EventKind::staged: return "staged";

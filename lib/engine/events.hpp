@@ -41,6 +41,8 @@ enum class EventKind {
   revoke_failed,        // `certrotd revoke`: the issuer did not revoke it; nothing changed
   staged,               // a renewed version was published as next/ (activation: staged), not live
   activated,            // the staged version was made live (the swap; on_rotate follows)
+  upkeep,               // the issuer's housekeeping ran (ca.pem refreshed, bindings retired)
+  upkeep_failed,        // it failed; the credential is unchanged; tried again with backoff
 };
 
 enum class Severity { debug, info, warning, error };

@@ -177,6 +177,7 @@ Result<issuer::IssuedCredential> ask_issuer(const CredentialPlan& plan,
   }
   exchange.answered = true;
   exchange.state_out = std::move(outcome->state);
+  exchange.upkeep_after = outcome->upkeep_after;
   if (auto* later = std::get_if<issuer::NotYet>(&outcome->answer)) {
     exchange.not_yet = std::move(*later);
     return fail_retryable(

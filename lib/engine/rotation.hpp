@@ -91,6 +91,11 @@ struct IssuerExchange {
   std::optional<issuer::RenewalWindow> window;  // reported with the certificate
   // A renewal_info job: the issuer's answer (the result is then the live certificate's facts).
   std::optional<issuer::RenewalInfo> renewal_info = std::nullopt;
+  // When the issuer's upkeep is due after an issuance (IssueOutcome::upkeep_after).
+  std::optional<Millis> upkeep_after = std::nullopt;
+  // An upkeep job: the issuer's answer, and whether ca.pem was rewritten from it.
+  std::optional<issuer::UpkeepOutcome> upkeep = std::nullopt;
+  bool ca_changed = false;
 };
 
 // In staged mode (`activation: { mode: staged }`) with a live credential, the validated version
@@ -109,6 +114,13 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
 // exchange.renewal_info, the result is the live certificate's facts. An error when there is no
 // usable live certificate or the issuer failed. Runs on a worker (engine/renewal_info.cpp).
 Result<Installed> ask_renewal_info(const CredentialPlan& plan, IssuerExchange& exchange);
+
+// The issuer's housekeeping for the credential (Issuer::upkeep) with the live credential (if
+// any), the roots of its ca.pem and the issuer's state; the answer goes to exchange.upkeep.
+// Roots that differ from ca.pem's are written into the live version (CredentialStore::
+// replace_ca) and exchange.ca_changed says so. The result is the live certificate's facts
+// (empty ones when none is live). Runs on a worker (engine/upkeep.cpp).
+Result<Installed> run_upkeep(const CredentialPlan& plan, IssuerExchange& exchange);
 
 // Asks the issuer to revoke the live certificate (Issuer::revoke) with the live chain and the
 // issuer's state for the credential; the result is the revoked certificate's facts. Runs on a

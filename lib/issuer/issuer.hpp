@@ -100,6 +100,42 @@ struct IssueOutcome {
   // error nothing is replaced, except that a permanent error clears it (a fresh start is what a
   // retry at the backoff cap needs).
   std::optional<std::string> state = std::nullopt;
+  // For an issuer with upkeep (Issuer::upkeep_mode): when its upkeep is due after this
+  // issuance (an EST refresh period from now, a replaced binding's retirement); unset: the
+  // upkeep stays where it was scheduled.
+  std::optional<Millis> upkeep_after = std::nullopt;
+};
+
+// Housekeeping an issuer does for a credential on a timer of its own, apart from renewals:
+// refreshing the CA bundle (EST /cacerts), deleting replaced bindings (SAP Service Manager).
+// The engine keeps the next time and the failures in a row in the state file, shares the
+// credential's entry in the deadline heap, and runs one job of a credential at a time, so an
+// upkeep never overlaps a rotation of the same credential.
+enum class UpkeepMode {
+  none,           // no upkeep (the default)
+  when_due,       // first at start-up when nothing is scheduled yet, then when the issuer says
+  also_at_start,  // besides, at every start-up (orphans a crash left behind)
+};
+
+struct UpkeepRequest {
+  std::string credential;
+  std::optional<CurrentCredential> current;  // the live credential; unset when none is live
+  std::vector<x509::Certificate> ca;         // the roots of the live ca.pem (empty: none)
+  std::optional<std::string> state;          // what the issuer kept (IssueOutcome::state)
+  std::shared_ptr<const CredentialOptions> options = nullptr;  // as in IssueRequest
+};
+
+struct UpkeepOutcome {
+  // The roots the live ca.pem is to hold from now on; unset: unchanged. A change is written
+  // into the live version atomically and runs the on_rotate actions.
+  std::optional<std::vector<x509::Certificate>> ca = std::nullopt;
+  // What to keep from now on (replaces IssueOutcome::state); an issuer whose upkeep changes
+  // nothing of it hands back UpkeepRequest::state. An error keeps what was kept.
+  std::optional<std::string> state = std::nullopt;
+  // When to call again; unset: not before an issuance names a time (IssueOutcome::upkeep_after).
+  std::optional<Millis> next = std::nullopt;
+  // What was done, for the event; empty when nothing changed (logged at debug level then).
+  std::string summary = {};
 };
 
 // Errors from `issue` carry ErrorKind::retryable for transient trouble (network, 5xx, busy) and
@@ -152,6 +188,12 @@ public:
   virtual bool reports_renewal_info() const { return false; }
   virtual Result<RenewalInfo> renewal_info(const RenewalInfoRequest& /*request*/) {
     return RenewalInfo{};
+  }
+  // Housekeeping on a timer of its own (see UpkeepRequest). Errors are retried with the
+  // credential's backoff and never touch its certificate or its renewal.
+  virtual UpkeepMode upkeep_mode() const { return UpkeepMode::none; }
+  virtual Result<UpkeepOutcome> upkeep(const UpkeepRequest& request) {
+    return UpkeepOutcome{std::nullopt, request.state};
   }
   // Whether `certrotd revoke` can go through this issuer.
   virtual bool can_revoke() const { return false; }

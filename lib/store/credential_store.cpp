@@ -426,6 +426,17 @@ Result<std::string> read_all(int dir_fd, const std::string& name, const fs::path
   return out;
 }
 
+// One copy outside the folder, written atomically with its mode and owner set on the fd.
+Result<void> write_copy(const CopySpec& copy, std::string_view text) {
+  auto target = open_copy_target(copy, MissingFolders::create);
+  if (!target) return fail(target.error());
+  const mode_t mode = copy.mode.value_or(is_secret(copy.content) ? 0600 : 0644);
+  auto file = AtomicFile::create_in(target->dir.get(), target->name, copy.path, mode, copy.owner);
+  if (!file) return fail(file.error());
+  if (auto r = file->write(text); !r) return r;
+  return file->commit();
+}
+
 // Removes the temporary files of copies a crash interrupted (they may hold a complete key).
 Result<void> remove_copy_leftovers(const StoreOptions& options) {
   for (const CopySpec& copy : options.copies) {
@@ -904,15 +915,36 @@ Result<std::vector<VersionInfo>> CredentialStore::versions() const {
   return out;
 }
 
+Result<void> CredentialStore::replace_ca(std::string_view pem) const {
+  auto folder = Folder::open(m_options->dir, MissingFolders::refuse);
+  if (!folder) return fail(folder.error());
+  auto live = live_id(*folder);
+  if (!live) return fail(live.error());
+  if (!*live) return fail("no version is live", folder->shown(k_data_link));
+  const std::string version = version_name(**live);
+  Fd dir_fd(
+      ::openat(folder->fd(), version.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir_fd) {
+    return fail_retryable("cannot open live version: " + errno_text(errno), folder->shown(version));
+  }
+  const std::string name(file_name(Content::ca));
+  auto file = AtomicFile::create_in(dir_fd.get(), name, fs::path(folder->shown(version)) / name,
+                                    m_options->public_mode, m_options->owner);
+  if (!file) return fail(file.error());
+  if (auto r = file->write(pem); !r) return r;
+  if (auto r = file->commit(); !r) return r;
+  for (const CopySpec& copy : m_options->copies) {
+    if (copy.content != Content::ca) continue;
+    if (auto r = write_copy(copy, pem); !r) {
+      return fail(r.error().wrap("ca.pem is updated but a copy failed"));
+    }
+  }
+  return {};
+}
+
 Result<void> CredentialStore::write_copies(const CredentialFiles& files) const {
   for (const CopySpec& copy : m_options->copies) {
-    auto target = open_copy_target(copy, MissingFolders::create);
-    if (!target) return fail(target.error());
-    const mode_t mode = copy.mode.value_or(is_secret(copy.content) ? 0600 : 0644);
-    auto file = AtomicFile::create_in(target->dir.get(), target->name, copy.path, mode, copy.owner);
-    if (!file) return fail(file.error());
-    if (auto r = file->write(files.content(copy.content)); !r) return r;
-    if (auto r = file->commit(); !r) return r;
+    if (auto r = write_copy(copy, files.content(copy.content)); !r) return r;
   }
   return {};
 }

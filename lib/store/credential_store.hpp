@@ -183,6 +183,12 @@ public:
   // hand and that a rollback must therefore never restore. An unknown id is not an error.
   Result<void> discard(std::string_view id) const;
 
+  // Replaces ca.pem of the live version with `pem` (an issuer's roots changed, not the
+  // certificate: EST /cacerts), atomically inside the version folder, so readers of ca.pem see
+  // the old file or the new one; then refreshes the copies of ca. The version stays the same
+  // version: the history and rollback see no change. An error when nothing is live.
+  Result<void> replace_ca(std::string_view pem) const;
+
   // Writes every configured copy from `files` (each atomically, mode and owner set on the fd).
   Result<void> write_copies(const CredentialFiles& files) const;
 

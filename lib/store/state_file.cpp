@@ -141,23 +141,37 @@ Result<void> issuer_fields_from_json(const json& doc, CredentialState& state) {
   return {};
 }
 
-// "renewal_info": {"next_ask": time, "failures": n}; absent in older files and for issuers
-// without renewal information.
-Result<void> renewal_info_from_json(const json& doc, CredentialState& state) {
-  const auto it = doc.find("renewal_info");
+// {"<next_key>": time, "failures": n} under `key`: when a side job of the issuer is due next and
+// how many in a row failed. Absent in older files and for issuers without that job.
+Result<void> next_and_failures_from_json(const json& doc, const std::string& key,
+                                         const char* next_key, std::optional<SystemTime>& next,
+                                         int& failures) {
+  const auto it = doc.find(key);
   if (it == doc.end() || it->is_null()) return {};
-  if (!it->is_object()) return fail("renewal_info must be an object");
-  auto next = time_from_json(*it, "next_ask");
-  if (!next) return fail(next.error());
-  state.renewal_info_next = *next;
+  if (!it->is_object()) return fail(key + " must be an object");
+  auto when = time_from_json(*it, next_key);
+  if (!when) return fail(when.error());
+  next = *when;
   if (const auto n = it->find("failures"); n != it->end() && !n->is_null()) {
     if (!n->is_number_integer() || n->get<std::int64_t>() < 0 ||
         n->get<std::int64_t>() > std::numeric_limits<int>::max()) {
-      return fail("renewal_info.failures must be a non-negative integer");
+      return fail(key + ".failures must be a non-negative integer");
     }
-    state.renewal_info_failures = n->get<int>();
+    failures = n->get<int>();
   }
   return {};
+}
+
+// "renewal_info": {"next_ask": time, "failures": n} (ACME ARI).
+Result<void> renewal_info_from_json(const json& doc, CredentialState& state) {
+  return next_and_failures_from_json(doc, "renewal_info", "next_ask", state.renewal_info_next,
+                                     state.renewal_info_failures);
+}
+
+// "upkeep": {"next": time, "failures": n} (issuer::Issuer::upkeep).
+Result<void> upkeep_from_json(const json& doc, CredentialState& state) {
+  return next_and_failures_from_json(doc, "upkeep", "next", state.upkeep_next,
+                                     state.upkeep_failures);
 }
 
 void issuer_fields_to_json(const CredentialState& state, json& doc) {
@@ -178,6 +192,10 @@ void issuer_fields_to_json(const CredentialState& state, json& doc) {
   if (state.renewal_info_next || state.renewal_info_failures > 0) {
     doc["renewal_info"] = json{{"next_ask", time_to_json(state.renewal_info_next)},
                                {"failures", state.renewal_info_failures}};
+  }
+  if (state.upkeep_next || state.upkeep_failures > 0) {
+    doc["upkeep"] = json{{"next", time_to_json(state.upkeep_next)},
+                         {"failures", state.upkeep_failures}};
   }
 }
 
@@ -263,6 +281,7 @@ void staged_to_json(const CredentialState& state, json& doc) {
 Result<void> later_fields_from_json(const json& doc, CredentialState& state) {
   if (auto r = issuer_fields_from_json(doc, state); !r) return r;
   if (auto r = renewal_info_from_json(doc, state); !r) return r;
+  if (auto r = upkeep_from_json(doc, state); !r) return r;
   auto revoked = string_from_json(doc, "revoked_serial");
   if (!revoked) return fail(revoked.error());
   state.revoked_serial = std::move(*revoked);

@@ -99,6 +99,10 @@ struct CredentialState {
   // {"next_ask", "failures"}, written only when set.
   std::optional<SystemTime> renewal_info_next = std::nullopt;
   int renewal_info_failures = 0;
+  // For an issuer with upkeep (issuer::Issuer::upkeep_mode): when it is due next, and how many
+  // upkeeps in a row failed. In the file: "upkeep": {"next", "failures"}, written only when set.
+  std::optional<SystemTime> upkeep_next = std::nullopt;
+  int upkeep_failures = 0;
   // `certrotd revoke` revoked this certificate: it is renewed at once, also after a restart.
   // "revoked_serial", written only when set.
   std::string revoked_serial;

@@ -40,6 +40,8 @@ std::string_view message_id(EventKind kind) {
     case EventKind::revoke_failed: return "5f757cd6271d49d999a8594fe3b24292";
     case EventKind::staged: return "7d2e9c41b5a84f0e8c3b6a1f92d4e570";
     case EventKind::activated: return "a1f84c6e2b9d47538e0c5f7a3b12d9e6";
+    case EventKind::upkeep: return "fb21f1de92c040649ceafcd18ff122a5";
+    case EventKind::upkeep_failed: return "39def6ee04544ad0b23811e2e70d6862";
   }
   return "";
 }

@@ -14,13 +14,14 @@ mkdir -p "$work/est-tmp"
 echo good > "$work/mode"
 
 # est_start USER PASSWORD: the server, with HTTP Basic for USER:PASSWORD. For the rollover mode
-# the test writes $work/newroot.pem and $work/newwithold.pem first.
+# the test writes $work/newroot.pem and $work/newwithold.pem first (and $work/newroot.key for
+# the newroot mode).
 est_start() {
   cat > "$work/est.json" <<JSON
 { "portFile": "$work/est.port", "cert": "$work/est-tls.pem", "key": "$work/est-tls.key",
   "clientCa": "$ca.pem", "caCert": "$ca.pem", "caKey": "$ca.key",
   "rogueCert": "$work/rogue/ca.pem", "rogueKey": "$work/rogue/ca.key", "otherPub": "$work/other.pub",
-  "newRoot": "$work/newroot.pem", "newWithOld": "$work/newwithold.pem",
+  "newRoot": "$work/newroot.pem", "newWithOld": "$work/newwithold.pem", "newRootKey": "$work/newroot.key",
   "user": "$1", "password": "$2", "modeFile": "$work/mode",
   "eventsFile": "$work/est-events", "workDir": "$work/est-tmp" }
 JSON

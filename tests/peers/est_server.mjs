@@ -13,14 +13,16 @@
 //   pending2    202 + Retry-After: 1 twice for each subject before issuing
 //   basic       /simpleenroll without a known client certificate gets 401 + WWW-Authenticate:
 //               Basic and needs the configured user and password
-//   500 hang truncated otherroot otherkey   failures that the client must refuse
+//   500 hang truncated otherroot otherkey   failures that the client must refuse (500 also
+//               for /cacerts)
 //   rollover    /cacerts names the root, a new root and the new root cross-signed by the old
 //   unrelated   /cacerts names the root and an unrelated one
+//   newroot     after a rollover: /cacerts names the new root only, which also signs
 //
 // usage: node est_server.mjs CONFIG.json
 //   { "portFile", "cert", "key", "clientCa", "caCert", "caKey", "rogueCert", "rogueKey",
 //     "otherPub", "user", "password", "modeFile", "eventsFile", "workDir",
-//     "newRoot", "newWithOld" (for rollover) }
+//     "newRoot", "newWithOld" (for rollover), "newRootKey" (for newroot) }
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
@@ -97,10 +99,10 @@ function sign(dir, csrPem, variant, pub) {
   const csr = path.join(dir, 'req.csr');
   const out = path.join(dir, 'leaf.pem');
   fs.writeFileSync(csr, csrPem);
-  const rogue = variant === 'otherroot';
+  const signer = { otherroot: [config.rogueCert, config.rogueKey],
+    newroot: [config.newRoot, config.newRootKey] }[variant] || [config.caCert, config.caKey];
   const args = ['x509', '-req', '-in', csr, '-out', out, '-days', '1', '-copy_extensions', 'copyall',
-    '-set_serial', String(Date.now() * 100 + serial),
-    '-CA', rogue ? config.rogueCert : config.caCert, '-CAkey', rogue ? config.rogueKey : config.caKey];
+    '-set_serial', String(Date.now() * 100 + serial), '-CA', signer[0], '-CAkey', signer[1]];
   if (pub) args.push('-force_pubkey', pub);
   openssl(args);
   return out;
@@ -207,7 +209,7 @@ async function enroll(req, res, op, m) {
   if (failure(res, m)) return;
   const dir = tmpdir();
   try {
-    const variant = ['otherroot', 'otherkey'].includes(m) ? m : 'good';
+    const variant = ['otherroot', 'otherkey', 'newroot'].includes(m) ? m : 'good';
     if (op === 'serverkeygen') {
       const key = serverKey(dir, csrPem, m);
       const leaf = sign(dir, csrPem, variant, key.pub);
@@ -222,7 +224,7 @@ async function enroll(req, res, op, m) {
     }
     const leaf = sign(dir, csrPem, variant, variant === 'otherkey' ? config.otherPub : undefined);
     res.writeHead(200, headersFor('application/pkcs7-mime; smime-type=certs-only', m));
-    res.end(encode(certsOnly(config.caCert, leaf), m));
+    res.end(encode(certsOnly(m === 'newroot' ? config.newRoot : config.caCert, leaf), m));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -238,10 +240,11 @@ async function handle(req, res) {
   }
   const op = match[2];
   if (op === 'cacerts' && req.method === 'GET') {
+    if (m === '500' && failure(res, m)) return;
     // rollover: the old root, the new one and NewWithOld (RFC 7030 §4.1.3); unrelated: a root
     // nobody vouches for next to the real one.
     const certs = { rollover: [config.caCert, config.newRoot, config.newWithOld],
-      unrelated: [config.caCert, config.rogueCert] }[m] || [config.caCert];
+      unrelated: [config.caCert, config.rogueCert], newroot: [config.newRoot] }[m] || [config.caCert];
     record(`op=cacerts mode=${m}`);
     res.writeHead(200, headersFor('application/pkcs7-mime', m));
     res.end(encode(certsOnly(...certs), m));

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <span>
 
 #include "issuer/est/est_codec.hpp"
 #include "util/encoding.hpp"
@@ -10,6 +11,7 @@
 #include "util/secret.hpp"
 #include "util/strings.hpp"
 #include "x509/csr.hpp"
+#include "x509/verify.hpp"
 
 namespace certrotd::issuer {
 
@@ -302,28 +304,81 @@ std::vector<x509::Certificate> EstIssuer::issuer_roots(const std::string& creden
     warn("the CA bundle keeps the trust anchors only: " + offered.error().what());
     return std::move(*anchors);
   }
-  std::vector<x509::Certificate> roots = *anchors;
+  return accepted_roots(*anchors, *offered, credential);
+}
+
+std::vector<x509::Certificate> EstIssuer::accepted_roots(
+    const std::vector<x509::Certificate>& anchors, const std::vector<x509::Certificate>& offered,
+    const std::string& credential) {
+  std::vector<x509::Certificate> roots = anchors;
   const SystemTime now = m_deps.clock->wall_now();
-  for (const auto& cert : *offered) {
+  for (const auto& cert : offered) {
     if (!self_signed(cert) || cert.info().not_after <= now) continue;
     const auto known = [&](const x509::Certificate& r) { return r.same_as(cert); };
     if (std::any_of(roots.begin(), roots.end(), known)) continue;
     const auto& pins = m_est.bootstrap_fingerprints;
     const bool pinned = std::find(pins.begin(), pins.end(), cert.info().sha256_fingerprint) !=
                         pins.end();
-    const bool vouched = std::any_of(anchors->begin(), anchors->end(), [&](const auto& anchor) {
-      return cross_signed(cert, *offered, anchor);
+    const bool vouched = std::any_of(anchors.begin(), anchors.end(), [&](const auto& anchor) {
+      return cross_signed(cert, offered, anchor);
     });
     if (pinned || vouched) {
       roots.push_back(cert);
-    } else {
-      warn("/cacerts offers the root " + cert.info().subject + " (SHA-256 " +
-           cert.info().sha256_fingerprint +
-           "), which no trust anchor cross-signed and no bootstrap_fingerprints pins: not "
-           "trusted");
+    } else if (m_deps.warn) {
+      m_deps.warn(credential,
+                  "/cacerts offers the root " + cert.info().subject + " (SHA-256 " +
+                      cert.info().sha256_fingerprint +
+                      "), which no trust anchor cross-signed and no bootstrap_fingerprints "
+                      "pins: not trusted");
     }
   }
   return roots;
+}
+
+Result<UpkeepOutcome> EstIssuer::upkeep(const UpkeepRequest& request) {
+  UpkeepOutcome out{std::nullopt, request.state, m_est.trust_refresh};
+  // Nothing live, so no ca.pem to refresh: the first enrollment writes one.
+  if (!request.current || request.current->chain.empty()) return out;
+  // Unlike at an enrollment, a failed fetch is an error here: ca.pem stays as it is rather than
+  // shrink to the trust anchors, and the refresh is retried with backoff.
+  auto anchors = load_anchors(m_est.trust_anchors.value_or(m_est.ca_bundle));
+  if (!anchors) return fail(anchors.error().wrap("trust_anchors"));
+  auto offered = fetch_cacerts();
+  if (!offered) return fail(offered.error());
+  std::vector<x509::Certificate> roots = accepted_roots(*anchors, *offered, request.credential);
+  const auto in = [](const std::vector<x509::Certificate>& set, const x509::Certificate& cert) {
+    return std::any_of(set.begin(), set.end(),
+                       [&](const x509::Certificate& r) { return r.same_as(cert); });
+  };
+  const auto& chain = request.current->chain;
+  const std::span<const x509::Certificate> intermediates(chain.begin() + 1, chain.end());
+  std::string summary;
+  const auto note = [&summary](const std::string& what) {
+    summary += (summary.empty() ? "ca.pem: " : "; ") + what;
+  };
+  for (const auto& old : request.ca) {
+    if (in(roots, old)) continue;
+    // §4.1.3: the old root goes only once the live certificate no longer needs it.
+    const bool needed = x509::verify_chain(chain.front(), intermediates,
+                                           std::span<const x509::Certificate>(&old, 1),
+                                           x509::VerifyOptions{m_deps.clock->wall_now(), {}})
+                            .has_value();
+    if (needed) {
+      roots.push_back(old);
+    } else {
+      note("removed root " + old.info().subject +
+           " (no longer offered, and the live "
+           "certificate does not chain to it)");
+    }
+  }
+  for (const auto& root : roots) {
+    if (!in(request.ca, root)) note("added root " + root.info().subject);
+  }
+  if (!summary.empty()) {
+    out.ca = std::move(roots);
+    out.summary = "CA bundle refreshed from /cacerts; " + summary;
+  }
+  return out;
 }
 
 Result<IssueOutcome> EstIssuer::issue_outcome(const IssueRequest& request) {
@@ -355,6 +410,8 @@ Result<IssueOutcome> EstIssuer::issue_outcome(const IssueRequest& request) {
     if (auto* issued = std::get_if<IssuedCredential>(&outcome->answer)) {
       issued->ca = issuer_roots(request.credential);
     }
+    // /cacerts was just fetched: the next refresh counts from now.
+    outcome->upkeep_after = m_est.trust_refresh;
   }
   return outcome;
 }

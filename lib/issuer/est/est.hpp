@@ -35,8 +35,9 @@ struct EstIssuerOptions : NetworkIssuerOptions {
   bool server_generated_key = false;  // /serverkeygen
   // trust: { from_issuer: true }: ca.pem holds the trust anchors and the roots of /cacerts
   // that a trust anchor cross-signed or that bootstrap_fingerprints pins (RFC 7030 §4.1.3,
-  // §3.6.1); fetched with each enrollment.
+  // §3.6.1); fetched with each enrollment, and every `trust.refresh` besides when it is set.
   bool trust_from_issuer = false;
+  std::optional<Millis> trust_refresh;
   std::vector<std::string> bootstrap_fingerprints;  // SHA-256, lower-case hex with ':'
 
   bool generates_keys() const override { return server_generated_key; }
@@ -50,6 +51,14 @@ public:
   bool generates_keys() const override { return m_est.server_generated_key; }
   Result<IssuedCredential> issue(const IssueRequest& request) override;
   Result<IssueOutcome> issue_outcome(const IssueRequest& request) override;
+  // With trust: { from_issuer: true, refresh: P }: /cacerts every P, ca.pem rewritten when the
+  // roots it vouches for changed. A root of the live ca.pem that the server and trust_anchors
+  // dropped stays while the live certificate chains to it, so dependents never lose the root
+  // their own certificate needs during a CA rollover.
+  UpkeepMode upkeep_mode() const override {
+    return m_est.trust_from_issuer && m_est.trust_refresh ? UpkeepMode::when_due : UpkeepMode::none;
+  }
+  Result<UpkeepOutcome> upkeep(const UpkeepRequest& request) override;
 
 private:
   EstIssuer(EstIssuerOptions options, NetworkDeps deps, std::string ca_bundle_pem);
@@ -61,6 +70,11 @@ private:
   std::string url(std::string_view operation) const;
   // The anchors and the /cacerts roots they vouch for (trust_from_issuer).
   std::vector<x509::Certificate> issuer_roots(const std::string& credential);
+  // The roots of `offered` that `anchors` vouch for or bootstrap_fingerprints pins, after the
+  // anchors; warns about the others.
+  std::vector<x509::Certificate> accepted_roots(const std::vector<x509::Certificate>& anchors,
+                                                const std::vector<x509::Certificate>& offered,
+                                                const std::string& credential);
   Result<std::vector<x509::Certificate>> fetch_cacerts();
 
   EstIssuerOptions m_est;

@@ -85,12 +85,14 @@ std::optional<Fields> read_bootstrap(const Fields& fields, const Reader& reader,
   return without_bootstrap(fields);
 }
 
-// `trust: { from_issuer: true }`.
+// `trust: { from_issuer: true, refresh: 24h }`: refresh is the period of the /cacerts fetch
+// between renewals (Issuer::upkeep), at least a second; without it, /cacerts is fetched with
+// each renewal only.
 void read_trust(const Fields& fields, const Reader& reader, EstIssuerOptions& out, bool& ok) {
   const Field* f = fields.get("trust");
   if (!f) return;
-  const auto t = reader.fields(*f->value, f->value_mark, "trust", {"from_issuer"},
-                               "trust: { from_issuer: true }");
+  const auto t = reader.fields(*f->value, f->value_mark, "trust", {"from_issuer", "refresh"},
+                               "trust: { from_issuer: true, refresh: 24h }");
   if (!t) {
     ok = false;
     return;
@@ -98,6 +100,22 @@ void read_trust(const Fields& fields, const Reader& reader, EstIssuerOptions& ou
   yaml::read_if_present(
       *t, "from_issuer", [&](const Field& b) { return reader.boolean(b); }, out.trust_from_issuer,
       ok);
+  const Field* refresh = t->get("refresh");
+  if (!refresh) return;
+  const auto period = reader.duration(*refresh, std::chrono::seconds(1));
+  if (!period) {
+    ok = false;
+    return;
+  }
+  if (!out.trust_from_issuer) {
+    reader.add(refresh->key_mark,
+               "trust.refresh refreshes the roots of /cacerts, which only "
+               "from_issuer: true reads",
+               "write trust: { from_issuer: true, refresh: 24h }, or remove refresh");
+    ok = false;
+    return;
+  }
+  out.trust_refresh = *period;
 }
 
 // `bootstrap_fingerprints: ["ab:cd:…"]`: SHA-256 of roots to take from /cacerts, with or

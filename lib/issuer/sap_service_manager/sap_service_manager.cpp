@@ -44,9 +44,18 @@ struct Pending {
   std::string operation;  // the Location, relative to sm_url
 };
 
+// A binding certrotd deleted (replaced, or never installed): what a rollback to its version
+// needs to know to refuse. The serial is empty for an orphan whose certificate was never read.
+struct Deleted {
+  std::string id;
+  std::string name;
+  std::string serial;
+};
+
 struct State {
   std::optional<Pending> pending;
-  std::vector<Given> given;  // oldest first
+  std::vector<Given> given;      // oldest first
+  std::vector<Deleted> deleted;  // oldest first, the last k_max_given
 };
 
 }  // namespace sap_detail
@@ -56,10 +65,13 @@ struct SapServiceManagerIssuer::Round {
   const IssueRequest& request;
   const SapCredentialOptions& sap;
   sap_detail::State state;
+  std::optional<SystemTime> next_due = std::nullopt;  // the next retirement of a kept binding
+  std::vector<std::string> deleted = {};              // deleted in this round
 };
 
 namespace {
 
+using sap_detail::Deleted;
 using sap_detail::Given;
 using sap_detail::Pending;
 using sap_detail::State;
@@ -91,6 +103,13 @@ State parse_state(const std::optional<std::string>& text) {
                                   time_of(e.value("issued_at", std::int64_t{0}))});
     }
   }
+  if (const auto d = j.find("deleted"); d != j.end() && d->is_array()) {
+    for (const auto& e : *d) {
+      if (!e.is_object()) continue;
+      state.deleted.push_back(
+          Deleted{e.value("id", ""), e.value("name", ""), e.value("serial", "")});
+    }
+  }
   return state;
 }
 
@@ -110,6 +129,13 @@ std::string dump_state(const State& state) {
                      {"issued_at", seconds_of(g.issued_at)}});
   }
   j["given"] = std::move(given);
+  if (!state.deleted.empty()) {
+    json deleted = json::array();
+    for (const auto& d : state.deleted) {
+      deleted.push_back({{"id", d.id}, {"name", d.name}, {"serial", d.serial}});
+    }
+    j["deleted"] = std::move(deleted);
+  }
   return j.dump();
 }
 
@@ -134,24 +160,38 @@ std::string machine_host_name() {
   return u.nodename;
 }
 
-// The replaced bindings still within their grace period, and the live one: everything else
-// labelled for this credential is an orphan or due for deletion.
-std::set<std::string> bindings_to_keep(const State& state, const IssueRequest& request,
-                                       const SapCredentialOptions& sap, SystemTime now) {
-  std::set<std::string> keep;
-  if (!request.current || request.current->chain.empty()) return keep;
+// When a binding replaced by `live` is deleted: retire_after after the swap when set, otherwise
+// when its certificate expires, at most k_default_retire after the swap. Consumers elsewhere
+// may still hold the replaced certificate until then.
+SystemTime retire_time(const Given& replaced, SystemTime swapped, const SapCredentialOptions& sap) {
+  return sap.retire_after ? swapped + *sap.retire_after
+                          : std::min(replaced.not_after, swapped + k_default_retire);
+}
+
+// The binding of the live certificate in the state; end() when the state does not know it.
+std::vector<Given>::const_iterator live_given(const State& state, const IssueRequest& request) {
+  if (!request.current || request.current->chain.empty()) return state.given.end();
   const std::string live_serial = request.current->chain.front().info().serial;
-  const auto live = std::find_if(state.given.begin(), state.given.end(),
-                                 [&](const Given& g) { return g.serial == live_serial; });
+  return std::find_if(state.given.begin(), state.given.end(),
+                      [&](const Given& g) { return g.serial == live_serial; });
+}
+
+// The replaced bindings still within their grace period, and the live one: everything else
+// labelled for this credential is an orphan or due for deletion. `next_due` is set to the
+// earliest retirement among those kept.
+std::set<std::string> bindings_to_keep(const State& state, const IssueRequest& request,
+                                       const SapCredentialOptions& sap, SystemTime now,
+                                       std::optional<SystemTime>& next_due) {
+  std::set<std::string> keep;
+  const auto live = live_given(state, request);
   if (live == state.given.end()) return keep;
   keep.insert(live->id);
-  // Consumers elsewhere may still hold the replaced certificate: it stays until it expires, at
-  // most an hour after the swap, or for retire_after when that is set.
   for (auto it = state.given.begin(); it != live; ++it) {
-    const SystemTime due = sap.retire_after
-                               ? live->issued_at + *sap.retire_after
-                               : std::min(it->not_after, live->issued_at + k_default_retire);
-    if (now < due) keep.insert(it->id);
+    const SystemTime due = retire_time(*it, live->issued_at, sap);
+    if (now < due) {
+      keep.insert(it->id);
+      next_due = next_due ? std::min(*next_due, due) : due;
+    }
   }
   return keep;
 }
@@ -368,7 +408,7 @@ Result<std::vector<std::string>> SapServiceManagerIssuer::labelled(Round& round)
 
 Result<void> SapServiceManagerIssuer::clean_up(Round& round) {
   std::set<std::string> keep = bindings_to_keep(round.state, round.request, round.sap,
-                                                m_deps.clock->wall_now());
+                                                m_deps.clock->wall_now(), round.next_due);
   auto listed = labelled(round);
   if (!listed) return fail(listed.error());
   std::vector<std::string> doomed;
@@ -384,6 +424,7 @@ Result<void> SapServiceManagerIssuer::clean_up(Round& round) {
     if (response->status >= 300 && response->status != 404) {
       return fail(refused(*response, round.call, "deleting binding " + id));
     }
+    record_deleted(round, id);
     if (m_deps.warn) {
       m_deps.warn(round.request.credential,
                   "deleted Service Manager binding " + id + " (replaced or never installed)");
@@ -391,6 +432,19 @@ Result<void> SapServiceManagerIssuer::clean_up(Round& round) {
   }
   std::erase_if(round.state.given, [&](const Given& g) { return !keep.contains(g.id); });
   return {};
+}
+
+void SapServiceManagerIssuer::record_deleted(Round& round, const std::string& id) {
+  Deleted gone{id, {}, {}};
+  for (const Given& g : round.state.given) {
+    if (g.id == id) gone = Deleted{g.id, g.name, g.serial};
+  }
+  auto& deleted = round.state.deleted;
+  deleted.push_back(std::move(gone));
+  if (deleted.size() > k_max_given) {
+    deleted.erase(deleted.begin(), deleted.end() - static_cast<std::ptrdiff_t>(k_max_given));
+  }
+  round.deleted.push_back(id);
 }
 
 Result<void> SapServiceManagerIssuer::spare_live(Round& round, std::set<std::string>& keep,
@@ -574,10 +628,53 @@ Result<IssueOutcome> SapServiceManagerIssuer::issue_outcome(const IssueRequest& 
   auto call = open(request);
   if (!call) return fail(call.error());
   Round round{std::move(*call), request, sap, parse_state(request.state)};
-  if (round.state.pending) return poll(round);
-  // Before each new binding: the 1000 bindings an instance may have are not spent on orphans.
+  Result<IssueOutcome> outcome = IssueOutcome{};
+  if (round.state.pending) {
+    outcome = poll(round);
+  } else {
+    // Before each new binding: the 1000 bindings an instance may have are not spent on orphans.
+    if (auto cleaned = clean_up(round); !cleaned) return fail(cleaned.error());
+    outcome = create_binding(round);
+  }
+  if (!outcome) return outcome;
+  if (std::holds_alternative<IssuedCredential>(outcome->answer) && request.current &&
+      !request.current->chain.empty()) {
+    // The binding live until now is replaced once this one is installed: the upkeep deletes
+    // it when its time is up, without waiting for the next rotation.
+    const Given replaced{{}, {}, {}, request.current->chain.front().info().not_after, {}};
+    const SystemTime now = m_deps.clock->wall_now();
+    outcome->upkeep_after = std::max(
+        Millis{0}, std::chrono::duration_cast<Millis>(retire_time(replaced, now, sap) - now));
+  }
+  return outcome;
+}
+
+Result<UpkeepOutcome> SapServiceManagerIssuer::upkeep(const UpkeepRequest& request) {
+  UpkeepOutcome out{std::nullopt, request.state};
+  if (!request.options) return out;
+  const auto& sap = credential_options_as<SapCredentialOptions>(*request.options);
+  // A binding being created may not carry its id yet, and the listing would find it: nothing
+  // is deleted until the rotation that waits for it ends (its issuance schedules the next).
+  State state = parse_state(request.state);
+  if (state.pending) return out;
+  IssueRequest as_issue{request.credential, std::nullopt,   {}, {}, std::nullopt, request.current,
+                        request.state,      request.options};
+  auto call = open(as_issue);
+  if (!call) return fail(call.error());
+  Round round{std::move(*call), as_issue, sap, std::move(state)};
   if (auto cleaned = clean_up(round); !cleaned) return fail(cleaned.error());
-  return create_binding(round);
+  out.state = dump_state(round.state);
+  if (round.next_due) {
+    const SystemTime now = m_deps.clock->wall_now();
+    out.next = std::max(Millis{0}, std::chrono::duration_cast<Millis>(*round.next_due - now));
+  }
+  if (!round.deleted.empty()) {
+    std::string ids;
+    for (const auto& id : round.deleted) ids += (ids.empty() ? "" : ", ") + id;
+    out.summary = "deleted Service Manager bindings " + ids +
+                  " (replaced and past retire_after, or never installed)";
+  }
+  return out;
 }
 
 }  // namespace certrotd::issuer

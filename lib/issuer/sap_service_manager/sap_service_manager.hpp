@@ -9,8 +9,9 @@
 // What is kept between calls (IssueOutcome::state, JSON, persisted by the engine): the binding
 // being created (id, name, operation URL), so a restart goes on polling instead of creating a
 // second one, and the bindings this credential was given (id, serial, notAfter), so the ones
-// that never became live (a crash between create and install) are deleted before the next
-// create, and the replaced ones once their time is up.
+// that never became live (a crash between create and install) are deleted at start and before
+// the next create, and the replaced ones once their time is up (Issuer::upkeep); and the last
+// bindings it deleted (id, name, serial), so a rollback can tell which versions lost theirs.
 #pragma once
 
 #include <map>
@@ -67,6 +68,11 @@ public:
   bool generates_keys() const override { return true; }
   Result<IssuedCredential> issue(const IssueRequest& request) override;
   Result<IssueOutcome> issue_outcome(const IssueRequest& request) override;
+  // Deletes the replaced bindings whose retire_after is over and the orphans of a crash
+  // (created, never installed) on a timer of their own and at every start, never the live
+  // version's binding; the deleted ones are kept in the state ("deleted": id, name, serial).
+  UpkeepMode upkeep_mode() const override { return UpkeepMode::also_at_start; }
+  Result<UpkeepOutcome> upkeep(const UpkeepRequest& request) override;
 
 private:
   SapServiceManagerIssuer(SapIssuerOptions options, NetworkDeps deps, std::string ca_bundle_pem);
@@ -83,6 +89,8 @@ private:
   // Deletes the labelled bindings of the credential that are neither live nor in their grace
   // period (orphans of a crash, replaced ones whose time is up).
   Result<void> clean_up(Round& round);
+  // Remembers a deleted binding in the round's state and its list of this round's deletions.
+  void record_deleted(Round& round, const std::string& id);
   // The ids of the bindings labelled for this host and credential, every page.
   Result<std::vector<std::string>> labelled(Round& round);
   // Moves the binding whose certificate is the live one from `doomed` to `keep` when the state

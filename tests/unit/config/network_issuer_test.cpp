@@ -161,6 +161,27 @@ issuers:
   EXPECT_FALSE(c.trust_from_issuer);
 }
 
+TEST(NetworkIssuerConfig, ReadsTheEstTrustRefresh) {
+  const auto config = test::parse(R"(
+issuers:
+  a:
+    type: est
+    url: https://est/.well-known/est
+    ca_bundle: /b.pem
+    trust: { from_issuer: true, refresh: 24h }
+  b:
+    type: est
+    url: https://est/.well-known/est
+    ca_bundle: /b.pem
+    trust: { from_issuer: true }
+)");
+  ASSERT_TRUE(config) << config.error().message;
+  const auto& a = issuer::options_as<issuer::EstIssuerOptions>(*config->issuers.at("a").options);
+  EXPECT_EQ(a.trust_refresh, Millis(std::chrono::hours(24)));
+  const auto& b = issuer::options_as<issuer::EstIssuerOptions>(*config->issuers.at("b").options);
+  EXPECT_FALSE(b.trust_refresh) << "without refresh: /cacerts with each enrollment only";
+}
+
 TEST(NetworkIssuerConfig, RefusesBadEstTrustSettings) {
   EXPECT_EQ(errors_of(R"(
 issuers:
@@ -175,14 +196,29 @@ issuers:
     url: https://est/.well-known/est
     ca_bundle: /b.pem
     bootstrap_fingerprints: ["abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"]
+  c:
+    type: est
+    url: https://est/.well-known/est
+    ca_bundle: /b.pem
+    trust: { refresh: 1h }
+  d:
+    type: est
+    url: https://est/.well-known/est
+    ca_bundle: /b.pem
+    trust: { from_issuer: true, refresh: 0s, every: 1h }
 )"),
-            "test.yaml:6:33: unknown key 'refresh' in trust; the keys allowed here are: "
-            "from_issuer\n"
             "test.yaml:7:30: 'ab:cd' is no SHA-256 fingerprint; write the 64 hex digits of "
             "openssl x509 -noout -fingerprint -sha256\n"
             "test.yaml:12:5: bootstrap_fingerprints pins roots of /cacerts, which only trust: { "
             "from_issuer: true } reads; add trust: { from_issuer: true }, or remove "
-            "bootstrap_fingerprints");
+            "bootstrap_fingerprints\n"
+            "test.yaml:17:14: trust.refresh refreshes the roots of /cacerts, which only "
+            "from_issuer: true reads; write trust: { from_issuer: true, refresh: 24h }, or remove "
+            "refresh\n"
+            "test.yaml:22:42: refresh must be at least 1s, got '0s'; write a longer duration, e.g. "
+            "refresh: 1m\n"
+            "test.yaml:22:46: unknown key 'every' in trust; the keys allowed here are: "
+            "from_issuer, refresh");
 }
 
 TEST(NetworkIssuerConfig, RefusesBadEstBootstraps) {

@@ -402,6 +402,85 @@ TEST_F(EstIssuerTest, WhenCacertsFailsTheBundleKeepsTheAnchorsAndSaysWhy) {
   EXPECT_NE(m_warnings[0].find("keeps the trust anchors only"), std::string::npos);
 }
 
+TEST_F(EstIssuerTest, WithoutRefreshThereIsNoUpkeepAndWithItTheIssuanceNamesTheNext) {
+  EstIssuerOptions o = options();
+  o.trust_from_issuer = true;
+  EXPECT_EQ(value_of(EstIssuer::create(o, deps()))->upkeep_mode(), UpkeepMode::none);
+  o.trust_refresh = 24h;
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  EXPECT_EQ(issuer->upkeep_mode(), UpkeepMode::when_due);
+  IssueRequest r = request(m_key);
+  r.current = current();
+  m_transport->answer(200, raw_der_of(r), "application/pkcs7-mime");
+  m_transport->answer(200, base64_encode(certs_only({root()})), "application/pkcs7-mime");
+  auto outcome = value_of(issuer->issue_outcome(r));
+  EXPECT_EQ(outcome.upkeep_after, Millis(24h)) << "/cacerts was just fetched";
+}
+
+TEST_F(EstIssuerTest, ARefreshAddsANewRootAndKeepsTheOldOneWhileTheLiveCertificateNeedsIt) {
+  const SystemTime now = m_clock.wall_now();
+  auto fresh = testing::make_root(m_random, now - 1h, now + 48h, "New Root");
+  testing::write_text(m_dir / "anchors.pem", root().to_pem());
+  EstIssuerOptions o = options();
+  o.trust_from_issuer = true;
+  o.trust_refresh = 1h;
+  o.bootstrap_fingerprints = {fresh.cert.info().sha256_fingerprint};
+  o.trust_anchors = m_dir / "anchors.pem";
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  UpkeepRequest u{"web", current(), {root()}, "kept", nullptr};
+
+  // Nothing new: no change, and the state stays.
+  m_transport->answer(200, base64_encode(certs_only({root()})), "application/pkcs7-mime");
+  auto same = value_of(issuer->upkeep(u));
+  EXPECT_FALSE(same.ca.has_value());
+  EXPECT_TRUE(same.summary.empty());
+  EXPECT_EQ(same.state, "kept");
+  EXPECT_EQ(same.next, Millis(1h));
+
+  // The rollover: the new root joins the old one.
+  m_transport->answer(200, base64_encode(certs_only({root(), fresh.cert})),
+                      "application/pkcs7-mime");
+  auto added = value_of(issuer->upkeep(u));
+  ASSERT_TRUE(added.ca.has_value());
+  ASSERT_EQ(added.ca->size(), 2u);
+  EXPECT_NE(added.summary.find("added root CN=New Root"), std::string::npos) << added.summary;
+
+  // The server and trust_anchors drop the old root: it stays, the live certificate needs it.
+  testing::write_text(m_dir / "anchors.pem", fresh.cert.to_pem());
+  u.ca = *added.ca;
+  m_transport->answer(200, base64_encode(certs_only({fresh.cert})), "application/pkcs7-mime");
+  auto kept = value_of(issuer->upkeep(u));
+  EXPECT_FALSE(kept.ca.has_value()) << kept.summary;
+
+  // Once the live certificate chains to the new root, the old one goes.
+  auto leaf = testing::issue_from(fresh, m_random,
+                                  testing::named("web.example", {{SanType::dns, "web.example"}}),
+                                  now - 1min, now + 24h);
+  u.current = CurrentCredential{{leaf.cert}, leaf.key};
+  m_transport->answer(200, base64_encode(certs_only({fresh.cert})), "application/pkcs7-mime");
+  auto dropped = value_of(issuer->upkeep(u));
+  ASSERT_TRUE(dropped.ca.has_value());
+  ASSERT_EQ(dropped.ca->size(), 1u);
+  EXPECT_TRUE(dropped.ca->front().same_as(fresh.cert));
+  EXPECT_NE(dropped.summary.find("removed root"), std::string::npos) << dropped.summary;
+}
+
+TEST_F(EstIssuerTest, ARefreshThatCannotReachCacertsIsAnErrorAndChangesNothing) {
+  EstIssuerOptions o = options();
+  o.trust_from_issuer = true;
+  o.trust_refresh = 1h;
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  m_transport->answer(503, "maintenance", "text/plain");
+  auto failed = issuer->upkeep(UpkeepRequest{"web", current(), {root()}, std::nullopt, nullptr});
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_TRUE(failed.error().retryable());
+  // Nothing live: nothing to refresh, and no request.
+  const auto before = m_transport->requests.size();
+  auto idle = value_of(issuer->upkeep(UpkeepRequest{"web", std::nullopt, {}, std::nullopt}));
+  EXPECT_FALSE(idle.ca.has_value());
+  EXPECT_EQ(m_transport->requests.size(), before);
+}
+
 // --- the codec on its own ---
 
 TEST(EstCodec, DecodesBase64WithLineBreaksRawDerAndPem) {

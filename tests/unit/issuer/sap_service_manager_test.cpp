@@ -315,8 +315,10 @@ TEST_F(SapIssuerTest, OrphansAndExpiredReplacementsAreDeletedBeforeCreatingButNo
                          "https://sm.example/v1/service_bindings/b-new?async=false",
                          "https://sm.example/v1/service_bindings/b-lost?async=false"}));
   EXPECT_TRUE(testing::contains(sent(2).url, "token=p2"));
-  EXPECT_FALSE(testing::contains(*outcome.state, "b-new"));
-  EXPECT_TRUE(testing::contains(*outcome.state, "b-old"));
+  const json kept = json::parse(*outcome.state);
+  EXPECT_FALSE(testing::contains(kept["given"].dump(), "b-new"));
+  EXPECT_TRUE(testing::contains(kept["given"].dump(), "b-old"));
+  EXPECT_TRUE(testing::contains(kept["deleted"].dump(), "b-new")) << "remembered as deleted";
 
   // Forty minutes later the replaced one's hour is up.
   m_clock.advance(40min);
@@ -332,6 +334,80 @@ TEST_F(SapIssuerTest, OrphansAndExpiredReplacementsAreDeletedBeforeCreatingButNo
   }
   EXPECT_EQ(deleted,
             (std::vector<std::string>{"https://sm.example/v1/service_bindings/b-old?async=false"}));
+}
+
+TEST_F(SapIssuerTest, UpkeepDeletesTheReplacedBindingWhenItsTimeIsUpAndRecordsIt) {
+  auto sm = issuer();
+  EXPECT_EQ(sm->upkeep_mode(), UpkeepMode::also_at_start) << "orphans go at every start";
+  m_sap->retire_after = 10min;
+  const auto old = leaf();
+  const auto at = [](SystemTime t) {
+    return std::to_string(
+        std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+  };
+  const SystemTime now = m_clock.wall_now();
+  // b-old was replaced 4 minutes ago by b-live; b-lost was created and never installed.
+  const std::string state = R"({"given":[{"id":"b-old","name":"n-old","serial":")" +
+                            old.cert.info().serial + R"(","not_after":)" + at(now + 24h) +
+                            R"(,"issued_at":)" + at(now - 48h) + R"(},{"id":"b-live","serial":")" +
+                            m_live.cert.info().serial + R"(","not_after":)" + at(now + 24h) +
+                            R"(,"issued_at":)" + at(now - 4min) + "}]}";
+  const auto deletions = [&] {
+    std::vector<std::string> out;
+    for (const auto& r : m_transport->requests) {
+      if (r.method == http::Method::del) out.push_back(r.url);
+    }
+    return out;
+  };
+  UpkeepRequest u{"eventmesh", CurrentCredential{{m_live.cert}, m_live.key}, {}, state, m_sap};
+  m_transport->answer(200, R"({"items":[{"id":"b-old"},{"id":"b-live"},{"id":"b-lost"}]})");
+  m_transport->answer(200, "{}");
+  auto first = value_of(sm->upkeep(u));
+  EXPECT_EQ(deletions(),
+            (std::vector<std::string>{"https://sm.example/v1/service_bindings/b-lost?async=false"}))
+      << "the orphan goes, the replaced one is in its grace period, the live one stays";
+  EXPECT_EQ(first.next, Millis(6min)) << "called again when b-old's retire_after is up";
+  EXPECT_TRUE(testing::contains(first.summary, "b-lost")) << first.summary;
+
+  m_clock.advance(6min);
+  m_transport->requests.clear();
+  u.state = first.state;
+  m_transport->answer(200, R"({"items":[{"id":"b-old"},{"id":"b-live"}]})");
+  m_transport->answer(200, "{}");
+  auto second = value_of(sm->upkeep(u));
+  EXPECT_EQ(deletions(),
+            (std::vector<std::string>{"https://sm.example/v1/service_bindings/b-old?async=false"}));
+  EXPECT_FALSE(second.next.has_value()) << "nothing left to retire: not before the next issuance";
+  const json kept = json::parse(*second.state);
+  ASSERT_TRUE(kept.contains("deleted"));
+  EXPECT_EQ(kept["deleted"].back(),
+            (json{{"id", "b-old"}, {"name", "n-old"}, {"serial", old.cert.info().serial}}))
+      << "a rollback to b-old's version can be refused";
+  EXPECT_EQ(kept["given"].size(), 1u);
+
+  // A binding being created is never listed away under the rotation that waits for it.
+  m_transport->requests.clear();
+  u.state = R"({"pending":{"id":"","name":"n","operation":"/v1/service_bindings/x/operations/1"}})";
+  auto waiting = value_of(sm->upkeep(u));
+  EXPECT_TRUE(m_transport->requests.empty());
+  EXPECT_EQ(waiting.state, u.state);
+}
+
+TEST_F(SapIssuerTest, AnIssuanceSaysWhenTheBindingItReplacesIsDue) {
+  auto sm = issuer();
+  m_sap->retire_after = 2min;
+  m_transport->no_bindings();
+  m_transport->answer(201, R"({"id":"b-next"})");
+  m_transport->answer(200, binding("b-next", leaf()));
+  auto outcome = value_of(sm->issue_outcome(request()));
+  ASSERT_TRUE(std::holds_alternative<IssuedCredential>(outcome.answer));
+  EXPECT_EQ(outcome.upkeep_after, Millis(2min));
+  m_sap->retire_after.reset();
+  m_transport->no_bindings();
+  m_transport->answer(201, R"({"id":"b-n2"})");
+  m_transport->answer(200, binding("b-n2", leaf()));
+  auto later = value_of(sm->issue_outcome(request()));
+  EXPECT_EQ(later.upkeep_after, Millis(1h)) << "the default: at most an hour after the swap";
 }
 
 TEST_F(SapIssuerTest, WithoutStateTheLiveBindingIsFoundByItsCertificateAndSpared) {

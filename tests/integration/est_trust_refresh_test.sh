@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The CA bundle refreshed on a timer of its own (`trust: { from_issuer: true, refresh: 2s }`):
+#  - A CA rollover is noticed by the refresh alone (no renewal due, none made): ca.pem gains the
+#    new root, the on_rotate action reloads nginx, and nginx trusting that ca.pem accepts clients
+#    of both roots during the overlap.
+#  - Once the server and trust_anchors dropped the old root, it stays in ca.pem while the live
+#    certificate still chains to it; it goes with the renewal that moves the live certificate to
+#    the new root (and nginx, reloaded, then refuses clients of the old root).
+#  - A refresh that cannot reach /cacerts keeps ca.pem as it is.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/peers.sh"
+source "$(dirname "$0")/est_lib.sh"
+server_cert "$work/nginx-tls" "$ca"
+# The new root, and NewWithOld: its subject and key, signed by the old root.
+openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=EST new root" \
+  -days 30 -keyout "$work/newroot.key" -out "$work/newroot.pem" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+openssl req -new -key "$work/newroot.key" -subj "/CN=EST new root" -out "$work/newroot.csr"
+printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > "$work/ca.ext"
+openssl x509 -req -in "$work/newroot.csr" -CA "$ca.pem" -CAkey "$ca.key" -set_serial 77 -days 30 \
+  -extfile "$work/ca.ext" -out "$work/newwithold.pem" 2>/dev/null
+client_cert "$work/new-client" "$work/newroot" new-client.test.internal
+client_cert "$work/old-client" "$ca" old-client.test.internal
+cp "$ca.pem" "$work/anchors.pem"
+est_start u p
+port=$est_port
+nginx_port=$(free_port)
+mkdir -p "$work/nginx/tmp"
+
+cat > "$work/config.yaml" <<YAML
+state_dir: $work/state
+defaults:
+  backoff: { base: 1s, cap: 2s }
+issuers:
+  corp-est:
+    type: est
+    url: https://127.0.0.1:$port/.well-known/est
+    ca_bundle: $ca.pem
+    trust_anchors: $work/anchors.pem
+    trust: { from_issuer: true, refresh: 2s }
+    auth: { mtls: self }
+    bootstrap: { mtls: { cert: $work/bootstrap.pem, key: $work/bootstrap.key } }
+credentials:
+  host:
+    issuer: corp-est
+    subject: { common_name: host.test.internal }
+    sans: ["DNS:host.test.internal"]
+    output: { dir: $work/live/host }
+    on_rotate:
+      - exec: { command: ["/bin/sh", "-c", "[ ! -s $work/nginx/nginx.pid ] || /usr/sbin/nginx -e $work/nginx/error.log -c $work/nginx/nginx.conf -s reload; echo reload >> $work/reloads"] }
+YAML
+"$CERTROTD" check --config "$work/config.yaml" >/dev/null || fail "certrotd check refuses trust.refresh"
+has_root() {  # has_root BUNDLE ROOT_PEM: ROOT_PEM is one of the certificates of BUNDLE
+  local want f
+  want=$(openssl x509 -outform DER -in "$2" | sha256sum)
+  rm -f "$work"/split-*.pem
+  awk '/BEGIN CERTIFICATE/{n++} {print > "'"$work"'/split-" n ".pem"}' "$1"
+  for f in "$work"/split-*.pem; do
+    [ "$(openssl x509 -outform DER -in "$f" | sha256sum)" = "$want" ] && return 0
+  done
+  return 1
+}
+roots_in() { grep -c "BEGIN CERTIFICATE" "$1"; }
+accepts() {  # accepts CLIENT: nginx lets the client in
+  curl -fsS --cacert "$ca.pem" --cert "$work/$1.pem" --key "$work/$1.key" \
+    "https://127.0.0.1:$nginx_port/" >/dev/null 2>&1
+}
+enrollments() { grep -c "op=simple" "$work/est-events" || true; }
+cacerts_since() {  # cacerts_since LINE MODE: /cacerts answers in MODE after line LINE
+  tail -n +$(($1 + 1)) "$work/est-events" | grep -c "op=cacerts mode=$2" || true
+}
+
+start_daemon "$work/config.yaml"
+wait_for 30 "first enrollment" test -f "$work/live/host/cert.pem"
+assert_credential_ok "$work/live/host"
+serial=$(serial_of "$work/live/host/cert.pem")
+[ "$(roots_in "$work/live/host/ca.pem")" -eq 1 ] || fail "ca.pem should hold the one root"
+
+{
+  nginx_preamble
+  cat <<NGINX
+  server {
+    listen 127.0.0.1:$nginx_port ssl;
+    ssl_certificate $work/nginx-tls.pem;
+    ssl_certificate_key $work/nginx-tls.key;
+    ssl_client_certificate $work/live/host/ca.pem;
+    ssl_verify_client on;
+    location / { return 200 "ok\n"; }
+  }
+}
+NGINX
+} >"$work/nginx/nginx.conf"
+/usr/sbin/nginx -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" >>"$work/nginx.log" 2>&1 &
+started_pids+=("$!")
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_for 20 "nginx on port $nginx_port" listening "$nginx_port"
+wait_for 10 "nginx's pid file" test -s "$work/nginx/nginx.pid"
+accepts old-client || fail "nginx refused a client of the old root"
+! accepts new-client || fail "nginx accepted a client of the new root before the rollover"
+
+# 1. The rollover, noticed by the refresh timer alone.
+enrolled=$(enrollments)
+echo rollover > "$work/mode"
+wait_for 20 "the new root in ca.pem" has_root "$work/live/host/ca.pem" "$work/newroot.pem"
+has_root "$work/live/host/ca.pem" "$ca.pem" || fail "the old root left ca.pem during the overlap"
+! has_root "$work/live/host/ca.pem" "$work/newwithold.pem" || fail "the cross certificate is in ca.pem"
+[ "$(serial_of "$work/live/host/cert.pem")" = "$serial" ] || fail "the refresh renewed the certificate"
+[ "$(enrollments)" -eq "$enrolled" ] || fail "the refresh enrolled: $(cat "$work/est-events")"
+wait_for 20 "on_rotate after the refresh" grep -q "upkeep credential=host .*CA bundle refreshed" "$work/daemon.log"
+wait_for 20 "nginx reloaded by on_rotate" accepts new-client
+accepts old-client || fail "nginx refused a client of the old root during the overlap"
+grep -q "dependent-reloaded credential=host" "$work/daemon.log" || fail "the reload was not reported"
+
+# 2. The server and trust_anchors drop the old root; the live certificate still chains to it.
+cp "$work/newroot.pem" "$work/anchors.pem"
+mark=$(wc -l < "$work/est-events")
+echo newroot > "$work/mode"
+# Two answers after the switch: at least one refresh read the new /cacerts through to the end.
+wait_for 20 "two refreshes with the new root only" sh -c "[ \$(tail -n +$((mark + 1)) '$work/est-events' | grep -c 'op=cacerts mode=newroot') -ge 2 ]"
+has_root "$work/live/host/ca.pem" "$ca.pem" || fail "the old root left ca.pem while the live certificate needs it"
+has_root "$work/live/host/ca.pem" "$work/newroot.pem" || fail "the new root left ca.pem"
+[ "$(serial_of "$work/live/host/cert.pem")" = "$serial" ] || fail "the refresh renewed the certificate"
+
+# 3. The renewal moves the live certificate to the new root: the old root goes.
+reloads=$(wc -l < "$work/reloads")
+kill -USR1 "$daemon_pid"
+wait_for 30 "renewal under the new root" serial_is_not "$work/live/host/cert.pem" "$serial"
+assert_credential_ok "$work/live/host"
+openssl verify -CAfile "$work/newroot.pem" "$work/live/host/cert.pem" >/dev/null ||
+  fail "the renewed certificate does not chain to the new root"
+! has_root "$work/live/host/ca.pem" "$ca.pem" || fail "the old root stayed after no live certificate needs it"
+has_root "$work/live/host/ca.pem" "$work/newroot.pem" || fail "the new root is not in ca.pem"
+wait_for 20 "nginx reloaded after the renewal" sh -c "[ \$(wc -l < '$work/reloads') -gt $reloads ]"
+wait_for 20 "nginx refusing the old root" sh -c "! curl -fsS --cacert '$ca.pem' --cert '$work/old-client.pem' --key '$work/old-client.key' https://127.0.0.1:$nginx_port/ >/dev/null 2>&1"
+accepts new-client || fail "nginx refused a client of the new root"
+mark=$(wc -l < "$work/est-events")
+wait_for 20 "a refresh after the renewal" sh -c "[ \$(tail -n +$((mark + 1)) '$work/est-events' | grep -c 'op=cacerts') -ge 2 ]"
+! has_root "$work/live/host/ca.pem" "$ca.pem" || fail "a refresh brought the old root back"
+
+# 4. /cacerts failing: the refresh is retried, ca.pem stays.
+cp "$work/live/host/ca.pem" "$work/ca-before.pem"
+echo 500 > "$work/mode"
+wait_for 20 "a failed refresh" grep -q "upkeep-failed credential=host" "$work/daemon.log"
+cmp -s "$work/live/host/ca.pem" "$work/ca-before.pem" || fail "a failed refresh changed ca.pem"
+stop_daemon
+
+# 5. A refresh without from_issuer is a configuration error (exit 78, file:line:col).
+sed -i "s|trust: { from_issuer: true, refresh: 2s }|trust: { refresh: 2s }|" "$work/config.yaml"
+set +e
+"$CERTROTD" check --config "$work/config.yaml" > "$work/check.out" 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 78 ] || fail "trust.refresh without from_issuer: exit $rc, not 78"
+grep -q "config.yaml:[0-9]*:[0-9]*.*from_issuer" "$work/check.out" || fail "no position or hint: $(cat "$work/check.out")"
+echo PASS
