@@ -71,8 +71,7 @@ public:
   bool can_revoke() const override { return true; }
   Result<void> revoke(const RevokeRequest& request) override;
 
-  // HTTPS requests made so far (benchmark, tests).
-  std::size_t requests() const { return m_client.requests(); }
+  std::optional<std::uint64_t> requests_made() const override { return m_client.requests(); }
 
 private:
   AcmeIssuer(AcmeIssuerOptions options, AcmeDeps deps, std::string ca_bundle_pem);
