@@ -410,7 +410,7 @@ Result<bool> AcmeIssuer::authorize(const std::string& url, const IssueRequest& r
   auto responded = m_client.post(challenge_url, nlohmann::json::object(), signer, "ACME challenge");
   if (!responded) return fail(responded.error());
   // The server has to reach us (or our DNS) before the authorization can change: asking at
-  // once is a request wasted on "pending" (bench/acme: 1.8 authorization fetches per challenge
+  // once is a request wasted on "pending" (bench/acme: 1.9 authorization fetches per challenge
   // against pebble without this wait, 1.0 with it).
   pause(*responded);
   auto after = poll(url, signer, "ACME authorization", "pending");
