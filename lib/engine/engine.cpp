@@ -1384,6 +1384,7 @@ void Engine::emit(EventKind kind, Severity severity, const std::string& name,
   event.next_renewal = tracked.persisted.next_attempt;
   event.state = state_of(name, tracked);
   if (tracked.persisted.staged) event.staged_not_after = tracked.persisted.staged->not_after;
+  if (tracked.plan->issuer) event.issuer_http_requests = tracked.plan->issuer->requests_made();
   m_deps.events.emit(event);
 }
 

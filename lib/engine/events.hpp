@@ -3,6 +3,7 @@
 // carry names, serials, dates and error text only.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,6 +65,9 @@ struct Event {
   std::optional<schedule::State> state = std::nullopt;
   // The notAfter of the version staged as next/, if any (engine events only, like `state`).
   std::optional<SystemTime> staged_not_after = std::nullopt;
+  // HTTPS requests the credential's issuer made so far, for issuers that count them (engine
+  // events only, like `state`).
+  std::optional<std::uint64_t> issuer_http_requests = std::nullopt;
 };
 
 class EventSink {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -195,6 +196,10 @@ public:
   virtual Result<UpkeepOutcome> upkeep(const UpkeepRequest& request) {
     return UpkeepOutcome{std::nullopt, request.state};
   }
+  // HTTPS requests this issuer made since it was built, for issuers that count them (ACME:
+  // bench/acme compares them with the protocol minimum per issuance); nullopt for the others.
+  // Thread-safe: the engine reads it on its loop thread while workers issue.
+  virtual std::optional<std::uint64_t> requests_made() const { return std::nullopt; }
   // Whether `certrotd revoke` can go through this issuer.
   virtual bool can_revoke() const { return false; }
   virtual Result<void> revoke(const RevokeRequest& request) {

@@ -98,6 +98,9 @@ void Registry::observe(const engine::Event& event, MonoTime now) {
   if (event.credential.empty()) return;
   Credential& c = m_credentials[event.credential];
   if (!event.issuer.empty()) c.issuer = event.issuer;
+  if (event.issuer_http_requests && !event.issuer.empty()) {
+    m_issuer_http_requests[event.issuer] = *event.issuer_http_requests;
+  }
   // Engine events carry the facts after the step; worker events (no state) only count.
   if (event.state) {
     c.state = event.state;
@@ -226,6 +229,13 @@ std::string Registry::render() const {
            "Rotation attempts per issuer, by outcome (success or the failure's reason class).");
   for (const auto& [key, n] : m_issuer_requests) {
     w.sample("certrotd_issuer_requests_total", {{"issuer", key.first}, {"outcome", key.second}}, n);
+  }
+  if (!m_issuer_http_requests.empty()) {
+    w.family("certrotd_issuer_http_requests_total", "counter",
+             "HTTPS requests per issuer, for the issuer types that count them (acme).");
+    for (const auto& [issuer, n] : m_issuer_http_requests) {
+      w.sample("certrotd_issuer_http_requests_total", {{"issuer", issuer}}, n);
+    }
   }
 
   w.family("certrotd_rotation_duration_seconds", "histogram",

@@ -64,6 +64,8 @@ private:
   std::map<std::pair<std::string, std::string>, std::uint64_t>
       m_issuer_requests;                         // issuer, outcome
   std::map<std::string, Histogram> m_durations;  // by issuer
+  // HTTPS requests by issuer, for the issuers that count them.
+  std::map<std::string, std::uint64_t> m_issuer_http_requests;
   bool m_reload_ok = true;
   std::optional<SystemTime> m_reload_success;
 };

@@ -6,10 +6,13 @@
 //  - GET <directory>: pebble's directory plus "renewalInfo" and "meta.profiles".
 //  - GET /renewal-info/<certID>: the answer the test controls through `controlFile`, a JSON
 //    object {"status": 200, "retryAfter": 21600, "body": {...}} read at each request (missing:
-//    a window from one to two days ahead). "retryAfter" null sends no Retry-After header.
+//    a window from one to two days ahead). "retryAfter" null sends no Retry-After header. A
+//    body.suggestedWindow of {"startIn": S, "endIn": E} is sent as the window from S to E
+//    seconds after this request (a window that opens a few seconds after the issuance).
 //  - POST <newOrder>: forwarded; the decoded JWS payload is appended to `recordFile` as one JSON
-//    line {"newOrder": payload}, so a test can assert that `replaces` was sent. renewalInfo
-//    requests are recorded as {"renewalInfo": certID}.
+//    line {"newOrder": payload, "at": ISO time}, so a test can assert that `replaces` was sent
+//    and when. renewalInfo requests are recorded as {"renewalInfo": certID, "window": what was
+//    sent, "at": ISO time}.
 //
 // usage: node ari_proxy.mjs CONFIG.json
 //   { "portFile", "cert", "key", "upstream" (https://127.0.0.1:PORT of pebble), "upstreamCa",
@@ -75,10 +78,19 @@ function reply(res, status, headers, body) {
   res.end(body);
 }
 
+// {"startIn": S, "endIn": E} -> the window from S to E seconds from now; others as written.
+function resolveWindow(body) {
+  const w = body && body.suggestedWindow;
+  if (!w || w.startIn === undefined) return body;
+  const t = (s) => new Date(Date.now() + s * 1000).toISOString();
+  return { ...body, suggestedWindow: { start: t(w.startIn), end: t(w.endIn) } };
+}
+
 function answerRenewalInfo(req, res) {
   const certId = req.url.slice(renewalInfoPath.length + 1);
-  record({ renewalInfo: certId });
   const c = control();
+  c.body = resolveWindow(c.body);
+  record({ renewalInfo: certId, window: c.body?.suggestedWindow ?? null, at: new Date().toISOString() });
   const headers = { 'content-type': 'application/json' };
   if (c.retryAfter !== null && c.retryAfter !== undefined) headers['retry-after'] = String(c.retryAfter);
   reply(res, c.status || 200, headers, JSON.stringify(c.body ?? {}));
@@ -87,7 +99,8 @@ function answerRenewalInfo(req, res) {
 function recordNewOrder(body) {
   try {
     const jws = JSON.parse(body.toString());
-    record({ newOrder: JSON.parse(Buffer.from(jws.payload, 'base64url').toString()) });
+    record({ newOrder: JSON.parse(Buffer.from(jws.payload, 'base64url').toString()),
+             at: new Date().toISOString() });
   } catch (e) {
     record({ newOrder: null, error: String(e) });
   }

@@ -409,6 +409,10 @@ Result<bool> AcmeIssuer::authorize(const std::string& url, const IssueRequest& r
   // RFC 8555 §7.5.1: POST {} tells the server to validate.
   auto responded = m_client.post(challenge_url, nlohmann::json::object(), signer, "ACME challenge");
   if (!responded) return fail(responded.error());
+  // The server has to reach us (or our DNS) before the authorization can change: asking at
+  // once is a request wasted on "pending" (bench/acme: 1.9 authorization fetches per challenge
+  // against pebble without this wait, 1.0 with it).
+  pause(*responded);
   auto after = poll(url, signer, "ACME authorization", "pending");
   if (!after) return fail(after.error());
   const std::string final_status = status_of(*after);
@@ -483,24 +487,39 @@ Result<bool> AcmeIssuer::authorize_all(OpenOrder& order, const IssueRequest& req
     auto done = authorize(authz.get<std::string>(), request, signer);
     if (!done || !*done) return done;
   }
-  auto refreshed = poll(order.url, signer, "ACME order", "pending");
-  if (!refreshed) return fail(refreshed.error());
-  order.reply = std::move(*refreshed);
+  // No fetch of the order to see "ready": finalize says orderNotReady if it is not.
+  order.authorized = true;
   return true;
+}
+
+Result<Reply> AcmeIssuer::send_finalize(const OpenOrder& order, const nlohmann::json& payload,
+                                        const Signer& signer) {
+  const std::string url = string_of(order.reply.json, "finalize");
+  std::string refused;
+  auto finalized = m_client.post(url, payload, signer, "ACME finalize", "application/json",
+                                 &refused);
+  if (finalized || refused != "orderNotReady" || !order.authorized) return finalized;
+  // The server moves the order to ready a moment after its last authorization.
+  auto ready = poll(order.url, signer, "ACME order", "pending");
+  if (!ready) return fail(ready.error());
+  if (status_of(*ready) != "ready") {
+    const std::string why = object_error(ready->json);
+    return fail(Reason::http_status,
+                "ACME order is " + status_of(*ready) + (why.empty() ? "" : ": " + why));
+  }
+  return m_client.post(url, payload, signer, "ACME finalize");
 }
 
 Result<Reply> AcmeIssuer::finalize(const OpenOrder& order, const IssueRequest& request,
                                    const Signer& signer) {
-  if (status_of(order.reply) != "ready") {
+  if (status_of(order.reply) != "ready" && !order.authorized) {
     const std::string why = object_error(order.reply.json);
     return fail(Reason::http_status,
                 "ACME order is " + status_of(order.reply) + (why.empty() ? "" : ": " + why));
   }
   auto der = csr_der(*request.csr_pem);
   if (!der) return fail(der.error());
-  const std::string url = string_of(order.reply.json, "finalize");
-  auto finalized = m_client.post(url, nlohmann::json{{"csr", base64url_encode(*der)}}, signer,
-                                 "ACME finalize");
+  auto finalized = send_finalize(order, nlohmann::json{{"csr", base64url_encode(*der)}}, signer);
   if (!finalized) return fail(finalized.error());
   Reply done = std::move(*finalized);
   if (status_of(done) == "processing") {

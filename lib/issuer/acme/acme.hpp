@@ -71,8 +71,7 @@ public:
   bool can_revoke() const override { return true; }
   Result<void> revoke(const RevokeRequest& request) override;
 
-  // HTTPS requests made so far (benchmark, tests).
-  std::size_t requests() const { return m_client.requests(); }
+  std::optional<std::uint64_t> requests_made() const override { return m_client.requests(); }
 
 private:
   AcmeIssuer(AcmeIssuerOptions options, AcmeDeps deps, std::string ca_bundle_pem);
@@ -86,6 +85,9 @@ private:
   struct OpenOrder {
     std::string url;
     acme::Reply reply;
+    // Every authorization was seen valid in this call: the order is ready (RFC 8555 §7.1.6)
+    // though `reply` still says pending, and finalize goes ahead without fetching it again.
+    bool authorized = false;
   };
   // The order kept in the issuer state while the server still has it pending or ready, or a
   // new one (`signer` changes when the account had to be found again).
@@ -115,6 +117,10 @@ private:
                          const acme::Signer& signer);
   Result<acme::Reply> poll(const std::string& url, const acme::Signer& signer,
                            const std::string& what, const std::string& waiting_status);
+  // finalize's POST; an orderNotReady refusal after `authorized` fetches the order until it is
+  // ready and sends it once more.
+  Result<acme::Reply> send_finalize(const OpenOrder& order, const nlohmann::json& payload,
+                                    const acme::Signer& signer);
   Result<IssuedCredential> download(const std::string& url, const acme::Signer& signer);
   void pause(const acme::Reply& reply) const;
 

@@ -69,8 +69,11 @@ class Client {
 public:
   // How often a request refused with badNonce is sent again with the fresh nonce.
   static constexpr int k_bad_nonce_retries = 5;
-  // At most this many nonces are kept; more are dropped (each is single-use anyway).
-  static constexpr std::size_t k_nonce_pool = 8;
+  // At most this many nonces are kept; more are dropped (each is single-use anyway). A burst of
+  // rotations (start-up, SIGUSR1) needs one per rotation in flight at once, and each one not
+  // kept costs a newNonce (bench/acme, 20 credentials rotated at once: 14 newNonce with 8
+  // kept, none with 64).
+  static constexpr std::size_t k_nonce_pool = 64;
   // Certificates and ACME objects are small; a chain of 4 certificates is ~8 KiB.
   static constexpr std::size_t k_max_body = std::size_t{256} << 10;
 

@@ -276,7 +276,13 @@ protected:
     deps.clock = &m_clock;
     deps.account_dir = m_dir / "state" / "acme" / "le";
     deps.solvers = {m_solver};
-    deps.sleep = [this](Millis wait) { m_slept.push_back(wait); };
+    deps.sleep = [this](Millis wait) {
+      m_slept.push_back(wait);
+      if (m_validates_while_waiting && m_authz_status == "pending") {
+        m_authz_status = "valid";
+        m_order_status = "ready";
+      }
+    };
     return value_of(AcmeIssuer::create(std::move(options), std::move(deps)));
   }
 
@@ -369,6 +375,7 @@ protected:
   std::vector<Millis> m_slept;
   bool m_account_exists = false;
   bool m_validates = true;
+  bool m_validates_while_waiting = false;  // the CA validates during our first wait
   std::string m_authz_status = "pending";
   std::string m_order_status = "pending";
   std::string m_csr;
@@ -415,6 +422,45 @@ TEST_F(AcmeIssuerTest, IssuesThroughAWholeOrderSkippingValidAuthorizations) {
   auto nonces = m_fake->used_nonces;
   std::sort(nonces.begin(), nonces.end());
   EXPECT_EQ(std::adjacent_find(nonces.begin(), nonces.end()), nonces.end());
+}
+
+TEST_F(AcmeIssuerTest, AnIssuanceMakesTheProtocolMinimumOfRequests) {
+  auto acme = issuer();
+  m_chain_pem = signed_chain(request());
+  (void)value_of(acme->issue_outcome(request()));  // the directory, a nonce and the account
+  // A CA validates while we wait, never the instant it accepts the challenge.
+  m_validates = false;
+  m_validates_while_waiting = true;
+  m_fake->seen.clear();
+  const std::uint64_t before = acme->requests_made().value_or(0);
+  auto outcome = value_of(acme->issue_outcome(request()));
+  ASSERT_TRUE(std::holds_alternative<IssuedCredential>(outcome.answer));
+  // newOrder, the reused authorization, the pending one, its challenge, one fetch of it after
+  // a wait, finalize, one fetch of the order, the certificate. No newNonce (each answer left
+  // one), no fetch of the order between its last authorization and finalize.
+  std::vector<std::string> urls;
+  for (const auto& s : m_fake->seen) urls.push_back(s.url);
+  EXPECT_EQ(urls,
+            (std::vector<std::string>{"https://ca.test/order", "https://ca.test/authz/a",
+                                      "https://ca.test/authz/b", "https://ca.test/ch/http",
+                                      "https://ca.test/authz/b", "https://ca.test/o/1/finalize",
+                                      "https://ca.test/o/1", "https://ca.test/cert/1"}));
+  EXPECT_EQ(acme->requests_made().value_or(0) - before, urls.size());
+}
+
+TEST_F(AcmeIssuerTest, FinalizesAgainOnceTheOrderIsReadyAfterOrderNotReady) {
+  auto acme = issuer();
+  m_chain_pem = signed_chain(request());
+  int refusals = 1;
+  m_fake->routes["https://ca.test/o/1/finalize"] = [&](const Seen&) {
+    if (refusals-- > 0) return FakeAcme::problem(403, "orderNotReady", "not ready yet");
+    m_order_status = "valid";
+    return FakeAcme::json_answer(200, order("valid"));
+  };
+  auto outcome = value_of(acme->issue_outcome(request()));
+  ASSERT_TRUE(std::holds_alternative<IssuedCredential>(outcome.answer));
+  EXPECT_EQ(m_fake->to("https://ca.test/o/1/finalize").size(), 2u);
+  EXPECT_EQ(m_fake->to("https://ca.test/o/1").size(), 1u);  // fetched once, between the two
 }
 
 TEST_F(AcmeIssuerTest, KeepsTheAccountKeyPrivateAndReusesTheAccount) {

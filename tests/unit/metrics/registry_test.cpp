@@ -46,6 +46,22 @@ TEST(MetricsRegistry, TheStagedVersionsNotAfterIsAGaugeWhileOneIsStaged) {
       << "gone once it is live";
 }
 
+TEST(MetricsRegistry, HttpRequestsAreTheLastCountOfIssuersThatCountThem) {
+  Registry registry("1.2.3");
+  const std::string family = "certrotd_issuer_http_requests_total";
+  registry.observe(engine_event(EventKind::renewed, "web", schedule::State::valid), MonoTime{});
+  EXPECT_EQ(registry.render().find(family), std::string::npos) << "no family without a count";
+  Event counted = engine_event(EventKind::renewed, "web", schedule::State::valid);
+  counted.issuer_http_requests = 9;
+  registry.observe(counted, MonoTime{});
+  counted.issuer_http_requests = 17;
+  registry.observe(counted, MonoTime{});
+  EXPECT_NE(
+      registry.render().find("# TYPE " + family + " counter\n" + family + "{issuer=\"ca\"} 17\n"),
+      std::string::npos)
+      << registry.render();
+}
+
 TEST(MetricsRegistry, RendersASmallRegistryExactly) {
   Registry registry("1.2.3");
   const MonoTime t0{};
