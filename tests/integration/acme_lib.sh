@@ -33,12 +33,13 @@ JSON
 }
 
 # start_pebble: starts it (nonce rejections raised to 30 %, valid authorizations reused as often
-# as $PEBBLE_AUTHZREUSE says, 50 % by default) and writes its new root to
-# $work/pebble-roots.pem, which the issuer's trust_anchors names.
+# as $PEBBLE_AUTHZREUSE says, 50 % by default; names resolved through $PEBBLE_DNSSERVER, nowhere
+# by default) and writes its new root to $work/pebble-roots.pem, which the issuer's trust_anchors
+# names.
 start_pebble() {
   PEBBLE_VA_ALWAYS_VALID=0 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=30 \
     PEBBLE_AUTHZREUSE=${PEBBLE_AUTHZREUSE:-50} \
-    pebble -config "$work/pebble.json" -dnsserver 127.0.0.1:1 >>"$work/pebble.log" 2>&1 &
+    pebble -config "$work/pebble.json" -dnsserver "${PEBBLE_DNSSERVER:-127.0.0.1:1}" >>"$work/pebble.log" 2>&1 &
   pebble_pid=$!
   started_pids+=("$pebble_pid")
   wait_for 20 "pebble on port $acme_port" \
