@@ -54,6 +54,35 @@ Result<std::string> call_returning_string(BusKind kind, const char* method, cons
   return std::string(text);
 }
 
+// A call of `method` with string arguments, answered by one string, that makes the daemon ask
+// an issuer over the network (ACME revokeCert, keyChange): longer than the 25 s default.
+Result<std::string> call_over_network(BusKind kind, const char* method,
+                                      const std::vector<std::string>& args) {
+  auto bus = open_bus(kind);
+  if (!bus) return fail(bus.error());
+  sd_bus_message* raw = nullptr;
+  int r = sd_bus_message_new_method_call(bus->get(), &raw, k_control_name, k_control_path,
+                                         k_control_interface, method);
+  if (r < 0) return fail("cannot build the call: " + errno_text(-r));
+  SdBusMessagePtr call(raw);  // ours until sent
+  for (const std::string& arg : args) {
+    if (r = sd_bus_message_append(call.get(), "s", arg.c_str()); r < 0) {
+      return fail("cannot build the call: " + errno_text(-r));
+    }
+  }
+  constexpr std::uint64_t k_network_timeout_usec = 120ULL * 1000 * 1000;
+  BusError error;
+  sd_bus_message* reply = nullptr;
+  r = sd_bus_call(bus->get(), call.get(), k_network_timeout_usec, error.get(), &reply);
+  SdBusMessagePtr owned(reply);  // the reply is ours to free
+  if (r < 0) return call_failure(error, r);
+  const char* text = nullptr;
+  if (int rr = sd_bus_message_read(reply, "s", &text); rr < 0) {
+    return fail("unexpected reply from certrotd: " + errno_text(-rr));
+  }
+  return std::string(text);
+}
+
 // A call of `method` with one `as` argument.
 Result<SdBusMessagePtr> new_call(sd_bus* bus, const char* method,
                                  const std::vector<std::string>& names) {
@@ -184,27 +213,11 @@ Result<std::vector<RotateResult>> ControlClient::rotate_and_wait(
 
 Result<std::string> ControlClient::revoke(const std::string& name,
                                           const std::string& reason) const {
-  auto bus = open_bus(m_bus);
-  if (!bus) return fail(bus.error());
-  sd_bus_message* raw = nullptr;
-  int r = sd_bus_message_new_method_call(bus->get(), &raw, k_control_name, k_control_path,
-                                         k_control_interface, "Revoke");
-  if (r < 0) return fail("cannot build the call: " + errno_text(-r));
-  SdBusMessagePtr call(raw);  // ours until sent
-  r = sd_bus_message_append(call.get(), "ss", name.c_str(), reason.c_str());
-  if (r < 0) return fail("cannot build the call: " + errno_text(-r));
-  // The issuer is asked over the network (ACME revokeCert): longer than the 25 s default.
-  constexpr std::uint64_t k_revoke_timeout_usec = 120ULL * 1000 * 1000;
-  BusError error;
-  sd_bus_message* reply = nullptr;
-  r = sd_bus_call(bus->get(), call.get(), k_revoke_timeout_usec, error.get(), &reply);
-  SdBusMessagePtr owned(reply);  // the reply is ours to free
-  if (r < 0) return call_failure(error, r);
-  const char* text = nullptr;
-  if (int rr = sd_bus_message_read(reply, "s", &text); rr < 0) {
-    return fail("unexpected reply from certrotd: " + errno_text(-rr));
-  }
-  return std::string(text);
+  return call_over_network(m_bus, "Revoke", {name, reason});
+}
+
+Result<std::string> ControlClient::acme_key_change(const std::string& issuer) const {
+  return call_over_network(m_bus, "AcmeKeyChange", {issuer});
 }
 
 }  // namespace certrotd::control
