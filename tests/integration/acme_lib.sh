@@ -93,3 +93,17 @@ run_daemon() {
   started_pids+=("$daemon_pid")
   wait_for 20 "the daemon on the bus" daemon_on_bus
 }
+
+# start_acme_proxy: tests/peers/ari_proxy.mjs in front of pebble (needs peers.sh), controlled by
+# $work/proxy-control.json and recording to $work/proxy.record; its directory URL in acme_proxy.
+start_acme_proxy() {
+  peers_install
+  server_cert "$work/proxy-tls" "$work/ca/ca"
+  cat > "$work/proxy.json" <<JSON
+{ "portFile": "$work/proxy.port", "cert": "$work/proxy-tls.pem", "key": "$work/proxy-tls.key",
+  "upstream": "https://127.0.0.1:$acme_port", "upstreamCa": "$work/ca/ca.pem",
+  "controlFile": "$work/proxy-control.json", "recordFile": "$work/proxy.record" }
+JSON
+  start_peer acme-proxy "$work/proxy.port" node "$peers_dir/ari_proxy.mjs" "$work/proxy.json"
+  acme_proxy=https://127.0.0.1:$(cat "$work/proxy.port")/dir
+}
