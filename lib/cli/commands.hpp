@@ -103,8 +103,7 @@ int revoke(const Options& options, const control::ControlClient& daemon, Context
 // (RFC 8555 §7.3.5; it holds the account). 0 once the server accepted the new key; no daemon,
 // an issuer no credential uses or of another type, or a refusal is EX_UNAVAILABLE (a key change
 // whose answer was lost too: the daemon settles which key holds at its next request).
-int acme_key_change(const Options& options, const control::ControlClient& daemon,
-                    Context& context);
+int acme_key_change(const Options& options, const control::ControlClient& daemon, Context& context);
 // `activate NAME`: the running daemon makes the credential's staged version live now (the swap,
 // then on_rotate). Nothing staged, or a staged certificate that expired, is EX_UNAVAILABLE, as a
 // rollback with no older version is; so is no daemon answering (the state file would not know).

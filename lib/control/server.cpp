@@ -139,8 +139,8 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
       SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, &on_reload, 0),
       SD_BUS_METHOD_WITH_ARGS("Revoke", SD_BUS_ARGS("s", name, "s", reason),
                               SD_BUS_RESULT("s", detail), &on_revoke, 0),
-      SD_BUS_METHOD_WITH_ARGS("AcmeKeyChange", SD_BUS_ARGS("s", issuer),
-                              SD_BUS_RESULT("s", detail), &on_acme_key_change, 0),
+      SD_BUS_METHOD_WITH_ARGS("AcmeKeyChange", SD_BUS_ARGS("s", issuer), SD_BUS_RESULT("s", detail),
+                              &on_acme_key_change, 0),
       SD_BUS_VTABLE_END,
   };
   sd_bus_slot* slot = nullptr;
@@ -449,8 +449,7 @@ int ControlServer::on_key_changed(sd_event_source* s, int, uint32_t, void* userd
     // A caller that gave up is no error of ours.
     if (it->result) {
       const std::string detail = "issuer " + it->issuer +
-                                 ": the account key was changed; new key thumbprint " +
-                                 *it->result;
+                                 ": the account key was changed; new key thumbprint " + *it->result;
       (void)sd_bus_reply_method_return(it->call.get(), "s", detail.c_str());
     } else {
       (void)sd_bus_reply_method_errorf(it->call.get(), k_error_failed, "issuer %s: %s",

@@ -105,7 +105,7 @@ private:
   // Revoke calls not answered yet, by credential (one revocation at a time per credential).
   std::map<std::string, notify::SdBusMessagePtr> m_revoke_waiters;
   std::list<KeyChange> m_key_changes;  // nodes stay put while their thread runs
-  notify::SdBusPtr m_bus;  // declared before the slot: destroyed after it
+  notify::SdBusPtr m_bus;              // declared before the slot: destroyed after it
   notify::SdBusSlotPtr m_slot;
 };
 

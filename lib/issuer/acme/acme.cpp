@@ -209,7 +209,8 @@ Result<AcmeIssuer::Account> AcmeIssuer::account() {
   const auto& dir_path = m_deps.account_dir;
   auto dir = open_trusted_dir(dir_path, PathTrust::of_this_process(), MissingFolders::create, 0700);
   if (!dir) return fail(dir.error().wrap("ACME account folder"));
-  if (auto recovered = recover_key_change(dir->fd.get()); !recovered) return fail(recovered.error());
+  if (auto recovered = recover_key_change(dir->fd.get()); !recovered)
+    return fail(recovered.error());
   auto key_pem = read_at(dir->fd.get(), k_key_file, dir_path);
   if (!key_pem) return fail(key_pem.error());
   std::shared_ptr<const acme::AccountKey> key;
@@ -350,7 +351,8 @@ Result<std::string> AcmeIssuer::change_account_key() {
   }
   // §7.3.5: the inner JWS is signed by the new key (jwk, no nonce) over the account URL and the
   // old key; the outer one is an ordinary request signed by the old key.
-  const nlohmann::json inner_header{{"alg", made->alg()}, {"jwk", made->jwk()}, {"url", dir->key_change}};
+  const nlohmann::json inner_header{
+      {"alg", made->alg()}, {"jwk", made->jwk()}, {"url", dir->key_change}};
   const nlohmann::json inner_payload{{"account", acct->url}, {"oldKey", acct->key->jwk()}};
   auto inner = acme::sign_jws(*made, inner_header, inner_payload.dump());
   if (!inner) return fail(inner.error());

@@ -683,8 +683,8 @@ protected:
     };
     m_fake->routes["https://ca.test/key-change"] = [this](const Seen& s) {
       if (m_refuse_change) return FakeAcme::problem(409, "malformed", "that key is in use");
-      m_held = json::parse(value_of(base64url_decode(
-                               json::parse(s.payload)["protected"].get<std::string>())))["jwk"]
+      m_held = json::parse(value_of(
+          base64url_decode(json::parse(s.payload)["protected"].get<std::string>())))["jwk"]
                    .dump();
       return FakeAcme::json_answer(200, {{"status", "valid"}});
     };
@@ -718,7 +718,8 @@ TEST_F(AcmeKeyChangeTest, RollsTheKeyOverAndSignsWithTheNewOneAfterwards) {
   EXPECT_FALSE(changes[0].header.contains("jwk"));
   EXPECT_TRUE(signed_by(changes[0].body, old_key));
   const json inner = json::parse(changes[0].payload);
-  const json inner_header = json::parse(value_of(base64url_decode(inner["protected"].get<std::string>())));
+  const json inner_header = json::parse(
+      value_of(base64url_decode(inner["protected"].get<std::string>())));
   EXPECT_EQ(inner_header["url"], "https://ca.test/key-change");
   EXPECT_EQ(inner_header["jwk"], new_key.jwk());
   EXPECT_FALSE(inner_header.contains("nonce"));
@@ -744,8 +745,7 @@ TEST_F(AcmeKeyChangeTest, KeepsTheOldKeyWhenTheServerRefuses) {
   m_refuse_change = true;
   auto changed = acme->change_account_key();
   ASSERT_FALSE(changed);
-  EXPECT_NE(changed.error().message.find("malformed: that key is in use"),
-            std::string::npos)
+  EXPECT_NE(changed.error().message.find("malformed: that key is in use"), std::string::npos)
       << changed.error().message;
   EXPECT_EQ(testing::read_text(file("account.key")), before);
   EXPECT_FALSE(std::filesystem::exists(file("account.key.new")));
