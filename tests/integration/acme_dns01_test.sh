@@ -2,9 +2,9 @@
 # dns-01 validated for real: BIND 9 is authoritative for test.example and takes TSIG-signed
 # RFC 2136 updates; pebble (PEBBLE_VA_ALWAYS_VALID=0) resolves through it, so its validation
 # authority reads the _acme-challenge TXT record certrotd's solver published. The certificate is
-# issued and installed and the record is gone afterwards. Then a key named does not accept and a
-# zone it does not serve: the old credential kept, the reason in the log and in `status`, no
-# record left behind; the right settings again: recovery.
+# issued and installed and the record is gone afterwards. Then a key named does not accept, a
+# zone it does not serve and a zone that does not hold the name: the old credential kept, the
+# reason in the log and in `status`, no record left behind; the right settings again: recovery.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers.sh"
 source "$(dirname "$0")/bind_lib.sh"
@@ -87,8 +87,12 @@ sed -i 's/www.test.example/www.other.example/g' "$work/config.yaml"
 record=_acme-challenge.www.other.example
 expect_kept "a zone the server does not serve" "not authoritative for zone 'other.example.'"
 
-# 4. The right settings again: the next rotation gets through.
+# 4. A zone that does not hold the name: no solver can answer, and the error says why.
 record=_acme-challenge.www.test.example
+write_dns01_config other.example "$work/certrotd.key"
+expect_kept "a name outside the zone" "'www.test.example' is not in zone 'other.example.'"
+
+# 5. The right settings again: the next rotation gets through.
 write_dns01_config test.example "$work/certrotd.key"
 kept=$(serial_of "$work/live/web/cert.pem")
 run_daemon

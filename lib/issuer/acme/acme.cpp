@@ -452,6 +452,7 @@ Result<Reply> AcmeIssuer::new_order(const IssueRequest& request, const Signer& s
 Result<AcmeIssuer::Choice> AcmeIssuer::choose_challenge(const nlohmann::json& challenges,
                                                         const acme::AccountKey& key,
                                                         acme::ChallengeTask& task) const {
+  std::string refusals;  // what the solvers that were offered their type say against it
   for (const auto& candidate : m_deps.solvers) {
     for (const auto& ch : challenges) {
       if (string_of(ch, "type") != candidate->type()) continue;
@@ -459,13 +460,16 @@ Result<AcmeIssuer::Choice> AcmeIssuer::choose_challenge(const nlohmann::json& ch
       task.key_authorization = acme::key_authorization(task.token, key);
       task.dns_txt = acme::dns_txt_value(task.key_authorization);
       if (candidate->can_solve(task)) return Choice{candidate, string_of(ch, "url")};
+      if (const std::string why = candidate->why_not(task); !why.empty()) {
+        refusals += "; " + std::string(candidate->type()) + ": " + why;
+      }
     }
   }
   std::string offered;
   for (const auto& ch : challenges)
     offered += (offered.empty() ? "" : ", ") + string_of(ch, "type");
   return fail(Reason::config, "no configured challenge can answer for " + task.identifier +
-                                  " (the server offers " + offered + ")");
+                                  " (the server offers " + offered + ")" + refusals);
 }
 
 Result<bool> AcmeIssuer::authorize(const std::string& url, const IssueRequest& request,
