@@ -106,20 +106,8 @@ printf '%s\n' '{"newOrder": {"status": 429, "type": "rateLimited", "detail": "to
   > "$work/proxy-control.json"
 sed -i "s|directory: https://127.0.0.1:$acme_port/dir|directory: $acme_proxy|" "$work/config.yaml"
 grep -q "directory: $acme_proxy" "$work/config.yaml" || fail "the directory was not pointed at the proxy"
-# expect_refused WHAT PATTERN: a rotation fails with PATTERN in the log and `status`, old kept.
-expect_refused() {
-  local kept rc=0
-  kept=$(serial_of "$work/live/web/cert.pem")
-  "$CERTROTD" rotate --wait --timeout 30s --bus user web >"$work/rotate.out" 2>&1 || rc=$?
-  [ "$rc" -eq 1 ] || fail "$1: rotate exit $rc: $(cat "$work/rotate.out")"
-  grep -q "$2" "$work/daemon.log" || fail "$1: the log does not say '$2'"
-  "$CERTROTD" status --bus user web >"$work/status.out" 2>&1 || true
-  grep -q "$2" "$work/status.out" || fail "$1: status does not say '$2': $(cat "$work/status.out")"
-  [ "$(serial_of "$work/live/web/cert.pem")" = "$kept" ] || fail "$1: the old certificate was not kept"
-  assert_credential_ok "$work/live/web"
-}
 run_daemon
-expect_refused "rateLimited" "ACME newOrder: HTTP 429: rateLimited: too many new orders"
+assert_rotation_refused "rateLimited" "ACME newOrder: HTTP 429: rateLimited: too many new orders"
 refused_twice() { [ "$(grep -c '"refused":"newOrder"' "$work/proxy.record")" -ge 2 ]; }
 wait_for 20 "a second refused newOrder" refused_twice
 gap=$(python3 -c 'import json,sys
@@ -129,7 +117,7 @@ print(at[1] - at[0])' "$work/proxy.record")
 printf '%s\n' '{"finalize": {"status": 400, "type": "badCSR", "detail": "the key is too weak"}}' \
   > "$work/proxy-control.json"
 wait_for 30 "a refused finalize" grep -q '"refused":"finalize"' "$work/proxy.record"
-expect_refused "badCSR" "badCSR: the key is too weak"
+assert_rotation_refused "badCSR" "badCSR: the key is too weak"
 kept=$(serial_of "$work/live/web/cert.pem")
 printf '{}\n' > "$work/proxy-control.json"
 wait_for 45 "recovery once the CA accepts again" serial_is_not "$work/live/web/cert.pem" "$kept"

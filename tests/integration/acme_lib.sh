@@ -107,3 +107,17 @@ JSON
   start_peer acme-proxy "$work/proxy.port" node "$peers_dir/ari_proxy.mjs" "$work/proxy.json"
   acme_proxy=https://127.0.0.1:$(cat "$work/proxy.port")/dir
 }
+
+# assert_rotation_refused WHAT PATTERN: `certrotd rotate --wait web` fails, PATTERN is in the
+# daemon's log and in `status`, and the old certificate stays live and whole.
+assert_rotation_refused() {
+  local kept rc=0
+  kept=$(serial_of "$work/live/web/cert.pem")
+  "$CERTROTD" rotate --wait --timeout 40s --bus user web >"$work/rotate.out" 2>&1 || rc=$?
+  [ "$rc" -eq 1 ] || fail "$1: rotate exit $rc: $(cat "$work/rotate.out")"
+  grep -q "$2" "$work/daemon.log" || fail "$1: the log does not say '$2'"
+  "$CERTROTD" status --bus user web >"$work/status.out" 2>&1 || true
+  grep -q "$2" "$work/status.out" || fail "$1: status does not say '$2': $(cat "$work/status.out")"
+  [ "$(serial_of "$work/live/web/cert.pem")" = "$kept" ] || fail "$1: the old certificate was not kept"
+  assert_credential_ok "$work/live/web"
+}
