@@ -183,6 +183,10 @@ int main(int argc, char** argv) {
                              "cessationOfOperation"}))
       ->capture_default_str();
   add_bus(revoke_cmd);
+  auto* key_change_cmd = app.add_subcommand(
+      "acme-key-change", "Roll the ACME account key of an issuer over (RFC 8555 keyChange)");
+  key_change_cmd->add_option("issuer", options.issuer, "Issuer name (type: acme)")->required();
+  add_bus(key_change_cmd);
   auto* activate_cmd = app.add_subcommand(
       "activate", "Make the staged version of a credential (activation: staged) live now");
   activate_cmd->add_option("name", options.credential, "Credential name")->required();
@@ -229,6 +233,7 @@ int main(int argc, char** argv) {
   if (*ca_init_cmd) return cli::ca_init(options, context);
   if (*rollback_cmd) return cli::rollback(options, daemon, context);
   if (*revoke_cmd) return cli::revoke(options, daemon, context);
+  if (*key_change_cmd) return cli::acme_key_change(options, daemon, context);
   if (*activate_cmd) return cli::activate(options, daemon, context);
   if (*history_cmd) return cli::history(options, context);
   if (*import_cmd) return cli::import_credential(options, context);

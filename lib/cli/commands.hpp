@@ -54,6 +54,7 @@ struct Options {
   bool force = false;       // rollback --to: an expired version too
   // revoke --reason
   std::string revoke_reason = "unspecified";
+  std::string issuer;  // acme-key-change ISSUER
 };
 
 notify::BusKind bus_of(const Options& options);
@@ -98,6 +99,11 @@ int rollback(const Options& options, const control::ControlClient& daemon, Conte
 // RFC 5280 CRLReason name is EX_USAGE; no daemon, an issuer that cannot revoke or that refused
 // is EX_UNAVAILABLE, as the daemon's other refusals; an unknown name EX_USAGE.
 int revoke(const Options& options, const control::ControlClient& daemon, Context& context);
+// `acme-key-change ISSUER`: the running daemon rolls the account key of that acme issuer over
+// (RFC 8555 §7.3.5; it holds the account). 0 once the server accepted the new key; no daemon,
+// an issuer no credential uses or of another type, or a refusal is EX_UNAVAILABLE (a key change
+// whose answer was lost too: the daemon settles which key holds at its next request).
+int acme_key_change(const Options& options, const control::ControlClient& daemon, Context& context);
 // `activate NAME`: the running daemon makes the credential's staged version live now (the swap,
 // then on_rotate). Nothing staged, or a staged certificate that expired, is EX_UNAVAILABLE, as a
 // rollback with no older version is; so is no daemon answering (the state file would not know).

@@ -142,6 +142,21 @@ int revoke(const Options& options, const control::ControlClient& daemon, Context
   return daemon_refusal(context.err, "revoke", done.error());
 }
 
+int acme_key_change(const Options& options, const control::ControlClient& daemon,
+                    Context& context) {
+  auto done = daemon.acme_key_change(options.issuer);
+  if (done) {
+    context.out << *done << "\n";
+    return 0;
+  }
+  if (done.error().retryable()) {
+    context.err << "certrotd acme-key-change: " << done.error().what()
+                << "; the key change needs the running daemon (it holds the account)\n";
+    return EX_UNAVAILABLE;
+  }
+  return daemon_refusal(context.err, "acme-key-change", done.error());
+}
+
 int activate(const Options& options, const control::ControlClient& daemon, Context& context) {
   auto version = daemon.activate(options.credential);
   if (version) {

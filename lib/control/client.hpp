@@ -29,6 +29,12 @@
 //                              issuer answered ("serial 1a2b... revoked; rotating at once"); an
 //                              issuer that cannot revoke, or that refused, is
 //                              org.certrotd.Error.Failed with why
+//     AcmeKeyChange(s issuer) -> s
+//                              roll the account key of an acme issuer over (RFC 8555 §7.3.5),
+//                              answered once the server answered ("issuer le: the account key
+//                              was changed; new key thumbprint ..."); an issuer no credential
+//                              uses, one of another type, or a refusal is
+//                              org.certrotd.Error.Failed with why
 //
 // The server side is server.hpp (it needs the service); the policy file
 // packaging/dbus/org.certrotd.Daemon.conf lets only root call it on the system bus.
@@ -87,6 +93,8 @@ public:
 
   // Returns the daemon's detail once the issuer answered; fails when it refused or could not.
   virtual Result<std::string> revoke(const std::string& name, const std::string& reason) const;
+  // The same for the account key change of an acme issuer.
+  virtual Result<std::string> acme_key_change(const std::string& issuer) const;
 
 private:
   notify::BusKind m_bus;

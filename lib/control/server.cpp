@@ -1,5 +1,8 @@
 #include "control/server.hpp"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -7,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/client.hpp"
+#include "issuer/acme/acme.hpp"
 #include "notify/bus.hpp"
 #include "util/errno_text.hpp"
 
@@ -135,6 +139,8 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(sd_event* loop, not
       SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, &on_reload, 0),
       SD_BUS_METHOD_WITH_ARGS("Revoke", SD_BUS_ARGS("s", name, "s", reason),
                               SD_BUS_RESULT("s", detail), &on_revoke, 0),
+      SD_BUS_METHOD_WITH_ARGS("AcmeKeyChange", SD_BUS_ARGS("s", issuer), SD_BUS_RESULT("s", detail),
+                              &on_acme_key_change, 0),
       SD_BUS_VTABLE_END,
   };
   sd_bus_slot* slot = nullptr;
@@ -160,6 +166,11 @@ ControlServer::~ControlServer() {
   // get no answer: the bus connection closes with the server.
   m_service.on_rotated({});
   m_service.on_revoked({});
+  // A key change in flight finishes first (bounded by the issuer's timeouts): its thread uses
+  // the issuer, and the files it writes must not be left half-way by our exit.
+  for (auto& change : m_key_changes) {
+    if (change.thread.joinable()) change.thread.join();
+  }
 }
 
 std::optional<std::string> ControlServer::first_unknown(
@@ -382,6 +393,72 @@ void ControlServer::revoked(const RotationOutcome& outcome) {
   } else {
     (void)sd_bus_reply_method_errorf(call.get(), k_error_failed, "%s", outcome.detail.c_str());
   }
+}
+
+int ControlServer::on_acme_key_change(sd_bus_message* m, void* userdata, sd_bus_error*) {
+  auto* self = static_cast<ControlServer*>(userdata);
+  const char* name = nullptr;
+  if (int r = sd_bus_message_read(m, "s", &name); r < 0) return reply_bad_arguments(m, r);
+  auto used = self->m_service.engine().issuer_named(name);
+  if (!used) {
+    return sd_bus_reply_method_errorf(m, k_error_failed,
+                                      "no credential of the running configuration uses an "
+                                      "issuer named '%s'",
+                                      name);
+  }
+  auto acme = std::dynamic_pointer_cast<issuer::AcmeIssuer>(used);
+  if (!acme) {
+    return sd_bus_reply_method_errorf(m, k_error_failed, "issuer '%s' is of type %s, not acme",
+                                      name, std::string(used->type()).c_str());
+  }
+  for (const auto& change : self->m_key_changes) {
+    if (change.issuer == name) {
+      return sd_bus_reply_method_errorf(m, k_error_failed,
+                                        "a key change of issuer '%s' is in flight", name);
+    }
+  }
+  Fd done(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!done) return sd_bus_reply_method_errorf(m, k_error_failed, "eventfd failed");
+  auto& change = self->m_key_changes.emplace_back();
+  change.issuer = name;
+  change.call.reset(sd_bus_message_ref(m));  // our reference, until answered
+  change.done = std::move(done);
+  sd_event_source* source = nullptr;
+  int r = sd_event_add_io(sd_bus_get_event(self->m_bus.get()), &source, change.done.get(), EPOLLIN,
+                          &on_key_changed, self);
+  if (r < 0) {
+    self->m_key_changes.pop_back();
+    return sd_bus_reply_method_errorf(m, k_error_failed, "cannot watch the key change: %s",
+                                      errno_text(-r).c_str());
+  }
+  change.source.reset(source);  // owned by the change
+  // The thread holds the issuer, so a reload meanwhile does not pull it away.
+  change.thread = std::thread([&change, acme = std::move(acme)] {
+    change.result = acme->change_account_key();
+    const std::uint64_t one = 1;
+    (void)::write(change.done.get(), &one, sizeof one);
+  });
+  return 1;  // the reply follows from on_key_changed()
+}
+
+int ControlServer::on_key_changed(sd_event_source* s, int, uint32_t, void* userdata) {
+  auto* self = static_cast<ControlServer*>(userdata);
+  for (auto it = self->m_key_changes.begin(); it != self->m_key_changes.end(); ++it) {
+    if (it->source.get() != s) continue;
+    it->thread.join();  // it wrote `done` as its last step
+    // A caller that gave up is no error of ours.
+    if (it->result) {
+      const std::string detail = "issuer " + it->issuer +
+                                 ": the account key was changed; new key thumbprint " + *it->result;
+      (void)sd_bus_reply_method_return(it->call.get(), "s", detail.c_str());
+    } else {
+      (void)sd_bus_reply_method_errorf(it->call.get(), k_error_failed, "issuer %s: %s",
+                                       it->issuer.c_str(), it->result.error().what().c_str());
+    }
+    self->m_key_changes.erase(it);
+    break;
+  }
+  return 0;
 }
 
 int ControlServer::on_reload(sd_bus_message* m, void* userdata, sd_bus_error*) {

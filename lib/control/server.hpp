@@ -10,12 +10,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "notify/action.hpp"
 #include "notify/sd_bus_handles.hpp"
+#include "service/sd_handles.hpp"
 #include "service/service.hpp"
 #include "util/clock.hpp"
+#include "util/fd.hpp"
 
 namespace certrotd::control {
 
@@ -68,6 +71,8 @@ private:
   static int on_activate(sd_bus_message* m, void* userdata, sd_bus_error* error);
   static int on_reload(sd_bus_message* m, void* userdata, sd_bus_error* error);
   static int on_revoke(sd_bus_message* m, void* userdata, sd_bus_error* error);
+  static int on_acme_key_change(sd_bus_message* m, void* userdata, sd_bus_error* error);
+  static int on_key_changed(sd_event_source* s, int fd, uint32_t revents, void* userdata);
 
   // A RotateAndWait call not answered yet: its message, kept until every named rotation ended.
   struct Waiter {
@@ -82,12 +87,25 @@ private:
   void revoked(const service::RotationOutcome& outcome);
   static int reply_outcomes(Waiter& waiter);
 
+  // An AcmeKeyChange call: the request runs on a thread of its own (it is a few HTTPS requests,
+  // which must not hold the loop), which writes `done` when `result` is set; the loop then
+  // answers the call and joins the thread.
+  struct KeyChange {
+    std::string issuer;
+    notify::SdBusMessagePtr call;
+    Fd done;  // eventfd
+    service::SdEventSourcePtr source;
+    Result<std::string> result = std::string();
+    std::thread thread;
+  };
+
   service::Service& m_service;
   ControlOptions m_options;
   std::list<Waiter> m_waiters;
   // Revoke calls not answered yet, by credential (one revocation at a time per credential).
   std::map<std::string, notify::SdBusMessagePtr> m_revoke_waiters;
-  notify::SdBusPtr m_bus;  // declared before the slot: destroyed after it
+  std::list<KeyChange> m_key_changes;  // nodes stay put while their thread runs
+  notify::SdBusPtr m_bus;              // declared before the slot: destroyed after it
   notify::SdBusSlotPtr m_slot;
 };
 

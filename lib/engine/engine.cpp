@@ -1169,6 +1169,13 @@ std::vector<CredentialStatus> Engine::inspect(const config::Config& config, cons
   return out;
 }
 
+std::shared_ptr<issuer::Issuer> Engine::issuer_named(const std::string& name) const {
+  for (const auto& [credential, tracked] : m_tracked) {
+    if (tracked.plan->config.issuer == name) return tracked.plan->issuer;
+  }
+  return nullptr;
+}
+
 const std::string* Engine::output_dir(const std::string& name) const {
   const auto it = m_tracked.find(name);
   return it == m_tracked.end() ? nullptr : &it->second.plan->config.output.dir;

@@ -278,6 +278,9 @@ public:
   const EngineDeps& deps() const { return m_deps; }
   RotationEnv rotation_env() const;
 
+  // The issuer `name` of the running configuration, as its credentials use it (`certrotd
+  // acme-key-change`); null when no credential uses it.
+  std::shared_ptr<issuer::Issuer> issuer_named(const std::string& name) const;
   // The output folder of a credential; null for an unknown name.
   const std::string* output_dir(const std::string& name) const;
   // Output folders to watch, by credential name.

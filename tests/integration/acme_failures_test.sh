@@ -2,7 +2,11 @@
 # The acme issuer when things go wrong, against a real pebble: a bad configuration exits 78 with
 # file:line:col and what to write; the http-01 port taken by someone else fails the rotation with
 # that reason in the log and in `status`, retried with backoff, and heals once the port is free;
-# SIGKILL in the middle of an order leaves a state the next start recovers from.
+# SIGKILL in the middle of an order leaves a state the next start recovers from; through the proxy
+# of tests/peers/ari_proxy.mjs, a rateLimited newOrder with Retry-After and a badCSR finalize keep
+# the old certificate, are shown, retried (not before Retry-After) and recovered from; SIGKILL
+# while pebble's answer to newAccount is on its way leaves a key the next start finds the account
+# with again.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers.sh"
 source "$(dirname "$0")/acme_lib.sh"
@@ -92,5 +96,59 @@ kill -TERM "$holder"
 wait "$holder" 2>/dev/null || true
 wait_for 45 "recovery once the port is free" serial_is_not "$work/live/web/cert.pem" "$kept"
 assert_credential_ok "$work/live/web"
+stop_daemon
+
+# 3. The CA refuses: rateLimited on newOrder (Retry-After 6 s, longer than the 3 s backoff cap),
+#    then badCSR on finalize. Each time the old certificate stays, the reason is logged and
+#    shown; the right answer again: recovery.
+start_acme_proxy
+printf '%s\n' '{"newOrder": {"status": 429, "type": "rateLimited", "detail": "too many new orders", "retryAfter": 6}}' \
+  > "$work/proxy-control.json"
+sed -i "s|directory: https://127.0.0.1:$acme_port/dir|directory: $acme_proxy|" "$work/config.yaml"
+grep -q "directory: $acme_proxy" "$work/config.yaml" || fail "the directory was not pointed at the proxy"
+run_daemon
+assert_rotation_refused "rateLimited" "ACME newOrder: HTTP 429: rateLimited: too many new orders"
+refused_twice() { [ "$(grep -c '"refused":"newOrder"' "$work/proxy.record")" -ge 2 ]; }
+wait_for 20 "a second refused newOrder" refused_twice
+gap=$(python3 -c 'import json,sys
+at = [json.loads(l)["at"] for l in open(sys.argv[1]) if "refused" in l]
+print(at[1] - at[0])' "$work/proxy.record")
+[ "$gap" -ge 5500 ] || fail "retried ${gap} ms after a rateLimited with Retry-After: 6"
+printf '%s\n' '{"finalize": {"status": 400, "type": "badCSR", "detail": "the key is too weak"}}' \
+  > "$work/proxy-control.json"
+wait_for 30 "a refused finalize" grep -q '"refused":"finalize"' "$work/proxy.record"
+assert_rotation_refused "badCSR" "badCSR: the key is too weak"
+kept=$(serial_of "$work/live/web/cert.pem")
+printf '{}\n' > "$work/proxy-control.json"
+wait_for 45 "recovery once the CA accepts again" serial_is_not "$work/live/web/cert.pem" "$kept"
+assert_credential_ok "$work/live/web"
+stop_daemon
+
+# 4. SIGKILL between newAccount and the account file: with a new account key, the proxy lets
+#    pebble make the account but holds its answer until certrotd is killed; the next start finds
+#    that account (onlyReturnExisting) instead of making another.
+rm -r "$work/state/acme/pebble"
+printf '%s\n' '{"holdNewAccount": true}' > "$work/proxy-control.json"
+"$CERTROTD" run --config "$work/config.yaml" --bus user --log-level debug >>"$work/daemon.log" 2>&1 &
+killed=$!
+started_pids+=("$killed")
+wait_for 20 "the daemon on the bus" daemon_on_bus
+"$CERTROTD" rotate --bus user web >/dev/null || fail "rotate was refused"
+wait_for 30 "pebble's account behind the held answer" grep -q '"newAccount":"http' "$work/proxy.record"
+kill -KILL "$killed"
+wait "$killed" 2>/dev/null || true
+[ -f "$work/state/acme/pebble/account.key" ] || fail "no account key before newAccount"
+[ ! -e "$work/state/acme/pebble/account.json" ] || fail "the account file came before the answer"
+made=$(python3 -c 'import json,sys
+print([json.loads(l)["newAccount"] for l in open(sys.argv[1]) if "newAccount" in l][0])' "$work/proxy.record")
+printf '{}\n' > "$work/proxy-control.json"
+kept=$(serial_of "$work/live/web/cert.pem")
+run_daemon
+"$CERTROTD" rotate --wait --timeout 45s --bus user web >"$work/rotate.out" 2>&1 ||
+  fail "rotate after the kill: $(cat "$work/rotate.out")"
+[ "$(serial_of "$work/live/web/cert.pem")" != "$kept" ] || fail "no renewal after the kill"
+found=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' \
+  "$work/state/acme/pebble/account.json")
+[ "$found" = "$made" ] || fail "account $found instead of the one made before the kill, $made"
 stop_daemon
 echo "PASS"

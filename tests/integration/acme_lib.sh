@@ -33,13 +33,13 @@ JSON
 }
 
 # start_pebble: starts it (nonce rejections raised to 30 % unless $PEBBLE_WFE_NONCEREJECT says,
-# valid authorizations reused as often as $PEBBLE_AUTHZREUSE says, 50 % by default, names
-# resolved through $pebble_dnsserver when set) and writes its new root to
+# valid authorizations reused as often as $PEBBLE_AUTHZREUSE says, 50 % by default; names
+# resolved through $PEBBLE_DNSSERVER, nowhere by default) and writes its new root to
 # $work/pebble-roots.pem, which the issuer's trust_anchors names.
 start_pebble() {
   PEBBLE_VA_ALWAYS_VALID=0 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=${PEBBLE_WFE_NONCEREJECT:-30} \
     PEBBLE_AUTHZREUSE=${PEBBLE_AUTHZREUSE:-50} \
-    pebble -config "$work/pebble.json" -dnsserver "${pebble_dnsserver:-127.0.0.1:1}" >>"$work/pebble.log" 2>&1 &
+    pebble -config "$work/pebble.json" -dnsserver "${PEBBLE_DNSSERVER:-127.0.0.1:1}" >>"$work/pebble.log" 2>&1 &
   pebble_pid=$!
   started_pids+=("$pebble_pid")
   wait_for 20 "pebble on port $acme_port" \
@@ -92,4 +92,32 @@ run_daemon() {
   daemon_pid=$!
   started_pids+=("$daemon_pid")
   wait_for 20 "the daemon on the bus" daemon_on_bus
+}
+
+# start_acme_proxy: tests/peers/ari_proxy.mjs in front of pebble (needs peers.sh), controlled by
+# $work/proxy-control.json and recording to $work/proxy.record; its directory URL in acme_proxy.
+start_acme_proxy() {
+  peers_install
+  server_cert "$work/proxy-tls" "$work/ca/ca"
+  cat > "$work/proxy.json" <<JSON
+{ "portFile": "$work/proxy.port", "cert": "$work/proxy-tls.pem", "key": "$work/proxy-tls.key",
+  "upstream": "https://127.0.0.1:$acme_port", "upstreamCa": "$work/ca/ca.pem",
+  "controlFile": "$work/proxy-control.json", "recordFile": "$work/proxy.record" }
+JSON
+  start_peer acme-proxy "$work/proxy.port" node "$peers_dir/ari_proxy.mjs" "$work/proxy.json"
+  acme_proxy=https://127.0.0.1:$(cat "$work/proxy.port")/dir
+}
+
+# assert_rotation_refused WHAT PATTERN: `certrotd rotate --wait web` fails, PATTERN is in the
+# daemon's log and in `status`, and the old certificate stays live and whole.
+assert_rotation_refused() {
+  local kept rc=0
+  kept=$(serial_of "$work/live/web/cert.pem")
+  "$CERTROTD" rotate --wait --timeout 40s --bus user web >"$work/rotate.out" 2>&1 || rc=$?
+  [ "$rc" -eq 1 ] || fail "$1: rotate exit $rc: $(cat "$work/rotate.out")"
+  grep -q "$2" "$work/daemon.log" || fail "$1: the log does not say '$2'"
+  "$CERTROTD" status --bus user web >"$work/status.out" 2>&1 || true
+  grep -q "$2" "$work/status.out" || fail "$1: status does not say '$2': $(cat "$work/status.out")"
+  [ "$(serial_of "$work/live/web/cert.pem")" = "$kept" ] || fail "$1: the old certificate was not kept"
+  assert_credential_ok "$work/live/web"
 }

@@ -9,6 +9,14 @@
 //    a window from one to two days ahead). "retryAfter" null sends no Retry-After header. A
 //    body.suggestedWindow of {"startIn": S, "endIn": E} is sent as the window from S to E
 //    seconds after this request (a window that opens a few seconds after the issuance).
+//  - POST <newOrder> or a finalize URL (/finalize-order/... in pebble), when the control object
+//    has "newOrder" or "finalize" {"status": 429, "type": "rateLimited", "detail": "...",
+//    "retryAfter": 5}: that problem document (type under urn:ietf:params:acme:error:) instead
+//    of pebble's answer, with a fresh Replay-Nonce from pebble, recorded as {"refused": "newOrder",
+//    "at": ms since the epoch}. Failure tests use it for rateLimited and badCSR.
+//  - POST <newAccount> (not onlyReturnExisting), when the control object has "holdNewAccount":
+//    true: forwarded, so pebble makes the account, but never answered; recorded as
+//    {"newAccount": the account URL pebble answered}. Crash tests kill the client meanwhile.
 //  - POST <newOrder>: forwarded; the decoded JWS payload is appended to `recordFile` as one JSON
 //    line {"newOrder": payload, "at": ISO time}, so a test can assert that `replaces` was sent
 //    and when. renewalInfo requests are recorded as {"renewalInfo": certID, "window": what was
@@ -27,6 +35,7 @@ const upstreamCa = fs.readFileSync(config.upstreamCa);
 const directoryPath = config.directoryPath || '/dir';
 const renewalInfoPath = '/renewal-info';
 let newOrderPath = null;  // learned from pebble's directory
+let newAccountPath = null;
 
 function record(entry) {
   fs.appendFileSync(config.recordFile, `${JSON.stringify(entry)}\n`);
@@ -96,6 +105,14 @@ function answerRenewalInfo(req, res) {
   reply(res, c.status || 200, headers, JSON.stringify(c.body ?? {}));
 }
 
+function payloadOf(body) {
+  try {
+    return JSON.parse(Buffer.from(JSON.parse(body.toString()).payload, 'base64url').toString());
+  } catch {
+    return {};
+  }
+}
+
 function recordNewOrder(body) {
   try {
     const jws = JSON.parse(body.toString());
@@ -106,11 +123,40 @@ function recordNewOrder(body) {
   }
 }
 
+// The problem the control object says `what` ("newOrder", "finalize") is refused with, sent
+// with a nonce pebble made (the client keeps using the nonce of each answer); false: forward it.
+function refuse(what, req, res) {
+  const p = control()[what];
+  if (!p) return false;
+  record({ refused: what, at: Date.now() });
+  const nonce = https.request({
+    host: upstream.hostname, port: upstream.port, method: 'HEAD', path: '/nonce-plz', ca: upstreamCa,
+  }, (n) => {
+    n.resume();
+    const headers = { 'content-type': 'application/problem+json' };
+    if (n.headers['replay-nonce']) headers['replay-nonce'] = n.headers['replay-nonce'];
+    if (p.retryAfter !== undefined) headers['retry-after'] = String(p.retryAfter);
+    reply(res, p.status, headers, JSON.stringify({
+      type: `urn:ietf:params:acme:error:${p.type}`, detail: p.detail, status: p.status,
+    }));
+  });
+  nonce.on('error', (e) => reply(res, 502, { 'content-type': 'text/plain' }, `upstream: ${e.message}\n`));
+  nonce.end();
+  return true;
+}
+
 function handle(req, res, body) {
   if (req.method === 'GET' && req.url.startsWith(`${renewalInfoPath}/`)) {
     answerRenewalInfo(req, res);
     return;
   }
+  if (req.method === 'POST' && newOrderPath && req.url === newOrderPath && refuse('newOrder', req, res)) return;
+  if (req.method === 'POST' && newAccountPath && req.url === newAccountPath && control().holdNewAccount &&
+      !payloadOf(body).onlyReturnExisting) {
+    forward(req, body, (err, status, headers) => record({ newAccount: err ? null : headers.location }));
+    return;  // no answer: the client is killed while it waits
+  }
+  if (req.method === 'POST' && req.url.startsWith('/finalize-order/') && refuse('finalize', req, res)) return;
   if (req.method === 'POST' && newOrderPath && req.url === newOrderPath) recordNewOrder(body);
   forward(req, body, (err, status, headers, answer) => {
     if (err) {
@@ -120,6 +166,7 @@ function handle(req, res, body) {
     if (req.method === 'GET' && req.url === directoryPath && status === 200) {
       const directory = JSON.parse(answer.toString());
       newOrderPath = new URL(directory.newOrder).pathname;
+      newAccountPath = new URL(directory.newAccount).pathname;
       directory.renewalInfo = `https://${req.headers.host}${renewalInfoPath}`;
       directory.meta = { ...(directory.meta || {}), profiles: config.profiles || {} };
       reply(res, status, headers, JSON.stringify(directory));

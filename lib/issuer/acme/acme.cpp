@@ -26,6 +26,8 @@ using acme::Signer;
 
 constexpr const char* k_key_file = "account.key";
 constexpr const char* k_account_file = "account.json";
+// The key of a key change in flight (RFC 8555 §7.3.5), until the server accepted it.
+constexpr const char* k_new_key_file = "account.key.new";
 // ACME objects and account files are small; a larger file is not ours.
 constexpr std::size_t k_max_account_file = 64 << 10;
 
@@ -207,6 +209,8 @@ Result<AcmeIssuer::Account> AcmeIssuer::account() {
   const auto& dir_path = m_deps.account_dir;
   auto dir = open_trusted_dir(dir_path, PathTrust::of_this_process(), MissingFolders::create, 0700);
   if (!dir) return fail(dir.error().wrap("ACME account folder"));
+  if (auto recovered = recover_key_change(dir->fd.get()); !recovered)
+    return fail(recovered.error());
   auto key_pem = read_at(dir->fd.get(), k_key_file, dir_path);
   if (!key_pem) return fail(key_pem.error());
   std::shared_ptr<const acme::AccountKey> key;
@@ -296,6 +300,91 @@ Result<AcmeIssuer::Account> AcmeIssuer::register_account(
   return Account{key, *made->location};
 }
 
+Result<void> AcmeIssuer::recover_key_change(int dir) {
+  const auto& dir_path = m_deps.account_dir;
+  auto pem = read_at(dir, k_new_key_file, dir_path);
+  if (!pem) return fail(pem.error());
+  if (!*pem) return {};
+  const std::string shown = (dir_path / k_new_key_file).string();
+  auto key = acme::AccountKey::from_pem(**pem);
+  if (!key) return fail(key.error().wrap(shown));
+  auto directory = m_client.directory();
+  if (!directory) return fail(directory.error().wrap("finishing the interrupted key change"));
+  // The server knows the account by exactly one of the two keys (§7.3.5 replaces it at once).
+  std::string refused;
+  auto found = m_client.post(directory->new_account, nlohmann::json{{"onlyReturnExisting", true}},
+                             Signer{&*key, std::nullopt},
+                             "ACME newAccount (onlyReturnExisting, new key)", "application/json",
+                             &refused);
+  if (!found && refused != "accountDoesNotExist") {
+    return fail(found.error().wrap("finishing the interrupted key change"));
+  }
+  if (found) {
+    if (auto w = write_at(dir, k_key_file, dir_path, **pem); !w) return fail(w.error());
+  }
+  if (::unlinkat(dir, k_new_key_file, 0) != 0 && errno != ENOENT) {
+    return fail(Reason::io, "cannot remove: " + errno_text(errno), shown);
+  }
+  return {};
+}
+
+Result<std::string> AcmeIssuer::change_account_key() {
+  const std::lock_guard serial(m_key_change_mutex);
+  auto acct = account();
+  if (!acct) return fail(acct.error());
+  auto dir = m_client.directory();
+  if (!dir) return fail(dir.error());
+  if (dir->key_change.empty()) {
+    return fail(Reason::config, "the ACME server offers no keyChange",
+                http::redact_url(m_options.url));
+  }
+  auto made = acme::AccountKey::generate(m_options.account_key);
+  if (!made) return fail(made.error());
+  auto pem = made->key().to_pkcs8_pem();
+  if (!pem) return fail(pem.error());
+  const auto& dir_path = m_deps.account_dir;
+  auto folder = open_trusted_dir(dir_path, PathTrust::of_this_process(), MissingFolders::refuse);
+  if (!folder) return fail(folder.error().wrap("ACME account folder"));
+  // On disk before the server hears of it: whatever happens next, the key it may hold is kept.
+  if (auto w = write_at(folder->fd.get(), k_new_key_file, dir_path, *pem); !w) {
+    return fail(w.error());
+  }
+  // §7.3.5: the inner JWS is signed by the new key (jwk, no nonce) over the account URL and the
+  // old key; the outer one is an ordinary request signed by the old key.
+  const nlohmann::json inner_header{
+      {"alg", made->alg()}, {"jwk", made->jwk()}, {"url", dir->key_change}};
+  const nlohmann::json inner_payload{{"account", acct->url}, {"oldKey", acct->key->jwk()}};
+  auto inner = acme::sign_jws(*made, inner_header, inner_payload.dump());
+  if (!inner) return fail(inner.error());
+  std::string refused;
+  auto done = m_client.post(dir->key_change, nlohmann::json::parse(*inner),
+                            Signer{acct->key.get(), acct->url}, "ACME keyChange",
+                            "application/json", &refused);
+  if (!done) {
+    if (!refused.empty()) {
+      // The server answered with a problem: it still holds the old key.
+      (void)::unlinkat(folder->fd.get(), k_new_key_file, 0);
+    } else {
+      // No answer: either key may be the account's now; the next account() asks the server.
+      const std::lock_guard lock(m_account_mutex);
+      m_account.reset();
+    }
+    return fail(done.error());
+  }
+  if (auto w = write_at(folder->fd.get(), k_key_file, dir_path, *pem); !w) {
+    // account.key.new stays: the next account() finds the server holds it and writes it again.
+    const std::lock_guard lock(m_account_mutex);
+    m_account.reset();
+    return fail(w.error());
+  }
+  (void)::unlinkat(folder->fd.get(), k_new_key_file, 0);
+  auto key = std::make_shared<const acme::AccountKey>(std::move(*made));
+  const std::string thumbprint = key->thumbprint();
+  const std::lock_guard lock(m_account_mutex);
+  m_account = Account{std::move(key), acct->url};
+  return thumbprint;
+}
+
 void AcmeIssuer::pause(const Reply& reply) const {
   Millis wait = std::chrono::seconds(1);
   if (const auto ra = reply.response.header("retry-after")) {
@@ -363,6 +452,7 @@ Result<Reply> AcmeIssuer::new_order(const IssueRequest& request, const Signer& s
 Result<AcmeIssuer::Choice> AcmeIssuer::choose_challenge(const nlohmann::json& challenges,
                                                         const acme::AccountKey& key,
                                                         acme::ChallengeTask& task) const {
+  std::string refusals;  // what the solvers that were offered their type say against it
   for (const auto& candidate : m_deps.solvers) {
     for (const auto& ch : challenges) {
       if (string_of(ch, "type") != candidate->type()) continue;
@@ -370,13 +460,16 @@ Result<AcmeIssuer::Choice> AcmeIssuer::choose_challenge(const nlohmann::json& ch
       task.key_authorization = acme::key_authorization(task.token, key);
       task.dns_txt = acme::dns_txt_value(task.key_authorization);
       if (candidate->can_solve(task)) return Choice{candidate, string_of(ch, "url")};
+      if (const std::string why = candidate->why_not(task); !why.empty()) {
+        refusals += "; " + std::string(candidate->type()) + ": " + why;
+      }
     }
   }
   std::string offered;
   for (const auto& ch : challenges)
     offered += (offered.empty() ? "" : ", ") + string_of(ch, "type");
   return fail(Reason::config, "no configured challenge can answer for " + task.identifier +
-                                  " (the server offers " + offered + ")");
+                                  " (the server offers " + offered + ")" + refusals);
 }
 
 Result<bool> AcmeIssuer::authorize(const std::string& url, const IssueRequest& request,

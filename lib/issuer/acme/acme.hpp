@@ -5,6 +5,12 @@
 // <state_dir>/acme/<issuer>/ (0600, written atomically). An account whose URL was never written
 // (a crash between newAccount and the file) is found again with onlyReturnExisting.
 //
+// `certrotd acme-key-change ISSUER` rolls the account key over (RFC 8555 §7.3.5): the new key is
+// written to account.key.new (0600, atomically) before the request, and replaces account.key
+// only after the server accepted it. A crash or a lost answer in between leaves both files; the
+// next account() asks the server (onlyReturnExisting, signed by the new key) which one it holds
+// and keeps that one.
+//
 // One rotation walks one order: newOrder (dns and ip identifiers from the SANs, `replaces` when
 // the directory has renewalInfo) -> authorizations (valid ones skipped) -> one challenge each, by
 // the configured preference -> finalize with the CSR -> download, with the alternate chain whose
@@ -72,6 +78,12 @@ public:
   Result<void> revoke(const RevokeRequest& request) override;
 
   std::optional<std::uint64_t> requests_made() const override { return m_client.requests(); }
+  // Rolls the account key over (RFC 8555 §7.3.5) and answers the new key's JWK thumbprint. Makes
+  // the account first when there is none. Errors: the server offers no keyChange (config), or
+  // refused it (the old key stays; permanent unless the problem is retryable); no answer
+  // (retryable: the next account() finds out which key the server holds). Rotations in flight
+  // with the old key may fail once and are retried with the new one.
+  Result<std::string> change_account_key();
 
 private:
   AcmeIssuer(AcmeIssuerOptions options, AcmeDeps deps, std::string ca_bundle_pem);
@@ -82,6 +94,9 @@ private:
   };
   Result<Account> account();
   Result<Account> register_account(const std::shared_ptr<const acme::AccountKey>& key);
+  // After an interrupted key change (account.key.new left in `dir`): the key the server holds
+  // becomes account.key and the other file goes. Called with m_account_mutex held.
+  Result<void> recover_key_change(int dir);
   struct OpenOrder {
     std::string url;
     acme::Reply reply;
@@ -129,6 +144,7 @@ private:
   acme::Client m_client;
   std::mutex m_account_mutex;
   std::optional<Account> m_account;
+  std::mutex m_key_change_mutex;  // one key change at a time
 };
 
 namespace acme {

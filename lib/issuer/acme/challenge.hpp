@@ -31,6 +31,9 @@ public:
   // Whether it can answer for this identifier at all (http-01: no wildcards; dns-01: names in
   // its zone, never IP addresses).
   virtual bool can_solve(const ChallengeTask& task) const = 0;
+  // Why can_solve() says no, for the error when no solver can (dns-01: the name is outside its
+  // zone); empty when there is nothing to add to the solver's type.
+  virtual std::string why_not(const ChallengeTask& /*task*/) const { return {}; }
   // Makes the answer visible and returns once it is (dns-01: once the authoritative server
   // answers the TXT record). Called on worker threads, for several tasks at once.
   [[nodiscard]] virtual Result<void> present(const ChallengeTask& task) = 0;

@@ -103,6 +103,11 @@ bool Dns01Solver::can_solve(const ChallengeTask& task) const {
   return static_cast<bool>(name_in_zone(task));
 }
 
+std::string Dns01Solver::why_not(const ChallengeTask& task) const {
+  auto name = name_in_zone(task);
+  return name ? std::string() : name.error().message;
+}
+
 Result<void> Dns01Solver::present(const ChallengeTask& task) {
   auto name = name_in_zone(task);
   if (!name) return fail(name.error());

@@ -44,6 +44,8 @@ public:
   std::string_view type() const override { return "dns-01"; }
   // Names in the zone (wildcards too: their record is the base name's); never IP addresses.
   bool can_solve(const ChallengeTask& task) const override;
+  // "'www.example.org' is not in zone 'example.com.' ...", or why an IP address cannot be.
+  std::string why_not(const ChallengeTask& task) const override;
   // Errors: an identifier outside the zone (permanent, config); the update refused (NOTAUTH,
   // REFUSED, a TSIG error: permanent); no answer, SERVFAIL, or the record not visible within
   // propagation_timeout (retryable).

@@ -58,6 +58,11 @@ public:
     if (error) return tl::unexpected(*error);
     return std::string("0000000003-2c3d");
   }
+  Result<std::string> acme_key_change(const std::string& issuer) const override {
+    asked = {issuer};
+    if (error) return tl::unexpected(*error);
+    return std::string("issuer le: the account key was changed; new key thumbprint abc");
+  }
 
   std::optional<Status> answer;
   std::optional<Error> error;  // what every call but status() fails with, if set
@@ -274,6 +279,25 @@ TEST_F(CommandsTest, RevokeRefusalsAndAMissingDaemonAreExUnavailable) {
   err.str("");
   EXPECT_EQ(revoke(options, daemon, context), EX_USAGE);
   EXPECT_EQ(err.str().rfind("certrotd revoke: --reason because: use unspecified,", 0), 0u);
+}
+
+TEST_F(CommandsTest, AcmeKeyChangeAsksTheDaemonAndPrintsItsAnswer) {
+  options.issuer = "le";
+  EXPECT_EQ(acme_key_change(options, daemon, context), 0);
+  EXPECT_EQ(daemon.asked, std::vector<std::string>{"le"});
+  EXPECT_EQ(out.str(), "issuer le: the account key was changed; new key thumbprint abc\n");
+}
+
+TEST_F(CommandsTest, AcmeKeyChangeRefusalsAndAMissingDaemonAreExUnavailable) {
+  options.issuer = "ca";
+  daemon.error = error_of(ErrorKind::permanent, "issuer 'ca' is of type local, not acme");
+  EXPECT_EQ(acme_key_change(options, daemon, context), EX_UNAVAILABLE);
+  EXPECT_EQ(err.str(), "certrotd acme-key-change: issuer 'ca' is of type local, not acme\n");
+  err.str("");
+  daemon.error = error_of(ErrorKind::retryable, "no certrotd daemon on the bus");
+  EXPECT_EQ(acme_key_change(options, daemon, context), EX_UNAVAILABLE);
+  EXPECT_NE(err.str().find("needs the running daemon (it holds the account)"), std::string::npos)
+      << err.str();
 }
 
 TEST_F(CommandsTest, StatusListsTheRootsAnIssuerNamedWithTheirNotAfter) {

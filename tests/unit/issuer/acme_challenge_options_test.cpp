@@ -123,6 +123,9 @@ TEST_F(Dns01Options_, TheFactoryBuildsASolverForNamesInItsZoneOnly) {
   EXPECT_TRUE((*solver)->can_solve(task));
   task.identifier = "www.badexample.com";
   EXPECT_FALSE((*solver)->can_solve(task));
+  EXPECT_EQ((*solver)->why_not(task),
+            "'www.badexample.com' is not in zone 'example.com.' of the dns-01 solver; set `zone:` "
+            "to a zone that holds it");
   // Refused before anything is sent: the server (nothing listens on 127.0.0.1:53 here or
   // not) is never asked.
   auto presented = (*solver)->present(task);

@@ -32,6 +32,7 @@ struct Seen {
   std::string url;
   json header;
   std::string payload;  // decoded; "" for POST-as-GET
+  json body;            // the flattened JWS as sent
 };
 
 Seen decode(const http::Request& request) {
@@ -39,6 +40,7 @@ Seen decode(const http::Request& request) {
   s.url = request.url;
   if (request.method != http::Method::post) return s;
   const auto body = json::parse(request.body);
+  s.body = body;
   s.header = json::parse(value_of(base64url_decode(body["protected"].get<std::string>())));
   s.payload = value_of(base64url_decode(body["payload"].get<std::string>()));
   return s;
@@ -697,6 +699,149 @@ TEST_F(AcmeIssuerTest, RevokesWithTheAccountKeyAndTheReason) {
   const auto payload = json::parse(revoked[0].payload);
   EXPECT_EQ(payload["reason"], 4);
   EXPECT_EQ(payload["certificate"], base64url_encode(live.front().to_der()));
+}
+
+// Whether a flattened JWS is signed (ES256) by `key`.
+bool signed_by(const json& jws, const acme::AccountKey& key) {
+  const std::string input = jws["protected"].get<std::string>() + "." +
+                            jws["payload"].get<std::string>();
+  return verifies_es256(key.key(), input,
+                        value_of(base64url_decode(jws["signature"].get<std::string>())));
+}
+
+acme::AccountKey key_in(const std::filesystem::path& file) {
+  return value_of(acme::AccountKey::from_pem(testing::read_text(file)));
+}
+
+class AcmeKeyChangeTest : public AcmeIssuerTest {
+protected:
+  AcmeKeyChangeTest() {
+    m_fake->directory["keyChange"] = "https://ca.test/key-change";
+    // The server knows the account by the key it holds for it: onlyReturnExisting finds it
+    // only with that key, and a key change replaces it.
+    m_fake->routes["https://ca.test/account"] = [this](const Seen& s) {
+      const std::string by = s.header.value("jwk", json()).dump();
+      if (json::parse(s.payload).value("onlyReturnExisting", false) && by != m_held) {
+        return FakeAcme::problem(400, "accountDoesNotExist", "no account for this key");
+      }
+      m_held = by;
+      return FakeAcme::json_answer(200, {{"status", "valid"}}, "https://ca.test/acct/1");
+    };
+    m_fake->routes["https://ca.test/key-change"] = [this](const Seen& s) {
+      if (m_refuse_change) return FakeAcme::problem(409, "malformed", "that key is in use");
+      m_held = json::parse(value_of(
+          base64url_decode(json::parse(s.payload)["protected"].get<std::string>())))["jwk"]
+                   .dump();
+      return FakeAcme::json_answer(200, {{"status", "valid"}});
+    };
+  }
+  std::filesystem::path file(const char* name) const { return m_dir / "state/acme/le" / name; }
+
+  std::string m_held;  // the JWK the server holds for the account
+  bool m_refuse_change = false;
+};
+
+TEST_F(AcmeKeyChangeTest, RollsTheKeyOverAndSignsWithTheNewOneAfterwards) {
+  auto acme = issuer();
+  m_chain_pem = signed_chain(request());
+  (void)value_of(acme->issue_outcome(request()));
+  const auto old_key = key_in(file("account.key"));
+
+  const std::string thumbprint = value_of(acme->change_account_key());
+
+  const auto new_key = key_in(file("account.key"));
+  EXPECT_EQ(new_key.thumbprint(), thumbprint);
+  EXPECT_NE(new_key.thumbprint(), old_key.thumbprint());
+  struct stat st {};
+  ASSERT_EQ(stat(file("account.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_FALSE(std::filesystem::exists(file("account.key.new")));
+  // RFC 8555 §7.3.5: the outer JWS by the old key with kid; the inner one by the new key with
+  // jwk, url and no nonce, over the account URL and the old key.
+  const auto changes = m_fake->to("https://ca.test/key-change");
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].header["kid"], "https://ca.test/acct/1");
+  EXPECT_FALSE(changes[0].header.contains("jwk"));
+  EXPECT_TRUE(signed_by(changes[0].body, old_key));
+  const json inner = json::parse(changes[0].payload);
+  const json inner_header = json::parse(
+      value_of(base64url_decode(inner["protected"].get<std::string>())));
+  EXPECT_EQ(inner_header["url"], "https://ca.test/key-change");
+  EXPECT_EQ(inner_header["jwk"], new_key.jwk());
+  EXPECT_FALSE(inner_header.contains("nonce"));
+  EXPECT_FALSE(inner_header.contains("kid"));
+  EXPECT_TRUE(signed_by(inner, new_key));
+  EXPECT_EQ(json::parse(value_of(base64url_decode(inner["payload"].get<std::string>()))),
+            (json{{"account", "https://ca.test/acct/1"}, {"oldKey", old_key.jwk()}}));
+
+  // The next order is signed by the new key, with no new account asked for.
+  m_fake->seen.clear();
+  (void)value_of(acme->issue_outcome(request()));
+  const auto orders = m_fake->to("https://ca.test/order");
+  ASSERT_EQ(orders.size(), 1u);
+  EXPECT_TRUE(signed_by(orders[0].body, new_key));
+  EXPECT_TRUE(m_fake->to("https://ca.test/account").empty());
+}
+
+TEST_F(AcmeKeyChangeTest, KeepsTheOldKeyWhenTheServerRefuses) {
+  auto acme = issuer();
+  m_chain_pem = signed_chain(request());
+  (void)value_of(acme->issue_outcome(request()));
+  const std::string before = testing::read_text(file("account.key"));
+  m_refuse_change = true;
+  auto changed = acme->change_account_key();
+  ASSERT_FALSE(changed);
+  EXPECT_NE(changed.error().message.find("malformed: that key is in use"), std::string::npos)
+      << changed.error().message;
+  EXPECT_EQ(testing::read_text(file("account.key")), before);
+  EXPECT_FALSE(std::filesystem::exists(file("account.key.new")));
+  m_fake->seen.clear();
+  (void)value_of(acme->issue_outcome(request()));
+  EXPECT_TRUE(signed_by(m_fake->to("https://ca.test/order").at(0).body,
+                        value_of(acme::AccountKey::from_pem(before))));
+}
+
+TEST_F(AcmeKeyChangeTest, RefusesAServerWithoutKeyChange) {
+  m_fake->directory.erase("keyChange");
+  auto acme = issuer();
+  auto changed = acme->change_account_key();
+  ASSERT_FALSE(changed);
+  EXPECT_EQ(changed.error().reason, Reason::config);
+  EXPECT_NE(changed.error().message.find("offers no keyChange"), std::string::npos);
+}
+
+// As after a crash (or a lost answer) between the request and the swap of the files: both
+// keys are on disk and the next start asks the server which one it holds.
+TEST_F(AcmeKeyChangeTest, AfterAnInterruptedChangeKeepsTheKeyTheServerHolds) {
+  {
+    auto acme = issuer();
+    m_chain_pem = signed_chain(request());
+    (void)value_of(acme->issue_outcome(request()));
+  }
+  const std::string old_pem = testing::read_text(file("account.key"));
+  const auto next = value_of(acme::AccountKey::generate(acme::AccountKeyType::es256));
+  const std::string next_pem = value_of(next.key().to_pkcs8_pem());
+  testing::write_text(file("account.key.new"), next_pem);
+
+  // The server never saw the change: the new key goes, the old one signs.
+  {
+    m_fake->seen.clear();
+    auto acme = issuer();
+    (void)value_of(acme->issue_outcome(request()));
+    EXPECT_FALSE(std::filesystem::exists(file("account.key.new")));
+    EXPECT_EQ(testing::read_text(file("account.key")), old_pem);
+    EXPECT_TRUE(signed_by(m_fake->to("https://ca.test/order").at(0).body,
+                          value_of(acme::AccountKey::from_pem(old_pem))));
+  }
+  // The server took it: the new key becomes account.key and signs.
+  testing::write_text(file("account.key.new"), next_pem);
+  m_held = next.jwk().dump();
+  m_fake->seen.clear();
+  auto acme = issuer();
+  (void)value_of(acme->issue_outcome(request()));
+  EXPECT_FALSE(std::filesystem::exists(file("account.key.new")));
+  EXPECT_EQ(testing::read_text(file("account.key")), next_pem);
+  EXPECT_TRUE(signed_by(m_fake->to("https://ca.test/order").at(0).body, next));
 }
 
 // A plain HTTP/1.0 GET to 127.0.0.1:port; the status line and body.
