@@ -251,15 +251,17 @@ Result<RequestKey> request_key(const CredentialPlan& plan,
 // a resumed request is kept already), forgotten when it answered with a certificate or failed
 // permanently; a transient failure changes nothing. An error here is reported in place of the
 // issuer's answer (still "not yet" for the schedule): the operator learns that the next attempt
-// cannot send the same request.
-Result<void> settle_pending(const CredentialPlan& plan, const PendingRequest& sent, bool resumed,
+// cannot send the same request. Nothing is kept when the issuer made the key (no CSR went).
+Result<void> settle_pending(const CredentialPlan& plan, const std::optional<x509::PrivateKey>& key,
+                            const std::optional<std::string>& csr_pem, bool resumed,
                             const IssuerExchange& exchange,
                             const Result<issuer::IssuedCredential>& issued) {
+  if (!key || !csr_pem) return {};
   if (exchange.not_yet) {
     if (resumed) return {};
     auto pass = key_passphrase(plan.config);
     if (!pass) return fail(pass.error());
-    return keep_pending(plan, sent,
+    return keep_pending(plan, PendingRequest{*key, *csr_pem},
                         *pass ? std::optional<std::string_view>((*pass)->view()) : std::nullopt);
   }
   const bool done = issued || issued.error().kind == ErrorKind::permanent;
@@ -358,12 +360,8 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
   }
 
   auto issued = ask_issuer(plan, request, exchange);
-  if (key && request.csr_pem) {
-    if (auto kept = settle_pending(plan, PendingRequest{*key, *request.csr_pem}, resumed, exchange,
-                                   issued);
-        !kept) {
-      return fail(kept.error());
-    }
+  if (auto kept = settle_pending(plan, key, request.csr_pem, resumed, exchange, issued); !kept) {
+    return fail(kept.error());
   }
   if (!issued) return fail(issued.error());
   if (issued->key) {
