@@ -120,18 +120,16 @@ std::optional<int> small_integer(std::string_view der) {
   return value;
 }
 
-void want_key(CsrAttrs& out, x509::KeySpec spec) { out.key = spec; }
-
 // An OID on its own: a key type, challengePassword or a signature algorithm.
 void read_lone_oid(CsrAttrs& out, const std::string& oid) {
   if (oid == k_challenge_password) {
     out.challenge_password = true;
   } else if (oid == k_ec_public_key) {
-    want_key(out, x509::KeySpec{x509::KeyType::ec, "P-256", 2048});
+    out.key = x509::KeySpec{x509::KeyType::ec, "P-256", 2048};
   } else if (oid == k_rsa_encryption) {
-    want_key(out, x509::KeySpec{x509::KeyType::rsa, "P-256", 2048});
+    out.key = x509::KeySpec{x509::KeyType::rsa, "P-256", 2048};
   } else if (oid == k_ed25519) {
-    want_key(out, x509::KeySpec{x509::KeyType::ed25519, "P-256", 2048});
+    out.key = x509::KeySpec{x509::KeyType::ed25519, "P-256", 2048};
   } else if (oid != k_ecdsa_sha256 && oid != k_rsa_sha256) {
     out.unsupported.push_back(oid);
   }
@@ -192,8 +190,7 @@ Result<void> read_attribute(CsrAttrs& out, Reader& attribute) {
   if (*type == k_ec_public_key && first->tag == k_tag_oid) {
     const auto curve = dotted(first->value).value_or("?");
     if (curve == k_prime256v1 || curve == k_secp384r1) {
-      want_key(out,
-               x509::KeySpec{x509::KeyType::ec, curve == k_prime256v1 ? "P-256" : "P-384", 2048});
+      out.key = x509::KeySpec{x509::KeyType::ec, curve == k_prime256v1 ? "P-256" : "P-384", 2048};
       return {};
     }
     out.unsupported.push_back(*type + " " + curve);
@@ -202,7 +199,7 @@ Result<void> read_attribute(CsrAttrs& out, Reader& attribute) {
   if (*type == k_rsa_encryption && first->tag == k_tag_integer) {
     const auto bits = small_integer(first->value);
     if (bits && (*bits == 2048 || *bits == 3072 || *bits == 4096)) {
-      want_key(out, x509::KeySpec{x509::KeyType::rsa, "P-256", *bits});
+      out.key = x509::KeySpec{x509::KeyType::rsa, "P-256", *bits};
       return {};
     }
     out.unsupported.push_back(*type + " " + (bits ? std::to_string(*bits) : "?") + " bits");
