@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include "engine/pending_request.hpp"
 #include "engine/validate.hpp"
 #include "util/files.hpp"
 #include "util/secret.hpp"
@@ -219,6 +220,59 @@ Result<KeyChoice> choose_key(const CredentialPlan& plan,
   return KeyChoice{std::move(*generated), false};
 }
 
+// The key and CSR of a rotation: the request the issuer holds for approval when one is kept
+// (engine/pending_request.hpp; `resumed` says so), otherwise a CSR for the key choose_key picks.
+struct RequestKey {
+  x509::PrivateKey key;
+  std::string csr_pem;
+  bool reused = false;
+};
+
+Result<RequestKey> request_key(const CredentialPlan& plan,
+                               const std::optional<x509::PrivateKey>& live, const RotationEnv& env,
+                               bool& resumed) {
+  auto pass = key_passphrase(plan.config);
+  if (!pass) return fail(pass.error());
+  const auto passphrase = *pass ? std::optional<std::string_view>((*pass)->view()) : std::nullopt;
+  auto pending = resume_pending(plan, passphrase);
+  if (!pending) return fail(pending.error());
+  if (*pending) {
+    resumed = true;
+    const bool reused = live && EVP_PKEY_eq(live->get(), (*pending)->key.get()) == 1;
+    return RequestKey{std::move((*pending)->key), std::move((*pending)->csr_pem), reused};
+  }
+  auto chosen = choose_key(plan, live, env);
+  if (!chosen) return fail(chosen.error());
+  auto csr = x509::build_csr(chosen->key, plan.config.request);
+  if (!csr) return fail(csr.error().wrap("cannot build CSR"));
+  return RequestKey{std::move(chosen->key), std::move(*csr), chosen->reused};
+}
+
+// After the issuer's answer to `sent`: kept for the next attempt when it said "not yet" (once:
+// a resumed request is kept already), forgotten when it answered with a certificate or failed
+// permanently; a transient failure changes nothing. An error here is reported in place of the
+// issuer's answer (still "not yet" for the schedule): the operator learns that the next attempt
+// cannot send the same request. Nothing is kept when the issuer made the key (no CSR went).
+Result<void> settle_pending(const CredentialPlan& plan, const std::optional<x509::PrivateKey>& key,
+                            const std::optional<std::string>& csr_pem, bool resumed,
+                            const IssuerExchange& exchange,
+                            const Result<issuer::IssuedCredential>& issued) {
+  if (!key || !csr_pem) return {};
+  if (exchange.not_yet) {
+    if (resumed) return {};
+    auto pass = key_passphrase(plan.config);
+    if (!pass) return fail(pass.error());
+    return keep_pending(plan, PendingRequest{*key, *csr_pem},
+                        *pass ? std::optional<std::string_view>((*pass)->view()) : std::nullopt);
+  }
+  const bool done = issued || issued.error().kind == ErrorKind::permanent;
+  if (!done || !resumed) return {};
+  if (auto r = forget_pending(plan); !r) {
+    return fail(r.error().wrap("cannot remove the pending request"));
+  }
+  return {};
+}
+
 }  // namespace
 
 std::uint64_t live_files_id(const config::CredentialConfig& config) {
@@ -297,17 +351,19 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
   request.options = config.issuer_options;
   std::optional<x509::PrivateKey> key;
   bool key_reused = false;
+  bool resumed = false;
   if (!plan.issuer->generates_keys()) {
-    auto chosen = choose_key(plan, live_key, env);
+    auto chosen = request_key(plan, live_key, env, resumed);
     if (!chosen) return fail(chosen.error());
-    auto csr = x509::build_csr(chosen->key, config.request);
-    if (!csr) return fail(csr.error().wrap("cannot build CSR"));
-    request.csr_pem = std::move(*csr);
+    request.csr_pem = std::move(chosen->csr_pem);
     key = std::move(chosen->key);
     key_reused = chosen->reused;
   }
 
   auto issued = ask_issuer(plan, request, exchange);
+  if (auto kept = settle_pending(plan, key, request.csr_pem, resumed, exchange, issued); !kept) {
+    return fail(kept.error());
+  }
   if (!issued) return fail(issued.error());
   if (issued->key) {
     key = std::move(issued->key);

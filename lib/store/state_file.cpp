@@ -1,6 +1,9 @@
 #include "store/state_file.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <array>
@@ -424,11 +427,63 @@ Result<void> StateFiles::save(const std::string& credential, const CredentialSta
 }
 
 Result<int> StateFiles::remove_leftovers() const {
-  const std::filesystem::path dir = m_dir / "state";
-  auto opened = open_trusted_dir(dir, PathTrust::of_this_process(), MissingFolders::accept);
-  if (!opened) return fail(opened.error().wrap("cannot open state folder"));
-  if (!opened->fd) return 0;
-  return remove_temp_files(opened->fd.get(), {}, dir);
+  int removed = 0;
+  for (const char* folder : {"state", "pending"}) {
+    const std::filesystem::path dir = m_dir / folder;
+    auto opened = open_trusted_dir(dir, PathTrust::of_this_process(), MissingFolders::accept);
+    if (!opened) return fail(opened.error().wrap("cannot open state folder"));
+    if (!opened->fd) continue;
+    auto count = remove_temp_files(opened->fd.get(), {}, dir);
+    if (!count) return fail(count.error());
+    removed += *count;
+  }
+  return removed;
+}
+
+std::filesystem::path StateFiles::pending_path_of(const std::string& credential) const {
+  return m_dir / "pending" / (credential + ".pem");
+}
+
+Result<void> StateFiles::save_pending(const std::string& credential, std::string_view pem) const {
+  if (auto r = check_name(credential); !r) return r;
+  auto dir = open_trusted_dir(m_dir / "pending", PathTrust::of_this_process(),
+                              MissingFolders::create, 0700);
+  if (!dir) return fail(dir.error().wrap("cannot open the pending-request folder"));
+  auto file = AtomicFile::create_in(dir->fd.get(), credential + ".pem", pending_path_of(credential),
+                                    0600);
+  if (!file) return fail(file.error());
+  if (auto r = file->write(pem); !r) return r;
+  return file->commit();
+}
+
+Result<std::optional<Secret>> StateFiles::load_pending(const std::string& credential) const {
+  if (auto r = check_name(credential); !r) return fail(r.error());
+  auto dir = open_trusted_dir(m_dir / "pending", PathTrust::of_this_process(),
+                              MissingFolders::accept);
+  if (!dir) return fail(dir.error().wrap("cannot open the pending-request folder"));
+  if (!dir->fd) return std::optional<Secret>{};
+  auto text = read_file_at(dir->fd.get(), credential + ".pem", pending_path_of(credential));
+  if (!text) return fail(text.error());
+  if (!*text) return std::optional<Secret>{};
+  std::optional<Secret> out(std::in_place, **text);
+  OPENSSL_cleanse((*text)->data(), (*text)->size());
+  return out;
+}
+
+Result<void> StateFiles::remove_pending(const std::string& credential) const {
+  if (auto r = check_name(credential); !r) return r;
+  auto dir = open_trusted_dir(m_dir / "pending", PathTrust::of_this_process(),
+                              MissingFolders::accept);
+  if (!dir) return fail(dir.error().wrap("cannot open the pending-request folder"));
+  if (!dir->fd) return {};
+  const std::string name = credential + ".pem";
+  if (::unlinkat(dir->fd.get(), name.c_str(), 0) != 0 && errno != ENOENT) {
+    return fail_retryable("cannot remove: " + errno_text(errno),
+                          pending_path_of(credential).string());
+  }
+  // A removal lost in a power cut would only send the old request once more.
+  (void)::fsync(dir->fd.get());
+  return {};
 }
 
 }  // namespace certrotd::store

@@ -17,6 +17,7 @@
 
 #include "util/clock.hpp"
 #include "util/result.hpp"
+#include "util/secret.hpp"
 
 namespace certrotd::store {
 
@@ -132,9 +133,20 @@ public:
   // Missing file: a default state. Corrupt file: an error (the caller logs and starts afresh).
   Result<CredentialState> load(const std::string& credential) const;
   Result<void> save(const std::string& credential, const CredentialState& state) const;
-  // Removes what a crash left of unfinished saves (AtomicFile temporary files, nothing else);
-  // run once at start-up, before anything saves. Returns how many were removed.
+  // Removes what a crash left of unfinished saves (AtomicFile temporary files, nothing else) in
+  // `state/` and `pending/`; run once at start-up, before anything saves. Returns how many were
+  // removed.
   Result<int> remove_leftovers() const;
+
+  // The request an issuer holds for approval (EST 202, RFC 7030 §4.2.3), kept so the same key
+  // and CSR go again: `<state_dir>/pending/<name>.pem`, opaque PEM text to this class. Written
+  // atomically with mode 0600 in a 0700 folder reached through descriptors (a symlink in the
+  // file's place is refused, never followed); the text is wiped after writing and never logged.
+  // load_pending: nullopt when none is kept. remove_pending: none kept is no error.
+  Result<void> save_pending(const std::string& credential, std::string_view pem) const;
+  Result<std::optional<Secret>> load_pending(const std::string& credential) const;
+  Result<void> remove_pending(const std::string& credential) const;
+  std::filesystem::path pending_path_of(const std::string& credential) const;
 
   std::filesystem::path path_of(const std::string& credential) const;
 

@@ -138,25 +138,15 @@ tl::unexpected<Error> not_regular(mode_t mode, const fs::path& path) {
 
 }  // namespace
 
-Result<std::string> read_file(const fs::path& path) {
-  // O_NONBLOCK: opening a FIFO would otherwise wait forever for a writer (and reading one for
-  // data); O_NOCTTY: a terminal named here must not become ours. Neither changes how a regular
-  // file is read.
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+namespace {
+
+// The rest of a regular file opened as `fd`; `shown` names it in errors.
+Result<std::string> read_open_file(const Fd& fd, const fs::path& shown) {
   struct stat st {};
-  if (!fd) {
-    const int err = errno;
-    // A socket cannot be opened at all (ENXIO); say what it is rather than "No such device".
-    if (err == ENXIO && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-      return not_regular(st.st_mode, path);
-    }
-    return fail(errno_text(err), path.string(),
-                err == ENOENT ? ErrorKind::permanent : ErrorKind::retryable);
-  }
   if (::fstat(fd.get(), &st) != 0) {
-    return fail_retryable("cannot stat: " + errno_text(errno), path.string());
+    return fail_retryable("cannot stat: " + errno_text(errno), shown.string());
   }
-  if (!S_ISREG(st.st_mode)) return not_regular(st.st_mode, path);
+  if (!S_ISREG(st.st_mode)) return not_regular(st.st_mode, shown);
   std::string out;
   char buf[16384];
   // Key and secret files pass through here: leave no copy of them on the stack.
@@ -165,12 +155,45 @@ Result<std::string> read_file(const fs::path& path) {
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail_retryable("read failed: " + errno_text(errno), path.string());
+      return fail_retryable("read failed: " + errno_text(errno), shown.string());
     }
     if (n == 0) break;
     out.append(buf, static_cast<std::size_t>(n));
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::string> read_file(const fs::path& path) {
+  // O_NONBLOCK: opening a FIFO would otherwise wait forever for a writer (and reading one for
+  // data); O_NOCTTY: a terminal named here must not become ours. Neither changes how a regular
+  // file is read.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) {
+    const int err = errno;
+    struct stat st {};
+    // A socket cannot be opened at all (ENXIO); say what it is rather than "No such device".
+    if (err == ENXIO && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      return not_regular(st.st_mode, path);
+    }
+    return fail(errno_text(err), path.string(),
+                err == ENOENT ? ErrorKind::permanent : ErrorKind::retryable);
+  }
+  return read_open_file(fd, path);
+}
+
+Result<std::optional<std::string>> read_file_at(int dir_fd, const std::string& name,
+                                                const fs::path& shown) {
+  Fd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW));
+  if (!fd) {
+    if (errno == ENOENT) return std::optional<std::string>{};
+    // ELOOP: a symlink in its place, which is never followed.
+    return fail_retryable(errno_text(errno), shown.string());
+  }
+  auto text = read_open_file(fd, shown);
+  if (!text) return fail(text.error());
+  return std::optional<std::string>(std::move(*text));
 }
 
 Result<void> fsync_dir(const fs::path& dir) {

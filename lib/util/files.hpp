@@ -37,6 +37,11 @@ Result<gid_t> lookup_group(const std::string& name);
 // daemon.
 Result<std::string> read_file(const fs::path& path);
 
+// The same for `name` in the folder `dir_fd`, never following a symlink (one in its place is an
+// error); nullopt when there is no such entry. `shown` names the file in errors.
+Result<std::optional<std::string>> read_file_at(int dir_fd, const std::string& name,
+                                                const fs::path& shown);
+
 // fsync() a directory so that entries created, renamed or removed in it are durable.
 Result<void> fsync_dir(const fs::path& dir);
 

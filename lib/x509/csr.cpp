@@ -115,4 +115,27 @@ Result<ParsedCsr> parse_csr(std::string_view pem) {
   return parsed;
 }
 
+namespace {
+
+// The DER of the CSR's CertificationRequestInfo (what its signature covers).
+std::optional<std::string> request_info_der(X509_REQ* req) {
+  unsigned char* der = nullptr;
+  const int length = i2d_re_X509_REQ_tbs(req, &der);
+  if (length <= 0 || der == nullptr) return std::nullopt;
+  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length));
+  OPENSSL_free(der);
+  return out;
+}
+
+}  // namespace
+
+bool same_request(std::string_view a_pem, std::string_view b_pem) {
+  auto a = parse_csr(a_pem);
+  auto b = parse_csr(b_pem);
+  if (!a || !b) return false;
+  const auto a_info = request_info_der(a->req.get());
+  const auto b_info = request_info_der(b->req.get());
+  return a_info && b_info && *a_info == *b_info;
+}
+
 }  // namespace certrotd::x509

@@ -23,4 +23,9 @@ struct ParsedCsr {
 
 Result<ParsedCsr> parse_csr(std::string_view pem);
 
+// Whether two PEM CSRs ask for the same thing with the same key: their CertificationRequestInfo
+// (subject, public key, attributes; RFC 2986 §4.1) is byte for byte equal. The signatures may
+// differ (ECDSA signs with a fresh nonce each time). False when either does not parse or verify.
+bool same_request(std::string_view a_pem, std::string_view b_pem);
+
 }  // namespace certrotd::x509

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The `est` issuer when the EST server (tests/peers/est_server.mjs) is slow or hostile:
 #  - 202 Accepted with Retry-After, twice: the credential is pending (status says so, also with
-#    the daemon stopped), the wait survives a restart, and the request is then issued;
+#    the daemon stopped), the wait survives a restart, and the request is then issued; the
+#    server approves only the request it first saw, so the same key and CSR must go each time
+#    (kept 0600 under the state folder, removed after the issuance);
 #  - every bad answer (5xx, a hang, a cut body, a chain to another root, a certificate for
 #    another key) keeps the old credential with a clear reason and is retried; a good answer
 #    then renews;
@@ -10,7 +12,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers.sh"
 source "$(dirname "$0")/est_lib.sh"
-echo pending2 > "$work/mode"
+echo pending-first > "$work/mode"
 est_start u p
 port=$est_port
 
@@ -40,6 +42,7 @@ wait_for 20 "the first 202" grep -q "status=202" "$work/est-events"
 wait_for 10 "the pending event" grep -q "issue-pending credential=host" "$work/daemon.log"
 stop_daemon
 [ ! -f "$work/live/host/cert.pem" ] || fail "a certificate was installed while pending"
+[ "$(stat -c %a "$work/state/pending/host.pem")" = 600 ] || fail "the pending key is not 0600"
 "$CERTROTD" status --config "$work/config.yaml" > "$work/status" 2>&1 || true
 grep -q "pending: the issuer holds the request" "$work/status" ||
   fail "status does not show the pending enrollment: $(cat "$work/status")"
@@ -49,6 +52,10 @@ assert_credential_ok "$work/live/host"
 [ "$(grep -c "status=202" "$work/est-events")" -eq 2 ] || fail "expected two 202 answers"
 [ "$(grep -c "op=simpleenroll .*auth=cert" "$work/est-events")" -ge 3 ] ||
   fail "the pending request was not sent again to /simpleenroll"
+! grep -q "newkey" "$work/est-events" || fail "a new key was sent while the request was pending"
+[ "$(grep -oE "csr=[0-9a-f]+" "$work/est-events" | sort -u | wc -l)" -eq 1 ] ||
+  fail "the CSR changed while the request was pending: $(grep csr= "$work/est-events")"
+[ ! -e "$work/state/pending/host.pem" ] || fail "the pending request was kept after the issuance"
 "$CERTROTD" status --config "$work/config.yaml" > "$work/status" 2>&1 || true
 ! grep -q "pending:" "$work/status" || fail "status still shows pending after issuance"
 

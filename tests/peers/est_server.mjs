@@ -11,6 +11,9 @@
 //   der         raw DER bodies (sloppy servers)
 //   pkcs1       /serverkeygen sends an RSA key as PKCS#1 under the application/pkcs8 label
 //   pending2    202 + Retry-After: 1 twice for each subject before issuing
+//   pending-first   as pending2, but the approval is for the CSR first seen: a request with
+//               another public key is a new one and waits afresh (servers that tie manual
+//               approval to the first request, RFC 7030 §4.2.3 "the same request")
 //   basic       /simpleenroll without a known client certificate gets 401 + WWW-Authenticate:
 //               Basic and needs the configured user and password
 //   500 hang truncated otherroot otherkey   failures that the client must refuse (500 also
@@ -24,12 +27,13 @@
 //     "otherPub", "user", "password", "modeFile", "eventsFile", "workDir",
 //     "newRoot", "newWithOld" (for rollover), "newRootKey" (for newroot) }
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-const pending = new Map();  // subject -> 202 answers given
+const pending = new Map();  // subject -> { seen: 202 answers given, pub: the CSR's key }
 const maxBody = 64 * 1024;
 let serial = 0;
 
@@ -195,15 +199,25 @@ async function enroll(req, res, op, m) {
       return;
     }
   }
-  if (m === 'pending2') {
-    const seen = pending.get(names.subject) || 0;
-    if (seen < 2) {
-      pending.set(names.subject, seen + 1);
-      record(`op=${op} status=202 subject=${names.subject}`);
+  if (m === 'pending2' || m === 'pending-first') {
+    // The CSR's public key and a digest of the whole CSR, which the test compares.
+    const pub = m === 'pending-first' ? openssl(['req', '-noout', '-pubkey'], csrPem).toString() : '';
+    const csr = createHash('sha256').update(body.replace(/\s+/g, '')).digest('hex').slice(0, 16);
+    let entry = pending.get(names.subject);
+    if (entry && entry.pub !== pub) {
+      record(`op=${op} newkey subject=${names.subject}`);
+      entry = undefined;
+    }
+    entry = entry || { seen: 0, pub };
+    if (entry.seen < 2) {
+      entry.seen += 1;
+      pending.set(names.subject, entry);
+      record(`op=${op} status=202 subject=${names.subject} csr=${csr}`);
       res.writeHead(202, { 'retry-after': '1', 'content-type': 'text/plain' });
       res.end('waiting for approval\n');
       return;
     }
+    record(`op=${op} approved subject=${names.subject} csr=${csr}`);
     pending.delete(names.subject);
   }
   if (failure(res, m)) return;

@@ -3,6 +3,8 @@
 // Jobs run synchronously through run_job(); a job not completed yet is a slow issuer.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <deque>
 #include <mutex>
 
@@ -10,6 +12,7 @@
 #include "issuer/local/ca_init.hpp"
 #include "support/test_support.hpp"
 #include "util/files.hpp"
+#include "x509/csr.hpp"
 
 namespace certrotd::engine {
 namespace {
@@ -41,6 +44,7 @@ public:
     std::optional<issuer::NotYet> not_yet;  // unset: issue through the real issuer
     std::optional<std::string> state;
     std::optional<issuer::RenewalWindow> window;
+    std::optional<ErrorKind> error = std::nullopt;  // set: fail with this kind
   };
   ScriptedIssuer(std::shared_ptr<issuer::Issuer> real, std::deque<Step> script)
       : m_real(std::move(real)), m_script(std::move(script)) {}
@@ -51,8 +55,10 @@ public:
   }
   Result<issuer::IssueOutcome> issue_outcome(const issuer::IssueRequest& request) override {
     seen_states.push_back(request.state);
+    seen_csrs.push_back(request.csr_pem.value_or(""));
     Step step = m_script.empty() ? Step{} : std::move(m_script.front());
     if (!m_script.empty()) m_script.pop_front();
+    if (step.error) return fail("induced", {}, *step.error);
     if (step.not_yet) return issuer::IssueOutcome{std::move(*step.not_yet), std::move(step.state)};
     auto issued = m_real->issue(request);
     if (!issued) return tl::unexpected(issued.error());
@@ -61,6 +67,7 @@ public:
   }
 
   std::vector<std::optional<std::string>> seen_states;
+  std::vector<std::string> seen_csrs;
 
 private:
   std::shared_ptr<issuer::Issuer> m_real;
@@ -331,6 +338,101 @@ TEST_F(LongIssuance, AnIssuerStateOverTheBoundIsRefusedAndNotKept) {
   ASSERT_TRUE(engine->request_rotation({"a"}).has_value());
   issuer = run_due_scripted(*engine, {});
   EXPECT_EQ(issuer->seen_states[0], largest) << "new state returned with a certificate is kept";
+}
+
+// ---- the pending request ---------------------------------------------------------------------
+
+TEST_F(LongIssuance, TheSameKeyAndCsrGoAgainAfterNotYetAlsoAfterARestart) {
+  const std::filesystem::path kept = dir / "state/pending/a.pem";
+  std::string first_csr;
+  {
+    auto engine = make_engine(one_credential());
+    engine->start();
+    auto issuer = run_due_scripted(*engine, {{issuer::NotYet{1min, "approval"}, "req", {}}});
+    first_csr = issuer->seen_csrs.at(0);
+    struct stat st {};
+    ASSERT_EQ(::stat(kept.c_str(), &st), 0) << "the pending request is kept";
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    ASSERT_EQ(::stat(kept.parent_path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0700u);
+    advance_to_deadline(*engine);
+    issuer = run_due_scripted(*engine, {{issuer::NotYet{1min, "approval"}, "req", {}}});
+    EXPECT_EQ(issuer->seen_csrs.at(0), first_csr) << "the identical request, not a new key";
+  }
+  clock.advance(1min);
+  auto engine = make_engine(one_credential());
+  engine->start();
+  auto issuer = run_due_scripted(*engine, {});
+  EXPECT_EQ(issuer->seen_csrs.at(0), first_csr) << "the same request after a restart";
+  ASSERT_EQ(engine->status_of("a")->state, schedule::State::valid);
+  EXPECT_FALSE(std::filesystem::exists(kept)) << "forgotten once issued";
+  // The installed key is the one of the kept request.
+  auto csr = x509::parse_csr(first_csr);
+  ASSERT_TRUE(csr.has_value());
+  auto cert = x509::parse_certificate(*read_file(dir / "live/a/cert.pem"));
+  ASSERT_TRUE(cert.has_value());
+  EXPECT_EQ(EVP_PKEY_eq(csr->public_key.get(), X509_get0_pubkey(cert->get())), 1);
+  for (const auto& e : sink.events) {
+    EXPECT_EQ(e.message.find("PRIVATE KEY"), std::string::npos) << e.message;
+  }
+  // The next renewal is a new request with a new key.
+  ASSERT_TRUE(engine->request_rotation({"a"}).has_value());
+  issuer = run_due_scripted(*engine, {});
+  EXPECT_FALSE(x509::same_request(issuer->seen_csrs.at(0), first_csr));
+}
+
+TEST_F(LongIssuance, ATransientFailureKeepsThePendingRequestAPermanentOneForgetsIt) {
+  const std::filesystem::path kept = dir / "state/pending/a.pem";
+  auto engine = make_engine(one_credential());
+  engine->start();
+  auto issuer = run_due_scripted(*engine, {{issuer::NotYet{1min, ""}, "req", {}}});
+  const std::string first_csr = issuer->seen_csrs.at(0);
+  advance_to_deadline(*engine);
+  issuer = run_due_scripted(*engine, {{std::nullopt, std::nullopt, {}, ErrorKind::retryable}});
+  EXPECT_TRUE(std::filesystem::exists(kept)) << "still pending at the issuer";
+  advance_to_deadline(*engine);
+  issuer = run_due_scripted(*engine, {{std::nullopt, std::nullopt, {}, ErrorKind::permanent}});
+  EXPECT_EQ(issuer->seen_csrs.at(0), first_csr);
+  EXPECT_FALSE(std::filesystem::exists(kept)) << "a permanent failure ends the request";
+  advance_to_deadline(*engine);
+  issuer = run_due_scripted(*engine, {});
+  EXPECT_FALSE(x509::same_request(issuer->seen_csrs.at(0), first_csr)) << "a new request";
+}
+
+TEST_F(LongIssuance, APendingRequestForOtherNamesIsNotSentAgain) {
+  const std::filesystem::path kept = dir / "state/pending/a.pem";
+  std::string first_csr;
+  {
+    auto engine = make_engine(one_credential());
+    engine->start();
+    first_csr = run_due_scripted(*engine, {{issuer::NotYet{1min, ""}, "req", {}}})->seen_csrs.at(0);
+  }
+  // The operator changed the SANs meanwhile: what is asked now goes as a new request.
+  std::string text = one_credential();
+  const std::string sans = "[\"DNS:a.example\"]";
+  text.replace(text.find(sans), sans.size(), "[\"DNS:a.example\", \"DNS:b.example\"]");
+  clock.advance(1min);
+  auto engine = make_engine(text);
+  engine->start();
+  auto issuer = run_due_scripted(*engine, {{issuer::NotYet{1min, ""}, "req", {}}});
+  const std::string second_csr = issuer->seen_csrs.at(0);
+  EXPECT_FALSE(x509::same_request(second_csr, first_csr));
+  auto parsed = x509::parse_csr(second_csr);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->request.sans.size(), 2u);
+  EXPECT_TRUE(std::filesystem::exists(kept)) << "the new request is kept in its place";
+  advance_to_deadline(*engine);
+  EXPECT_EQ(run_due_scripted(*engine, {})->seen_csrs.at(0), second_csr);
+}
+
+TEST_F(LongIssuance, AnUnreadablePendingRequestIsReplacedByANewOne) {
+  auto engine = make_engine(one_credential());
+  engine->start();
+  ASSERT_TRUE(make_dirs(dir / "state/pending", 0700).has_value());
+  ASSERT_TRUE(write_file_atomic(dir / "state/pending/a.pem", "not a key\n", 0600).has_value());
+  auto issuer = run_due_scripted(*engine, {});
+  EXPECT_EQ(engine->status_of("a")->state, schedule::State::valid);
+  EXPECT_FALSE(std::filesystem::exists(dir / "state/pending/a.pem"));
 }
 
 // ---- renewal windows --------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 #include "store/state_file.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
 
 #include <chrono>
 #include <string>
@@ -44,6 +47,37 @@ TEST(StateFilesTest, ASavedStateReadsBackEqual) {
   auto loaded = files.load("web");
   ASSERT_TRUE(loaded) << loaded.error().what();
   EXPECT_EQ(*loaded, saved);
+}
+
+TEST(StateFilesTest, APendingRequestIsKeptPrivateReadBackAndRemoved) {
+  TempDir root;
+  const StateFiles files(root.path());
+  auto none = files.load_pending("web");
+  ASSERT_TRUE(none) << none.error().what();
+  EXPECT_FALSE(*none);
+  EXPECT_TRUE(files.remove_pending("web")) << "nothing kept is no error";
+  ASSERT_TRUE(files.save_pending("web", "KEY\nCSR\n"));
+  struct stat st {};
+  ASSERT_EQ(::stat(files.pending_path_of("web").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  ASSERT_EQ(::stat(files.pending_path_of("web").parent_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  auto loaded = files.load_pending("web");
+  ASSERT_TRUE(loaded && *loaded);
+  EXPECT_EQ((*loaded)->view(), "KEY\nCSR\n");
+  ASSERT_TRUE(files.remove_pending("web"));
+  EXPECT_FALSE(std::filesystem::exists(files.pending_path_of("web")));
+  EXPECT_FALSE(files.save_pending("../web", "x")) << "names are checked as for the state";
+}
+
+TEST(StateFilesTest, ASymlinkInPlaceOfThePendingRequestIsNotFollowed) {
+  TempDir root;
+  const StateFiles files(root.path());
+  ASSERT_TRUE(files.save_pending("other", "SECRET\n"));
+  std::filesystem::create_symlink(files.pending_path_of("other"), files.pending_path_of("web"));
+  EXPECT_FALSE(files.load_pending("web")) << "an error, not the file the link names";
+  ASSERT_TRUE(files.remove_pending("web"));
+  EXPECT_EQ(read_text(files.pending_path_of("other")), "SECRET\n") << "the link is removed";
 }
 
 TEST(StateFilesTest, AttentionReasonAndMissingCopiesReadBack) {

@@ -110,6 +110,21 @@ TEST(Csr, ABadSelfSignatureIsRejected) {
   EXPECT_TRUE(contains(bad.error().message, "signature does not verify")) << bad.error().message;
 }
 
+TEST(Csr, TwoCsrsForTheSameKeyAndNamesAreTheSameRequestThoughTheirSignaturesDiffer) {
+  const auto key = value_of(generate_key(KeySpec{}));
+  const std::string first = value_of(build_csr(key, full_request()));
+  const std::string second = value_of(build_csr(key, full_request()));
+  EXPECT_NE(first, second) << "ECDSA signs with a fresh nonce";
+  EXPECT_TRUE(same_request(first, second));
+  const auto other_key = value_of(generate_key(KeySpec{}));
+  EXPECT_FALSE(same_request(first, value_of(build_csr(other_key, full_request()))));
+  auto fewer = full_request();
+  fewer.sans.pop_back();
+  EXPECT_FALSE(same_request(first, value_of(build_csr(key, fewer))));
+  EXPECT_FALSE(same_request(first, testing::csr_with_bad_signature(second)));
+  EXPECT_FALSE(same_request(first, ""));
+}
+
 TEST(Csr, SomethingElseIsNotACsr) {
   const auto key = value_of(generate_key(KeySpec{}));
   EXPECT_FALSE(parse_csr(value_of(key.to_pkcs8_pem())));
