@@ -210,6 +210,15 @@ std::string failure_of(const json& op) {
   return why.empty() ? op.value("description", std::string("no description")) : why;
 }
 
+// A binding this credential was just given, the oldest forgotten beyond k_max_given.
+void remember(State& state, Given given) {
+  state.given.push_back(std::move(given));
+  if (state.given.size() > k_max_given) {
+    state.given.erase(state.given.begin(),
+                      state.given.end() - static_cast<std::ptrdiff_t>(k_max_given));
+  }
+}
+
 // The given bindings not in `keep` are gone now (deleted here, or by hand before): they move to
 // the retired ones.
 void retire_gone(State& state, const std::set<std::string>& keep, SystemTime now) {
@@ -557,7 +566,7 @@ Result<IssueOutcome> SapServiceManagerIssuer::create_binding(Round& round) {
   return IssueOutcome{std::move(later), dump_state(round.state)};
 }
 
-Result<IssueOutcome> SapServiceManagerIssuer::create_self_managed(Round& round, json body) {
+Result<IssuedCredential> SapServiceManagerIssuer::self_managed_certificate(const Round& round) {
   const SapSelfManaged& self = *round.sap.self_managed;
   const IssueRequest& request = round.request;
   const std::string who = "self_managed issuer '" + self.issuer + "'";
@@ -576,7 +585,26 @@ Result<IssueOutcome> SapServiceManagerIssuer::create_self_managed(Round& round, 
   auto issued = other->issue(inner);
   if (!issued) return fail(issued.error().wrap(who));
   if (issued->chain.empty()) return fail(Reason::invalid_answer, who + " returned no certificate");
-  if (issued->key) key = std::move(*issued->key);
+  if (!issued->key) issued->key = std::move(*key);
+  return issued;
+}
+
+Result<json> SapServiceManagerIssuer::self_managed_credentials(Round& round, const std::string& id,
+                                                               const std::string& name) {
+  auto read = send(round.call, http::Method::get, "/v1/service_bindings/" + id, {});
+  if (!read) return fail(read.error());
+  if (read->status != 200) return fail(refused(*read, round.call, "binding " + name));
+  json j = json::parse(read->body, nullptr, false);
+  if (!j.is_object() || !j.contains("credentials") || !j["credentials"].is_object()) {
+    return fail(Reason::invalid_answer, "binding " + name + ": the binding has no credentials");
+  }
+  return std::move(j["credentials"]);
+}
+
+Result<IssueOutcome> SapServiceManagerIssuer::create_self_managed(Round& round, json body) {
+  auto issued = self_managed_certificate(round);
+  if (!issued) return fail(issued.error());
+  std::optional<x509::PrivateKey> key = std::move(issued->key);
   json params = {
       {"credential-type", "x509"},
       {"x509", {{"certificate", x509::to_pem(issued->chain)}, {"certificate-pinning", true}}}};
@@ -600,21 +628,10 @@ Result<IssueOutcome> SapServiceManagerIssuer::create_self_managed(Round& round, 
   const json created = json::parse(response->body, nullptr, false);
   const std::string id = created.is_object() ? created.value("id", "") : "";
   if (id.empty()) return fail(Reason::invalid_answer, what + ": the answer has no id");
-  auto read = send(round.call, http::Method::get, "/v1/service_bindings/" + id, {});
-  if (!read) return fail(read.error());
-  if (read->status != 200) return fail(refused(*read, round.call, "binding " + name));
-  const json j = json::parse(read->body, nullptr, false);
-  const auto credentials = j.is_object() ? j.find("credentials") : j.end();
-  if (credentials == j.end() || !credentials->is_object()) {
-    return fail(Reason::invalid_answer, "binding " + name + ": the binding has no credentials");
-  }
+  auto credentials = self_managed_credentials(round, id, name);
+  if (!credentials) return fail(credentials.error());
   const x509::CertInfo& leaf = issued->chain.front().info();
-  round.state.given.push_back(
-      Given{id, name, leaf.serial, leaf.not_after, m_deps.clock->wall_now()});
-  if (round.state.given.size() > k_max_given) {
-    round.state.given.erase(round.state.given.begin(),
-                            round.state.given.end() - static_cast<std::ptrdiff_t>(k_max_given));
-  }
+  remember(round.state, Given{id, name, leaf.serial, leaf.not_after, m_deps.clock->wall_now()});
   json service_key = *credentials;
   // A service key's shape has the key next to the certificate; this one is ours, never sent.
   if (round.sap.service_key) {
@@ -711,12 +728,7 @@ Result<IssueOutcome> SapServiceManagerIssuer::read_binding(Round& round, const s
   auto key = x509::parse_private_key(x509::normalize_pem((*fields)["key"].get<std::string>()));
   if (!key) return fail(Reason::invalid_answer, what + ": the key cannot be parsed");
   const x509::CertInfo& leaf = chain->front().info();
-  round.state.given.push_back(
-      Given{id, name, leaf.serial, leaf.not_after, m_deps.clock->wall_now()});
-  if (round.state.given.size() > k_max_given) {
-    round.state.given.erase(round.state.given.begin(),
-                            round.state.given.end() - static_cast<std::ptrdiff_t>(k_max_given));
-  }
+  remember(round.state, Given{id, name, leaf.serial, leaf.not_after, m_deps.clock->wall_now()});
   IssuedCredential issued;
   issued.chain = std::move(*chain);
   issued.key = std::move(*key);

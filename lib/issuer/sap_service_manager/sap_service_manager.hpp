@@ -115,6 +115,11 @@ private:
   Result<IssueOutcome> create_binding(Round& round);
   // Self-managed: key here, certificate from the other issuer, binding with the certificate.
   Result<IssueOutcome> create_self_managed(Round& round, nlohmann::json body);
+  // The certificate of the other issuer for a key made here (IssuedCredential::key set).
+  Result<IssuedCredential> self_managed_certificate(const Round& round);
+  // The `credentials` of the binding just created for a self-managed certificate.
+  Result<nlohmann::json> self_managed_credentials(Round& round, const std::string& id,
+                                                  const std::string& name);
   Result<IssueOutcome> poll(Round& round);
   Result<IssueOutcome> read_binding(Round& round, const std::string& id, const std::string& name);
 
