@@ -396,6 +396,15 @@ Result<void> ensure_extra_links(const Folder& folder, const std::string& id) {
   return {};
 }
 
+// The same for the version `..data` names, if any, when `wanted`.
+Result<void> ensure_live_extra_links(const Folder& folder, bool wanted) {
+  if (!wanted) return {};
+  auto live = live_id(folder);
+  if (!live) return fail(live.error());
+  if (!*live) return {};
+  return ensure_extra_links(folder, **live);
+}
+
 // Removes a directory tree so that a crash half-way leaves only a `..tmp-` name for recover().
 Result<void> remove_version(const Folder& folder, const std::string& id) {
   const std::string from = version_name(id);
@@ -672,16 +681,10 @@ Result<void> recover(const Folder& folder, const StoreOptions& options) {
     auto links = ensure_stable_links(folder, ForeignEntries::keep, &*listing);
     if (!links) return fail(links.error());
     changed = changed || *links;
-    // Only after an unfinished write: a swap that a crash cut short may lack the extras' links
-    // (listing each version at every start would cost a syscall per folder more).
-    if (changed) {
-      auto now_live = live_id(folder);
-      if (!now_live) return fail(now_live.error());
-      if (*now_live) {
-        if (auto r = ensure_extra_links(folder, **now_live); !r) return fail(r.error());
-      }
-    }
   }
+  // Only after an unfinished write: a swap that a crash cut short may lack the extras' links
+  // (listing each version at every start would cost a syscall per folder more).
+  if (auto r = ensure_live_extra_links(folder, live_ok && changed); !r) return fail(r.error());
   if (changed && ::fsync(folder.fd()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), folder.path().string());
   }
