@@ -987,9 +987,24 @@ void Engine::refresh_live(const std::string& name, Tracked& tracked) {
 }
 
 Result<std::string> Engine::rollback(const std::string& name) {
-  return roll_back(name, [this](const Tracked& tracked) {
-    return tracked.plan->store.rollback(m_deps.clock.wall_now());
+  return roll_back(name, [this](const Tracked& tracked) -> Result<std::string> {
+    const store::CredentialStore& store = tracked.plan->store;
+    auto history = read_history(store);
+    if (!history) return fail(history.error());
+    // The one store.rollback() restores: the newest kept version older than the live one.
+    const auto live = std::find_if(history->begin(), history->end(),
+                                   [](const HistoryEntry& e) { return e.version.live; });
+    if (live != history->end() && std::next(live) != history->end()) {
+      if (auto r = restorable(tracked, *std::next(live)); !r) return fail(r.error());
+    }
+    return store.rollback(m_deps.clock.wall_now());
   });
+}
+
+Result<void> Engine::restorable(const Tracked& tracked, const HistoryEntry& entry) const {
+  if (!entry.cert || !tracked.plan->issuer) return {};
+  return tracked.plan->issuer->can_restore(issuer::RestoreRequest{
+      tracked.plan->config.name, entry.cert->serial, tracked.persisted.issuer_state});
 }
 
 Result<std::string> Engine::rollback_to(const std::string& name, std::string_view target,
@@ -1001,6 +1016,11 @@ Result<std::string> Engine::rollback_to(const std::string& name, std::string_vie
     const SystemTime now = m_deps.clock.wall_now();
     auto id = pick_version(*history, target, now, expired);
     if (!id) return id;
+    const auto picked = std::find_if(history->begin(), history->end(),
+                                     [&](const HistoryEntry& e) { return e.version.id == *id; });
+    if (picked != history->end()) {
+      if (auto r = restorable(tracked, *picked); !r) return fail(r.error());
+    }
     return store.rollback_to(*id, now);
   });
 }

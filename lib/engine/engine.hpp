@@ -340,6 +340,8 @@ private:
                       const std::string& what);
   void clear_failure(Tracked& tracked);
   void refresh_live(const std::string& name, Tracked& tracked);
+  // Whether the issuer lets the kept version `entry` be made live again (Issuer::can_restore).
+  Result<void> restorable(const Tracked& tracked, const HistoryEntry& entry) const;
   // rollback() and rollback_to(): `restore` makes a version live and returns its id.
   Result<std::string> roll_back(const std::string& name,
                                 const std::function<Result<std::string>(const Tracked&)>& restore);

@@ -56,12 +56,20 @@ Result<std::vector<x509::Certificate>> import_anchors(const config::IssuerConfig
 Result<IssuerMap> build_issuers(const config::Config& config, const Clock& clock, Random& random,
                                 const NetworkContext& network) {
   IssuerMap issuers;
+  // What IssuerContext::issuer finds: filled here, read-only once built. Weak, so that an issuer
+  // holding the lookup keeps neither the others nor itself alive after a reload.
+  auto lookup = std::make_shared<std::map<std::string, std::weak_ptr<issuer::Issuer>>>();
   for (const auto& [name, issuer_config] : config.issuers) {
-    auto built = issuer_config.kind->create(*issuer_config.options,
-                                            context_for(name, config, clock, random, network));
+    issuer::IssuerContext context = context_for(name, config, clock, random, network);
+    context.issuer = [lookup](const std::string& other) -> std::shared_ptr<issuer::Issuer> {
+      const auto it = lookup->find(other);
+      return it == lookup->end() ? nullptr : it->second.lock();
+    };
+    auto built = issuer_config.kind->create(*issuer_config.options, context);
     if (!built) {
       return fail(built.error().wrap(issuer_config.mark.to_string() + ": issuer '" + name + "'"));
     }
+    (*lookup)[name] = *built;
     issuers.emplace(name, std::move(*built));
   }
   return issuers;

@@ -399,6 +399,7 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
 
   store::CredentialFiles files{issued->chain.front().to_pem(), x509::to_pem(tail(issued->chain)),
                                std::move(*key_pem), x509::to_pem(anchors)};
+  files.extras = std::move(issued->files);
   // Partners learn a staged certificate before it is used; with nothing live there is nothing
   // to keep serving meanwhile, so a first issuance goes live at once.
   if (config.activation.mode == schedule::ActivationMode::staged && current_fingerprint) {

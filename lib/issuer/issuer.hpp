@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "util/clock.hpp"
+#include "util/files.hpp"
 #include "util/result.hpp"
 #include "x509/certificate.hpp"
 #include "x509/types.hpp"
@@ -80,6 +81,9 @@ struct IssuedCredential {
   std::optional<x509::PrivateKey> key;   // set when the issuer generated the key
   std::vector<x509::Certificate> ca;     // trust anchors the issuer vouches for, if it knows
   std::optional<RenewalWindow> renewal_window = std::nullopt;  // unset: renew by the policy
+  // Files of the issuer's own that belong to this version (a SAP binding's binding.json):
+  // installed with the PEM files, in the same atomic swap (store::CredentialFiles::extras).
+  std::vector<NamedFile> files = {};
 };
 
 // "Not yet": the issuer took the request but has no certificate yet (an ACME order still
@@ -169,6 +173,13 @@ struct RevokeRequest {
   std::optional<std::string> state;
 };
 
+// A kept version a rollback would make live again, as the issuer is asked about it.
+struct RestoreRequest {
+  std::string credential;
+  std::string serial;                // the version's leaf, as x509::CertInfo keeps it
+  std::optional<std::string> state;  // what the issuer kept for the credential
+};
+
 // ErrorKind::permanent for answers that will not change by themselves (rejected, misconfigured).
 class Issuer {
 public:
@@ -200,6 +211,10 @@ public:
   // bench/acme compares them with the protocol minimum per issuance); nullopt for the others.
   // Thread-safe: the engine reads it on its loop thread while workers issue.
   virtual std::optional<std::uint64_t> requests_made() const { return std::nullopt; }
+  // Whether a kept version may be made live again (`rollback`): an error saying why not when
+  // the issuer knows its certificate is no longer accepted (its SAP binding was deleted).
+  // Decided from the kept state alone, on the loop thread: no network. Default: it may.
+  virtual Result<void> can_restore(const RestoreRequest& /*request*/) const { return {}; }
   // Whether `certrotd revoke` can go through this issuer.
   virtual bool can_revoke() const { return false; }
   virtual Result<void> revoke(const RevokeRequest& request) {

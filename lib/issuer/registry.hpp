@@ -74,6 +74,10 @@ struct IssuerContext {
   int acme_socket = -1;
   // Loud notices about one credential (bootstrap auth in use); never secrets. May be empty.
   std::function<void(const std::string& credential, const std::string& message)> warn;
+  // Another issuer of the configuration, by its name under `issuers:`, for a type that has its
+  // certificates made there (SAP's self-managed bindings); null when there is none. Complete
+  // only once every issuer is built: call it when issuing, never in `create`. May be empty.
+  std::function<std::shared_ptr<Issuer>(const std::string& issuer)> issuer;
 };
 
 using Anchors = std::vector<x509::Certificate>;

@@ -338,6 +338,73 @@ Result<bool> ensure_stable_links(const Folder& folder, ForeignEntries foreign,
   return changed;
 }
 
+bool is_pem_name(std::string_view name) {
+  return std::any_of(k_all_contents.begin(), k_all_contents.end(),
+                     [&](Content c) { return name == file_name(c); });
+}
+
+// A name an issuer may give a file of its own: plain, visible, and none of the PEM names.
+bool is_extra_name(std::string_view name) {
+  return !name.empty() && name.front() != '.' && name.find('/') == std::string_view::npos &&
+         name.find('\0') == std::string_view::npos && !is_pem_name(name);
+}
+
+// The regular files of version `id` besides the PEM files (the issuer's extras).
+Result<std::vector<std::string>> extra_names(const Folder& folder, const std::string& id) {
+  const std::string version = version_name(id);
+  Fd fd(::openat(folder.fd(), version.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd)
+    return fail_retryable("cannot open version: " + errno_text(errno), folder.shown(version));
+  std::unique_ptr<DIR, DirCloser> dir(::fdopendir(fd.get()));
+  if (!dir)
+    return fail_retryable("cannot list version: " + errno_text(errno), folder.shown(version));
+  fd.release();  // closedir() closes it now
+  std::vector<std::string> out;
+  errno = 0;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    const std::string_view name = entry->d_name;
+    if (is_extra_name(name) && (entry->d_type == DT_REG || entry->d_type == DT_UNKNOWN)) {
+      out.emplace_back(name);
+    }
+    errno = 0;
+  }
+  if (errno != 0) {
+    return fail_retryable("cannot list version: " + errno_text(errno), folder.shown(version));
+  }
+  return out;
+}
+
+// The stable names of the extras of the version `id` (`binding.json` -> `..data/binding.json`).
+// A name that is a folder is left alone; anything else under it is replaced, as for the PEM
+// names after an install. A link of an extra the version lacks stays and dangles: readers find
+// no such file for that version, never one of another.
+Result<void> ensure_extra_links(const Folder& folder, const std::string& id) {
+  auto names = extra_names(folder, id);
+  if (!names) return fail(names.error());
+  for (const std::string& name : *names) {
+    const std::string target = std::string(k_data_link) + "/" + name;
+    auto kind = stat_kind(folder, name);
+    if (!kind) return fail(kind.error());
+    if (*kind == EntryKind::directory) continue;
+    if (*kind == EntryKind::link) {
+      auto current = read_link(folder, name);
+      if (current && *current && **current == target) continue;
+    }
+    const std::string temp = std::string(k_temp_prefix) + "link-" + name;
+    if (auto r = replace_symlink(folder, name, target, temp); !r) return fail(r.error());
+  }
+  return {};
+}
+
+// The same for the version `..data` names, if any, when `wanted`.
+Result<void> ensure_live_extra_links(const Folder& folder, bool wanted) {
+  if (!wanted) return {};
+  auto live = live_id(folder);
+  if (!live) return fail(live.error());
+  if (!*live) return {};
+  return ensure_extra_links(folder, **live);
+}
+
 // Removes a directory tree so that a crash half-way leaves only a `..tmp-` name for recover().
 Result<void> remove_version(const Folder& folder, const std::string& id) {
   const std::string from = version_name(id);
@@ -479,6 +546,17 @@ Result<void> write_version(const Folder& folder, const std::string& id,
       return r;
     }
   }
+  for (const NamedFile& extra : files.extras) {
+    if (!is_extra_name(extra.name)) {
+      return fail("an issuer's file may not be named '" + extra.name + "'", shown.string());
+    }
+    const mode_t mode = extra.secret ? options.secret_mode : options.public_mode;
+    if (auto r = write_new_file_at(temp_fd.get(), extra.name, shown / extra.name, extra.content,
+                                   mode, options.owner);
+        !r) {
+      return r;
+    }
+  }
   if (::fsync(temp_fd.get()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), shown.string());
   }
@@ -615,6 +693,9 @@ Result<void> recover(const Folder& folder, const StoreOptions& options) {
     if (!links) return fail(links.error());
     changed = changed || *links;
   }
+  // Only after an unfinished write: a swap that a crash cut short may lack the extras' links
+  // (listing each version at every start would cost a syscall per folder more).
+  if (auto r = ensure_live_extra_links(folder, live_ok && changed); !r) return fail(r.error());
   if (changed && ::fsync(folder.fd()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), folder.path().string());
   }
@@ -736,6 +817,9 @@ Result<std::string> CredentialStore::install(const CredentialFiles& files, std::
     return fail(r.error());
   }
   if (auto r = ensure_stable_links(*folder, ForeignEntries::replace); !r) return fail(r.error());
+  if (!files.extras.empty()) {
+    if (auto r = ensure_extra_links(*folder, id); !r) return fail(r.error());
+  }
   if (::fsync(folder->fd()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
   }
@@ -812,6 +896,7 @@ Result<std::string> make_live(const CredentialStore& store, const Folder& folder
   const fs::path& dir = folder.path();
   if (auto r = point_data_at(folder, id); !r) return fail(r.error());
   if (auto r = ensure_stable_links(folder, ForeignEntries::replace); !r) return fail(r.error());
+  if (auto r = ensure_extra_links(folder, id); !r) return fail(r.error());
   if (::fsync(folder.fd()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
   }
@@ -1022,6 +1107,7 @@ Result<std::string> CredentialStore::activate(std::optional<SystemTime> at) cons
   const std::optional<std::string> was_live = live_before ? *live_before : std::nullopt;
   if (auto r = point_data_at(*folder, id); !r) return fail(r.error());
   if (auto r = ensure_stable_links(*folder, ForeignEntries::replace); !r) return fail(r.error());
+  if (auto r = ensure_extra_links(*folder, id); !r) return fail(r.error());
   if (::fsync(folder->fd()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
   }

@@ -6,6 +6,7 @@
 //   <dir>/..v-<version>/{cert,chain,fullchain,key,bundle,ca}.pem
 //   <dir>/cert.pem             -> ..data/cert.pem        (created once; never changes)
 //   ... likewise chain.pem, fullchain.pem, key.pem, bundle.pem, ca.pem
+//   <dir>/<extra>              -> ..data/<extra>         (files an issuer adds: binding.json)
 //   <dir>/..history            when each version was live and how that ended (one line each)
 //   <dir>/next                 -> ..v-<version>          (only while a version is staged)
 //
@@ -65,6 +66,12 @@ struct CredentialFiles {
   std::string chain;  // intermediates, PEM, may be empty
   std::string key;    // PKCS#8 PEM (maybe encrypted)
   std::string ca;     // trust anchors, PEM, may be empty
+  // What the issuer adds to the version (binding.json): written into the version folder with
+  // the PEM files, so readers see one version's set, and a rollback restores it. Each gets a
+  // stable name `<dir>/<name>` -> `..data/<name>`; one the live version lacks dangles (ENOENT).
+  // Names are plain (no '/', no leading '.') and none of the PEM names. Not read back by
+  // load_current()/load_version().
+  std::vector<NamedFile> extras = {};
 
   std::string fullchain() const;  // cert + chain
   std::string bundle() const;     // key + cert + chain

@@ -28,6 +28,15 @@ struct FileOwner {
   std::optional<gid_t> gid;
 };
 
+// A file a credential version carries besides its PEM files (an issuer's binding.json): a plain
+// name inside the version folder, written with the secret mode when `secret`, otherwise the
+// public one.
+struct NamedFile {
+  std::string name;
+  std::string content;
+  bool secret = false;
+};
+
 // Name lookups for `owner:`/`group:` config values (numeric strings accepted).
 Result<uid_t> lookup_user(const std::string& name);
 Result<gid_t> lookup_group(const std::string& name);

@@ -84,7 +84,7 @@ state_file=$(grep -rl issuer_state "$work/state" | head -1)
 python3 - "$state_file" "$first" <<'PY' || fail "the state does not record the deleted binding"
 import json, sys
 state = json.loads(bytes.fromhex(json.load(open(sys.argv[1]))["issuer_state"]))
-assert sys.argv[2] in [d["id"] for d in state.get("deleted", [])], state
+assert sys.argv[2] in [d["id"] for d in state.get("retired", [])], state
 PY
 
 # 2. A restart within the grace period: the new process deletes it when the time is up.

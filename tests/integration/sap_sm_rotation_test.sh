@@ -104,6 +104,15 @@ for round in 1 2 3; do
   assert_credential_ok "$work/live/eventmesh"
 done
 [ "$(grep -c 'BOOTSTRAP' "$work/daemon.log")" -eq "$boots" ] || fail "bootstrap used after sm had a certificate"
+# Each version carries binding.json: the binding's fields without its key (and no service key
+# unless asked for).
+for c in sm eventmesh; do
+  [ "$(jq -r .certurl "$work/live/$c/binding.json")" = "https://sub.authentication.cert.test" ] ||
+    fail "$c/binding.json: $(cat "$work/live/$c/binding.json")"
+  ! grep -q "PRIVATE KEY" "$work/live/$c/binding.json" || fail "$c/binding.json holds a key"
+  [ ! -e "$work/live/$c/service-key.json" ] || fail "$c has a service key it did not ask for"
+done
+[ "$(jq -r .clientid "$work/live/eventmesh/binding.json")" = "sb-em!b2" ] || fail "eventmesh/binding.json clientid"
 # Old bindings are deleted once their grace period is over; the live ones never.
 deleted=$(grep -c '^deleted ' "$work/sm.events" || true)
 [ "$deleted" -ge 2 ] || fail "expected replaced bindings to be deleted: $(cat "$work/sm.events")"

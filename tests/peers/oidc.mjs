@@ -4,7 +4,8 @@
 //
 // usage: node oidc.mjs CONFIG.json
 //   { "portFile", "cert", "key", "clientCa", "resource",
-//     "clients": [ oidc-provider client metadata ... ] }
+//     "clients": [ oidc-provider client metadata ... ],
+//     "accessTokenFormat": "jwt" (default) or "opaque" (only introspection tells what it is) }
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
@@ -61,7 +62,7 @@ server.listen(0, '127.0.0.1', () => {
         useGrantedResource: () => true,
         getResourceServerInfo: () => ({
           scope: 'certs:issue',
-          accessTokenFormat: 'jwt',
+          accessTokenFormat: config.accessTokenFormat || 'jwt',
           accessTokenTTL: 300,
           jwt: { sign: { alg: 'ES256' } },
         }),

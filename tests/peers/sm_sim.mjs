@@ -5,7 +5,9 @@
 // in turn), at most `limit` bindings per instance, 429 with an HTTP-date Retry-After, and x509
 // credentials whose certificate (leaf + CA, PEM with \n escapes in JSON) is signed by the test CA
 // through the openssl CLI with a PKCS#1 key. Only Bearer tokens of the oidc-provider (acting as
-// XSUAA) are accepted: ES256 JWTs checked against its JWKS, issuer, audience and expiry.
+// XSUAA) are accepted: with `introspection` (its client at the provider), each token is asked
+// about at the provider's introspection endpoint (RFC 7662: `active`, issuer, audience, expiry);
+// without, ES256 JWTs are checked against its JWKS, issuer, audience and expiry.
 // The first line of `modeFile` makes the next creations misbehave: 403, 409, 422, 429, 500,
 // failed (the operation ends `failed`), nocert (a binding-secret binding), slow (operations stay
 // `in progress`), good.
@@ -13,7 +15,8 @@
 // usage: node sm_sim.mjs CONFIG.json
 //   { "portFile", "cert", "key", "caCert", "caKey", "authIssuer", "authCa", "audience",
 //     "instances": [{ "id", "name", "clientid", "dns" }], "limit", "pageSize",
-//     "modeFile", "eventsFile", "workDir" }
+//     "modeFile", "eventsFile", "workDir",
+//     "introspection": { "client_id", "client_secret" } (optional) }
 import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -49,7 +52,44 @@ function fetchJson(url) {
   });
 }
 
+function postForm(url, form, auth) {
+  const body = new URLSearchParams(form).toString();
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, {
+      method: 'POST', ca: fs.readFileSync(config.authCa),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json',
+        authorization: `Basic ${Buffer.from(auth).toString('base64')}` },
+    }, (res) => {
+      let data = '';
+      res.on('data', (c) => { data += c; });
+      res.on('end', () => {
+        if (res.statusCode !== 200) return reject(new Error(`introspection: HTTP ${res.statusCode}`));
+        try { return resolve(JSON.parse(data)); } catch (e) { return reject(e); }
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// RFC 7662 §2: the resource server authenticates (client_secret_basic, §2.1 with RFC 6749
+// §2.3.1's form-encoding of id and secret) and trusts only an `active` answer; the issuer,
+// audience and expiry are checked here too, as for a JWT.
+async function introspect(token) {
+  if (!token) return null;
+  const { client_id: id, client_secret: secret } = config.introspection;
+  const enc = (t) => encodeURIComponent(t).replace(/%20/g, '+');
+  const answer = await postForm(`${config.authIssuer}/token/introspection`,
+    { token, token_type_hint: 'access_token' }, `${enc(id)}:${enc(secret)}`);
+  if (answer.active !== true) return null;
+  const aud = Array.isArray(answer.aud) ? answer.aud : [answer.aud];
+  if (answer.iss !== config.authIssuer || !aud.includes(config.audience)) return null;
+  record(`introspected ${answer.client_id}`);
+  return answer.exp > Date.now() / 1000 ? answer : null;
+}
+
 async function verifyToken(token) {
+  if (config.introspection) return introspect(token);
   const [head, body, sig] = (token || '').split('.');
   if (!sig) return null;
   const header = JSON.parse(Buffer.from(head, 'base64url').toString());

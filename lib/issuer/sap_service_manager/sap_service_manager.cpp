@@ -13,6 +13,7 @@
 
 #include "util/files.hpp"
 #include "util/rfc3339.hpp"
+#include "x509/csr.hpp"
 
 namespace certrotd::issuer {
 
@@ -44,18 +45,19 @@ struct Pending {
   std::string operation;  // the Location, relative to sm_url
 };
 
-// A binding certrotd deleted (replaced, or never installed): what a rollback to its version
-// needs to know to refuse. The serial is empty for an orphan whose certificate was never read.
-struct Deleted {
+// A given binding that is gone (deleted after its grace period, or by hand): its certificate
+// no longer gets a token, so a rollback to it is refused.
+struct Retired {
   std::string id;
   std::string name;
   std::string serial;
+  SystemTime at;
 };
 
 struct State {
   std::optional<Pending> pending;
   std::vector<Given> given;      // oldest first
-  std::vector<Deleted> deleted;  // oldest first, the last k_max_given
+  std::vector<Retired> retired;  // oldest first
 };
 
 }  // namespace sap_detail
@@ -71,14 +73,17 @@ struct SapServiceManagerIssuer::Round {
 
 namespace {
 
-using sap_detail::Deleted;
 using sap_detail::Given;
 using sap_detail::Pending;
+using sap_detail::Retired;
 using sap_detail::State;
 
 // At most this many given bindings are remembered (the state is capped at 4 KiB); older ones
 // are found by their labels.
 constexpr std::size_t k_max_given = 8;
+// Retired bindings remembered for refusing rollbacks: more than a credential keeps versions of
+// by default (keep_versions: 3).
+constexpr std::size_t k_max_retired = 8;
 
 std::int64_t seconds_of(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -103,11 +108,11 @@ State parse_state(const std::optional<std::string>& text) {
                                   time_of(e.value("issued_at", std::int64_t{0}))});
     }
   }
-  if (const auto d = j.find("deleted"); d != j.end() && d->is_array()) {
-    for (const auto& e : *d) {
+  if (const auto r = j.find("retired"); r != j.end() && r->is_array()) {
+    for (const auto& e : *r) {
       if (!e.is_object()) continue;
-      state.deleted.push_back(
-          Deleted{e.value("id", ""), e.value("name", ""), e.value("serial", "")});
+      state.retired.push_back(Retired{e.value("id", ""), e.value("name", ""), e.value("serial", ""),
+                                      time_of(e.value("at", std::int64_t{0}))});
     }
   }
   return state;
@@ -129,12 +134,13 @@ std::string dump_state(const State& state) {
                      {"issued_at", seconds_of(g.issued_at)}});
   }
   j["given"] = std::move(given);
-  if (!state.deleted.empty()) {
-    json deleted = json::array();
-    for (const auto& d : state.deleted) {
-      deleted.push_back({{"id", d.id}, {"name", d.name}, {"serial", d.serial}});
+  if (!state.retired.empty()) {
+    json retired = json::array();
+    for (const auto& r : state.retired) {
+      retired.push_back(
+          {{"id", r.id}, {"name", r.name}, {"serial", r.serial}, {"at", seconds_of(r.at)}});
     }
-    j["deleted"] = std::move(deleted);
+    j["retired"] = std::move(retired);
   }
   return j.dump();
 }
@@ -220,7 +226,60 @@ std::string failure_of(const json& op) {
   return why.empty() ? op.value("description", std::string("no description")) : why;
 }
 
+// A binding this credential was just given, the oldest forgotten beyond k_max_given.
+void remember(State& state, Given given) {
+  state.given.push_back(std::move(given));
+  if (state.given.size() > k_max_given) {
+    state.given.erase(state.given.begin(),
+                      state.given.end() - static_cast<std::ptrdiff_t>(k_max_given));
+  }
+}
+
+// The given bindings not in `keep` are gone now (deleted here, or by hand before): they move to
+// the retired ones.
+void retire_gone(State& state, const std::set<std::string>& keep, SystemTime now) {
+  for (const Given& g : state.given) {
+    if (!keep.contains(g.id)) state.retired.push_back(Retired{g.id, g.name, g.serial, now});
+  }
+  std::erase_if(state.given, [&](const Given& g) { return !keep.contains(g.id); });
+  if (state.retired.size() > k_max_retired) {
+    state.retired.erase(state.retired.begin(),
+                        state.retired.end() - static_cast<std::ptrdiff_t>(k_max_retired));
+  }
+}
+
+bool is_secret_member(const std::string& name) {
+  const std::string l = lower(name);
+  return l == "key" || l == "certificate" || l.find("secret") != std::string::npos ||
+         l.find("password") != std::string::npos;
+}
+
+// binding.json and, with service_key, service-key.json: one version's files with its PEMs.
+std::vector<NamedFile> binding_files(const json& credentials, const SapCredentialOptions& sap) {
+  std::vector<NamedFile> files;
+  files.push_back(NamedFile{std::string(k_binding_file),
+                            public_binding_fields(credentials).dump(2) + "\n", false});
+  if (sap.service_key) {
+    files.push_back(NamedFile{std::string(k_service_key_file), credentials.dump(2) + "\n", true});
+  }
+  return files;
+}
+
 }  // namespace
+
+json public_binding_fields(const json& credentials) {
+  if (credentials.is_array()) {
+    json out = json::array();
+    for (const auto& e : credentials) out.push_back(public_binding_fields(e));
+    return out;
+  }
+  if (!credentials.is_object()) return credentials;
+  json out = json::object();
+  for (const auto& [name, value] : credentials.items()) {
+    if (!is_secret_member(name)) out[name] = public_binding_fields(value);
+  }
+  return out;
+}
 
 std::string sap_binding_name(std::string_view prefix, std::string_view host, SystemTime now) {
   std::string clean;
@@ -241,13 +300,16 @@ std::string sap_binding_name(std::string_view prefix, std::string_view host, Sys
   return std::string(prefix) + "-" + clean + "-" + stamp;
 }
 
-SapServiceManagerIssuer::SapServiceManagerIssuer(SapIssuerOptions options, NetworkDeps deps,
-                                                 std::string ca_bundle_pem)
+SapServiceManagerIssuer::SapServiceManagerIssuer(
+    SapIssuerOptions options, NetworkDeps deps, std::string ca_bundle_pem,
+    std::function<std::shared_ptr<Issuer>(const std::string&)> issuers)
     : NetworkIssuer(options, std::move(deps), std::move(ca_bundle_pem)),
-      m_sap(std::move(options)) {}
+      m_sap(std::move(options)),
+      m_issuers(std::move(issuers)) {}
 
 Result<std::unique_ptr<SapServiceManagerIssuer>> SapServiceManagerIssuer::create(
-    SapIssuerOptions options, NetworkDeps deps) {
+    SapIssuerOptions options, NetworkDeps deps,
+    std::function<std::shared_ptr<Issuer>(const std::string&)> issuers) {
   auto bundle = read_file(options.ca_bundle);
   if (!bundle) return fail(bundle.error().wrap("ca_bundle"));
   if (auto certs = x509::parse_certificates(*bundle); !certs) {
@@ -258,8 +320,8 @@ Result<std::unique_ptr<SapServiceManagerIssuer>> SapServiceManagerIssuer::create
   }
   while (!options.url.empty() && options.url.back() == '/') options.url.pop_back();
   if (options.host.empty()) options.host = machine_host_name();
-  return std::unique_ptr<SapServiceManagerIssuer>(
-      new SapServiceManagerIssuer(std::move(options), std::move(deps), std::move(*bundle)));
+  return std::unique_ptr<SapServiceManagerIssuer>(new SapServiceManagerIssuer(
+      std::move(options), std::move(deps), std::move(*bundle), std::move(issuers)));
 }
 
 Result<IssuedCredential> SapServiceManagerIssuer::issue(const IssueRequest& request) {
@@ -424,28 +486,16 @@ Result<void> SapServiceManagerIssuer::clean_up(Round& round) {
     if (response->status >= 300 && response->status != 404) {
       return fail(refused(*response, round.call, "deleting binding " + id));
     }
-    record_deleted(round, id);
+    round.deleted.push_back(id);  // the state learns of it in retire_gone()
     if (m_deps.warn) {
       m_deps.warn(round.request.credential,
                   "deleted Service Manager binding " + id + " (replaced or never installed)");
     }
   }
-  std::erase_if(round.state.given, [&](const Given& g) { return !keep.contains(g.id); });
+  retire_gone(round.state, keep, m_deps.clock->wall_now());
   return {};
 }
 
-void SapServiceManagerIssuer::record_deleted(Round& round, const std::string& id) {
-  Deleted gone{id, {}, {}};
-  for (const Given& g : round.state.given) {
-    if (g.id == id) gone = Deleted{g.id, g.name, g.serial};
-  }
-  auto& deleted = round.state.deleted;
-  deleted.push_back(std::move(gone));
-  if (deleted.size() > k_max_given) {
-    deleted.erase(deleted.begin(), deleted.end() - static_cast<std::ptrdiff_t>(k_max_given));
-  }
-  round.deleted.push_back(id);
-}
 
 Result<void> SapServiceManagerIssuer::spare_live(Round& round, std::set<std::string>& keep,
                                                  std::vector<std::string>& doomed) {
@@ -493,6 +543,13 @@ Result<IssueOutcome> SapServiceManagerIssuer::create_binding(Round& round) {
   if (!instance) return fail(instance.error());
   const std::string name = sap_binding_name(round.sap.name_prefix, m_sap.host,
                                             m_deps.clock->wall_now());
+  const json labels = {{"managed_by", {"certrotd"}},
+                       {"host", {m_sap.host}},
+                       {"credential", {round.request.credential}}};
+  if (round.sap.self_managed) {
+    return create_self_managed(
+        round, json{{"name", name}, {"service_instance_id", *instance}, {"labels", labels}});
+  }
   json params = {{"credential-type", "x509"},
                  {"x509",
                   {{"key-length", round.sap.key_length},
@@ -502,10 +559,7 @@ Result<IssueOutcome> SapServiceManagerIssuer::create_binding(Round& round) {
   const json body = {{"name", name},
                      {"service_instance_id", *instance},
                      {"parameters", std::move(params)},
-                     {"labels",
-                      {{"managed_by", {"certrotd"}},
-                       {"host", {m_sap.host}},
-                       {"credential", {round.request.credential}}}}};
+                     {"labels", labels}};
   auto response = send(round.call, http::Method::post, "/v1/service_bindings?async=true",
                        body.dump());
   if (!response) return fail(response.error());
@@ -528,6 +582,90 @@ Result<IssueOutcome> SapServiceManagerIssuer::create_binding(Round& round) {
   }
   later.detail = "binding " + name + " being created";
   return IssueOutcome{std::move(later), dump_state(round.state)};
+}
+
+Result<IssuedCredential> SapServiceManagerIssuer::self_managed_certificate(const Round& round) {
+  const SapSelfManaged& self = *round.sap.self_managed;
+  const IssueRequest& request = round.request;
+  const std::string who = "self_managed issuer '" + self.issuer + "'";
+  std::shared_ptr<Issuer> other = m_issuers ? m_issuers(self.issuer) : nullptr;
+  if (!other || other.get() == this || other->type() == type()) {
+    return fail(Reason::config, who + " is not an issuer of the configuration that signs",
+                "write self_managed: { issuer: <a local, est, acme, ... issuer> }");
+  }
+  // The key is made here and stays here: only the certificate goes to Service Manager.
+  auto key = x509::generate_key(request.key);
+  if (!key) return fail(key.error().wrap("cannot generate key"));
+  auto csr = x509::build_csr(*key, request.request);
+  if (!csr) return fail(csr.error().wrap("cannot build CSR"));
+  IssueRequest inner{request.credential, std::move(*csr),  request.request,
+                     request.key,        request.lifetime, request.current};
+  auto issued = other->issue(inner);
+  if (!issued) return fail(issued.error().wrap(who));
+  if (issued->chain.empty()) return fail(Reason::invalid_answer, who + " returned no certificate");
+  if (!issued->key) issued->key = std::move(*key);
+  return issued;
+}
+
+Result<json> SapServiceManagerIssuer::self_managed_credentials(Round& round, const std::string& id,
+                                                               const std::string& name) {
+  auto read = send(round.call, http::Method::get, "/v1/service_bindings/" + id, {});
+  if (!read) return fail(read.error());
+  if (read->status != 200) return fail(refused(*read, round.call, "binding " + name));
+  json j = json::parse(read->body, nullptr, false);
+  if (!j.is_object() || !j.contains("credentials") || !j["credentials"].is_object()) {
+    return fail(Reason::invalid_answer, "binding " + name + ": the binding has no credentials");
+  }
+  return std::move(j["credentials"]);
+}
+
+Result<IssueOutcome> SapServiceManagerIssuer::create_self_managed(Round& round, json body) {
+  auto issued = self_managed_certificate(round);
+  if (!issued) return fail(issued.error());
+  std::optional<x509::PrivateKey> key = std::move(issued->key);
+  json params = {
+      {"credential-type", "x509"},
+      {"x509", {{"certificate", x509::to_pem(issued->chain)}, {"certificate-pinning", true}}}};
+  if (round.sap.wrap == SapWrap::xsuaa) params = json{{"xsuaa", std::move(params)}};
+  body["parameters"] = std::move(params);
+  const std::string name = body.value("name", "");
+  const std::string what = "creating binding " + name;
+  // Synchronously: an asynchronous creation would have to keep the key until it ends, and the
+  // state is no place for a key.
+  auto response = send(round.call, http::Method::post, "/v1/service_bindings?async=false",
+                       body.dump());
+  if (!response) return fail(response.error());
+  if (response->status == 202) {
+    return fail_retryable(what +
+                          ": Service Manager went asynchronous despite async=false; the "
+                          "binding is deleted by its labels at the next attempt");
+  }
+  if (response->status != 201 && response->status != 200) {
+    return fail(refused(*response, round.call, what));
+  }
+  const json created = json::parse(response->body, nullptr, false);
+  const std::string id = created.is_object() ? created.value("id", "") : "";
+  if (id.empty()) return fail(Reason::invalid_answer, what + ": the answer has no id");
+  auto credentials = self_managed_credentials(round, id, name);
+  if (!credentials) return fail(credentials.error());
+  const x509::CertInfo& leaf = issued->chain.front().info();
+  remember(round.state, Given{id, name, leaf.serial, leaf.not_after, m_deps.clock->wall_now()});
+  json service_key = *credentials;
+  // A service key's shape has the key next to the certificate; this one is ours, never sent.
+  if (round.sap.service_key) {
+    auto pem = key->to_pkcs8_pem(std::nullopt);
+    if (!pem) return fail(pem.error());
+    const bool nested = service_key.contains("uaa") && service_key["uaa"].is_object();
+    json& fields = nested ? service_key["uaa"] : service_key;
+    fields["certificate"] = x509::to_pem(issued->chain);
+    fields["key"] = *pem;
+  }
+  IssuedCredential out;
+  out.chain = std::move(issued->chain);
+  out.key = std::move(*key);
+  out.ca = std::move(issued->ca);
+  out.files = binding_files(service_key, round.sap);
+  return IssueOutcome{std::move(out), dump_state(round.state)};
 }
 
 Result<IssueOutcome> SapServiceManagerIssuer::poll(Round& round) {
@@ -608,16 +746,26 @@ Result<IssueOutcome> SapServiceManagerIssuer::read_binding(Round& round, const s
   auto key = x509::parse_private_key(x509::normalize_pem((*fields)["key"].get<std::string>()));
   if (!key) return fail(Reason::invalid_answer, what + ": the key cannot be parsed");
   const x509::CertInfo& leaf = chain->front().info();
-  round.state.given.push_back(
-      Given{id, name, leaf.serial, leaf.not_after, m_deps.clock->wall_now()});
-  if (round.state.given.size() > k_max_given) {
-    round.state.given.erase(round.state.given.begin(),
-                            round.state.given.end() - static_cast<std::ptrdiff_t>(k_max_given));
-  }
+  remember(round.state, Given{id, name, leaf.serial, leaf.not_after, m_deps.clock->wall_now()});
   IssuedCredential issued;
   issued.chain = std::move(*chain);
   issued.key = std::move(*key);
+  issued.files = binding_files(*credentials, round.sap);
   return IssueOutcome{std::move(issued), dump_state(round.state)};
+}
+
+Result<void> SapServiceManagerIssuer::can_restore(const RestoreRequest& request) const {
+  const State state = parse_state(request.state);
+  const auto gone = std::find_if(state.retired.begin(), state.retired.end(),
+                                 [&](const sap_detail::Retired& r) {
+                                   return !r.serial.empty() && r.serial == request.serial;
+                                 });
+  if (gone == state.retired.end()) return {};
+  return fail("the Service Manager binding of that version (" + gone->name + ", " + gone->id +
+              ") was deleted at " + format_rfc3339(gone->at) +
+              ", so XSUAA no longer accepts its certificate; rolling back to it would break " +
+              request.credential + ". Roll back to a version whose binding is still kept, or " +
+              "rotate (certrotd rotate " + request.credential + ")");
 }
 
 Result<IssueOutcome> SapServiceManagerIssuer::issue_outcome(const IssueRequest& request) {

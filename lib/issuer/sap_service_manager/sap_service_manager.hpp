@@ -11,9 +11,11 @@
 // second one, and the bindings this credential was given (id, serial, notAfter), so the ones
 // that never became live (a crash between create and install) are deleted at start and before
 // the next create, and the replaced ones once their time is up (Issuer::upkeep); and the last
-// bindings it deleted (id, name, serial), so a rollback can tell which versions lost theirs.
+// bindings it deleted (id, name, serial), so that a rollback to their certificates is refused
+// (can_restore).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +43,15 @@ struct SapIssuerOptions : NetworkIssuerOptions {
 // delegate to XSUAA (Event Mesh, Audit Log, ...) under "xsuaa" (protocols.md §2.5).
 enum class SapWrap { none, xsuaa };
 
+// `self_managed:` (protocols.md §2.5): the certificate comes from another issuer of the
+// configuration, for a key made here; each binding is created with its certificate only, and
+// `certificate-pinning: true`. (With pinning off SAP keeps one binding per subject and issuer
+// DN and accepts renewed certificates without a new binding: then that other issuer alone
+// rotates the credential, no Service Manager call needed.)
+struct SapSelfManaged {
+  std::string issuer;  // its name under `issuers:`
+};
+
 // `sap:` of one credential.
 struct SapCredentialOptions final : CredentialOptions {
   std::string service_instance_id;    // or looked up once by name
@@ -53,17 +64,26 @@ struct SapCredentialOptions final : CredentialOptions {
   // How long a replaced binding stays; unset: until the replaced certificate expires, at most
   // k_default_retire after the swap.
   std::optional<Millis> retire_after;
+  // service_key: the binding's whole credentials object, key included, as service-key.json
+  // (mode of key.pem) for apps that read service keys; binding.json is written always.
+  bool service_key = false;
+  // Unset: the service makes key and certificate (the x509 parameters above).
+  std::optional<SapSelfManaged> self_managed;
 
+  // Service-managed: RSA of key-length bits. Self-managed: the credential's own `key:`.
   std::optional<x509::KeySpec> key() const override;
-  bool needs_names() const override { return false; }
+  // Self-managed certificates carry the names the credential asks the other issuer for.
+  bool needs_names() const override { return self_managed.has_value(); }
 };
 
 inline constexpr Millis k_default_retire = std::chrono::hours(1);
 
 class SapServiceManagerIssuer final : public NetworkIssuer {
 public:
-  static Result<std::unique_ptr<SapServiceManagerIssuer>> create(SapIssuerOptions options,
-                                                                 NetworkDeps deps);
+  // `issuers` finds the issuer of a self-managed credential (IssuerContext::issuer).
+  static Result<std::unique_ptr<SapServiceManagerIssuer>> create(
+      SapIssuerOptions options, NetworkDeps deps,
+      std::function<std::shared_ptr<Issuer>(const std::string&)> issuers = {});
   std::string_view type() const override { return "sap-service-manager"; }
   bool generates_keys() const override { return true; }
   Result<IssuedCredential> issue(const IssueRequest& request) override;
@@ -73,9 +93,12 @@ public:
   // version's binding; the deleted ones are kept in the state ("deleted": id, name, serial).
   UpkeepMode upkeep_mode() const override { return UpkeepMode::also_at_start; }
   Result<UpkeepOutcome> upkeep(const UpkeepRequest& request) override;
+  // Refused for a version whose binding this credential's state records as deleted.
+  Result<void> can_restore(const RestoreRequest& request) const override;
 
 private:
-  SapServiceManagerIssuer(SapIssuerOptions options, NetworkDeps deps, std::string ca_bundle_pem);
+  SapServiceManagerIssuer(SapIssuerOptions options, NetworkDeps deps, std::string ca_bundle_pem,
+                          std::function<std::shared_ptr<Issuer>(const std::string&)> issuers);
 
   struct Call;   // one authenticated Service Manager session
   struct Round;  // one issue_outcome: the call, the credential's settings, its state
@@ -90,7 +113,6 @@ private:
   // period (orphans of a crash, replaced ones whose time is up).
   Result<void> clean_up(Round& round);
   // Remembers a deleted binding in the round's state and its list of this round's deletions.
-  void record_deleted(Round& round, const std::string& id);
   // The ids of the bindings labelled for this host and credential, every page.
   Result<std::vector<std::string>> labelled(Round& round);
   // Moves the binding whose certificate is the live one from `doomed` to `keep` when the state
@@ -98,13 +120,30 @@ private:
   Result<void> spare_live(Round& round, std::set<std::string>& keep,
                           std::vector<std::string>& doomed);
   Result<IssueOutcome> create_binding(Round& round);
+  // Self-managed: key here, certificate from the other issuer, binding with the certificate.
+  Result<IssueOutcome> create_self_managed(Round& round, nlohmann::json body);
+  // The certificate of the other issuer for a key made here (IssuedCredential::key set).
+  Result<IssuedCredential> self_managed_certificate(const Round& round);
+  // The `credentials` of the binding just created for a self-managed certificate.
+  Result<nlohmann::json> self_managed_credentials(Round& round, const std::string& id,
+                                                  const std::string& name);
   Result<IssueOutcome> poll(Round& round);
   Result<IssueOutcome> read_binding(Round& round, const std::string& id, const std::string& name);
 
   SapIssuerOptions m_sap;
   std::mutex m_instances_mutex;
   std::map<std::string, std::string> m_instance_ids;  // service_instance_name -> id
+  std::function<std::shared_ptr<Issuer>(const std::string&)> m_issuers;
 };
+
+// What a version of a SAP credential carries besides the PEM files.
+inline constexpr std::string_view k_binding_file = "binding.json";
+inline constexpr std::string_view k_service_key_file = "service-key.json";
+
+// The binding's credentials without what is secret (binding.json, world-readable like cert.pem):
+// at any depth, members named `key` or whose name holds `secret` or `password` (any case) go,
+// and `certificate` too (cert.pem holds it). Everything else stays as Service Manager sent it.
+nlohmann::json public_binding_fields(const nlohmann::json& credentials);
 
 // The binding name for a rotation at `now`: "<prefix>-<host>-<YYYYMMDDTHHMMSSZ>", the host
 // lower-cased and reduced to letters, digits and '-'.

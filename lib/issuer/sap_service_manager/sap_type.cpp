@@ -107,6 +107,24 @@ bool read_x509(const Field& field, const Reader& reader, SapCredentialOptions& o
   return ok;
 }
 
+// `self_managed: { issuer }`.
+std::optional<SapSelfManaged> read_self_managed(const Field& field, const Reader& reader) {
+  const auto fields = reader.fields(*field.value, field.value_mark, "self_managed", {"issuer"},
+                                    "self_managed: { issuer: <an issuer of the configuration> }");
+  if (!fields) return std::nullopt;
+  SapSelfManaged out;
+  bool ok = true;
+  yaml::read_if_present(
+      *fields, "issuer", [&](const Field& f) { return reader.string(f); }, out.issuer, ok);
+  if (ok && out.issuer.empty()) {
+    reader.add(field.key_mark, "self_managed needs issuer",
+               "write self_managed: { issuer: <the issuer that makes the certificate> }");
+    ok = false;
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
 bool read_instance(const Fields& fields, const Field& field, const Reader& reader,
                    SapCredentialOptions& out) {
   bool ok = true;
@@ -139,7 +157,7 @@ std::shared_ptr<const CredentialOptions> read_sap_credential(const Field& field,
                                                              const Reader& reader) {
   const auto fields = reader.fields(*field.value, field.value_mark, "sap",
                                     {"service_instance_id", "service_instance_name", "wrap", "x509",
-                                     "name_prefix", "retire_after"},
+                                     "name_prefix", "retire_after", "service_key", "self_managed"},
                                     k_sap_credential_example);
   if (!fields) return nullptr;
   auto options = std::make_shared<SapCredentialOptions>();
@@ -153,6 +171,22 @@ std::shared_ptr<const CredentialOptions> read_sap_credential(const Field& field,
   yaml::read_if_present(
       *fields, "retire_after", [&](const Field& f) { return reader.duration(f, Millis(0)); },
       options->retire_after, ok);
+  yaml::read_if_present(
+      *fields, "service_key", [&](const Field& f) { return reader.boolean(f); },
+      options->service_key, ok);
+  if (const Field* f = fields->get("self_managed")) {
+    if (auto self = read_self_managed(*f, reader)) {
+      options->self_managed = std::move(*self);
+    } else {
+      ok = false;
+    }
+    if (const Field* x = fields->get("x509"); x != nullptr && options->self_managed) {
+      reader.add(x->key_mark, "x509 parameters are for certificates the service makes",
+                 "remove x509: with self_managed, the credential's key: and the other issuer "
+                 "decide key and validity");
+      ok = false;
+    }
+  }
   if (!ok) return nullptr;
   return options;
 }
@@ -165,7 +199,7 @@ Result<std::shared_ptr<Issuer>> create_sap(const IssuerOptions& options,
   if (sap.bootstrap) {
     if (auto r = resolve_secret(sap.bootstrap->token, context); !r) return fail(r.error());
   }
-  auto issuer = SapServiceManagerIssuer::create(std::move(sap), std::move(*deps));
+  auto issuer = SapServiceManagerIssuer::create(std::move(sap), std::move(*deps), context.issuer);
   if (!issuer) return fail(issuer.error());
   return std::shared_ptr<Issuer>(std::move(*issuer));
 }
@@ -173,6 +207,7 @@ Result<std::shared_ptr<Issuer>> create_sap(const IssuerOptions& options,
 }  // namespace
 
 std::optional<x509::KeySpec> SapCredentialOptions::key() const {
+  if (self_managed) return std::nullopt;
   x509::KeySpec spec;
   spec.type = x509::KeyType::rsa;
   spec.rsa_bits = key_length;

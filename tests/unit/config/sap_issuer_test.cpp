@@ -34,7 +34,8 @@ TEST(SapIssuerConfig, ReadsTheShapeOfTheIssue) {
   eventmesh:
     issuer: btp
     sap: { service_instance_name: my-event-mesh, wrap: xsuaa,
-           x509: { key-length: 4096, validity: 3, validity-type: DAYS }, retire_after: 2h }
+           x509: { key-length: 4096, validity: 3, validity-type: DAYS }, retire_after: 2h,
+           service_key: true }
     output: { dir: /var/lib/certrotd/live/eventmesh }
 )");
   ASSERT_TRUE(config) << config.error().message;
@@ -55,6 +56,7 @@ TEST(SapIssuerConfig, ReadsTheShapeOfTheIssue) {
   EXPECT_EQ(sap.key_length, 4096);
   EXPECT_EQ(sap.validity, 3);
   EXPECT_EQ(sap.retire_after, Millis(std::chrono::hours(2)));
+  EXPECT_TRUE(sap.service_key);
   // The service makes the key: the credential expects exactly that one.
   EXPECT_EQ(em->key.type, x509::KeyType::rsa);
   EXPECT_EQ(em->key.rsa_bits, 4096);
@@ -68,6 +70,7 @@ TEST(SapIssuerConfig, ReadsTheShapeOfTheIssue) {
   EXPECT_EQ(sm_sap.wrap, issuer::SapWrap::none);
   EXPECT_EQ(sm_sap.key_length, 2048);
   EXPECT_FALSE(sm_sap.retire_after);
+  EXPECT_FALSE(sm_sap.service_key);
 }
 
 TEST(SapIssuerConfig, SapBelongsToItsIssuerTypeAndItsIssuerNeedsIt) {
@@ -109,7 +112,8 @@ TEST(SapIssuerConfig, BadSapSettingsSayWhatToWrite) {
             "service_instance_name; write service_instance_name: <the instance's name> (looked "
             "up once), or service_instance_id: <its id>\n"
             "test.yaml:22:62: unknown key 'retire' in sap; the keys allowed here are: "
-            "service_instance_id, service_instance_name, wrap, x509, name_prefix, retire_after");
+            "service_instance_id, service_instance_name, wrap, x509, name_prefix, retire_after, "
+            "service_key, self_managed");
 }
 
 TEST(SapIssuerConfig, TheIssuerNeedsSmUrlCaBundleAndToken) {

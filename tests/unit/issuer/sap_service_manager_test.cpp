@@ -10,6 +10,8 @@
 
 #include "issuer/sap_service_manager/sap_service_manager.hpp"
 #include "unit/x509/x509_test_util.hpp"
+#include "x509/csr.hpp"
+#include "x509/sign.hpp"
 
 namespace certrotd::issuer {
 namespace {
@@ -197,6 +199,144 @@ TEST_F(SapIssuerTest, CreatesABindingSynchronouslyAndReadsItsCertificateAndPkcs1
   EXPECT_TRUE(testing::contains(*outcome.state, "\"b-1\""));
 }
 
+TEST_F(SapIssuerTest, BindingJsonHoldsTheNonSecretFieldsAndTheServiceKeyOnlyWhenAskedFor) {
+  const json creds = {
+      {"credential-type", "x509"},
+      {"clientid", "sb-x!b2"},
+      {"clientsecret", "VERYSECRET"},
+      {"certurl", "https://sub.authentication.cert.example"},
+      {"xsappname", "x!b2"},
+      {"identityzone", "sub"},
+      {"certificate", "-----BEGIN CERTIFICATE-----"},
+      {"key", "-----BEGIN RSA PRIVATE KEY-----"},
+      {"messaging",
+       {{{"oa2", {{"clientid", "c"}, {"clientSecret", "S2"}, {"tokenendpoint", "t"}}},
+         {"password", "P"}}}}};
+  const json pub = public_binding_fields(creds);
+  EXPECT_EQ(pub["clientid"], "sb-x!b2");
+  EXPECT_EQ(pub["certurl"], "https://sub.authentication.cert.example");
+  EXPECT_EQ(pub["xsappname"], "x!b2");
+  EXPECT_EQ(pub["identityzone"], "sub");
+  EXPECT_EQ(pub["messaging"][0]["oa2"]["tokenendpoint"], "t");
+  const std::string text = pub.dump();
+  for (const char* secret : {"VERYSECRET", "S2", "\"P\"", "PRIVATE KEY", "BEGIN CERTIFICATE"}) {
+    EXPECT_FALSE(testing::contains(text, secret)) << secret;
+  }
+
+  auto sm = issuer();
+  const auto pair = leaf();
+  const auto issue = [&] {
+    m_transport->answers.clear();
+    m_transport->no_bindings();
+    m_transport->answer(201, R"({"id":"b-1"})");
+    m_transport->answer(200, binding("b-1", pair));
+    auto outcome = value_of(sm->issue_outcome(request()));
+    return std::get<IssuedCredential>(std::move(outcome.answer)).files;
+  };
+  auto files = issue();
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].name, "binding.json");
+  EXPECT_FALSE(files[0].secret);
+  const json written = json::parse(files[0].content);
+  EXPECT_EQ(written["clientid"], "sb-eventmesh!b2");
+  EXPECT_FALSE(written.contains("key"));
+
+  m_sap->service_key = true;
+  files = issue();
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[1].name, "service-key.json");
+  EXPECT_TRUE(files[1].secret);
+  const json key = json::parse(files[1].content);
+  EXPECT_EQ(key["key"], pkcs1(pair.key));
+  EXPECT_EQ(key["clientid"], "sb-eventmesh!b2");
+}
+
+// The issuer of a self-managed credential: signs the CSR it is given with the test root.
+class SigningIssuer final : public Issuer {
+public:
+  SigningIssuer(const testing::KeyPair& root, Random& random, SystemTime now)
+      : m_root(root), m_random(random), m_now(now) {}
+  std::string_view type() const override { return "signing"; }
+  Result<IssuedCredential> issue(const IssueRequest& request) override {
+    csrs.push_back(request.csr_pem.value_or(""));
+    auto csr = x509::parse_csr(csrs.back());
+    if (!csr) return fail(csr.error());
+    x509::SignOptions sign;
+    sign.subject_public_key = csr->public_key.get();
+    sign.request = csr->request;
+    sign.not_before = m_now;
+    sign.not_after = m_now + std::chrono::hours(24);
+    sign.issuer_cert = &m_root.cert;
+    sign.issuer_key = &m_root.key;
+    auto cert = x509::sign_certificate(sign, m_random);
+    if (!cert) return fail(cert.error());
+    IssuedCredential out;
+    out.chain.push_back(std::move(*cert));
+    return out;
+  }
+  std::vector<std::string> csrs;
+
+private:
+  const testing::KeyPair& m_root;
+  Random& m_random;
+  SystemTime m_now;
+};
+
+TEST_F(SapIssuerTest, ASelfManagedBindingGetsTheOtherIssuersCertificateAndNeverTheKey) {
+  auto signer = std::make_shared<SigningIssuer>(m_root, m_random, m_clock.wall_now());
+  SapIssuerOptions o;
+  o.url = "https://sm.example";
+  o.ca_bundle = m_dir / "bundle.pem";
+  o.host = "h";
+  o.mtls.source = MtlsAuth::Source::self;
+  o.token.url = "https://sub.authentication.cert.example/oauth/token";
+  NetworkDeps d;
+  d.transport = m_transport;
+  d.tokens = m_tokens;
+  d.clock = &m_clock;
+  auto sm = value_of(SapServiceManagerIssuer::create(
+      o, d, [&](const std::string& name) -> std::shared_ptr<Issuer> {
+        return name == "ca" ? signer : nullptr;
+      }));
+  m_sap->self_managed = SapSelfManaged{"ca"};
+  m_sap->service_key = true;
+  IssueRequest r = request();
+  r.request = testing::named("app.example", {x509::San{x509::SanType::dns, "app.example"}});
+  r.key = x509::KeySpec{};
+  m_transport->no_bindings();
+  m_transport->answer(201, R"({"id":"b-s"})");
+  m_transport->answer(
+      200,
+      R"({"id":"b-s","credentials":{"credential-type":"x509","clientid":"sb-s","certificate-pinning":true}})");
+  auto outcome = value_of(sm->issue_outcome(r));
+  auto* issued = std::get_if<IssuedCredential>(&outcome.answer);
+  ASSERT_TRUE(issued);
+  ASSERT_EQ(signer->csrs.size(), 1u);
+  ASSERT_TRUE(issued->key);
+  EXPECT_TRUE(x509::key_matches(*issued->key, issued->chain.front()));
+
+  const http::Request& post = sent(2);
+  EXPECT_EQ(post.url, "https://sm.example/v1/service_bindings?async=false");
+  EXPECT_FALSE(testing::contains(post.body, "PRIVATE KEY")) << "the key never leaves the host";
+  const json body = json::parse(post.body);
+  EXPECT_EQ(body["parameters"]["x509"]["certificate"], issued->chain.front().to_pem());
+  EXPECT_EQ(body["parameters"]["x509"]["certificate-pinning"], true);
+  EXPECT_FALSE(body["parameters"]["x509"].contains("key-length"));
+  // The service key has the local key next to the certificate, as a service-managed one would.
+  ASSERT_EQ(issued->files.size(), 2u);
+  const json key = json::parse(issued->files[1].content);
+  EXPECT_TRUE(testing::contains(key["key"].get<std::string>(), "PRIVATE KEY"));
+  EXPECT_EQ(key["clientid"], "sb-s");
+  EXPECT_TRUE(testing::contains(*outcome.state, "b-s"));
+
+  // An issuer that is not there is a configuration error, not a retry.
+  m_sap->self_managed = SapSelfManaged{"nope"};
+  m_transport->no_bindings();
+  auto missing = sm->issue_outcome(r);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().reason, Reason::config);
+}
+
 TEST_F(SapIssuerTest, An202IsPolledThroughItsOperationAcrossCallsWithRetryAfter) {
   auto sm = issuer();
   m_transport->no_bindings();
@@ -315,10 +455,10 @@ TEST_F(SapIssuerTest, OrphansAndExpiredReplacementsAreDeletedBeforeCreatingButNo
                          "https://sm.example/v1/service_bindings/b-new?async=false",
                          "https://sm.example/v1/service_bindings/b-lost?async=false"}));
   EXPECT_TRUE(testing::contains(sent(2).url, "token=p2"));
-  const json kept = json::parse(*outcome.state);
-  EXPECT_FALSE(testing::contains(kept["given"].dump(), "b-new"));
-  EXPECT_TRUE(testing::contains(kept["given"].dump(), "b-old"));
-  EXPECT_TRUE(testing::contains(kept["deleted"].dump(), "b-new")) << "remembered as deleted";
+  const std::string given = json::parse(*outcome.state)["given"].dump();
+  EXPECT_FALSE(testing::contains(given, "b-new"));
+  EXPECT_TRUE(testing::contains(given, "b-old"));
+  EXPECT_TRUE(testing::contains(json::parse(*outcome.state)["retired"].dump(), "b-new"));
 
   // Forty minutes later the replaced one's hour is up.
   m_clock.advance(40min);
@@ -334,6 +474,16 @@ TEST_F(SapIssuerTest, OrphansAndExpiredReplacementsAreDeletedBeforeCreatingButNo
   }
   EXPECT_EQ(deleted,
             (std::vector<std::string>{"https://sm.example/v1/service_bindings/b-old?async=false"}));
+
+  // A rollback to the version of b-old is refused now, with why; the live one's is not.
+  auto refused = sm->can_restore(RestoreRequest{"eventmesh", old.cert.info().serial, second.state});
+  ASSERT_FALSE(refused);
+  EXPECT_FALSE(refused.error().retryable());
+  EXPECT_TRUE(testing::contains(refused.error().message, "b-old")) << refused.error().message;
+  EXPECT_TRUE(testing::contains(refused.error().message, "was deleted")) << refused.error().message;
+  EXPECT_TRUE(sm->can_restore(RestoreRequest{"eventmesh", live_serial, second.state}));
+  // Before the deletion it was still allowed.
+  EXPECT_TRUE(sm->can_restore(RestoreRequest{"eventmesh", old.cert.info().serial, outcome.state}));
 }
 
 TEST_F(SapIssuerTest, UpkeepDeletesTheReplacedBindingWhenItsTimeIsUpAndRecordsIt) {
@@ -379,8 +529,10 @@ TEST_F(SapIssuerTest, UpkeepDeletesTheReplacedBindingWhenItsTimeIsUpAndRecordsIt
             (std::vector<std::string>{"https://sm.example/v1/service_bindings/b-old?async=false"}));
   EXPECT_FALSE(second.next.has_value()) << "nothing left to retire: not before the next issuance";
   const json kept = json::parse(*second.state);
-  ASSERT_TRUE(kept.contains("deleted"));
-  EXPECT_EQ(kept["deleted"].back(),
+  ASSERT_TRUE(kept.contains("retired"));
+  json retired = kept["retired"].back();
+  retired.erase("at");
+  EXPECT_EQ(retired,
             (json{{"id", "b-old"}, {"name", "n-old"}, {"serial", old.cert.info().serial}}))
       << "a rollback to b-old's version can be refused";
   EXPECT_EQ(kept["given"].size(), 1u);

@@ -277,6 +277,58 @@ TEST_F(CredentialStoreTest, RollbackRepointsToThePreviousVersionAndRefreshesCopi
   EXPECT_EQ(live_id(store), first);
 }
 
+TEST_F(CredentialStoreTest, AnIssuersFilesBelongToTheirVersionAndARollbackRestoresThem) {
+  auto store = open_store(options());
+  const auto with_extras = [](int n) {
+    CredentialFiles f = files_for(n);
+    f.extras.push_back(NamedFile{"binding.json", "{\"n\":" + std::to_string(n) + "}\n", false});
+    f.extras.push_back(NamedFile{"service-key.json", "secret-" + std::to_string(n), true});
+    return f;
+  };
+  auto first = store.install(with_extras(1), "1");
+  ASSERT_TRUE(first) << first.error().what();
+  const auto out = m_root / "out";
+  EXPECT_EQ(read_text(out / "binding.json"), "{\"n\":1}\n");
+  std::error_code ec;
+  EXPECT_EQ(std::filesystem::read_symlink(out / "binding.json", ec), "..data/binding.json");
+  EXPECT_EQ(test::mode_of(out / ("..v-" + *first) / "binding.json"), 0644u);
+  EXPECT_EQ(test::mode_of(out / ("..v-" + *first) / "service-key.json"), 0600u);
+
+  ASSERT_TRUE(store.install(with_extras(2), "2"));
+  EXPECT_EQ(read_text(out / "binding.json"), "{\"n\":2}\n");
+  EXPECT_EQ(read_text(out / "service-key.json"), "secret-2");
+  ASSERT_TRUE(store.rollback());
+  EXPECT_EQ(read_text(out / "binding.json"), "{\"n\":1}\n");
+  EXPECT_EQ(read_text(out / "service-key.json"), "secret-1");
+
+  // A version without them (a hand replacement) leaves the names dangling, never the old text.
+  ASSERT_TRUE(store.install(files_for(3), "3"));
+  EXPECT_FALSE(std::filesystem::exists(out / "binding.json"));
+  EXPECT_TRUE(std::filesystem::is_symlink(out / "binding.json"));
+}
+
+TEST_F(CredentialStoreTest, AnIssuersFileMayNotTakeAPemNameOrLeaveTheVersion) {
+  auto store = open_store(options());
+  for (const std::string name : {"key.pem", "../x", ".hidden", ""}) {
+    CredentialFiles f = files_for(1);
+    f.extras.push_back(NamedFile{name, "x", false});
+    EXPECT_FALSE(store.install(f, "1")) << name;
+  }
+  EXPECT_TRUE(version_ids(store).empty());
+}
+
+TEST_F(CredentialStoreTest, AStagedVersionsFilesGoLiveWithItsActivation) {
+  auto store = open_store(options());
+  ASSERT_TRUE(store.install(files_for(1), "1"));
+  CredentialFiles f = files_for(2);
+  f.extras.push_back(NamedFile{"binding.json", "two", false});
+  ASSERT_TRUE(store.stage(f, "2"));
+  EXPECT_EQ(read_text(m_root / "out" / "next" / "binding.json"), "two");
+  EXPECT_FALSE(std::filesystem::exists(m_root / "out" / "binding.json"));
+  ASSERT_TRUE(store.activate());
+  EXPECT_EQ(read_text(m_root / "out" / "binding.json"), "two");
+}
+
 TEST_F(CredentialStoreTest, RollbackToRestoresAnyKeptVersionOlderOrNewer) {
   StoreOptions o = options();
   o.keep_versions = 4;
