@@ -99,7 +99,9 @@ Error problem_error(const http::Response& response, const std::string& what, Sys
   if (type == "rateLimited") {
     e.kind = ErrorKind::retryable;
     e.reason = Reason::rate_limited;
-  } else if (type == "serverInternal" || response.status >= 500) {
+  } else if (type == "serverInternal" || type == "badNonce" || response.status >= 500) {
+    // badNonce here means post() spent its bounded retries: the server's nonce store is busy
+    // or was reset, not a fault of this request, so the engine tries again after its backoff.
     e.kind = ErrorKind::retryable;
   }
   return e;
