@@ -496,7 +496,6 @@ Result<void> SapServiceManagerIssuer::clean_up(Round& round) {
   return {};
 }
 
-
 Result<void> SapServiceManagerIssuer::spare_live(Round& round, std::set<std::string>& keep,
                                                  std::vector<std::string>& doomed) {
   const IssueRequest& request = round.request;

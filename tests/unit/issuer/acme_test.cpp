@@ -542,7 +542,8 @@ TEST_F(AcmeIssuerTest, RetriesBadNonceWithTheFreshNonceBounded) {
   auto refused = other->issue_outcome(request());
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("badNonce"), std::string::npos);
-  EXPECT_EQ(refused.error().kind, ErrorKind::retryable) << "retried after the backoff, not given up";
+  EXPECT_EQ(refused.error().kind, ErrorKind::retryable)
+      << "retried after the backoff, not given up";
 }
 
 TEST_F(AcmeIssuerTest, AnswersNotYetWithTheOrderWhileTheAuthorizationIsPending) {

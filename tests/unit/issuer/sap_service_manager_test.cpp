@@ -532,8 +532,7 @@ TEST_F(SapIssuerTest, UpkeepDeletesTheReplacedBindingWhenItsTimeIsUpAndRecordsIt
   ASSERT_TRUE(kept.contains("retired"));
   json retired = kept["retired"].back();
   retired.erase("at");
-  EXPECT_EQ(retired,
-            (json{{"id", "b-old"}, {"name", "n-old"}, {"serial", old.cert.info().serial}}))
+  EXPECT_EQ(retired, (json{{"id", "b-old"}, {"name", "n-old"}, {"serial", old.cert.info().serial}}))
       << "a rollback to b-old's version can be refused";
   EXPECT_EQ(kept["given"].size(), 1u);
 
