@@ -548,15 +548,7 @@ std::vector<Job> Engine::take_due() {
     // Only an expiry threshold or a question to the issuer came due: ask, or back into the
     // heap for the renewal (or the next one).
     if (tracked.renew_due > now) {
-      if (const auto ask = ask_due(tracked); ask && *ask <= m_deps.clock.wall_now()) {
-        dispatch_renewal_info(name, tracked, jobs);
-        continue;
-      }
-      if (const auto upkeep = upkeep_due(tracked); upkeep && *upkeep <= m_deps.clock.wall_now()) {
-        dispatch_upkeep(name, tracked, jobs);
-        continue;
-      }
-      arm(name, tracked, tracked.renew_due);
+      dispatch_before_renewal(name, tracked, jobs);
       continue;
     }
     // Already waiting for its issuer; a job that does not ask the issuer need not wait.
@@ -571,6 +563,20 @@ std::vector<Job> Engine::take_due() {
     dispatch(name, tracked, jobs);
   }
   return jobs;
+}
+
+// Out of the heap before its renewal is due: a question to its issuer (renewal information,
+// upkeep) came due, or it goes back in for the renewal (or the next of those).
+void Engine::dispatch_before_renewal(const std::string& name, Tracked& tracked,
+                                     std::vector<Job>& jobs) {
+  const SystemTime wall = m_deps.clock.wall_now();
+  if (const auto ask = ask_due(tracked); ask && *ask <= wall) {
+    dispatch_renewal_info(name, tracked, jobs);
+  } else if (const auto upkeep = upkeep_due(tracked); upkeep && *upkeep <= wall) {
+    dispatch_upkeep(name, tracked, jobs);
+  } else {
+    arm(name, tracked, tracked.renew_due);
+  }
 }
 
 JobKind Engine::next_kind(const std::string& name, const Tracked& tracked) const {

@@ -377,6 +377,7 @@ private:
   std::optional<SystemTime> upkeep_due(const Tracked& tracked) const;
   void after_issuance_upkeep(Tracked& tracked, const IssuerExchange& exchange);
   void dispatch_upkeep(const std::string& name, Tracked& tracked, std::vector<Job>& jobs);
+  void dispatch_before_renewal(const std::string& name, Tracked& tracked, std::vector<Job>& jobs);
   void complete_upkeep(const JobResult& done, Tracked& tracked);
   void emit(EventKind kind, Severity severity, const std::string& name, const Tracked& tracked,
             std::string message, Reason reason = Reason::unspecified) const;

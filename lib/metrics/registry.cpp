@@ -155,6 +155,28 @@ void Registry::retain(const std::function<bool(const std::string&)>& keep) {
   std::erase_if(m_credentials, [&](const auto& entry) { return !keep(entry.first); });
 }
 
+namespace {
+
+// The samples of certrotd_credential_state: eight per credential, the bulk of a scrape, so the
+// common prefix is built once per credential rather than through Writer::sample.
+template <class Credentials>
+void append_states(std::string& out, const Credentials& credentials) {
+  std::string prefix;
+  for (const auto& [credential, c] : credentials) {
+    if (!c.state) continue;
+    prefix = "certrotd_credential_state{credential=\"";
+    prefix += escape_label(credential);
+    prefix += "\",state=\"";
+    for (schedule::State s : k_states) {
+      out += prefix;
+      out += schedule::to_string(s);
+      out += s == *c.state ? "\"} 1\n" : "\"} 0\n";
+    }
+  }
+}
+
+}  // namespace
+
 std::string Registry::render() const {
   std::lock_guard lock(m_mutex);
   std::string out;
@@ -192,19 +214,7 @@ std::string Registry::render() const {
 
   w.family("certrotd_credential_state", "gauge",
            "1 for the credential's current state, 0 for the others.");
-  // Eight samples per credential, the bulk of a scrape: the common prefix is built once.
-  std::string prefix;
-  for (const auto& [credential, c] : m_credentials) {
-    if (!c.state) continue;
-    prefix = "certrotd_credential_state{credential=\"";
-    prefix += escape_label(credential);
-    prefix += "\",state=\"";
-    for (schedule::State s : k_states) {
-      out += prefix;
-      out += schedule::to_string(s);
-      out += s == *c.state ? "\"} 1\n" : "\"} 0\n";
-    }
-  }
+  append_states(out, m_credentials);
 
   w.family("certrotd_rotations_total", "counter", "Rotations that installed a new certificate.");
   for (const auto& [credential, c] : m_credentials) {
