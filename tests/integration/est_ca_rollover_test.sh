@@ -12,28 +12,10 @@ source "$(dirname "$0")/peers.sh"
 source "$(dirname "$0")/est_lib.sh"
 est_rollover_certs
 est_start u p
-port=$est_port
 
-cat > "$work/config.yaml" <<YAML
-state_dir: $work/state
-defaults:
-  backoff: { base: 1s, cap: 2s }
-issuers:
-  corp-est:
-    type: est
-    url: https://127.0.0.1:$port/.well-known/est
-    ca_bundle: $ca.pem
-    trust_anchors: $ca.pem
+est_config "    trust_anchors: $ca.pem
     trust: { from_issuer: true }
-    auth: { mtls: self }
-    bootstrap: { mtls: { cert: $work/bootstrap.pem, key: $work/bootstrap.key } }
-credentials:
-  host:
-    issuer: corp-est
-    subject: { common_name: host.test.internal }
-    sans: ["DNS:host.test.internal"]
-    output: { dir: $work/live/host }
-YAML
+"
 roots_in() { grep -c "BEGIN CERTIFICATE" "$1"; }
 fingerprint() { openssl x509 -noout -fingerprint -sha256 -in "$1" | cut -d= -f2 | tr 'A-F' 'a-f'; }
 has_root() {  # has_root BUNDLE ROOT_PEM: ROOT_PEM is one of the certificates of BUNDLE

@@ -70,3 +70,34 @@ NGINX
   wait_for 20 "nginx on port $nginx_port" est_listening "$nginx_port"
 }
 est_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# est_config ISSUER_YAML [CREDENTIAL_YAML]: $work/config.yaml with the issuer corp-est (this EST
+# server, mTLS with the bootstrap certificate first and then its own) and the credential host;
+# ISSUER_YAML (lines, each ending in a newline) goes after the issuer's ca_bundle,
+# CREDENTIAL_YAML after the credential's output.
+est_config() {
+  {
+    cat <<YAML
+state_dir: $work/state
+defaults:
+  backoff: { base: 1s, cap: 2s }
+issuers:
+  corp-est:
+    type: est
+    url: https://127.0.0.1:$est_port/.well-known/est
+    ca_bundle: $ca.pem
+YAML
+    printf '%s' "$1"
+    cat <<YAML
+    auth: { mtls: self }
+    bootstrap: { mtls: { cert: $work/bootstrap.pem, key: $work/bootstrap.key } }
+credentials:
+  host:
+    issuer: corp-est
+    subject: { common_name: host.test.internal }
+    sans: ["DNS:host.test.internal"]
+    output: { dir: $work/live/host }
+YAML
+    printf '%s' "${2:-}"
+  } > "$work/config.yaml"
+}

@@ -13,30 +13,12 @@ source "$(dirname "$0")/est_lib.sh"
 est_rollover_certs
 cp "$ca.pem" "$work/anchors.pem"
 est_start u p
-port=$est_port
 
-cat > "$work/config.yaml" <<YAML
-state_dir: $work/state
-defaults:
-  backoff: { base: 1s, cap: 2s }
-issuers:
-  corp-est:
-    type: est
-    url: https://127.0.0.1:$port/.well-known/est
-    ca_bundle: $ca.pem
-    trust_anchors: $work/anchors.pem
+est_config "    trust_anchors: $work/anchors.pem
     trust: { from_issuer: true, refresh: 2s }
-    auth: { mtls: self }
-    bootstrap: { mtls: { cert: $work/bootstrap.pem, key: $work/bootstrap.key } }
-credentials:
-  host:
-    issuer: corp-est
-    subject: { common_name: host.test.internal }
-    sans: ["DNS:host.test.internal"]
-    output: { dir: $work/live/host }
-    on_rotate:
-      - exec: { command: ["/bin/sh", "-c", "[ ! -s $work/nginx/nginx.pid ] || /usr/sbin/nginx -e $work/nginx/error.log -c $work/nginx/nginx.conf -s reload; echo reload >> $work/reloads"] }
-YAML
+" "    on_rotate:
+      - exec: { command: [\"/bin/sh\", \"-c\", \"[ ! -s $work/nginx/nginx.pid ] || /usr/sbin/nginx -e $work/nginx/error.log -c $work/nginx/nginx.conf -s reload; echo reload >> $work/reloads\"] }
+"
 "$CERTROTD" check --config "$work/config.yaml" >/dev/null || fail "certrotd check refuses trust.refresh"
 has_root() {  # has_root BUNDLE ROOT_PEM: ROOT_PEM is one of the certificates of BUNDLE
   local want f
