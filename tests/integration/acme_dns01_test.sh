@@ -18,16 +18,9 @@ record=_acme-challenge.www.test.example
 
 # write_dns01_config ZONE KEY_FILE
 write_dns01_config() {
-  cat > "$work/config.yaml" <<YAML
-state_dir: $work/state
-defaults:
-  backoff: { base: 1s, cap: 3s }
-issuers:
-  pebble:
-    type: acme
-    directory: https://127.0.0.1:$acme_port/dir
-    ca_bundle: $work/ca/ca.pem
-    trust_anchors: $work/pebble-roots.pem
+  {
+    acme_issuer_yaml
+    cat <<YAML
     terms_of_service_agreed: true
     challenge:
       dns-01: { nameserver: "$named_server", zone: $1, tsig_key_file: $2, propagation_timeout: 10s }
@@ -38,6 +31,7 @@ credentials:
     sans: ["DNS:www.test.example"]
     output: { dir: $work/live/web }
 YAML
+  } > "$work/config.yaml"
 }
 
 # 1. Issued through the record: named logs the update, pebble's VA looked the name up, and

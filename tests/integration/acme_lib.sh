@@ -55,10 +55,10 @@ start_bus() {
   wait_for 10 "the private bus" test -S "$work/bus"
 }
 
-# write_acme_config FILE [EXTRA_ISSUER_YAML]: one acme issuer `pebble`, one credential `web`
-# for IP:127.0.0.1 (validated over http-01 without DNS).
-write_acme_config() {
-  cat > "$1" <<YAML
+# acme_issuer_yaml: the start of a configuration with the acme issuer `pebble` for this pebble,
+# up to its trust_anchors; the test goes on with the issuer's other settings and the credentials.
+acme_issuer_yaml() {
+  cat <<YAML
 state_dir: $work/state
 defaults:
   backoff: { base: 1s, cap: 3s }
@@ -68,6 +68,15 @@ issuers:
     directory: https://127.0.0.1:$acme_port/dir
     ca_bundle: $work/ca/ca.pem
     trust_anchors: $work/pebble-roots.pem
+YAML
+}
+
+# write_acme_config FILE [EXTRA_ISSUER_YAML]: one acme issuer `pebble`, one credential `web`
+# for IP:127.0.0.1 (validated over http-01 without DNS).
+write_acme_config() {
+  {
+    acme_issuer_yaml
+    cat <<YAML
     challenge:
       http-01: { listen: "127.0.0.1:$listen_port" }
 ${2:-}
@@ -78,6 +87,7 @@ credentials:
     sans: ["IP:127.0.0.1"]
     output: { dir: $work/live/web }
 YAML
+  } > "$1"
 }
 
 # Whether the daemon owns its name on the private bus (`status` would fall back to the state

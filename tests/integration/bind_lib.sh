@@ -2,6 +2,8 @@
 # test.example on 127.0.0.1 and a free UDP/TCP port, granting TSIG-signed updates of TXT records
 # to the key certrotd (made with tsig-keygen now, in $work/certrotd.key). named_port and
 # named_server ("127.0.0.1:PORT") are set by start_named; txt_at NAME lists NAME's TXT values.
+# `start_named KEYFILE...` also makes named know the TSIG keys in those files (without granting
+# them anything).
 for tool in named tsig-keygen dig; do
   command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] ||
     fail "$tool is missing (scripts/setup installs bind9 and bind9-dnsutils)"
@@ -15,6 +17,8 @@ start_named() {
   chmod 0600 "$work/certrotd.key"
   named_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   named_server=127.0.0.1:$named_port
+  local includes="include \"$work/certrotd.key\";" key
+  for key in "$@"; do includes+=$'\n'"include \"$key\";"; done
   cat > "$work/named/test.example.db" <<ZONE
 \$TTL 60
 @   IN SOA ns.test.example. hostmaster.test.example. 1 3600 600 86400 60
@@ -33,7 +37,7 @@ options {
   dnssec-validation no;
 };
 controls { };
-include "$work/certrotd.key";
+$includes
 zone "test.example" {
   type primary;
   file "$work/named/test.example.db";
@@ -47,7 +51,7 @@ CONF
   until dig @127.0.0.1 -p "$named_port" +short +time=1 +tries=1 test.example SOA | grep -q hostmaster; do
     if [ $SECONDS -ge $deadline ]; then
       tail -n 20 "$work/named.log" >&2
-      fail "named did not answer on port $named_port within 30 s"
+      fail "named did not answer on port $named_port within 30 s (an AppArmor profile for named may keep it out of $work)"
     fi
     sleep 0.2
   done

@@ -5,12 +5,8 @@
 # server does not know, a key it knows but does not grant, a zone it does not serve, and a server
 # that does not answer each fail with an error that says so.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/bind_lib.sh"
 
-for tool in named tsig-keygen dig; do
-  command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] ||
-    fail "$tool is missing (scripts/setup installs bind9 and bind9-dnsutils)"
-done
-named=$(command -v named || echo /usr/sbin/named)
 probe=${CERTROTD_BUILD_DIR:?}/tests/integration/dns01_probe
 [ -x "$probe" ] || fail "$probe is not built"
 
@@ -18,54 +14,16 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-mkdir -p "$work/named"
-tsig-keygen -a hmac-sha256 certrotd > "$work/certrotd.key"
-tsig-keygen -a hmac-sha512 other > "$work/other.key"        # known to named, not granted
-tsig-keygen -a hmac-sha256 certrotd > "$work/forged.key"    # the same name, another secret
-chmod 0600 "$work"/*.key
-port=$(free_port)
-cat > "$work/named/test.example.db" <<ZONE
-\$TTL 60
-@   IN SOA ns.test.example. hostmaster.test.example. 1 3600 600 86400 60
-    IN NS  ns.test.example.
-ns  IN A   127.0.0.1
-ZONE
-cat > "$work/named.conf" <<CONF
-options {
-  directory "$work/named";
-  pid-file "$work/named/named.pid";
-  session-keyfile "$work/named/session.key";
-  listen-on port $port { 127.0.0.1; };
-  listen-on-v6 { none; };
-  recursion no;
-  notify no;
-  dnssec-validation no;
-};
-controls { };
-include "$work/certrotd.key";
-include "$work/other.key";
-zone "test.example" {
-  type primary;
-  file "$work/named/test.example.db";
-  update-policy { grant certrotd. zonesub TXT; };
-};
-CONF
-# -g: in the foreground, logging to stderr; started as root and left as root (no -u).
-"$named" -g -c "$work/named.conf" >"$work/named.log" 2>&1 &
-started_pids+=("$!")
-named_up() { dig @127.0.0.1 -p "$port" +short +time=1 +tries=1 test.example SOA | grep -q hostmaster; }
-deadline=$((SECONDS + 30))
-until named_up; do
-  if [ $SECONDS -ge $deadline ]; then
-    tail -n 20 "$work/named.log" >&2
-    fail "named did not answer on port $port within 30 s (an AppArmor profile for named may keep it out of $work)"
-  fi
-  sleep 0.2
-done
-
-server=127.0.0.1:$port
+# Besides certrotd.key (start_named makes it): a key named knows but does not grant, and one of
+# the same name as certrotd with another secret.
+tsig-keygen -a hmac-sha512 other > "$work/other.key"
+tsig-keygen -a hmac-sha256 certrotd > "$work/forged.key"
+chmod 0600 "$work/other.key" "$work/forged.key"
+start_named "$work/other.key"
+port=$named_port
+server=$named_server
 record=_acme-challenge.www.test.example
-txt_of() { dig @127.0.0.1 -p "$port" +short +time=2 +tries=1 "$record" TXT; }
+txt_of() { txt_at "$record"; }
 
 # present: the record is there when the solver returns (it waited for it), next to a value
 # someone else put there, which cleanup leaves alone.

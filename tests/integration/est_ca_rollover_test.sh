@@ -10,40 +10,12 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers.sh"
 source "$(dirname "$0")/est_lib.sh"
-server_cert "$work/nginx-tls" "$ca"
-# The new root, and NewWithOld: its subject and key, signed by the old root.
-openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=EST new root" \
-  -days 30 -keyout "$work/newroot.key" -out "$work/newroot.pem" \
-  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-openssl req -new -key "$work/newroot.key" -subj "/CN=EST new root" -out "$work/newroot.csr"
-printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > "$work/ca.ext"
-openssl x509 -req -in "$work/newroot.csr" -CA "$ca.pem" -CAkey "$ca.key" -set_serial 77 -days 30 \
-  -extfile "$work/ca.ext" -out "$work/newwithold.pem" 2>/dev/null
-client_cert "$work/new-client" "$work/newroot" new-client.test.internal
-client_cert "$work/old-client" "$ca" old-client.test.internal
+est_rollover_certs
 est_start u p
-port=$est_port
 
-cat > "$work/config.yaml" <<YAML
-state_dir: $work/state
-defaults:
-  backoff: { base: 1s, cap: 2s }
-issuers:
-  corp-est:
-    type: est
-    url: https://127.0.0.1:$port/.well-known/est
-    ca_bundle: $ca.pem
-    trust_anchors: $ca.pem
+est_config "    trust_anchors: $ca.pem
     trust: { from_issuer: true }
-    auth: { mtls: self }
-    bootstrap: { mtls: { cert: $work/bootstrap.pem, key: $work/bootstrap.key } }
-credentials:
-  host:
-    issuer: corp-est
-    subject: { common_name: host.test.internal }
-    sans: ["DNS:host.test.internal"]
-    output: { dir: $work/live/host }
-YAML
+"
 roots_in() { grep -c "BEGIN CERTIFICATE" "$1"; }
 fingerprint() { openssl x509 -noout -fingerprint -sha256 -in "$1" | cut -d= -f2 | tr 'A-F' 'a-f'; }
 has_root() {  # has_root BUNDLE ROOT_PEM: ROOT_PEM is one of the certificates of BUNDLE
@@ -80,26 +52,7 @@ grep -q "ca root: CN=EST new root, not-after " "$work/status" &&
   fail "status does not list the two roots of ca.pem: $(cat "$work/status")"
 
 # nginx trusting that ca.pem accepts clients of both roots, and refuses others.
-nginx_port=$(free_port)
-mkdir -p "$work/nginx/tmp"
-{
-  nginx_preamble
-  cat <<NGINX
-  server {
-    listen 127.0.0.1:$nginx_port ssl;
-    ssl_certificate $work/nginx-tls.pem;
-    ssl_certificate_key $work/nginx-tls.key;
-    ssl_client_certificate $work/live/host/ca.pem;
-    ssl_verify_client on;
-    location / { return 200 "ok\n"; }
-  }
-}
-NGINX
-} >"$work/nginx/nginx.conf"
-/usr/sbin/nginx -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" >>"$work/nginx.log" 2>&1 &
-started_pids+=("$!")
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_for 20 "nginx on port $nginx_port" listening "$nginx_port"
+est_start_nginx
 for who in old-client new-client; do
   curl -fsS --cacert "$ca.pem" --cert "$work/$who.pem" --key "$work/$who.key" \
     "https://127.0.0.1:$nginx_port/" >/dev/null || fail "nginx refused the $who during the overlap"

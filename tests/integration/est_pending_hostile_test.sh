@@ -14,27 +14,9 @@ source "$(dirname "$0")/peers.sh"
 source "$(dirname "$0")/est_lib.sh"
 echo pending-first > "$work/mode"
 est_start u p
-port=$est_port
 
-cat > "$work/config.yaml" <<YAML
-state_dir: $work/state
-defaults:
-  backoff: { base: 1s, cap: 2s }
-issuers:
-  corp-est:
-    type: est
-    url: https://127.0.0.1:$port/.well-known/est
-    ca_bundle: $ca.pem
-    timeout: 3s
-    auth: { mtls: self }
-    bootstrap: { mtls: { cert: $work/bootstrap.pem, key: $work/bootstrap.key } }
-credentials:
-  host:
-    issuer: corp-est
-    subject: { common_name: host.test.internal }
-    sans: ["DNS:host.test.internal"]
-    output: { dir: $work/live/host }
-YAML
+est_config "    timeout: 3s
+"
 
 # 1. Pending: the first 202 is seen, the daemon stops, status shows the pending request.
 start_daemon "$work/config.yaml"

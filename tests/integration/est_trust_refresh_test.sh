@@ -10,45 +10,15 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers.sh"
 source "$(dirname "$0")/est_lib.sh"
-server_cert "$work/nginx-tls" "$ca"
-# The new root, and NewWithOld: its subject and key, signed by the old root.
-openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=EST new root" \
-  -days 30 -keyout "$work/newroot.key" -out "$work/newroot.pem" \
-  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-openssl req -new -key "$work/newroot.key" -subj "/CN=EST new root" -out "$work/newroot.csr"
-printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > "$work/ca.ext"
-openssl x509 -req -in "$work/newroot.csr" -CA "$ca.pem" -CAkey "$ca.key" -set_serial 77 -days 30 \
-  -extfile "$work/ca.ext" -out "$work/newwithold.pem" 2>/dev/null
-client_cert "$work/new-client" "$work/newroot" new-client.test.internal
-client_cert "$work/old-client" "$ca" old-client.test.internal
+est_rollover_certs
 cp "$ca.pem" "$work/anchors.pem"
 est_start u p
-port=$est_port
-nginx_port=$(free_port)
-mkdir -p "$work/nginx/tmp"
 
-cat > "$work/config.yaml" <<YAML
-state_dir: $work/state
-defaults:
-  backoff: { base: 1s, cap: 2s }
-issuers:
-  corp-est:
-    type: est
-    url: https://127.0.0.1:$port/.well-known/est
-    ca_bundle: $ca.pem
-    trust_anchors: $work/anchors.pem
+est_config "    trust_anchors: $work/anchors.pem
     trust: { from_issuer: true, refresh: 2s }
-    auth: { mtls: self }
-    bootstrap: { mtls: { cert: $work/bootstrap.pem, key: $work/bootstrap.key } }
-credentials:
-  host:
-    issuer: corp-est
-    subject: { common_name: host.test.internal }
-    sans: ["DNS:host.test.internal"]
-    output: { dir: $work/live/host }
-    on_rotate:
-      - exec: { command: ["/bin/sh", "-c", "[ ! -s $work/nginx/nginx.pid ] || /usr/sbin/nginx -e $work/nginx/error.log -c $work/nginx/nginx.conf -s reload; echo reload >> $work/reloads"] }
-YAML
+" "    on_rotate:
+      - exec: { command: [\"/bin/sh\", \"-c\", \"[ ! -s $work/nginx/nginx.pid ] || /usr/sbin/nginx -e $work/nginx/error.log -c $work/nginx/nginx.conf -s reload; echo reload >> $work/reloads\"] }
+"
 "$CERTROTD" check --config "$work/config.yaml" >/dev/null || fail "certrotd check refuses trust.refresh"
 has_root() {  # has_root BUNDLE ROOT_PEM: ROOT_PEM is one of the certificates of BUNDLE
   local want f
@@ -76,24 +46,7 @@ assert_credential_ok "$work/live/host"
 serial=$(serial_of "$work/live/host/cert.pem")
 [ "$(roots_in "$work/live/host/ca.pem")" -eq 1 ] || fail "ca.pem should hold the one root"
 
-{
-  nginx_preamble
-  cat <<NGINX
-  server {
-    listen 127.0.0.1:$nginx_port ssl;
-    ssl_certificate $work/nginx-tls.pem;
-    ssl_certificate_key $work/nginx-tls.key;
-    ssl_client_certificate $work/live/host/ca.pem;
-    ssl_verify_client on;
-    location / { return 200 "ok\n"; }
-  }
-}
-NGINX
-} >"$work/nginx/nginx.conf"
-/usr/sbin/nginx -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" >>"$work/nginx.log" 2>&1 &
-started_pids+=("$!")
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_for 20 "nginx on port $nginx_port" listening "$nginx_port"
+est_start_nginx
 wait_for 10 "nginx's pid file" test -s "$work/nginx/nginx.pid"
 accepts old-client || fail "nginx refused a client of the old root"
 ! accepts new-client || fail "nginx accepted a client of the new root before the rollover"

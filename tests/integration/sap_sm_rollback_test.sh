@@ -17,54 +17,20 @@ started_pids+=($!)
 export DBUS_SESSION_BUS_ADDRESS=unix:path=$work/bus
 wait_for 10 "the private bus" test -S "$work/bus"
 
-peers_install
-make_ca
-ca=$work/ca/ca
-"$CERTROTD" ca init --dir "$work/sapca" >/dev/null
-sapca=$work/sapca/ca
-server_cert "$work/oidc-tls" "$ca"
-server_cert "$work/sm-tls" "$ca"
-printf 'rollback-secret\n' > "$work/sm-secret"
-chmod 600 "$work/sm-secret"
-echo good > "$work/mode"
+source "$(dirname "$0")/sap_lib.sh"
 
-cat > "$work/oidc.json" <<JSON
-{ "portFile": "$work/oidc.port", "cert": "$work/oidc-tls.pem", "key": "$work/oidc-tls.key",
-  "clientCa": "$sapca.pem", "resource": "https://sm.test", "accessTokenFormat": "opaque",
-  "clients": [
-    { "client_id": "sb-sm-secret", "client_secret": "rollback-secret",
-      "token_endpoint_auth_method": "client_secret_post",
-      "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [] },
+sap_secret rollback-secret
+sap_start_oidc "$(sap_secret_client sb-sm-secret rollback-secret),"'
     { "client_id": "sm-introspection", "client_secret": "intro s3cr=t",
       "token_endpoint_auth_method": "client_secret_basic",
-      "grant_types": [], "response_types": [], "redirect_uris": [] } ] }
-JSON
-start_peer oidc "$work/oidc.port" node "$peers_dir/oidc.mjs" "$work/oidc.json"
-oidc_port=$(cat "$work/oidc.port")
-cat > "$work/sm.json" <<JSON
-{ "portFile": "$work/sm.port", "cert": "$work/sm-tls.pem", "key": "$work/sm-tls.key",
-  "caCert": "$sapca.pem", "caKey": "$sapca.key",
-  "authIssuer": "https://127.0.0.1:$oidc_port", "authCa": "$ca.pem", "audience": "https://sm.test",
-  "instances": [ { "id": "i-xs", "name": "my-xsuaa", "clientid": "sb-app!t7", "dns": "app.test.internal" } ],
-  "modeFile": "$work/mode", "eventsFile": "$work/sm.events", "workDir": "$work",
-  "introspection": { "client_id": "sm-introspection", "client_secret": "intro s3cr=t" } }
-JSON
-start_peer sm "$work/sm.port" node "$peers_dir/sm_sim.mjs" "$work/sm.json"
-sm_port=$(cat "$work/sm.port")
+      "grant_types": [], "response_types": [], "redirect_uris": [] }' \
+  '"accessTokenFormat": "opaque",'
+sap_start_sm '{ "id": "i-xs", "name": "my-xsuaa", "clientid": "sb-app!t7", "dns": "app.test.internal" }' \
+  '"introspection": { "client_id": "sm-introspection", "client_secret": "intro s3cr=t" },'
 
-cat > "$work/config.yaml" <<YAML
-state_dir: $work/state
-defaults:
-  backoff: { base: 1s, cap: 2s }
-issuers:
-  btp:
-    type: sap-service-manager
-    sm_url: https://127.0.0.1:$sm_port
-    ca_bundle: $ca.pem
-    trust_anchors: $sapca.pem
-    host: rollback-host
-    token: { url: "https://127.0.0.1:$oidc_port/token", client_id: sb-sm-secret,
-             method: client_secret_post, client_secret_file: $work/sm-secret }
+sap_config rollback-host
+sap_secret_token
+cat >> "$work/config.yaml" <<YAML
 credentials:
   app:
     issuer: btp

@@ -13,56 +13,21 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers.sh"
 
-peers_install
-make_ca
-ca=$work/ca/ca
-"$CERTROTD" ca init --dir "$work/sapca" >/dev/null
-sapca=$work/sapca/ca
-server_cert "$work/oidc-tls" "$ca"
-server_cert "$work/sm-tls" "$ca"
-secret='sm s3cr$t=!|x'
-printf '%s\n' "$secret" > "$work/sm-secret"
-chmod 600 "$work/sm-secret"
-echo good > "$work/mode"
+source "$(dirname "$0")/sap_lib.sh"
 
-cat > "$work/oidc.json" <<JSON
-{ "portFile": "$work/oidc.port", "cert": "$work/oidc-tls.pem", "key": "$work/oidc-tls.key",
-  "clientCa": "$sapca.pem", "resource": "https://sm.test",
-  "clients": [
-    { "client_id": "sb-sm-x509", "token_endpoint_auth_method": "tls_client_auth",
+secret='sm s3cr$t=!|x'
+sap_secret "$secret"
+sap_start_oidc '{ "client_id": "sb-sm-x509", "token_endpoint_auth_method": "tls_client_auth",
       "tls_client_auth_san_dns": "sm.test.internal", "tls_client_certificate_bound_access_tokens": true,
       "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [] },
-    { "client_id": "sb-sm-secret", "client_secret": "$secret",
-      "token_endpoint_auth_method": "client_secret_post",
-      "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [] } ] }
-JSON
-start_peer oidc "$work/oidc.port" node "$peers_dir/oidc.mjs" "$work/oidc.json"
-oidc_port=$(cat "$work/oidc.port")
+    '"$(sap_secret_client sb-sm-secret "$secret")"
 
-cat > "$work/sm.json" <<JSON
-{ "portFile": "$work/sm.port", "cert": "$work/sm-tls.pem", "key": "$work/sm-tls.key",
-  "caCert": "$sapca.pem", "caKey": "$sapca.key",
-  "authIssuer": "https://127.0.0.1:$oidc_port", "authCa": "$ca.pem", "audience": "https://sm.test",
-  "instances": [
-    { "id": "i-sm", "name": "sm-admin", "clientid": "sb-sm-x509", "dns": "sm.test.internal" },
-    { "id": "i-em", "name": "my-event-mesh", "clientid": "sb-em!b2", "dns": "em.test.internal" } ],
-  "limit": 1000, "pageSize": 2,
-  "modeFile": "$work/mode", "eventsFile": "$work/sm.events", "workDir": "$work" }
-JSON
-start_peer sm "$work/sm.port" node "$peers_dir/sm_sim.mjs" "$work/sm.json"
-sm_port=$(cat "$work/sm.port")
+sap_start_sm '{ "id": "i-sm", "name": "sm-admin", "clientid": "sb-sm-x509", "dns": "sm.test.internal" },
+    { "id": "i-em", "name": "my-event-mesh", "clientid": "sb-em!b2", "dns": "em.test.internal" }' \
+  '"limit": 1000, "pageSize": 2,'
 
-cat > "$work/config.yaml" <<YAML
-state_dir: $work/state
-defaults:
-  backoff: { base: 1s, cap: 2s }
-issuers:
-  btp:
-    type: sap-service-manager
-    sm_url: https://127.0.0.1:$sm_port
-    ca_bundle: $ca.pem
-    trust_anchors: $sapca.pem
-    host: it-host
+sap_config it-host
+cat >> "$work/config.yaml" <<YAML
     token: { url: "https://127.0.0.1:$oidc_port/token", client_id: sb-sm-x509, method: tls_client_auth }
     auth: { mtls: credential:sm }
     bootstrap: { token: { url: "https://127.0.0.1:$oidc_port/token", client_id: sb-sm-secret,

@@ -3,11 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <mutex>
-
-#include "engine/engine.hpp"
-#include "issuer/local/ca_init.hpp"
-#include "issuer/local/local.hpp"
+#include "engine_fixture.hpp"
 #include "support/test_support.hpp"
 #include "util/files.hpp"
 #include "x509/certificate.hpp"
@@ -17,37 +13,12 @@ namespace certrotd::engine {
 namespace {
 
 using testing::read_text;
-using testing::TempDir;
 using testing::write_text;
 namespace fs = std::filesystem;
 
-class Sink final : public EventSink {
-public:
-  void emit(const Event& event) override {
-    std::lock_guard lock(m_mutex);
-    events.push_back(event);
-  }
-  std::vector<Event> of(EventKind kind) {
-    std::lock_guard lock(m_mutex);
-    std::vector<Event> out;
-    for (const auto& e : events) {
-      if (e.kind == kind) out.push_back(e);
-    }
-    return out;
-  }
-  std::vector<Event> events;
-
-private:
-  std::mutex m_mutex;
-};
-
-class KeyReuseTest : public ::testing::Test {
+class KeyReuseTest : public EngineFixture {
 protected:
-  void SetUp() override {
-    issuer::CaInitOptions ca;
-    ca.dir = dir / "ca";
-    ASSERT_TRUE(issuer::init_ca(ca, clock, random).has_value());
-  }
+  void SetUp() override { init_ca(false); }
 
   // One credential "a" with the `key:` and other lines given.
   config::Config load(const std::string& key, const std::string& extra = "") const {
@@ -63,24 +34,11 @@ protected:
     return *config;
   }
 
-  std::unique_ptr<Engine> start(const config::Config& config) {
-    auto engine = Engine::create(config, {clock, random, sink});
-    EXPECT_TRUE(engine.has_value()) << (engine ? "" : engine.error().what());
-    (*engine)->start();
-    return std::move(*engine);
-  }
-
   static void rotate_now(Engine& engine) {
     ASSERT_TRUE(engine.request_rotation({"a"}).has_value());
     auto jobs = engine.take_due();
     ASSERT_EQ(jobs.size(), 1u);
     engine.complete(run_job(std::move(jobs[0]), engine.rotation_env()));
-  }
-
-  static void run_due(Engine& engine) {
-    for (auto& job : engine.take_due()) {
-      engine.complete(run_job(std::move(job), engine.rotation_env()));
-    }
   }
 
   // The public key (SPKI PEM) certified by the live cert.pem, as the openssl CLI reads it.
@@ -95,11 +53,6 @@ protected:
     auto cert = x509::parse_certificate(read_text(dir / "live/a/cert.pem"));
     return cert ? cert->info().serial : std::string();
   }
-
-  TempDir dir;
-  ManualClock clock;
-  SeededRandom random{7};
-  Sink sink;
 };
 
 TEST_F(KeyReuseTest, ARotationWithReuseKeepsThePublicKeyAndCountsTheRenewals) {

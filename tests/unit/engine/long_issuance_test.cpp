@@ -6,11 +6,8 @@
 #include <sys/stat.h>
 
 #include <deque>
-#include <mutex>
 
-#include "engine/engine.hpp"
-#include "issuer/local/ca_init.hpp"
-#include "support/test_support.hpp"
+#include "engine_fixture.hpp"
 #include "util/files.hpp"
 #include "x509/csr.hpp"
 
@@ -18,24 +15,6 @@ namespace certrotd::engine {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::TempDir;
-
-class RecordingSink final : public EventSink {
-public:
-  void emit(const Event& event) override {
-    std::lock_guard lock(m_mutex);
-    events.push_back(event);
-  }
-  int count(EventKind kind) const {
-    int n = 0;
-    for (const auto& e : events) n += e.kind == kind ? 1 : 0;
-    return n;
-  }
-  std::vector<Event> events;
-
-private:
-  std::mutex m_mutex;
-};
 
 // Answers from a script, one a request; an `issue` step asks the real issuer behind it.
 class ScriptedIssuer final : public issuer::Issuer {
@@ -74,14 +53,11 @@ private:
   std::deque<Step> m_script;
 };
 
-class LongIssuance : public ::testing::Test {
+class LongIssuance : public EngineFixture {
 protected:
-  void SetUp() override {
-    issuer::CaInitOptions ca;
-    ca.dir = dir / "ca";
-    ca.intermediate = true;
-    ASSERT_TRUE(issuer::init_ca(ca, clock, random).has_value());
-  }
+  LongIssuance() : EngineFixture(42) {}
+
+  void SetUp() override { init_ca(true); }
 
   std::string local_issuer(const std::string& name, const std::string& extra = "") const {
     return "  " + name +
@@ -115,9 +91,7 @@ protected:
   std::unique_ptr<Engine> make_engine(const std::string& text) {
     auto config = config::parse_config(text, "test.yaml", dir.path());
     EXPECT_TRUE(config.has_value()) << (config ? "" : config.error().what());
-    auto engine = Engine::create(*config, {clock, random, sink});
-    EXPECT_TRUE(engine.has_value()) << (engine ? "" : engine.error().what());
-    return std::move(*engine);
+    return create_engine(*config);
   }
 
   // Runs `job` with the script in place of its issuer; returns the issuer to look at.
@@ -139,26 +113,11 @@ protected:
     return run_scripted(engine, std::move(jobs[0]), std::move(script));
   }
 
-  Millis wait_of(const Engine& engine) const {
-    return std::chrono::duration_cast<Millis>(*engine.next_deadline() - clock.mono_now());
-  }
-
-  void advance_to_deadline(const Engine& engine) {
-    const auto deadline = engine.next_deadline();
-    ASSERT_TRUE(deadline.has_value());
-    if (*deadline > clock.mono_now()) clock.advance(*deadline - clock.mono_now());
-  }
-
   static std::vector<std::string> names_of(const std::vector<Job>& jobs) {
     std::vector<std::string> out;
     for (const auto& job : jobs) out.push_back(job.name);
     return out;
   }
-
-  TempDir dir;
-  ManualClock clock;
-  SeededRandom random{42};
-  RecordingSink sink;
 };
 
 // ---- max_concurrent ---------------------------------------------------------------------------

@@ -5,37 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <deque>
-#include <mutex>
 
-#include "engine/engine.hpp"
-#include "issuer/local/ca_init.hpp"
-#include "issuer/local/local.hpp"
-#include "support/test_support.hpp"
+#include "engine_fixture.hpp"
 
 namespace certrotd::engine {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::TempDir;
-
-class RecordingSink final : public EventSink {
-public:
-  void emit(const Event& event) override {
-    std::lock_guard lock(m_mutex);
-    events.push_back(event);
-  }
-  std::vector<Event> of(EventKind kind) const {
-    std::vector<Event> out;
-    for (const auto& e : events) {
-      if (e.kind == kind) out.push_back(e);
-    }
-    return out;
-  }
-  std::vector<Event> events;
-
-private:
-  std::mutex m_mutex;
-};
 
 // What the fake issuer answers, shared between the test and every issuer the engine builds.
 struct Oracle {
@@ -73,25 +49,11 @@ issuer::RenewalInfo advice(SystemTime start, SystemTime end, std::optional<Milli
   return issuer::RenewalInfo{issuer::RenewalWindow{start, end}, std::move(url), retry_after};
 }
 
-class RenewalInfoTest : public ::testing::Test {
+class RenewalInfoTest : public EngineFixture {
 protected:
   void SetUp() override {
-    issuer::CaInitOptions ca;
-    ca.dir = dir / "ca";
-    ca.intermediate = true;
-    ASSERT_TRUE(issuer::init_ca(ca, clock, random).has_value());
-    registry.add(issuer::local_issuer_type());
-    issuer::IssuerType ari = issuer::local_issuer_type();
-    ari.name = "ari";
-    ari.create =
-        [local = ari.create, oracle = oracle](
-            const issuer::IssuerOptions& options,
-            const issuer::IssuerContext& context) -> Result<std::shared_ptr<issuer::Issuer>> {
-      auto real = local(options, context);
-      if (!real) return fail(real.error());
-      return std::shared_ptr<issuer::Issuer>(std::make_shared<AriIssuer>(*real, oracle));
-    };
-    registry.add(std::move(ari));
+    init_ca(true);
+    add_wrapped_local<AriIssuer>("ari", oracle);
   }
 
   std::string config_text(const std::string& type) const {
@@ -107,11 +69,7 @@ protected:
   }
 
   std::unique_ptr<Engine> make_engine(const std::string& type = "ari") {
-    auto config = config::parse_config(config_text(type), "test.yaml", dir.path(), registry);
-    EXPECT_TRUE(config.has_value()) << (config ? "" : config.error().what());
-    auto engine = Engine::create(*config, {clock, random, sink});
-    EXPECT_TRUE(engine.has_value()) << (engine ? "" : engine.error().what());
-    return std::move(*engine);
+    return create_engine(config_text(type));
   }
 
   // Runs the one due job and returns its kind.
@@ -132,22 +90,7 @@ protected:
     return engine;
   }
 
-  Millis wait_of(const Engine& engine) const {
-    return std::chrono::duration_cast<Millis>(*engine.next_deadline() - clock.mono_now());
-  }
-
-  void advance_to_deadline(const Engine& engine) {
-    const auto deadline = engine.next_deadline();
-    ASSERT_TRUE(deadline.has_value());
-    if (*deadline > clock.mono_now()) clock.advance(*deadline - clock.mono_now());
-  }
-
-  TempDir dir;
-  ManualClock clock;
-  SeededRandom random{7};
-  RecordingSink sink;
   std::shared_ptr<Oracle> oracle = std::make_shared<Oracle>();
-  issuer::IssuerRegistry registry;
 };
 
 TEST_F(RenewalInfoTest, AnIssuerWithoutRenewalInfoAddsNoWakeUps) {

@@ -3,37 +3,12 @@
 // behind a fake that can revoke; time moves only with the ManualClock.
 #include <gtest/gtest.h>
 
-#include <mutex>
-
-#include "engine/engine.hpp"
-#include "issuer/local/ca_init.hpp"
-#include "issuer/local/local.hpp"
-#include "support/test_support.hpp"
+#include "engine_fixture.hpp"
 
 namespace certrotd::engine {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::TempDir;
-
-class RecordingSink final : public EventSink {
-public:
-  void emit(const Event& event) override {
-    std::lock_guard lock(m_mutex);
-    events.push_back(event);
-  }
-  std::vector<Event> of(EventKind kind) const {
-    std::vector<Event> out;
-    for (const auto& e : events) {
-      if (e.kind == kind) out.push_back(e);
-    }
-    return out;
-  }
-  std::vector<Event> events;
-
-private:
-  std::mutex m_mutex;
-};
 
 // What the revoking issuer saw, and whether it refuses.
 struct Revocations {
@@ -62,25 +37,13 @@ private:
   std::shared_ptr<Revocations> m_log;
 };
 
-class RevokeTest : public ::testing::Test {
+class RevokeTest : public EngineFixture {
 protected:
+  RevokeTest() : EngineFixture(11) {}
+
   void SetUp() override {
-    issuer::CaInitOptions ca;
-    ca.dir = dir / "ca";
-    ca.intermediate = true;
-    ASSERT_TRUE(issuer::init_ca(ca, clock, random).has_value());
-    registry.add(issuer::local_issuer_type());
-    issuer::IssuerType revoking = issuer::local_issuer_type();
-    revoking.name = "revoking";
-    revoking.create =
-        [local = revoking.create, log = log](
-            const issuer::IssuerOptions& options,
-            const issuer::IssuerContext& context) -> Result<std::shared_ptr<issuer::Issuer>> {
-      auto real = local(options, context);
-      if (!real) return fail(real.error());
-      return std::shared_ptr<issuer::Issuer>(std::make_shared<RevokingIssuer>(*real, log));
-    };
-    registry.add(std::move(revoking));
+    init_ca(true);
+    add_wrapped_local<RevokingIssuer>("revoking", log);
   }
 
   std::unique_ptr<Engine> make_engine(const std::string& type = "revoking") {
@@ -93,11 +56,7 @@ protected:
         "    subject: { common_name: a.example }\n    sans: [\"DNS:a.example\"]\n"
         "    usage: [clientAuth]\n    output: { dir: " +
         (dir / "live/a").string() + " }\n";
-    auto config = config::parse_config(text, "test.yaml", dir.path(), registry);
-    EXPECT_TRUE(config.has_value()) << (config ? "" : config.error().what());
-    auto engine = Engine::create(*config, {clock, random, sink});
-    EXPECT_TRUE(engine.has_value()) << (engine ? "" : engine.error().what());
-    return std::move(*engine);
+    return create_engine(text);
   }
 
   std::optional<JobKind> run_due(Engine& engine) {
@@ -116,12 +75,7 @@ protected:
     return engine;
   }
 
-  TempDir dir;
-  ManualClock clock;
-  SeededRandom random{11};
-  RecordingSink sink;
   std::shared_ptr<Revocations> log = std::make_shared<Revocations>();
-  issuer::IssuerRegistry registry;
 };
 
 TEST_F(RevokeTest, ReasonNamesAreTheCrlReasonsOfRfc5280) {

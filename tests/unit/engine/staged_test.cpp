@@ -3,10 +3,7 @@
 // on demand; a stale staged version is replaced; restarts keep (or repair) what was staged.
 #include <gtest/gtest.h>
 
-#include <mutex>
-
-#include "engine/engine.hpp"
-#include "issuer/local/ca_init.hpp"
+#include "engine_fixture.hpp"
 #include "support/test_support.hpp"
 #include "util/files.hpp"
 #include "x509/certificate.hpp"
@@ -15,38 +12,13 @@ namespace certrotd::engine {
 namespace {
 
 using testing::read_text;
-using testing::TempDir;
 namespace fs = std::filesystem;
 using std::chrono::hours;
 using std::chrono::seconds;
 
-class Sink final : public EventSink {
-public:
-  void emit(const Event& event) override {
-    std::lock_guard lock(m_mutex);
-    events.push_back(event);
-  }
-  std::vector<Event> of(EventKind kind) {
-    std::lock_guard lock(m_mutex);
-    std::vector<Event> out;
-    for (const auto& e : events) {
-      if (e.kind == kind) out.push_back(e);
-    }
-    return out;
-  }
-  std::vector<Event> events;
-
-private:
-  std::mutex m_mutex;
-};
-
-class StagedTest : public ::testing::Test {
+class StagedTest : public EngineFixture {
 protected:
-  void SetUp() override {
-    issuer::CaInitOptions ca;
-    ca.dir = dir / "ca";
-    ASSERT_TRUE(issuer::init_ca(ca, clock, random).has_value());
-  }
+  void SetUp() override { init_ca(false); }
 
   // One credential "a" with a 30-day certificate (renewed near day 20) and `activation`.
   config::Config load(const std::string& activation, const std::string& lifetime = "30d",
@@ -62,30 +34,9 @@ protected:
     return *config;
   }
 
-  std::unique_ptr<Engine> start(const config::Config& config) {
-    auto engine = Engine::create(config, {clock, random, sink});
-    EXPECT_TRUE(engine.has_value()) << (engine ? "" : engine.error().what());
-    (*engine)->start();
-    return std::move(*engine);
-  }
-
-  static void run_due(Engine& engine) {
-    for (auto& job : engine.take_due()) {
-      engine.complete(run_job(std::move(job), engine.rotation_env()));
-    }
-  }
-
   static void rotate_now(Engine& engine) {
     ASSERT_TRUE(engine.request_rotation({"a"}).has_value());
     run_due(engine);
-  }
-
-  // Moves both clocks to the engine's next deadline.
-  void advance_to_deadline(const Engine& engine, seconds extra = seconds(0)) {
-    const auto next = engine.next_deadline();
-    ASSERT_TRUE(next.has_value());
-    if (*next > clock.mono_now()) clock.advance(*next - clock.mono_now());
-    clock.advance(extra);
   }
 
   std::string serial_of(const fs::path& file) const {
@@ -106,11 +57,6 @@ protected:
     EXPECT_FALSE(next_serial().empty());
     return engine;
   }
-
-  TempDir dir;
-  ManualClock clock;
-  SeededRandom random{7};
-  Sink sink;
 };
 
 TEST_F(StagedTest, ARenewalIsStagedAsNextAndGoesLiveActivateAfterLater) {

@@ -5,38 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <deque>
-#include <mutex>
 
-#include "engine/engine.hpp"
-#include "issuer/local/ca_init.hpp"
-#include "issuer/local/local.hpp"
-#include "support/test_support.hpp"
+#include "engine_fixture.hpp"
 #include "util/files.hpp"
 
 namespace certrotd::engine {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::TempDir;
-
-class RecordingSink final : public EventSink {
-public:
-  void emit(const Event& event) override {
-    std::lock_guard lock(m_mutex);
-    events.push_back(event);
-  }
-  std::vector<Event> of(EventKind kind) const {
-    std::vector<Event> out;
-    for (const auto& e : events) {
-      if (e.kind == kind) out.push_back(e);
-    }
-    return out;
-  }
-  std::vector<Event> events;
-
-private:
-  std::mutex m_mutex;
-};
 
 // What the fake issuer answers, shared between the test and every issuer the engine builds.
 struct Oracle {
@@ -77,28 +53,14 @@ private:
   std::shared_ptr<Oracle> m_oracle;
 };
 
-class UpkeepTest : public ::testing::Test {
+class UpkeepTest : public EngineFixture {
 protected:
   void SetUp() override {
-    issuer::CaInitOptions ca;
-    ca.dir = dir / "ca";
-    ca.intermediate = true;
-    ASSERT_TRUE(issuer::init_ca(ca, clock, random).has_value());
+    init_ca(true);
     issuer::CaInitOptions other;
     other.dir = dir / "other";
     ASSERT_TRUE(issuer::init_ca(other, clock, random).has_value());
-    registry.add(issuer::local_issuer_type());
-    issuer::IssuerType upkept = issuer::local_issuer_type();
-    upkept.name = "upkept";
-    upkept.create =
-        [local = upkept.create, oracle = oracle](
-            const issuer::IssuerOptions& options,
-            const issuer::IssuerContext& context) -> Result<std::shared_ptr<issuer::Issuer>> {
-      auto real = local(options, context);
-      if (!real) return fail(real.error());
-      return std::shared_ptr<issuer::Issuer>(std::make_shared<UpkeepIssuer>(*real, oracle));
-    };
-    registry.add(std::move(upkept));
+    add_wrapped_local<UpkeepIssuer>("upkept", oracle);
   }
 
   std::string credential_text(const std::string& name) const {
@@ -118,11 +80,7 @@ protected:
   }
 
   std::unique_ptr<Engine> make_engine(const std::string& type = "upkept") {
-    auto config = config::parse_config(config_text(type), "test.yaml", dir.path(), registry);
-    EXPECT_TRUE(config.has_value()) << (config ? "" : config.error().what());
-    auto engine = Engine::create(*config, {clock, random, sink});
-    EXPECT_TRUE(engine.has_value()) << (engine ? "" : engine.error().what());
-    return std::move(*engine);
+    return create_engine(config_text(type));
   }
 
   // Runs the due jobs; returns their kinds by credential.
@@ -146,22 +104,13 @@ protected:
     return engine;
   }
 
-  Millis wait_of(const Engine& engine) const {
-    return std::chrono::duration_cast<Millis>(*engine.next_deadline() - clock.mono_now());
-  }
-
   void advance(Millis by) { clock.advance(by); }
 
   std::string ca_text(const std::string& name) const {
     return read_file(dir / "live" / name / "ca.pem").value_or("?");
   }
 
-  TempDir dir;
-  ManualClock clock;
-  SeededRandom random{7};
-  RecordingSink sink;
   std::shared_ptr<Oracle> oracle = std::make_shared<Oracle>();
-  issuer::IssuerRegistry registry;
 };
 
 TEST_F(UpkeepTest, AnIssuerWithoutUpkeepIsNeverCalledAndAddsNoWakeUps) {
