@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -435,8 +436,13 @@ int ControlServer::on_acme_key_change(sd_bus_message* m, void* userdata, sd_bus_
   // The thread holds the issuer, so a reload meanwhile does not pull it away.
   change.thread = std::thread([&change, acme = std::move(acme)] {
     change.result = acme->change_account_key();
+    // Adding one to an eventfd fails only when its counter would overflow, which one write per
+    // change cannot reach; an interrupted write is tried again.
     const std::uint64_t one = 1;
-    (void)::write(change.done.get(), &one, sizeof one);
+    ssize_t written = 0;
+    do {
+      written = ::write(change.done.get(), &one, sizeof one);
+    } while (written < 0 && errno == EINTR);
   });
   return 1;  // the reply follows from on_key_changed()
 }
