@@ -457,6 +457,25 @@ TEST_F(AcmeIssuerTest, AnIssuanceMakesTheProtocolMinimumOfRequests) {
   EXPECT_EQ(acme->requests_made().value_or(0) - before, urls.size());
 }
 
+TEST_F(AcmeIssuerTest, DropsKeptNoncesOlderThanTheBoundAndAsksForAFreshOne) {
+  auto acme = issuer();
+  m_chain_pem = signed_chain(request());
+  (void)value_of(acme->issue_outcome(request()));
+  // Fresh ones are used: no newNonce.
+  m_clock.advance(acme::Client::k_nonce_max_age - 1min);
+  m_fake->seen.clear();
+  (void)value_of(acme->issue_outcome(request()));
+  EXPECT_TRUE(m_fake->to("https://ca.test/nonce").empty());
+  // After an idle spell the whole pool is stale: one newNonce before the first signed POST,
+  // and the answers' nonces serve the rest.
+  m_clock.advance(acme::Client::k_nonce_max_age + 1s);
+  m_fake->seen.clear();
+  (void)value_of(acme->issue_outcome(request()));
+  EXPECT_EQ(m_fake->to("https://ca.test/nonce").size(), 1u);
+  ASSERT_FALSE(m_fake->seen.empty());
+  EXPECT_EQ(m_fake->seen[0].url, "https://ca.test/nonce");
+}
+
 TEST_F(AcmeIssuerTest, FinalizesAgainOnceTheOrderIsReadyAfterOrderNotReady) {
   auto acme = issuer();
   m_chain_pem = signed_chain(request());
