@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 
 #include <nlohmann/json.hpp>
 
@@ -47,6 +48,17 @@ int reply_bad_arguments(sd_bus_message* m, int r) {
 int reply_unknown(sd_bus_message* m, const std::string& name) {
   return sd_bus_reply_method_errorf(m, k_error_unknown_credential, "no credential named '%s'",
                                     name.c_str());
+}
+
+// The key change on its thread, with any exception turned into an error.
+Result<std::string> change_key_catching(issuer::AcmeIssuer& acme) {
+  try {
+    return acme.change_account_key();
+  } catch (const std::exception& e) {
+    return fail(std::string("the key change stopped: ") + e.what());
+  } catch (...) {
+    return fail("the key change stopped on an unknown exception");
+  }
 }
 
 }  // namespace
@@ -433,17 +445,25 @@ int ControlServer::on_acme_key_change(sd_bus_message* m, void* userdata, sd_bus_
                                       errno_text(-r).c_str());
   }
   change.source.reset(source);  // owned by the change
-  // The thread holds the issuer, so a reload meanwhile does not pull it away.
-  change.thread = std::thread([&change, acme = std::move(acme)] {
-    change.result = acme->change_account_key();
-    // Adding one to an eventfd fails only when its counter would overflow, which one write per
-    // change cannot reach; an interrupted write is tried again.
-    const std::uint64_t one = 1;
-    ssize_t written = 0;
-    do {
-      written = ::write(change.done.get(), &one, sizeof one);
-    } while (written < 0 && errno == EINTR);
-  });
+  // The thread holds the issuer, so a reload meanwhile does not pull it away. No exception may
+  // leave this sd-bus callback (C frames above it), nor the thread's body (std::terminate).
+  try {
+    change.thread = std::thread([&change, acme = std::move(acme)] {
+      change.result = change_key_catching(*acme);
+      // Adding one to an eventfd fails only when its counter would overflow, which one write per
+      // change cannot reach; an interrupted write is tried again.
+      const std::uint64_t one = 1;
+      ssize_t written = 0;
+      do {
+        written = ::write(change.done.get(), &one, sizeof one);
+      } while (written < 0 && errno == EINTR);
+    });
+  } catch (const std::exception& e) {
+    // No thread runs: the entry goes, so the next call is not refused as "in flight".
+    self->m_key_changes.pop_back();
+    return sd_bus_reply_method_errorf(m, k_error_failed, "cannot start the key change: %s",
+                                      e.what());
+  }
   return 1;  // the reply follows from on_key_changed()
 }
 

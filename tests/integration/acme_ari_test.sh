@@ -70,9 +70,21 @@ wait_for 90 "a renewal despite the 5xx" serial_is_not "$work/live/web/cert.pem" 
 printf '%s\n' '{"status": 200, "retryAfter": null, "body": {"suggestedWindow": {"startIn": 6, "endIn": 12}}}' \
   > "$work/ari.json"
 third=$(serial_of "$work/live/web/cert.pem")
+mark=$(wc -l < "$work/proxy.record")
 "$CERTROTD" rotate --bus user --wait web >/dev/null || true
 wait_for 90 "a renewal that gets the short window" serial_is_not "$work/live/web/cert.pem" "$third"
 fourth=$(serial_of "$work/live/web/cert.pem")
+asked_about() {  # asked_about LINE SERIAL: after line LINE, a window was served for SERIAL
+  tail -n "+$(($1 + 1))" "$work/proxy.record" | node -e '
+    const hex = (s) => s.toLowerCase().replace(/^0+/, "");
+    const lines = require("fs").readFileSync(0, "utf8").trim().split("\n").filter(Boolean).map(JSON.parse);
+    process.exit(lines.some((l) => l.renewalInfo && l.window && l.window.start &&
+      hex(Buffer.from(l.renewalInfo.split(".")[1], "base64url").toString("hex")) === hex(process.argv[1])) ? 0 : 1);
+  ' "$2"
+}
+# The question about the fourth certificate may come after it is written: the short window
+# must be its answer before the next one changes.
+wait_for 30 "the question about the fourth certificate" asked_about "$mark" "$fourth"
 # Questions from now on get a window a day ahead: only the short window's renewal follows.
 window 86400 172800 null
 wait_for 40 "the renewal inside the short window" serial_is_not "$work/live/web/cert.pem" "$fourth"

@@ -16,19 +16,7 @@ est_start u p
 est_config "    trust_anchors: $ca.pem
     trust: { from_issuer: true }
 "
-roots_in() { grep -c "BEGIN CERTIFICATE" "$1"; }
 fingerprint() { openssl x509 -noout -fingerprint -sha256 -in "$1" | cut -d= -f2 | tr 'A-F' 'a-f'; }
-has_root() {  # has_root BUNDLE ROOT_PEM: ROOT_PEM is one of the certificates of BUNDLE
-  local want
-  want=$(openssl x509 -outform DER -in "$2" | sha256sum)
-  awk '/BEGIN CERTIFICATE/{n++} {print > "'"$work"'/split-" n ".pem"}' "$1"
-  local f
-  for f in "$work"/split-*.pem; do
-    [ "$(openssl x509 -outform DER -in "$f" | sha256sum)" = "$want" ] && { rm -f "$work"/split-*.pem; return 0; }
-  done
-  rm -f "$work"/split-*.pem
-  return 1
-}
 
 start_daemon "$work/config.yaml"
 wait_for 30 "first enrollment" test -f "$work/live/host/cert.pem"

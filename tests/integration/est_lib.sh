@@ -101,3 +101,19 @@ YAML
     printf '%s' "${2:-}"
   } > "$work/config.yaml"
 }
+
+# roots_in BUNDLE: how many certificates BUNDLE holds.
+roots_in() { grep -c "BEGIN CERTIFICATE" "$1"; }
+
+# has_root BUNDLE ROOT_PEM: ROOT_PEM is one of the certificates of BUNDLE.
+has_root() {
+  local want f found=1
+  want=$(openssl x509 -outform DER -in "$2" | sha256sum)
+  rm -f "$work"/split-*.pem
+  awk '/BEGIN CERTIFICATE/{n++} {print > "'"$work"'/split-" n ".pem"}' "$1"
+  for f in "$work"/split-*.pem; do
+    [ "$(openssl x509 -outform DER -in "$f" | sha256sum)" = "$want" ] && { found=0; break; }
+  done
+  rm -f "$work"/split-*.pem
+  return $found
+}

@@ -6,7 +6,7 @@
 #  - Once the server and trust_anchors dropped the old root, it stays in ca.pem while the live
 #    certificate still chains to it; it goes with the renewal that moves the live certificate to
 #    the new root (and nginx, reloaded, then refuses clients of the old root).
-#  - A refresh that cannot reach /cacerts keeps ca.pem as it is.
+#  - A refresh that cannot reach /cacerts keeps ca.pem as it is and is tried again.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers.sh"
 source "$(dirname "$0")/est_lib.sh"
@@ -20,25 +20,22 @@ est_config "    trust_anchors: $work/anchors.pem
       - exec: { command: [\"/bin/sh\", \"-c\", \"[ ! -s $work/nginx/nginx.pid ] || /usr/sbin/nginx -e $work/nginx/error.log -c $work/nginx/nginx.conf -s reload; echo reload >> $work/reloads\"] }
 "
 "$CERTROTD" check --config "$work/config.yaml" >/dev/null || fail "certrotd check refuses trust.refresh"
-has_root() {  # has_root BUNDLE ROOT_PEM: ROOT_PEM is one of the certificates of BUNDLE
-  local want f
-  want=$(openssl x509 -outform DER -in "$2" | sha256sum)
-  rm -f "$work"/split-*.pem
-  awk '/BEGIN CERTIFICATE/{n++} {print > "'"$work"'/split-" n ".pem"}' "$1"
-  for f in "$work"/split-*.pem; do
-    [ "$(openssl x509 -outform DER -in "$f" | sha256sum)" = "$want" ] && return 0
-  done
-  return 1
-}
-roots_in() { grep -c "BEGIN CERTIFICATE" "$1"; }
 accepts() {  # accepts CLIENT: nginx lets the client in
   curl -fsS --cacert "$ca.pem" --cert "$work/$1.pem" --key "$work/$1.key" \
     "https://127.0.0.1:$nginx_port/" >/dev/null 2>&1
 }
 enrollments() { grep -c "op=simple" "$work/est-events" || true; }
-cacerts_since() {  # cacerts_since LINE MODE: /cacerts answers in MODE after line LINE
-  tail -n +$(($1 + 1)) "$work/est-events" | grep -c "op=cacerts mode=$2" || true
+# The steps look only at what came after a mark (a line count) taken before them, so an earlier
+# step's event cannot stand in for a later one's.
+events_mark() { wc -l < "$work/est-events"; }
+log_mark() { wc -l < "$work/daemon.log"; }
+logged_since() {  # logged_since LINE REGEX: REGEX appears in the daemon log after line LINE
+  tail -n "+$(($1 + 1))" "$work/daemon.log" | grep -Eq "$2"
 }
+cacerts_since() {  # cacerts_since LINE MODE: /cacerts requests in MODE ("": any) after line LINE
+  tail -n "+$(($1 + 1))" "$work/est-events" | grep -c "op=cacerts mode=$2" || true
+}
+cacerts_at_least() { [ "$(cacerts_since "$1" "$2")" -ge "$3" ]; }  # cacerts_at_least LINE MODE N
 
 start_daemon "$work/config.yaml"
 wait_for 30 "first enrollment" test -f "$work/live/host/cert.pem"
@@ -53,23 +50,25 @@ accepts old-client || fail "nginx refused a client of the old root"
 
 # 1. The rollover, noticed by the refresh timer alone.
 enrolled=$(enrollments)
+mark=$(log_mark)
 echo rollover > "$work/mode"
 wait_for 20 "the new root in ca.pem" has_root "$work/live/host/ca.pem" "$work/newroot.pem"
 has_root "$work/live/host/ca.pem" "$ca.pem" || fail "the old root left ca.pem during the overlap"
 ! has_root "$work/live/host/ca.pem" "$work/newwithold.pem" || fail "the cross certificate is in ca.pem"
 [ "$(serial_of "$work/live/host/cert.pem")" = "$serial" ] || fail "the refresh renewed the certificate"
 [ "$(enrollments)" -eq "$enrolled" ] || fail "the refresh enrolled: $(cat "$work/est-events")"
-wait_for 20 "on_rotate after the refresh" grep -q "upkeep credential=host .*CA bundle refreshed" "$work/daemon.log"
+wait_for 20 "on_rotate after the refresh" logged_since "$mark" "upkeep credential=host .*CA bundle refreshed"
 wait_for 20 "nginx reloaded by on_rotate" accepts new-client
 accepts old-client || fail "nginx refused a client of the old root during the overlap"
-grep -q "dependent-reloaded credential=host" "$work/daemon.log" || fail "the reload was not reported"
+# The first enrollment reported its own reload; this one is the refresh's.
+wait_for 20 "the refresh's reload reported" logged_since "$mark" "dependent-reloaded credential=host"
 
 # 2. The server and trust_anchors drop the old root; the live certificate still chains to it.
 cp "$work/newroot.pem" "$work/anchors.pem"
-mark=$(wc -l < "$work/est-events")
+mark=$(events_mark)
 echo newroot > "$work/mode"
 # Two answers after the switch: at least one refresh read the new /cacerts through to the end.
-wait_for 20 "two refreshes with the new root only" sh -c "[ \$(tail -n +$((mark + 1)) '$work/est-events' | grep -c 'op=cacerts mode=newroot') -ge 2 ]"
+wait_for 20 "two refreshes with the new root only" cacerts_at_least "$mark" newroot 2
 has_root "$work/live/host/ca.pem" "$ca.pem" || fail "the old root left ca.pem while the live certificate needs it"
 has_root "$work/live/host/ca.pem" "$work/newroot.pem" || fail "the new root left ca.pem"
 [ "$(serial_of "$work/live/host/cert.pem")" = "$serial" ] || fail "the refresh renewed the certificate"
@@ -86,14 +85,17 @@ has_root "$work/live/host/ca.pem" "$work/newroot.pem" || fail "the new root is n
 wait_for 20 "nginx reloaded after the renewal" sh -c "[ \$(wc -l < '$work/reloads') -gt $reloads ]"
 wait_for 20 "nginx refusing the old root" sh -c "! curl -fsS --cacert '$ca.pem' --cert '$work/old-client.pem' --key '$work/old-client.key' https://127.0.0.1:$nginx_port/ >/dev/null 2>&1"
 accepts new-client || fail "nginx refused a client of the new root"
-mark=$(wc -l < "$work/est-events")
-wait_for 20 "a refresh after the renewal" sh -c "[ \$(tail -n +$((mark + 1)) '$work/est-events' | grep -c 'op=cacerts') -ge 2 ]"
+mark=$(events_mark)
+wait_for 20 "a refresh after the renewal" cacerts_at_least "$mark" "" 2
 ! has_root "$work/live/host/ca.pem" "$ca.pem" || fail "a refresh brought the old root back"
 
 # 4. /cacerts failing: the refresh is retried, ca.pem stays.
 cp "$work/live/host/ca.pem" "$work/ca-before.pem"
+mark=$(log_mark)
+events=$(events_mark)
 echo 500 > "$work/mode"
-wait_for 20 "a failed refresh" grep -q "upkeep-failed credential=host" "$work/daemon.log"
+wait_for 20 "a failed refresh" logged_since "$mark" "upkeep-failed credential=host"
+wait_for 20 "the failed refresh retried" cacerts_at_least "$events" 500 2
 cmp -s "$work/live/host/ca.pem" "$work/ca-before.pem" || fail "a failed refresh changed ca.pem"
 stop_daemon
 

@@ -254,12 +254,13 @@ async function handle(req, res) {
   }
   const op = match[2];
   if (op === 'cacerts' && req.method === 'GET') {
+    // Failed answers are recorded too: a test counts the retries of a failing refresh.
+    record(`op=cacerts mode=${m}`);
     if (m === '500' && failure(res, m)) return;
     // rollover: the old root, the new one and NewWithOld (RFC 7030 §4.1.3); unrelated: a root
     // nobody vouches for next to the real one.
     const certs = { rollover: [config.caCert, config.newRoot, config.newWithOld],
       unrelated: [config.caCert, config.rogueCert], newroot: [config.newRoot] }[m] || [config.caCert];
-    record(`op=cacerts mode=${m}`);
     res.writeHead(200, headersFor('application/pkcs7-mime', m));
     res.end(encode(certsOnly(...certs), m));
     return;

@@ -141,8 +141,9 @@ std::size_t Client::requests() const {
 void Client::keep_nonce(const http::Response& response) {
   auto nonce = response.header("replay-nonce");
   if (!nonce || nonce->empty()) return;
+  const MonoTime now = m_clock.mono_now();
   const std::lock_guard lock(m_mutex);
-  m_nonces.push_back(std::move(*nonce));
+  m_nonces.push_back(KeptNonce{std::move(*nonce), now});
   while (m_nonces.size() > k_nonce_pool) m_nonces.pop_front();
 }
 
@@ -165,28 +166,26 @@ Result<Directory> Client::directory() {
   return *dir;
 }
 
-Result<std::string> Client::take_nonce() {
-  {
-    const std::lock_guard lock(m_mutex);
-    if (!m_nonces.empty()) {
-      std::string nonce = std::move(m_nonces.back());
-      m_nonces.pop_back();
-      return nonce;
-    }
+std::optional<std::string> Client::take_kept_nonce() {
+  const MonoTime now = m_clock.mono_now();
+  const std::lock_guard lock(m_mutex);
+  while (!m_nonces.empty() && now - m_nonces.front().arrived > k_nonce_max_age) {
+    m_nonces.pop_front();
   }
+  if (m_nonces.empty()) return std::nullopt;
+  std::string nonce = std::move(m_nonces.back().value);
+  m_nonces.pop_back();
+  return nonce;
+}
+
+Result<std::string> Client::take_nonce() {
+  if (auto kept = take_kept_nonce()) return std::move(*kept);
   auto dir = directory();
   if (!dir) return fail(dir.error());
   // RFC 8555 §7.2: HEAD newNonce answers 200 with a Replay-Nonce.
   auto response = perform(request(http::Method::head, dir->new_nonce), "ACME newNonce");
   if (!response) return fail(response.error());
-  {
-    const std::lock_guard lock(m_mutex);
-    if (!m_nonces.empty()) {
-      std::string nonce = std::move(m_nonces.back());
-      m_nonces.pop_back();
-      return nonce;
-    }
-  }
+  if (auto kept = take_kept_nonce()) return std::move(*kept);
   return fail_retryable("ACME newNonce: the answer carries no Replay-Nonce",
                         http::redact_url(dir->new_nonce));
 }

@@ -1,5 +1,5 @@
 // One ACME server as seen by one issuer (RFC 8555 §7): the directory (fetched once and cached),
-// a small pool of nonces taken from every Replay-Nonce, and signed requests that survive
+// a small pool of recent nonces taken from every Replay-Nonce, and signed requests that survive
 // `badNonce` by retrying with the nonce of the refusal (bounded). Everything goes through the
 // injected http::Transport, so one issuer shares one connection pool and unit tests use a fake.
 //
@@ -74,6 +74,10 @@ public:
   // kept costs a newNonce (bench/acme, 20 credentials rotated at once: 14 newNonce with 8
   // kept, none with 64).
   static constexpr std::size_t k_nonce_pool = 64;
+  // A kept nonce older than this is dropped unused: servers forget nonces after a while (RFC
+  // 8555 §6.5 sets no bound), and each stale one would cost a refused signed POST. After an idle
+  // spell the whole pool is stale; one newNonce is cheaper than that.
+  static constexpr Millis k_nonce_max_age = std::chrono::minutes(5);
   // Certificates and ACME objects are small; a chain of 4 certificates is ~8 KiB.
   static constexpr std::size_t k_max_body = std::size_t{256} << 10;
 
@@ -96,7 +100,9 @@ public:
   std::size_t requests() const;
 
 private:
+  // A kept nonce younger than k_nonce_max_age (the newest), after dropping the stale ones.
   Result<std::string> take_nonce();
+  std::optional<std::string> take_kept_nonce();
   void keep_nonce(const http::Response& response);
   http::Request request(http::Method method, std::string url) const;
   Result<http::Response> perform(const http::Request& request, const std::string& what);
@@ -106,7 +112,11 @@ private:
   const Clock& m_clock;
   mutable std::mutex m_mutex;
   std::optional<Directory> m_directory;
-  std::deque<std::string> m_nonces;
+  struct KeptNonce {
+    std::string value;
+    MonoTime arrived;
+  };
+  std::deque<KeptNonce> m_nonces;  // oldest first
   std::size_t m_requests = 0;
 };
 

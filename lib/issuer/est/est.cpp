@@ -290,7 +290,7 @@ Result<std::vector<x509::Certificate>> EstIssuer::fetch_cacerts() {
   return certs;
 }
 
-std::vector<x509::Certificate> EstIssuer::issuer_roots(const std::string& credential) {
+EstIssuer::IssuerRoots EstIssuer::issuer_roots(const std::string& credential) {
   const auto warn = [&](const std::string& message) {
     if (m_deps.warn) m_deps.warn(credential, message);
   };
@@ -302,9 +302,9 @@ std::vector<x509::Certificate> EstIssuer::issuer_roots(const std::string& creden
   auto offered = fetch_cacerts();
   if (!offered) {
     warn("the CA bundle keeps the trust anchors only: " + offered.error().what());
-    return std::move(*anchors);
+    return {std::move(*anchors), false};
   }
-  return accepted_roots(*anchors, *offered, credential);
+  return {accepted_roots(*anchors, *offered, credential), true};
 }
 
 std::vector<x509::Certificate> EstIssuer::accepted_roots(
@@ -408,10 +408,12 @@ Result<IssueOutcome> EstIssuer::issue_outcome(const IssueRequest& request) {
     // The engine verifies the chain against these and writes them to ca.pem (the type's
     // anchors are empty then): the configured anchors always, and what they vouch for.
     if (auto* issued = std::get_if<IssuedCredential>(&outcome->answer)) {
-      issued->ca = issuer_roots(request.credential);
+      auto roots = issuer_roots(request.credential);
+      issued->ca = std::move(roots.roots);
+      // /cacerts was just fetched: the next refresh counts from now. When it failed, the
+      // refresh stays where it was scheduled, so the one that restores ca.pem is not put off.
+      if (roots.fetched) outcome->upkeep_after = m_est.trust_refresh;
     }
-    // /cacerts was just fetched: the next refresh counts from now.
-    outcome->upkeep_after = m_est.trust_refresh;
   }
   return outcome;
 }

@@ -68,8 +68,13 @@ private:
   Result<IssueOutcome> read_answer(const Plan& plan, const http::Response& response,
                                    EVP_PKEY* csr_key);
   std::string url(std::string_view operation) const;
-  // The anchors and the /cacerts roots they vouch for (trust_from_issuer).
-  std::vector<x509::Certificate> issuer_roots(const std::string& credential);
+  // The anchors and the /cacerts roots they vouch for (trust_from_issuer); `fetched` is false
+  // when /cacerts (or the anchors) could not be read and `roots` holds the anchors at most.
+  struct IssuerRoots {
+    std::vector<x509::Certificate> roots;
+    bool fetched = false;
+  };
+  IssuerRoots issuer_roots(const std::string& credential);
   // The roots of `offered` that `anchors` vouch for or bootstrap_fingerprints pins, after the
   // anchors; warns about the others.
   std::vector<x509::Certificate> accepted_roots(const std::vector<x509::Certificate>& anchors,

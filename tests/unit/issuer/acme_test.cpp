@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -54,6 +55,8 @@ public:
   std::map<std::string, Handler> routes;
   std::vector<Seen> seen;
   int bad_nonces = 0;  // refuse this many signed requests with badNonce
+  // URLs whose answer is lost on the way back (reset): the route still runs.
+  std::set<std::string> lost_answers;
   std::vector<std::string> used_nonces;
   json directory = {{"newNonce", "https://ca.test/nonce"},
                     {"newAccount", "https://ca.test/account"},
@@ -74,6 +77,10 @@ public:
     } else if (auto it = routes.find(request.url); it != routes.end()) {
       if (request.method == http::Method::post) used_nonces.push_back(s.header.value("nonce", ""));
       r = it->second(s);
+      if (lost_answers.count(request.url) != 0) {
+        return tl::unexpected(http::Failure{
+            http::FailureKind::transport, "connection reset", request.url, 0, std::nullopt, {}});
+      }
     } else {
       r = problem(404, "malformed", "no such thing");
     }
@@ -450,6 +457,25 @@ TEST_F(AcmeIssuerTest, AnIssuanceMakesTheProtocolMinimumOfRequests) {
   EXPECT_EQ(acme->requests_made().value_or(0) - before, urls.size());
 }
 
+TEST_F(AcmeIssuerTest, DropsKeptNoncesOlderThanTheBoundAndAsksForAFreshOne) {
+  auto acme = issuer();
+  m_chain_pem = signed_chain(request());
+  (void)value_of(acme->issue_outcome(request()));
+  // Fresh ones are used: no newNonce.
+  m_clock.advance(acme::Client::k_nonce_max_age - 1min);
+  m_fake->seen.clear();
+  (void)value_of(acme->issue_outcome(request()));
+  EXPECT_TRUE(m_fake->to("https://ca.test/nonce").empty());
+  // After an idle spell the whole pool is stale: one newNonce before the first signed POST,
+  // and the answers' nonces serve the rest.
+  m_clock.advance(acme::Client::k_nonce_max_age + 1s);
+  m_fake->seen.clear();
+  (void)value_of(acme->issue_outcome(request()));
+  EXPECT_EQ(m_fake->to("https://ca.test/nonce").size(), 1u);
+  ASSERT_FALSE(m_fake->seen.empty());
+  EXPECT_EQ(m_fake->seen[0].url, "https://ca.test/nonce");
+}
+
 TEST_F(AcmeIssuerTest, FinalizesAgainOnceTheOrderIsReadyAfterOrderNotReady) {
   auto acme = issuer();
   m_chain_pem = signed_chain(request());
@@ -801,6 +827,32 @@ TEST_F(AcmeKeyChangeTest, KeepsTheOldKeyWhenTheServerRefuses) {
   (void)value_of(acme->issue_outcome(request()));
   EXPECT_TRUE(signed_by(m_fake->to("https://ca.test/order").at(0).body,
                         value_of(acme::AccountKey::from_pem(before))));
+}
+
+// The server took the new key but its answer never came: the same issuer asks again which key
+// the account has before it signs anything more.
+TEST_F(AcmeKeyChangeTest, AfterALostAnswerTheSameIssuerAsksWhichKeyTheServerHolds) {
+  auto acme = issuer();
+  m_chain_pem = signed_chain(request());
+  (void)value_of(acme->issue_outcome(request()));
+  const auto old_key = key_in(file("account.key"));
+  m_fake->lost_answers.insert("https://ca.test/key-change");
+  auto changed = acme->change_account_key();
+  ASSERT_FALSE(changed);
+  ASSERT_TRUE(std::filesystem::exists(file("account.key.new"))) << "the key the server may hold";
+  const auto next = key_in(file("account.key.new"));
+  EXPECT_EQ(key_in(file("account.key")).thumbprint(), old_key.thumbprint());
+
+  m_fake->lost_answers.clear();
+  m_fake->seen.clear();
+  (void)value_of(acme->issue_outcome(request()));
+  const auto asked = m_fake->to("https://ca.test/account");
+  ASSERT_FALSE(asked.empty()) << "the cached account (old key) was used";
+  EXPECT_TRUE(json::parse(asked[0].payload).value("onlyReturnExisting", false));
+  EXPECT_EQ(asked[0].header["jwk"], next.jwk());
+  EXPECT_FALSE(std::filesystem::exists(file("account.key.new")));
+  EXPECT_EQ(key_in(file("account.key")).thumbprint(), next.thumbprint());
+  EXPECT_TRUE(signed_by(m_fake->to("https://ca.test/order").at(0).body, next));
 }
 
 TEST_F(AcmeKeyChangeTest, RefusesAServerWithoutKeyChange) {

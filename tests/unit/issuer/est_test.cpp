@@ -417,6 +417,21 @@ TEST_F(EstIssuerTest, WithoutRefreshThereIsNoUpkeepAndWithItTheIssuanceNamesTheN
   EXPECT_EQ(outcome.upkeep_after, Millis(24h)) << "/cacerts was just fetched";
 }
 
+TEST_F(EstIssuerTest, WhenCacertsFailsTheIssuanceLeavesTheRefreshWhereItWasScheduled) {
+  EstIssuerOptions o = options();
+  o.trust_from_issuer = true;
+  o.trust_refresh = 24h;
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  IssueRequest r = request(m_key);
+  r.current = current();
+  m_transport->answer(200, raw_der_of(r), "application/pkcs7-mime");
+  m_transport->answer(503, "maintenance", "text/plain");
+  auto outcome = value_of(issuer->issue_outcome(r));
+  ASSERT_TRUE(std::holds_alternative<IssuedCredential>(outcome.answer));
+  EXPECT_FALSE(outcome.upkeep_after.has_value())
+      << "the refresh that restores ca.pem must not wait a whole period";
+}
+
 TEST_F(EstIssuerTest, ARefreshAddsANewRootAndKeepsTheOldOneWhileTheLiveCertificateNeedsIt) {
   const SystemTime now = m_clock.wall_now();
   auto fresh = testing::make_root(m_random, now - 1h, now + 48h, "New Root");
