@@ -1017,14 +1017,7 @@ Result<void> CredentialStore::replace_ca(std::string_view pem) const {
                                     m_options->public_mode, m_options->owner);
   if (!file) return fail(file.error());
   if (auto r = file->write(pem); !r) return r;
-  if (auto r = file->commit(); !r) return r;
-  for (const CopySpec& copy : m_options->copies) {
-    if (copy.content != Content::ca) continue;
-    if (auto r = write_copy(copy, pem); !r) {
-      return fail(r.error().wrap("ca.pem is updated but a copy failed"));
-    }
-  }
-  return {};
+  return file->commit();
 }
 
 Result<void> CredentialStore::write_copies(const CredentialFiles& files) const {
