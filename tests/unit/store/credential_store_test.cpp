@@ -309,7 +309,7 @@ TEST_F(CredentialStoreTest, AnIssuersFilesBelongToTheirVersionAndARollbackRestor
 
 TEST_F(CredentialStoreTest, AnIssuersFileMayNotTakeAPemNameOrLeaveTheVersion) {
   auto store = open_store(options());
-  for (const std::string name : {"key.pem", "../x", ".hidden", ""}) {
+  for (const std::string name : {"key.pem", "next", "../x", ".hidden", ""}) {
     CredentialFiles f = files_for(1);
     f.extras.push_back(NamedFile{name, "x", false});
     EXPECT_FALSE(store.install(f, "1")) << name;
