@@ -148,6 +148,7 @@ TEST_F(UpkeepTest, TheTimeAnIssuanceNamesIsTheNextWakeUpAndTheAnswerNamesTheOneA
   EXPECT_EQ(oracle->asked[0].state, "kept") << "the issuer's kept state is handed over";
   ASSERT_TRUE(oracle->asked[0].current.has_value()) << "with the live credential";
   EXPECT_EQ(oracle->asked[0].ca.size(), 1u) << "and the roots of its ca.pem";
+  ASSERT_EQ(sink.of(EventKind::upkeep).size(), 2u) << "one upkeep event per credential";
   for (const auto& event : sink.of(EventKind::upkeep)) {
     // An upkeep that did nothing is no news.
     EXPECT_EQ(event.severity, event.credential == "a" ? Severity::info : Severity::debug);
