@@ -53,7 +53,12 @@ Result<void> keep_pending(const CredentialPlan& plan, const PendingRequest& pend
                           std::optional<std::string_view> passphrase) {
   auto key_pem = pending.key.to_pkcs8_pem(passphrase);
   if (!key_pem) return fail(key_pem.error());
-  std::string text = std::move(*key_pem) + pending.csr_pem;
+  // One allocation of the final size, and the key's own copy wiped: appending to the key's
+  // string could move it and free the old buffer with the unencrypted key still in it.
+  std::string text;
+  text.reserve(key_pem->size() + pending.csr_pem.size());
+  text.append(*key_pem).append(pending.csr_pem);
+  OPENSSL_cleanse(key_pem->data(), key_pem->size());
   auto saved = state_files(plan).save_pending(plan.config.name, text);
   OPENSSL_cleanse(text.data(), text.size());
   if (!saved) return fail(saved.error().wrap("cannot keep the pending request"));

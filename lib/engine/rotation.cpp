@@ -226,20 +226,20 @@ struct RequestKey {
   x509::PrivateKey key;
   std::string csr_pem;
   bool reused = false;
+  bool resumed = false;
 };
 
 Result<RequestKey> request_key(const CredentialPlan& plan,
-                               const std::optional<x509::PrivateKey>& live, const RotationEnv& env,
-                               bool& resumed) {
+                               const std::optional<x509::PrivateKey>& live,
+                               const RotationEnv& env) {
   auto pass = key_passphrase(plan.config);
   if (!pass) return fail(pass.error());
   const auto passphrase = *pass ? std::optional<std::string_view>((*pass)->view()) : std::nullopt;
   auto pending = resume_pending(plan, passphrase);
   if (!pending) return fail(pending.error());
   if (*pending) {
-    resumed = true;
     const bool reused = live && EVP_PKEY_eq(live->get(), (*pending)->key.get()) == 1;
-    return RequestKey{std::move((*pending)->key), std::move((*pending)->csr_pem), reused};
+    return RequestKey{std::move((*pending)->key), std::move((*pending)->csr_pem), reused, true};
   }
   auto chosen = choose_key(plan, live, env);
   if (!chosen) return fail(chosen.error());
@@ -253,7 +253,10 @@ Result<RequestKey> request_key(const CredentialPlan& plan,
 // permanently; a transient failure changes nothing. An error here is reported in place of the
 // issuer's answer (still "not yet" for the schedule): the operator learns that the next attempt
 // cannot send the same request. Nothing is kept when the issuer made the key (no CSR went).
-Result<void> settle_pending(const CredentialPlan& plan, const std::optional<x509::PrivateKey>& key,
+// Removing the request after an answer is clean-up: a failure there is a warning, never an error,
+// or the certificate just issued would be thrown away and the next attempt would ask for another.
+Result<void> settle_pending(const CredentialPlan& plan, const RotationEnv& env,
+                            const std::optional<x509::PrivateKey>& key,
                             const std::optional<std::string>& csr_pem, bool resumed,
                             const IssuerExchange& exchange,
                             const Result<issuer::IssuedCredential>& issued) {
@@ -268,7 +271,15 @@ Result<void> settle_pending(const CredentialPlan& plan, const std::optional<x509
   const bool done = issued || issued.error().kind == ErrorKind::permanent;
   if (!done || !resumed) return {};
   if (auto r = forget_pending(plan); !r) {
-    return fail(r.error().wrap("cannot remove the pending request"));
+    // Like a network issuer's warnings during a rotation: the kind of the job, from the worker.
+    env.events.emit(Event{EventKind::renewing,
+                          Severity::warning,
+                          plan.config.name,
+                          plan.config.issuer,
+                          {},
+                          std::nullopt,
+                          "cannot remove the pending request (" + r.error().message +
+                              "); the issuer's answer is used, the file is removed next time"});
   }
   return {};
 }
@@ -353,15 +364,17 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
   bool key_reused = false;
   bool resumed = false;
   if (!plan.issuer->generates_keys()) {
-    auto chosen = request_key(plan, live_key, env, resumed);
+    auto chosen = request_key(plan, live_key, env);
     if (!chosen) return fail(chosen.error());
+    resumed = chosen->resumed;
     request.csr_pem = std::move(chosen->csr_pem);
     key = std::move(chosen->key);
     key_reused = chosen->reused;
   }
 
   auto issued = ask_issuer(plan, request, exchange);
-  if (auto kept = settle_pending(plan, key, request.csr_pem, resumed, exchange, issued); !kept) {
+  if (auto kept = settle_pending(plan, env, key, request.csr_pem, resumed, exchange, issued);
+      !kept) {
     return fail(kept.error());
   }
   if (!issued) return fail(issued.error());

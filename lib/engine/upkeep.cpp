@@ -53,7 +53,14 @@ Result<Installed> run_upkeep(const CredentialPlan& plan, IssuerExchange& exchang
       if (auto written = plan.store.replace_ca(pem); !written) {
         return fail(written.error().wrap("cannot write the refreshed ca.pem"));
       }
+      // ca.pem is live now: the dependents are told whatever the copies do; a copy that fails
+      // is retried from the live version, as after a rotation (JobKind::copies).
       exchange.ca_changed = true;
+      (*files)->ca = pem;
+      if (auto copied = plan.store.write_copies(**files); !copied) {
+        const Error& e = copied.error();
+        facts.copy_error = e.reason == Reason::unspecified ? e.because(Reason::io) : e;
+      }
     }
   }
   exchange.upkeep = std::move(*outcome);
@@ -114,6 +121,13 @@ void Engine::complete_upkeep(const JobResult& done, Tracked& tracked) {
     if (outcome.next) text += "; next in " + format_duration(*outcome.next);
     emit(EventKind::upkeep, outcome.summary.empty() ? Severity::debug : Severity::info, name,
          tracked, std::move(text));
+    if (done.result->copy_error) {
+      // The copies job (next_kind) writes it from the live version, with the ordinary backoff.
+      state.copies_missing = true;
+      record_failure(name, tracked, *done.result->copy_error, EventKind::copy_failed,
+                     "ca.pem is updated but a copy is missing: ");
+      return;
+    }
   } else if (!done.result) {
     const Error& error = done.result.error();
     state.upkeep_failures += 1;

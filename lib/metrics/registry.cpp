@@ -124,6 +124,8 @@ void Registry::observe(const engine::Event& event, MonoTime now) {
       finish_rotation(c, reason_label(event.reason), now);
       break;
     case EventKind::dependent_failed: ++c.dependent_failures; break;
+    // Not a rotation: the certificate stayed as it was, so neither failures nor a duration.
+    case EventKind::upkeep_failed: ++c.upkeep_failures[reason_label(event.reason)]; break;
     default: break;
   }
 }
@@ -225,6 +227,15 @@ std::string Registry::render() const {
   for (const auto& [credential, c] : m_credentials) {
     for (const auto& [reason, n] : c.failures) {
       w.sample("certrotd_rotation_failures_total", {{"credential", credential}, {"reason", reason}},
+               n);
+    }
+  }
+  w.family("certrotd_upkeep_failures_total", "counter",
+           "Failed issuer upkeep rounds (trust refresh, binding clean-up), by reason class; the "
+           "credential stayed as it was.");
+  for (const auto& [credential, c] : m_credentials) {
+    for (const auto& [reason, n] : c.upkeep_failures) {
+      w.sample("certrotd_upkeep_failures_total", {{"credential", credential}, {"reason", reason}},
                n);
     }
   }

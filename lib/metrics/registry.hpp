@@ -54,6 +54,7 @@ private:
     std::uint64_t rotations = 0;
     std::uint64_t dependent_failures = 0;
     std::map<std::string, std::uint64_t> failures;  // by reason class
+    std::map<std::string, std::uint64_t> upkeep_failures;  // by reason class
   };
 
   void finish_rotation(Credential& credential, const std::string& outcome, MonoTime now);

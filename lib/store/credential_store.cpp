@@ -307,6 +307,29 @@ Result<Listing> list_folder(const Folder& folder) {
   return out;
 }
 
+// Points `name` at `..data/<name>` unless it does already or is a folder; anything else under the
+// name is replaced, a non-link non-folder only when `foreign` says so. `kind` is what the name
+// was a moment ago (unknown: looked up). Returns whether the link was (re)created.
+Result<bool> ensure_link(const Folder& folder, const std::string& name, EntryKind kind,
+                         ForeignEntries foreign) {
+  const std::string target = std::string(k_data_link) + "/" + name;
+  if (kind == EntryKind::unknown) {
+    auto looked_up = stat_kind(folder, name);
+    if (!looked_up) return fail(looked_up.error());
+    kind = *looked_up;
+  }
+  if (kind == EntryKind::link) {
+    auto current = read_link(folder, name);
+    if (current && *current && **current == target) return false;
+  } else if (kind == EntryKind::directory ||
+             (kind == EntryKind::other && foreign == ForeignEntries::keep)) {
+    return false;
+  }
+  const std::string temp = std::string(k_temp_prefix) + "link-" + name;
+  if (auto r = replace_symlink(folder, name, target, temp); !r) return fail(r.error());
+  return true;
+}
+
 // The stable names (`cert.pem` -> `..data/cert.pem`). A regular file left by whatever managed the
 // folder before certrotd is replaced only when a version has just been installed, so that open()
 // never hides a credential that is still being served.
@@ -317,23 +340,10 @@ Result<bool> ensure_stable_links(const Folder& folder, ForeignEntries foreign,
   bool changed = false;
   for (std::size_t i = 0; i < k_all_contents.size(); ++i) {
     const std::string name(file_name(k_all_contents[i]));
-    const std::string target = std::string(k_data_link) + "/" + name;
-    EntryKind kind = listing ? listing->stable[i] : EntryKind::unknown;
-    if (kind == EntryKind::unknown) {
-      auto looked_up = stat_kind(folder, name);
-      if (!looked_up) return fail(looked_up.error());
-      kind = *looked_up;
-    }
-    if (kind == EntryKind::link) {
-      auto current = read_link(folder, name);
-      if (current && *current && **current == target) continue;
-    } else if (kind == EntryKind::directory ||
-               (kind == EntryKind::other && foreign == ForeignEntries::keep)) {
-      continue;
-    }
-    const std::string temp = std::string(k_temp_prefix) + "link-" + name;
-    if (auto r = replace_symlink(folder, name, target, temp); !r) return fail(r.error());
-    changed = true;
+    auto made = ensure_link(folder, name, listing ? listing->stable[i] : EntryKind::unknown,
+                            foreign);
+    if (!made) return fail(made.error());
+    changed = changed || *made;
   }
   return changed;
 }
@@ -346,7 +356,7 @@ bool is_pem_name(std::string_view name) {
 // A name an issuer may give a file of its own: plain, visible, and none of the PEM names.
 bool is_extra_name(std::string_view name) {
   return !name.empty() && name.front() != '.' && name.find('/') == std::string_view::npos &&
-         name.find('\0') == std::string_view::npos && !is_pem_name(name);
+         name.find('\0') == std::string_view::npos && !is_pem_name(name) && name != k_next_link;
 }
 
 // The regular files of version `id` besides the PEM files (the issuer's extras).
@@ -374,35 +384,26 @@ Result<std::vector<std::string>> extra_names(const Folder& folder, const std::st
   return out;
 }
 
-// The stable names of the extras of the version `id` (`binding.json` -> `..data/binding.json`).
+// The stable names of the extras of the version `id` (`binding.json` -> `..data/binding.json`),
+// made BEFORE `..data` moves to `id`: the target does not name the version, so a crash between
+// leaves at worst a link that dangles until the swap, never a live version without its link.
 // A name that is a folder is left alone; anything else under it is replaced, as for the PEM
 // names after an install. A link of an extra the version lacks stays and dangles: readers find
 // no such file for that version, never one of another.
 Result<void> ensure_extra_links(const Folder& folder, const std::string& id) {
   auto names = extra_names(folder, id);
   if (!names) return fail(names.error());
+  bool changed = false;
   for (const std::string& name : *names) {
-    const std::string target = std::string(k_data_link) + "/" + name;
-    auto kind = stat_kind(folder, name);
-    if (!kind) return fail(kind.error());
-    if (*kind == EntryKind::directory) continue;
-    if (*kind == EntryKind::link) {
-      auto current = read_link(folder, name);
-      if (current && *current && **current == target) continue;
-    }
-    const std::string temp = std::string(k_temp_prefix) + "link-" + name;
-    if (auto r = replace_symlink(folder, name, target, temp); !r) return fail(r.error());
+    auto made = ensure_link(folder, name, EntryKind::unknown, ForeignEntries::replace);
+    if (!made) return fail(made.error());
+    changed = changed || *made;
+  }
+  // On disk before the swap that relies on them.
+  if (changed && ::fsync(folder.fd()) != 0) {
+    return fail_retryable("fsync failed: " + errno_text(errno), folder.path().string());
   }
   return {};
-}
-
-// The same for the version `..data` names, if any, when `wanted`.
-Result<void> ensure_live_extra_links(const Folder& folder, bool wanted) {
-  if (!wanted) return {};
-  auto live = live_id(folder);
-  if (!live) return fail(live.error());
-  if (!*live) return {};
-  return ensure_extra_links(folder, **live);
 }
 
 // Removes a directory tree so that a crash half-way leaves only a `..tmp-` name for recover().
@@ -693,9 +694,6 @@ Result<void> recover(const Folder& folder, const StoreOptions& options) {
     if (!links) return fail(links.error());
     changed = changed || *links;
   }
-  // Only after an unfinished write: a swap that a crash cut short may lack the extras' links
-  // (listing each version at every start would cost a syscall per folder more).
-  if (auto r = ensure_live_extra_links(folder, live_ok && changed); !r) return fail(r.error());
   if (changed && ::fsync(folder.fd()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), folder.path().string());
   }
@@ -811,15 +809,18 @@ Result<std::string> CredentialStore::install(const CredentialFiles& files, std::
   const std::string id = make_version_id(*counter, label);
   if (auto r = write_version(*folder, id, files, *m_options); !r) return fail(r.error());
 
+  // Not live, so not worth keeping: a later rollback must not find a version that never was.
+  if (!files.extras.empty()) {
+    if (auto r = ensure_extra_links(*folder, id); !r) {
+      (void)remove_version(*folder, id);
+      return fail(r.error());
+    }
+  }
   if (auto r = point_data_at(*folder, id); !r) {
-    // Not live, so not worth keeping: a later rollback must not find a version that never was.
     (void)remove_version(*folder, id);
     return fail(r.error());
   }
   if (auto r = ensure_stable_links(*folder, ForeignEntries::replace); !r) return fail(r.error());
-  if (!files.extras.empty()) {
-    if (auto r = ensure_extra_links(*folder, id); !r) return fail(r.error());
-  }
   if (::fsync(folder->fd()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
   }
@@ -894,9 +895,9 @@ Result<std::string> make_live(const CredentialStore& store, const Folder& folder
                               const std::string& was_live, const std::string& id,
                               std::optional<SystemTime> at) {
   const fs::path& dir = folder.path();
+  if (auto r = ensure_extra_links(folder, id); !r) return fail(r.error());
   if (auto r = point_data_at(folder, id); !r) return fail(r.error());
   if (auto r = ensure_stable_links(folder, ForeignEntries::replace); !r) return fail(r.error());
-  if (auto r = ensure_extra_links(folder, id); !r) return fail(r.error());
   if (::fsync(folder.fd()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
   }
@@ -1017,14 +1018,7 @@ Result<void> CredentialStore::replace_ca(std::string_view pem) const {
                                     m_options->public_mode, m_options->owner);
   if (!file) return fail(file.error());
   if (auto r = file->write(pem); !r) return r;
-  if (auto r = file->commit(); !r) return r;
-  for (const CopySpec& copy : m_options->copies) {
-    if (copy.content != Content::ca) continue;
-    if (auto r = write_copy(copy, pem); !r) {
-      return fail(r.error().wrap("ca.pem is updated but a copy failed"));
-    }
-  }
-  return {};
+  return file->commit();
 }
 
 Result<void> CredentialStore::write_copies(const CredentialFiles& files) const {
@@ -1105,9 +1099,9 @@ Result<std::string> CredentialStore::activate(std::optional<SystemTime> at) cons
   const std::string id = **staged;
   auto live_before = live_id(*folder);
   const std::optional<std::string> was_live = live_before ? *live_before : std::nullopt;
+  if (auto r = ensure_extra_links(*folder, id); !r) return fail(r.error());
   if (auto r = point_data_at(*folder, id); !r) return fail(r.error());
   if (auto r = ensure_stable_links(*folder, ForeignEntries::replace); !r) return fail(r.error());
-  if (auto r = ensure_extra_links(*folder, id); !r) return fail(r.error());
   if (::fsync(folder->fd()) != 0) {
     return fail_retryable("fsync failed: " + errno_text(errno), dir.string());
   }

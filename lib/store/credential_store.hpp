@@ -192,8 +192,9 @@ public:
 
   // Replaces ca.pem of the live version with `pem` (an issuer's roots changed, not the
   // certificate: EST /cacerts), atomically inside the version folder, so readers of ca.pem see
-  // the old file or the new one; then refreshes the copies of ca. The version stays the same
-  // version: the history and rollback see no change. An error when nothing is live.
+  // the old file or the new one. The version stays the same version: the history and rollback
+  // see no change. The copies are not touched: the caller writes them (write_copies), so a copy
+  // that fails is retried like one after a rotation. An error when nothing is live.
   Result<void> replace_ca(std::string_view pem) const;
 
   // Writes every configured copy from `files` (each atomically, mode and owner set on the fd).

@@ -121,10 +121,9 @@ namespace {
 std::optional<std::string> request_info_der(X509_REQ* req) {
   unsigned char* der = nullptr;
   const int length = i2d_re_X509_REQ_tbs(req, &der);
+  const OpenSslBytesPtr owned(der);
   if (length <= 0 || der == nullptr) return std::nullopt;
-  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length));
-  OPENSSL_free(der);
-  return out;
+  return std::string(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs7.h>
@@ -26,6 +27,8 @@ inline void free_ext_stack(STACK_OF(X509_EXTENSION) * s) {
 inline void free_asn1_object_stack(STACK_OF(ASN1_OBJECT) * s) {
   sk_ASN1_OBJECT_pop_free(s, ASN1_OBJECT_free);
 }
+// OPENSSL_free is a macro (it passes file and line), so it needs a function to be a deleter.
+inline void free_openssl_bytes(unsigned char* p) { OPENSSL_free(p); }
 
 using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509, X509_free>>;
 using X509ReqPtr = std::unique_ptr<X509_REQ, OpenSslDeleter<X509_REQ, X509_REQ_free>>;
@@ -56,6 +59,9 @@ using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpenSslDeleter<ASN1_TIME, ASN1_TI
 using Asn1OctetStringPtr =
     std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>>;
 using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BIGNUM, BN_free>>;
+// What i2d_* and ASN1_STRING_to_UTF8 allocate for their caller.
+using OpenSslBytesPtr =
+    std::unique_ptr<unsigned char, OpenSslDeleter<unsigned char, free_openssl_bytes>>;
 using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, OpenSslDeleter<ECDSA_SIG, ECDSA_SIG_free>>;
 
 }  // namespace certrotd::x509

@@ -92,10 +92,9 @@ Result<std::string> csr_der(const std::string& pem) {
   if (!csr) return fail(csr.error());
   unsigned char* der = nullptr;
   const int len = i2d_X509_REQ(csr->req.get(), &der);
+  const x509::OpenSslBytesPtr owned(der);
   if (len <= 0) return x509::detail::fail_openssl("encoding the CSR");
-  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len));
-  OPENSSL_free(der);
-  return out;
+  return std::string(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len));
 }
 
 // `<https://...>;rel="alternate"` values of the Link fields (RFC 8288, RFC 8555 §7.4.2).
@@ -152,17 +151,14 @@ std::optional<std::string> ari_cert_id(const x509::Certificate& cert) {
   if (aki == nullptr) return std::nullopt;
   unsigned char* der = nullptr;
   const int len = i2d_ASN1_INTEGER(X509_get0_serialNumber(cert.get()), &der);
-  if (len <= 2) {
-    OPENSSL_free(der);
-    return std::nullopt;
-  }
+  const x509::OpenSslBytesPtr owned(der);
+  if (len <= 2) return std::nullopt;
   // Skip the tag and the length (short or long form): the content octets, leading 0x00 kept
   // (RFC 9773 §4.1; BN_bn2bin would drop it).
   std::size_t header = 2;
   if ((der[1] & 0x80) != 0) header += der[1] & 0x7f;
   const std::string serial(reinterpret_cast<const char*>(der) + header,
                            static_cast<std::size_t>(len) - header);
-  OPENSSL_free(der);
   const std::string key_id(reinterpret_cast<const char*>(ASN1_STRING_get0_data(aki)),
                            static_cast<std::size_t>(ASN1_STRING_length(aki)));
   return base64url_encode(key_id) + "." + base64url_encode(serial);
@@ -176,10 +172,9 @@ std::string top_issuer_cn(const std::vector<x509::Certificate>& chain) {
   const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
   unsigned char* utf8 = nullptr;
   const int len = ASN1_STRING_to_UTF8(&utf8, data);
+  const x509::OpenSslBytesPtr owned(utf8);
   if (len < 0) return {};
-  std::string out(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
-  OPENSSL_free(utf8);
-  return out;
+  return std::string(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
 }
 
 }  // namespace acme

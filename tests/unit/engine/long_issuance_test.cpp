@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <deque>
+#include <functional>
 
 #include "engine_fixture.hpp"
 #include "util/files.hpp"
@@ -24,6 +25,7 @@ public:
     std::optional<std::string> state;
     std::optional<issuer::RenewalWindow> window;
     std::optional<ErrorKind> error = std::nullopt;  // set: fail with this kind
+    std::function<void()> before = nullptr;         // runs as the request arrives
   };
   ScriptedIssuer(std::shared_ptr<issuer::Issuer> real, std::deque<Step> script)
       : m_real(std::move(real)), m_script(std::move(script)) {}
@@ -37,6 +39,7 @@ public:
     seen_csrs.push_back(request.csr_pem.value_or(""));
     Step step = m_script.empty() ? Step{} : std::move(m_script.front());
     if (!m_script.empty()) m_script.pop_front();
+    if (step.before) step.before();
     if (step.error) return fail("induced", {}, *step.error);
     if (step.not_yet) return issuer::IssueOutcome{std::move(*step.not_yet), std::move(step.state)};
     auto issued = m_real->issue(request);
@@ -356,6 +359,36 @@ TEST_F(LongIssuance, ATransientFailureKeepsThePendingRequestAPermanentOneForgets
   advance_to_deadline(*engine);
   issuer = run_due_scripted(*engine, {});
   EXPECT_FALSE(x509::same_request(issuer->seen_csrs.at(0), first_csr)) << "a new request";
+}
+
+TEST_F(LongIssuance, ACertificateIsInstalledWhenThePendingRequestCannotBeRemoved) {
+  const std::filesystem::path kept = dir / "state/pending/a.pem";
+  auto engine = make_engine(one_credential());
+  engine->start();
+  const std::string first_csr =
+      run_due_scripted(*engine, {{issuer::NotYet{1min, ""}, "req", {}}})->seen_csrs.at(0);
+  advance_to_deadline(*engine);
+  // Read already, the request cannot be removed once the issuer has answered: a folder in its
+  // place.
+  const auto block_removal = [&kept] {
+    std::filesystem::remove(kept);
+    std::filesystem::create_directories(kept / "x");
+  };
+  sink.events.clear();
+  auto issuer = run_due_scripted(*engine,
+                                 {{std::nullopt, std::nullopt, {}, std::nullopt, block_removal}});
+  EXPECT_EQ(issuer->seen_csrs.at(0), first_csr);
+  EXPECT_EQ(engine->status_of("a")->state, schedule::State::valid) << "the certificate is used";
+  EXPECT_EQ(sink.count(EventKind::renew_failed), 0);
+  EXPECT_EQ(sink.count(EventKind::renewed), 1);
+  bool warned = false;
+  for (const auto& e : sink.events) {
+    if (e.severity == Severity::warning &&
+        e.message.find("cannot remove the pending request") != std::string::npos) {
+      warned = true;
+    }
+  }
+  EXPECT_TRUE(warned) << "the failed clean-up is reported";
 }
 
 TEST_F(LongIssuance, APendingRequestForOtherNamesIsNotSentAgain) {

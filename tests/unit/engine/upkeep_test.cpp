@@ -67,7 +67,7 @@ protected:
     return "  " + name + ":\n    issuer: ca\n    subject: { common_name: " + name +
            ".example }\n    sans: [\"DNS:" + name +
            ".example\"]\n    usage: [clientAuth]\n    output: { dir: " +
-           (dir / "live" / name).string() + " }\n";
+           (dir / "live" / name).string() + (name == "a" ? a_copies : "") + " }\n";
   }
 
   std::string config_text(const std::string& type) const {
@@ -111,6 +111,7 @@ protected:
   }
 
   std::shared_ptr<Oracle> oracle = std::make_shared<Oracle>();
+  std::string a_copies;  // ", copies: [...]" in the output of credential a
 };
 
 TEST_F(UpkeepTest, AnIssuerWithoutUpkeepIsNeverCalledAndAddsNoWakeUps) {
@@ -147,6 +148,7 @@ TEST_F(UpkeepTest, TheTimeAnIssuanceNamesIsTheNextWakeUpAndTheAnswerNamesTheOneA
   EXPECT_EQ(oracle->asked[0].state, "kept") << "the issuer's kept state is handed over";
   ASSERT_TRUE(oracle->asked[0].current.has_value()) << "with the live credential";
   EXPECT_EQ(oracle->asked[0].ca.size(), 1u) << "and the roots of its ca.pem";
+  ASSERT_EQ(sink.of(EventKind::upkeep).size(), 2u) << "one upkeep event per credential";
   for (const auto& event : sink.of(EventKind::upkeep)) {
     // An upkeep that did nothing is no news.
     EXPECT_EQ(event.severity, event.credential == "a" ? Severity::info : Severity::debug);
@@ -261,6 +263,45 @@ TEST_F(UpkeepTest, NewRootsGoIntoTheLiveCaPemAndTheVersionStaysTheSame) {
   EXPECT_EQ(engine->on_disk_changed("a"), DiskCheck::settled);
   EXPECT_TRUE(engine->take_due().empty()) << "the rewrite is no replacement to adopt";
   EXPECT_EQ(*read_file(dir / "live/a/cert.pem"), *cert);
+}
+
+TEST_F(UpkeepTest, ACopyOfNewRootsThatFailsIsRetriedFromTheLiveVersion) {
+  const auto copy = dir / "copies/a-ca.pem";
+  a_copies = ", copies: [{ path: " + copy.string() + ", content: ca }]";
+  ASSERT_TRUE(make_dirs(dir / "copies", 0755).has_value());
+  auto engine = issued_engine();
+  const auto count_a = [this](EventKind kind) {
+    int n = 0;
+    for (const auto& e : sink.of(kind)) n += e.credential == "a" ? 1 : 0;
+    return n;
+  };
+  const std::string before = ca_text("a");
+  ASSERT_EQ(read_file(copy).value_or("?"), before);
+  auto roots = x509::parse_certificates(before + *read_file(dir / "other/ca.pem"));
+  ASSERT_TRUE(roots.has_value());
+  // A file where the copy's folder should be.
+  std::filesystem::remove_all(dir / "copies");
+  ASSERT_TRUE(write_file_atomic(dir / "copies", "not a folder", 0644).has_value());
+  advance(2h);
+  oracle->answers["a"].push_back(issuer::UpkeepOutcome{*roots, "kept", 1h, "added a root"});
+  run_due(*engine);
+  EXPECT_EQ(ca_text("a"), x509::to_pem(*roots)) << "the live ca.pem is updated";
+  EXPECT_EQ(count_a(EventKind::upkeep), 1) << "the upkeep itself succeeded";
+  EXPECT_EQ(count_a(EventKind::upkeep_failed), 0);
+  EXPECT_EQ(count_a(EventKind::copy_failed), 1);
+  auto status = engine->status_of("a");
+  EXPECT_EQ(status->failures, 1);
+  EXPECT_NE(status->last_error.find("a copy is missing"), std::string::npos) << status->last_error;
+
+  std::filesystem::remove(dir / "copies");
+  ASSERT_TRUE(make_dirs(dir / "copies", 0755).has_value());
+  advance_to_deadline(*engine);
+  const auto kinds = run_due(*engine);
+  ASSERT_EQ(kinds.count("a"), 1u);
+  EXPECT_EQ(kinds.at("a"), JobKind::copies) << "the copy is retried, not the upkeep";
+  EXPECT_EQ(read_file(copy).value_or("?"), x509::to_pem(*roots));
+  EXPECT_EQ(count_a(EventKind::copies_written), 1);
+  EXPECT_EQ(engine->status_of("a")->failures, 0);
 }
 
 }  // namespace

@@ -113,6 +113,8 @@ certrotd_rotations_total{credential="web"} 1
 # HELP certrotd_rotation_failures_total Failed rotation attempts, by reason class; the old credential stayed live.
 # TYPE certrotd_rotation_failures_total counter
 certrotd_rotation_failures_total{credential="web",reason="network"} 1
+# HELP certrotd_upkeep_failures_total Failed issuer upkeep rounds (trust refresh, binding clean-up), by reason class; the credential stayed as it was.
+# TYPE certrotd_upkeep_failures_total counter
 # HELP certrotd_dependent_failures_total on_rotate actions that failed after their retries.
 # TYPE certrotd_dependent_failures_total counter
 certrotd_dependent_failures_total{credential="web"} 1
@@ -171,6 +173,22 @@ TEST(MetricsRegistry, FailuresAreCountedPerReasonAndRotationsPerCredential) {
       std::string::npos);
   EXPECT_NE(text.find("certrotd_rotations_total{credential=\"a\"} 0\n"), std::string::npos);
   EXPECT_NE(text.find("certrotd_rotations_total{credential=\"b\"} 2\n"), std::string::npos);
+}
+
+TEST(MetricsRegistry, UpkeepFailuresAreCountedApartFromRotationFailures) {
+  Registry registry("1");
+  registry.observe(event(EventKind::upkeep_failed, "a", Reason::network), {});
+  registry.observe(event(EventKind::upkeep_failed, "a", Reason::network), {});
+  registry.observe(event(EventKind::upkeep_failed, "a", Reason::http_status), {});
+  const std::string text = registry.render();
+  EXPECT_NE(text.find("# TYPE certrotd_upkeep_failures_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("certrotd_upkeep_failures_total{credential=\"a\",reason=\"network\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(
+      text.find("certrotd_upkeep_failures_total{credential=\"a\",reason=\"http-status\"} 1\n"),
+      std::string::npos);
+  EXPECT_EQ(text.find("certrotd_rotation_failures_total{"), std::string::npos)
+      << "an upkeep is not a rotation";
 }
 
 TEST(MetricsRegistry, RetainDropsTheSeriesOfRemovedCredentials) {

@@ -309,7 +309,7 @@ TEST_F(CredentialStoreTest, AnIssuersFilesBelongToTheirVersionAndARollbackRestor
 
 TEST_F(CredentialStoreTest, AnIssuersFileMayNotTakeAPemNameOrLeaveTheVersion) {
   auto store = open_store(options());
-  for (const std::string name : {"key.pem", "../x", ".hidden", ""}) {
+  for (const std::string name : {"key.pem", "next", "../x", ".hidden", ""}) {
     CredentialFiles f = files_for(1);
     f.extras.push_back(NamedFile{name, "x", false});
     EXPECT_FALSE(store.install(f, "1")) << name;
@@ -515,6 +515,26 @@ TEST_F(CredentialStoreTest, AFailingCopyIsReportedButTheNewVersionIsLive) {
   auto id = store.install(files_for(1), "1");
   ASSERT_FALSE(id);
   expect_live_version(store, 1);
+}
+
+TEST_F(CredentialStoreTest, ReplaceCaRewritesOnlyTheLiveCaPemAndLeavesTheCopiesToTheCaller) {
+  StoreOptions o = options();
+  const fs::path copy = m_root / "copies" / "ca.pem";
+  o.copies.push_back(CopySpec{copy, Content::ca, {}, {}});
+  auto store = open_store(o);
+  const std::string id = install(store, 1);
+  const std::string old_ca = files_for(1).ca;
+  ASSERT_EQ(read_text(copy), old_ca);
+  // The copy could not be written now: replace_ca does not try, so it cannot fail for it.
+  fs::remove_all(m_root / "copies");
+  write_text(m_root / "copies", "not a folder");
+  const std::string new_ca = files_for(2).ca;
+  ASSERT_NE(new_ca, old_ca);
+  auto replaced = store.replace_ca(new_ca);
+  ASSERT_TRUE(replaced) << replaced.error().what();
+  EXPECT_EQ(read_text(store.live_path(Content::ca)), new_ca);
+  EXPECT_EQ(live_id(store), id) << "the same version";
+  EXPECT_EQ(read_text(m_root / "copies"), "not a folder");
 }
 
 TEST_F(CredentialStoreTest, FirstInstallReplacesRegularFilesLeftByAnEarlierTool) {
