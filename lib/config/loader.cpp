@@ -295,11 +295,34 @@ void Loader::check_names(const PendingCredential& credential, const IssuerConfig
                  "write at least one, e.g. sans: [\"DNS:" + config.name + ".example.internal\"]");
 }
 
+// What the credential's own issuer settings (`sap:`) ask of the rest of the configuration.
+void Loader::check_issuer_options(const PendingCredential& credential) {
+  const CredentialConfig& config = credential.config;
+  if (!config.issuer_options) return;
+  for (const auto& named : config.issuer_options->issuers_named()) {
+    if (m_config.issuers.contains(named.issuer) || m_broken_issuers.contains(named.issuer)) {
+      continue;
+    }
+    m_problems.add(named.mark,
+                   "credential " + in_quotes(config.name) + " names issuer " +
+                       in_quotes(named.issuer) + ", which is not defined",
+                   "define it under issuers:, or name one of the issuers there");
+  }
+  if (config.activation.mode != schedule::ActivationMode::staged) return;
+  if (auto refusal = config.issuer_options->refuses_staged()) {
+    m_problems.add(credential.activation_mark.value_or(credential.issuer_mark), refusal->what,
+                   refusal->instead);
+  }
+}
+
 void Loader::check_issuer_settings(const PendingCredential& credential) {
   const auto it = m_config.issuers.find(credential.config.issuer);
   const IssuerConfig* issuer = it == m_config.issuers.end() ? nullptr : &it->second;
   check_names(credential, issuer);
-  if (issuer) check_issuer_key(credential, *issuer);
+  if (!issuer) return;
+  check_issuer_key(credential, *issuer);
+  // Options of another type's key were refused just now; their checks would only add noise.
+  if (credential.issuer_key == issuer->kind->credential_key) check_issuer_options(credential);
 }
 
 void Loader::check_credential(const PendingCredential& credential) {

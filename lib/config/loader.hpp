@@ -137,6 +137,7 @@ private:
   void check_names(const PendingCredential& credential, const IssuerConfig* issuer);
   // Both of the above, with the credential's issuer when it is defined.
   void check_issuer_settings(const PendingCredential& credential);
+  void check_issuer_options(const PendingCredential& credential);
 
   Problems& m_problems;
   const issuer::IssuerRegistry& m_issuer_types;

@@ -87,6 +87,7 @@ Result<PlanMap> build_plans(const std::shared_ptr<const config::Config>& generat
     stores[i] = is_open(credentials[i]) ? store::CredentialStore::reopen(std::move(options))
                                         : store::CredentialStore::open(std::move(options));
   });
+  const auto issuers = std::make_shared<const IssuerMap>(std::move(prepared->issuers));
   PlanMap plans;
   for (std::size_t i = 0; i < credentials.size(); ++i) {
     const config::CredentialConfig& credential = credentials[i];
@@ -102,7 +103,8 @@ Result<PlanMap> build_plans(const std::shared_ptr<const config::Config>& generat
     }
     auto plan = std::make_shared<CredentialPlan>(generation, credential, std::move(*store));
     plan->folder_error = std::move(folder_error);
-    plan->issuer = prepared->issuers.at(credential.issuer);
+    plan->issuer = issuers->at(credential.issuer);
+    plan->issuers = issuers;
     plan->anchors = prepared->anchors.at(credential.issuer);
     plans.emplace(credential.name, std::move(plan));
   }

@@ -12,6 +12,7 @@
 
 #include "config/config.hpp"
 #include "engine/events.hpp"
+#include "engine/issuers.hpp"
 #include "issuer/issuer.hpp"
 #include "notify/runner.hpp"
 #include "store/credential_store.hpp"
@@ -33,6 +34,10 @@ struct CredentialPlan {
   std::shared_ptr<const config::Config> generation;
   const config::CredentialConfig& config;  // config.issuer names the issuer
   std::shared_ptr<issuer::Issuer> issuer;
+  // Every issuer of the configuration, shared by its plans: IssuerContext::issuer holds them
+  // weakly, so an issuer reached only through another one (SAP's `self_managed: { issuer }`
+  // with no credential of its own) lives as long as the plans that may ask for it.
+  std::shared_ptr<const IssuerMap> issuers;
   store::CredentialStore store;
   // Roots the issued chain must verify to, shared by every plan of the issuer. Empty: use the
   // anchors the issuer reports (only trustworthy for issuers whose anchors come from local

@@ -16,6 +16,7 @@
 #include "util/result.hpp"
 #include "x509/certificate.hpp"
 #include "x509/types.hpp"
+#include "yaml/mark.hpp"
 
 namespace certrotd::issuer {
 
@@ -38,6 +39,21 @@ public:
   // Whether the credential must name a common_name or a SAN: false when the issuer decides the
   // names itself and certrotd has nothing to ask for.
   virtual bool needs_names() const { return true; }
+  // Another issuer of the configuration these options name, and where.
+  struct IssuerReference {
+    std::string issuer;
+    yaml::Mark mark;
+  };
+  // What the loader checks once every issuer is read: each must be an issuer of the
+  // configuration (SAP's `self_managed: { issuer }`).
+  virtual std::vector<IssuerReference> issuers_named() const { return {}; }
+  // Why a credential with these options cannot have `activation: { mode: staged }`, and what
+  // to write instead; nullopt when it can.
+  struct Refusal {
+    std::string what;
+    std::string instead;
+  };
+  virtual std::optional<Refusal> refuses_staged() const { return std::nullopt; }
 
 protected:
   CredentialOptions() = default;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <iterator>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -118,7 +119,7 @@ State parse_state(const std::optional<std::string>& text) {
   return state;
 }
 
-std::string dump_state(const State& state) {
+std::string state_text(const State& state) {
   json j = json::object();
   if (state.pending) {
     j["pending"] = {{"id", state.pending->id},
@@ -145,6 +146,24 @@ std::string dump_state(const State& state) {
   return j.dump();
 }
 
+// The state as certrotd keeps it, within k_max_issuer_state: long binding names (name_prefix,
+// the host name) can fill 4 KiB with 8 given and 8 retired bindings, and a state that does not
+// fit fails the issuance after its binding was made. The oldest retired go first (a rollback
+// that far back is the least likely), then the oldest given (their labels still find them;
+// the live one is spared by its certificate).
+std::string dump_state(State state) {
+  std::string text = state_text(state);
+  while (text.size() > k_max_issuer_state && (!state.retired.empty() || !state.given.empty())) {
+    if (!state.retired.empty()) {
+      state.retired.erase(state.retired.begin());
+    } else {
+      state.given.erase(state.given.begin());
+    }
+    text = state_text(state);
+  }
+  return text;
+}
+
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -166,7 +185,7 @@ std::string machine_host_name() {
   return u.nodename;
 }
 
-// When a binding replaced by `live` is deleted: retire_after after the swap when set, otherwise
+// When a binding replaced at `swapped` is deleted: retire_after after the swap when set, otherwise
 // when its certificate expires, at most k_default_retire after the swap. Consumers elsewhere
 // may still hold the replaced certificate until then.
 SystemTime retire_time(const Given& replaced, SystemTime swapped, const SapCredentialOptions& sap) {
@@ -193,7 +212,8 @@ std::set<std::string> bindings_to_keep(const State& state, const IssueRequest& r
   if (live == state.given.end()) return keep;
   keep.insert(live->id);
   for (auto it = state.given.begin(); it != live; ++it) {
-    const SystemTime due = retire_time(*it, live->issued_at, sap);
+    // Its grace starts with the swap that replaced it: the next newer binding's issuance.
+    const SystemTime due = retire_time(*it, std::next(it)->issued_at, sap);
     if (now < due) {
       keep.insert(it->id);
       next_due = next_due ? std::min(*next_due, due) : due;
@@ -248,10 +268,31 @@ void retire_gone(State& state, const std::set<std::string>& keep, SystemTime now
   }
 }
 
+// binding.json is world-readable, and services put their secrets under names of their own
+// (`apikey`, `private_key`, `access_token`, `clientsecret`, `password`): by name, anything that
+// reads like a key, a token, a secret or a password stays out, and so does `certificate`
+// (cert.pem holds it). `verificationkey` is XSUAA's public token-signing key: it stays.
 bool is_secret_member(const std::string& name) {
   const std::string l = lower(name);
-  return l == "key" || l == "certificate" || l.find("secret") != std::string::npos ||
-         l.find("password") != std::string::npos;
+  if (l == "verificationkey") return false;
+  return l == "certificate" || l.ends_with("key") || l.ends_with("token") ||
+         l.find("secret") != std::string::npos || l.find("password") != std::string::npos;
+}
+
+// A URL without its `user:password@`, whatever member holds it (`uri`, `url`, `dburl`).
+std::string without_userinfo(const std::string& text) {
+  const auto scheme = text.find("://");
+  if (scheme == std::string::npos) return text;
+  const auto start = scheme + 3;
+  const auto end = std::min(text.find_first_of("/?#", start), text.size());
+  const auto at = text.rfind('@', end == 0 ? 0 : end - 1);
+  if (at == std::string::npos || at < start) return text;
+  return text.substr(0, start) + text.substr(at + 1);
+}
+
+// A PEM private key under a name of its own ("signing", "tls"): no name tells, the text does.
+bool is_private_key_text(const json& value) {
+  return value.is_string() && value.get<std::string>().find("PRIVATE KEY") != std::string::npos;
 }
 
 // binding.json and, with service_key, service-key.json: one version's files with its PEMs.
@@ -270,13 +311,18 @@ std::vector<NamedFile> binding_files(const json& credentials, const SapCredentia
 json public_binding_fields(const json& credentials) {
   if (credentials.is_array()) {
     json out = json::array();
-    for (const auto& e : credentials) out.push_back(public_binding_fields(e));
+    for (const auto& e : credentials) {
+      if (!is_private_key_text(e)) out.push_back(public_binding_fields(e));
+    }
     return out;
   }
+  if (credentials.is_string()) return without_userinfo(credentials.get<std::string>());
   if (!credentials.is_object()) return credentials;
   json out = json::object();
   for (const auto& [name, value] : credentials.items()) {
-    if (!is_secret_member(name)) out[name] = public_binding_fields(value);
+    if (!is_secret_member(name) && !is_private_key_text(value)) {
+      out[name] = public_binding_fields(value);
+    }
   }
   return out;
 }

@@ -69,14 +69,22 @@ struct SapCredentialOptions final : CredentialOptions {
   bool service_key = false;
   // Unset: the service makes key and certificate (the x509 parameters above).
   std::optional<SapSelfManaged> self_managed;
+  yaml::Mark self_managed_issuer_mark;  // where self_managed names its issuer
 
   // Service-managed: RSA of key-length bits. Self-managed: the credential's own `key:`.
   std::optional<x509::KeySpec> key() const override;
   // Self-managed certificates carry the names the credential asks the other issuer for.
   bool needs_names() const override { return self_managed.has_value(); }
+  std::vector<IssuerReference> issuers_named() const override;
+  // Upkeep keeps only the live binding and the ones it replaced: the staged version's newer
+  // binding would be deleted before it went live.
+  std::optional<Refusal> refuses_staged() const override;
 };
 
 inline constexpr Millis k_default_retire = std::chrono::hours(1);
+// The longest name_prefix: with the host name and the time a binding name stays near 150
+// characters, so the state (4 KiB) holds a pending binding and a few given ones whatever else.
+inline constexpr std::size_t k_max_name_prefix = 64;
 
 class SapServiceManagerIssuer final : public NetworkIssuer {
 public:
@@ -90,10 +98,11 @@ public:
   Result<IssueOutcome> issue_outcome(const IssueRequest& request) override;
   // Deletes the replaced bindings whose retire_after is over and the orphans of a crash
   // (created, never installed) on a timer of their own and at every start, never the live
-  // version's binding; the deleted ones are kept in the state ("deleted": id, name, serial).
+  // version's binding; the deleted ones are kept in the state ("retired": id, name, serial, and
+  // `at`, when it was deleted).
   UpkeepMode upkeep_mode() const override { return UpkeepMode::also_at_start; }
   Result<UpkeepOutcome> upkeep(const UpkeepRequest& request) override;
-  // Refused for a version whose binding this credential's state records as deleted.
+  // Refused for a version whose binding this credential's state records as retired.
   Result<void> can_restore(const RestoreRequest& request) const override;
 
 private:
@@ -101,7 +110,7 @@ private:
                           std::function<std::shared_ptr<Issuer>(const std::string&)> issuers);
 
   struct Call;   // one authenticated Service Manager session
-  struct Round;  // one issue_outcome: the call, the credential's settings, its state
+  struct Round;  // one issue_outcome or upkeep: the call, the credential's settings, its state
   Result<Call> open(const IssueRequest& request);
   // One Service Manager request: any HTTP status is a Response.
   Result<http::Response> send(Call& call, http::Method method, const std::string& path,
@@ -112,7 +121,6 @@ private:
   // Deletes the labelled bindings of the credential that are neither live nor in their grace
   // period (orphans of a crash, replaced ones whose time is up).
   Result<void> clean_up(Round& round);
-  // Remembers a deleted binding in the round's state and its list of this round's deletions.
   // The ids of the bindings labelled for this host and credential, every page.
   Result<std::vector<std::string>> labelled(Round& round);
   // Moves the binding whose certificate is the live one from `doomed` to `keep` when the state
@@ -141,8 +149,10 @@ inline constexpr std::string_view k_binding_file = "binding.json";
 inline constexpr std::string_view k_service_key_file = "service-key.json";
 
 // The binding's credentials without what is secret (binding.json, world-readable like cert.pem):
-// at any depth, members named `key` or whose name holds `secret` or `password` (any case) go,
-// and `certificate` too (cert.pem holds it). Everything else stays as Service Manager sent it.
+// at any depth, members whose name (any case) ends with `key` (but `verificationkey`, a public
+// key) or `token`, or holds `secret` or `password`, go, and `certificate` too (cert.pem holds
+// it); so does any string holding "PRIVATE KEY", and URLs lose their `user:password@`.
+// Everything else stays as Service Manager sent it.
 nlohmann::json public_binding_fields(const nlohmann::json& credentials);
 
 // The binding name for a rotation at `now`: "<prefix>-<host>-<YYYYMMDDTHHMMSSZ>", the host

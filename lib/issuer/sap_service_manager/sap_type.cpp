@@ -108,7 +108,8 @@ bool read_x509(const Field& field, const Reader& reader, SapCredentialOptions& o
 }
 
 // `self_managed: { issuer }`.
-std::optional<SapSelfManaged> read_self_managed(const Field& field, const Reader& reader) {
+std::optional<SapSelfManaged> read_self_managed(const Field& field, const Reader& reader,
+                                                yaml::Mark& issuer_mark) {
   const auto fields = reader.fields(*field.value, field.value_mark, "self_managed", {"issuer"},
                                     "self_managed: { issuer: <an issuer of the configuration> }");
   if (!fields) return std::nullopt;
@@ -116,6 +117,7 @@ std::optional<SapSelfManaged> read_self_managed(const Field& field, const Reader
   bool ok = true;
   yaml::read_if_present(
       *fields, "issuer", [&](const Field& f) { return reader.string(f); }, out.issuer, ok);
+  if (const Field* f = fields->get("issuer")) issuer_mark = f->value_mark;
   if (ok && out.issuer.empty()) {
     reader.add(field.key_mark, "self_managed needs issuer",
                "write self_managed: { issuer: <the issuer that makes the certificate> }");
@@ -153,6 +155,20 @@ std::optional<SapWrap> read_wrap(const Field& field, const Reader& reader) {
   return std::nullopt;
 }
 
+// Every binding the state remembers carries its name, prefix included, in the 4 KiB state.
+std::optional<std::string> read_name_prefix(const Field& field, const Reader& reader) {
+  auto text = reader.string(field);
+  if (text && text->size() > k_max_name_prefix) {
+    reader.add(field.value_mark,
+               "name_prefix is " + std::to_string(text->size()) + " characters long, more than " +
+                   std::to_string(k_max_name_prefix),
+               "write a shorter name_prefix: every binding name also carries the host name and "
+               "a time, and certrotd keeps the names of the bindings it made in its state");
+    return std::nullopt;
+  }
+  return text;
+}
+
 std::shared_ptr<const CredentialOptions> read_sap_credential(const Field& field,
                                                              const Reader& reader) {
   const auto fields = reader.fields(*field.value, field.value_mark, "sap",
@@ -166,7 +182,7 @@ std::shared_ptr<const CredentialOptions> read_sap_credential(const Field& field,
       *fields, "wrap", [&](const Field& f) { return read_wrap(f, reader); }, options->wrap, ok);
   if (const Field* f = fields->get("x509")) ok = read_x509(*f, reader, *options) && ok;
   yaml::read_if_present(
-      *fields, "name_prefix", [&](const Field& f) { return reader.string(f); },
+      *fields, "name_prefix", [&](const Field& f) { return read_name_prefix(f, reader); },
       options->name_prefix, ok);
   yaml::read_if_present(
       *fields, "retire_after", [&](const Field& f) { return reader.duration(f, Millis(0)); },
@@ -175,7 +191,7 @@ std::shared_ptr<const CredentialOptions> read_sap_credential(const Field& field,
       *fields, "service_key", [&](const Field& f) { return reader.boolean(f); },
       options->service_key, ok);
   if (const Field* f = fields->get("self_managed")) {
-    if (auto self = read_self_managed(*f, reader)) {
+    if (auto self = read_self_managed(*f, reader, options->self_managed_issuer_mark)) {
       options->self_managed = std::move(*self);
     } else {
       ok = false;
@@ -212,6 +228,21 @@ std::optional<x509::KeySpec> SapCredentialOptions::key() const {
   spec.type = x509::KeyType::rsa;
   spec.rsa_bits = key_length;
   return spec;
+}
+
+std::vector<CredentialOptions::IssuerReference> SapCredentialOptions::issuers_named() const {
+  if (!self_managed) return {};
+  return {IssuerReference{self_managed->issuer, self_managed_issuer_mark}};
+}
+
+std::optional<CredentialOptions::Refusal> SapCredentialOptions::refuses_staged() const {
+  return Refusal{
+      "activation: staged does not work with a sap-service-manager issuer yet: its "
+      "upkeep deletes the staged version's binding, which is newer than the live "
+      "one, and activating it would make a certificate live that no longer gets a "
+      "token",
+      "remove activation:, or write activation: { mode: immediate }; retire_after "
+      "keeps the replaced binding usable while consumers move to the new one"};
 }
 
 IssuerType sap_service_manager_issuer_type() {

@@ -127,5 +127,46 @@ TEST(SapIssuerConfig, TheIssuerNeedsSmUrlCaBundleAndToken) {
             "<clientid of the Service Manager binding>, method: tls_client_auth }");
 }
 
+TEST(SapIssuerConfig, ASelfManagedIssuerMustBeAnIssuerOfTheConfiguration) {
+  EXPECT_EQ(errors_of(std::string(k_btp) + R"(credentials:
+  a:
+    issuer: btp
+    sans: ["DNS:a.example"]
+    sap: { service_instance_id: x, self_managed: { issuer: cq } }
+)"),
+            "test.yaml:20:60: credential 'a' names issuer 'cq', which is not defined; define it "
+            "under issuers:, or name one of the issuers there");
+  EXPECT_TRUE(test::parse(std::string(k_btp) + R"(credentials:
+  a:
+    issuer: btp
+    sans: ["DNS:a.example"]
+    sap: { service_instance_id: x, self_managed: { issuer: ca } }
+)"));
+}
+
+TEST(SapIssuerConfig, StagedActivationIsRefusedWithSayWhyAndWhatInstead) {
+  EXPECT_EQ(errors_of(std::string(k_btp) + R"(credentials:
+  a:
+    issuer: btp
+    sap: { service_instance_id: x }
+    activation: { mode: staged, activate_after: 1h }
+)"),
+            "test.yaml:20:5: activation: staged does not work with a sap-service-manager issuer "
+            "yet: its upkeep deletes the staged version's binding, which is newer than the live "
+            "one, and activating it would make a certificate live that no longer gets a token; "
+            "remove activation:, or write activation: { mode: immediate }; retire_after keeps "
+            "the replaced binding usable while consumers move to the new one");
+}
+
+TEST(SapIssuerConfig, ALongNamePrefixIsRefused) {
+  EXPECT_EQ(errors_of(std::string(k_btp) +
+                      "credentials:\n  a:\n    issuer: btp\n"
+                      "    sap: { service_instance_id: x, name_prefix: " +
+                      std::string(65, 'p') + " }\n"),
+            "test.yaml:19:49: name_prefix is 65 characters long, more than 64; write a shorter "
+            "name_prefix: every binding name also carries the host name and a time, and "
+            "certrotd keeps the names of the bindings it made in its state");
+}
+
 }  // namespace
 }  // namespace certrotd::config

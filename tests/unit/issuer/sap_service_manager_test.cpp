@@ -209,6 +209,14 @@ TEST_F(SapIssuerTest, BindingJsonHoldsTheNonSecretFieldsAndTheServiceKeyOnlyWhen
       {"identityzone", "sub"},
       {"certificate", "-----BEGIN CERTIFICATE-----"},
       {"key", "-----BEGIN RSA PRIVATE KEY-----"},
+      {"private_key", "PK-VALUE"},
+      {"apikey", "APIKEY-VALUE"},
+      {"access_token", "ACCESS-VALUE"},
+      {"verificationkey", "-----BEGIN PUBLIC KEY-----"},
+      {"signing", "-----BEGIN EC PRIVATE KEY-----\nAAAA"},
+      {"pems", {"-----BEGIN PRIVATE KEY-----\nBBBB"}},
+      {"uri", "postgres://admin:DBPASS@db.example:5432/app?x=1"},
+      {"url", "https://api.example/v1"},
       {"messaging",
        {{{"oa2", {{"clientid", "c"}, {"clientSecret", "S2"}, {"tokenendpoint", "t"}}},
          {"password", "P"}}}}};
@@ -218,8 +226,13 @@ TEST_F(SapIssuerTest, BindingJsonHoldsTheNonSecretFieldsAndTheServiceKeyOnlyWhen
   EXPECT_EQ(pub["xsappname"], "x!b2");
   EXPECT_EQ(pub["identityzone"], "sub");
   EXPECT_EQ(pub["messaging"][0]["oa2"]["tokenendpoint"], "t");
+  EXPECT_EQ(pub["verificationkey"], "-----BEGIN PUBLIC KEY-----") << "a public key stays";
+  EXPECT_EQ(pub["uri"], "postgres://db.example:5432/app?x=1");
+  EXPECT_EQ(pub["url"], "https://api.example/v1");
+  EXPECT_TRUE(pub["pems"].empty());
   const std::string text = pub.dump();
-  for (const char* secret : {"VERYSECRET", "S2", "\"P\"", "PRIVATE KEY", "BEGIN CERTIFICATE"}) {
+  for (const char* secret : {"VERYSECRET", "S2", "\"P\"", "PRIVATE KEY", "BEGIN CERTIFICATE",
+                             "PK-VALUE", "APIKEY-VALUE", "ACCESS-VALUE", "DBPASS", "admin"}) {
     EXPECT_FALSE(testing::contains(text, secret)) << secret;
   }
 
@@ -596,6 +609,70 @@ TEST_F(SapIssuerTest, WithoutACertificateTheBootstrapSecretGetsTheToken) {
   EXPECT_TRUE(testing::contains(sent(0).body, "client_secret=s3cr3t"));
   ASSERT_FALSE(m_notes.empty());
   EXPECT_TRUE(testing::contains(m_notes.front(), "BOOTSTRAP"));
+}
+
+TEST_F(SapIssuerTest, EachReplacedBindingsGraceStartsWithTheSwapThatReplacedIt) {
+  auto sm = issuer();
+  m_sap->retire_after = 10min;
+  const auto at = [](SystemTime t) {
+    return std::to_string(
+        std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+  };
+  const SystemTime now = m_clock.wall_now();
+  // b-a was replaced by b-b 20 minutes ago (its 10 minutes are up), b-b by b-live 4 minutes ago.
+  const auto given = [&](const std::string& id, const std::string& serial, SystemTime issued) {
+    return R"({"id":")" + id + R"(","serial":")" + serial + R"(","not_after":)" + at(now + 24h) +
+           R"(,"issued_at":)" + at(issued) + "}";
+  };
+  const std::string state = R"({"given":[)" + given("b-a", "0a", now - 48h) + "," +
+                            given("b-b", "0b", now - 20min) + "," +
+                            given("b-live", m_live.cert.info().serial, now - 4min) + "]}";
+  UpkeepRequest u{"eventmesh", CurrentCredential{{m_live.cert}, m_live.key}, {}, state, m_sap};
+  m_transport->answer(200, R"({"items":[{"id":"b-a"},{"id":"b-b"},{"id":"b-live"}]})");
+  m_transport->answer(200, "{}");
+  auto outcome = value_of(sm->upkeep(u));
+  std::vector<std::string> deleted;
+  for (const auto& r : m_transport->requests) {
+    if (r.method == http::Method::del) deleted.push_back(r.url);
+  }
+  EXPECT_EQ(deleted,
+            (std::vector<std::string>{"https://sm.example/v1/service_bindings/b-a?async=false"}));
+  EXPECT_EQ(outcome.next, Millis(6min)) << "b-b's 10 minutes from its own replacement";
+}
+
+TEST_F(SapIssuerTest, TheStateDropsTheOldestRetiredBindingsToStayWithinItsCap) {
+  auto sm = issuer();
+  m_sap->name_prefix = std::string(64, 'p');
+  const auto at = [](SystemTime t) {
+    return std::to_string(
+        std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+  };
+  const SystemTime now = m_clock.wall_now();
+  std::string retired;
+  for (int i = 0; i < 8; ++i) {
+    if (i > 0) retired += ",";
+    retired += R"({"id":"b-r)" + std::to_string(i) + R"(","name":")" + std::string(400, 'n') +
+               R"(","serial":"0)" + std::to_string(i) + R"(","at":)" + at(now - 1h) + "}";
+  }
+  const std::string state = R"({"given":[{"id":"b-live","name":")" + std::string(200, 'n') +
+                            R"(","serial":")" + m_live.cert.info().serial + R"(","not_after":)" +
+                            at(now + 24h) + R"(,"issued_at":)" + at(now - 1h) +
+                            R"(}],"retired":[)" + retired + "]}";
+  ASSERT_GT(state.size(), 3000u);
+  m_transport->answer(200, R"({"items":[{"id":"b-live"}]})");
+  m_transport->answer(201, R"({"id":"b-next"})");
+  m_transport->answer(200, binding("b-next", leaf()));
+  auto outcome = value_of(sm->issue_outcome(request(state)));
+  ASSERT_TRUE(std::holds_alternative<IssuedCredential>(outcome.answer));
+  ASSERT_TRUE(outcome.state);
+  EXPECT_LE(outcome.state->size(), k_max_issuer_state);
+  const json kept = json::parse(*outcome.state);
+  const std::string given = kept["given"].dump();
+  EXPECT_TRUE(testing::contains(given, "b-live"));
+  EXPECT_TRUE(testing::contains(given, "b-next"));
+  const std::string gone = kept["retired"].dump();
+  EXPECT_FALSE(testing::contains(gone, "\"b-r0\"")) << "the oldest retired went first";
+  EXPECT_TRUE(testing::contains(gone, "\"b-r7\"")) << "the newest retired stays";
 }
 
 }  // namespace
