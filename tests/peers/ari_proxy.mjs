@@ -17,6 +17,7 @@
 //  - POST <newAccount> (not onlyReturnExisting), when the control object has "holdNewAccount":
 //    true: forwarded, so pebble makes the account, but never answered; recorded as
 //    {"newAccount": the account URL pebble answered}. Crash tests kill the client meanwhile.
+//    An answer without an account (a refused nonce) is passed on.
 //  - POST <newOrder>: forwarded; the decoded JWS payload is appended to `recordFile` as one JSON
 //    line {"newOrder": payload, "at": ISO time}, so a test can assert that `replaces` was sent
 //    and when. renewalInfo requests are recorded as {"renewalInfo": certID, "window": what was
@@ -153,7 +154,16 @@ function handle(req, res, body) {
   if (req.method === 'POST' && newOrderPath && req.url === newOrderPath && refuse('newOrder', req, res)) return;
   if (req.method === 'POST' && newAccountPath && req.url === newAccountPath && control().holdNewAccount &&
       !payloadOf(body).onlyReturnExisting) {
-    forward(req, body, (err, status, headers) => record({ newAccount: err ? null : headers.location }));
+    forward(req, body, (err, status, headers, answer) => {
+      // Only an account pebble made is held back. A refusal (pebble's badNonce, one in three
+      // here) goes to the client, which retries with a fresh nonce: that request is held.
+      if (err || !headers.location) {
+        if (err) reply(res, 502, { 'content-type': 'text/plain' }, `upstream: ${err.message}\n`);
+        else reply(res, status, headers, answer);
+        return;
+      }
+      record({ newAccount: headers.location });
+    });
     return;  // no answer: the client is killed while it waits
   }
   if (req.method === 'POST' && req.url.startsWith('/finalize-order/') && refuse('finalize', req, res)) return;
