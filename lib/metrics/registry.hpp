@@ -53,7 +53,7 @@ private:
     std::optional<MonoTime> renewing_since;
     std::uint64_t rotations = 0;
     std::uint64_t dependent_failures = 0;
-    std::map<std::string, std::uint64_t> failures;  // by reason class
+    std::map<std::string, std::uint64_t> failures;         // by reason class
     std::map<std::string, std::uint64_t> upkeep_failures;  // by reason class
   };
 
