@@ -368,6 +368,7 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
     if (!chosen) return fail(chosen.error());
     resumed = chosen->resumed;
     request.csr_pem = std::move(chosen->csr_pem);
+    request.csr_key = chosen->key;  // shares the EVP_PKEY
     key = std::move(chosen->key);
     key_reused = chosen->reused;
   }

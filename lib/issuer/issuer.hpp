@@ -82,6 +82,11 @@ struct IssueRequest {
   // The credential's own settings for this issuer (its `credential_key` section); null when
   // the type names none.
   std::shared_ptr<const CredentialOptions> options = nullptr;
+  // The key of csr_pem, set with it. An issuer whose server asks for more than the engine's CSR
+  // holds (EST: the attributes of /csrattrs, the TLS-unique value of the connection that sends
+  // it) signs a CSR of its own for the same key and names; the certificate must still certify
+  // this key. Never logged, never sent.
+  std::optional<x509::PrivateKey> csr_key = std::nullopt;
 };
 
 // When the issuer suggests renewing the certificate it issued (ACME ARI suggestedWindow, a

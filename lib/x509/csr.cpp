@@ -27,7 +27,8 @@ int refuse_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*user*
 
 }  // namespace
 
-Result<std::string> build_csr(const PrivateKey& key, const CertificateRequest& request) {
+Result<std::string> build_csr(const PrivateKey& key, const CertificateRequest& request,
+                              const CsrExtras& extras) {
   if (key.get() == nullptr) return fail("cannot build a CSR without a key");
   ERR_clear_error();
   X509ReqPtr req(X509_REQ_new());
@@ -62,6 +63,19 @@ Result<std::string> build_csr(const PrivateKey& key, const CertificateRequest& r
   if (sk_X509_EXTENSION_num(extensions.get()) > 0 &&
       X509_REQ_add_extensions(req.get(), extensions.get()) != 1) {
     return fail_openssl("cannot add the CSR extension request");
+  }
+  if (extras.challenge_password) {
+    const std::string& password = *extras.challenge_password;
+    if (password.size() > k_max_challenge_password) {
+      return fail("the challengePassword has " + std::to_string(password.size()) +
+                  " bytes, more than the " + std::to_string(k_max_challenge_password) +
+                  " PKCS#9 allows");
+    }
+    if (X509_REQ_add1_attr_by_NID(req.get(), NID_pkcs9_challengePassword, MBSTRING_UTF8,
+                                  reinterpret_cast<const unsigned char*>(password.data()),
+                                  static_cast<int>(password.size())) != 1) {
+      return fail_openssl("cannot add the CSR challengePassword");
+    }
   }
 
   if (X509_REQ_sign(req.get(), key.get(), detail::digest_for(key.get())) <= 0) {

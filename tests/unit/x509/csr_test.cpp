@@ -91,6 +91,28 @@ TEST(Csr, WithoutSansOrUsagesHasNoExtensionRequest) {
   EXPECT_EQ(X509_REQ_get_attr_count(parsed->req.get()), 0);
 }
 
+TEST(Csr, AChallengePasswordIsAnAttributeOpensslReads) {
+  testing::TempDir dir;
+  const auto key = value_of(generate_key(KeySpec{}));
+  CsrExtras extras;
+  extras.challenge_password = "dGxzLXVuaXF1ZQ==";
+  const auto pem = value_of(build_csr(key, full_request(), extras));
+  const auto parsed = value_of(parse_csr(pem));
+  EXPECT_EQ(parsed.request.sans, full_request().sans) << "the names are still there";
+  const auto path = (dir / "req.pem").string();
+  testing::write_text(path, pem);
+  const auto cli = openssl({"req", "-in", path, "-noout", "-text", "-verify"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_TRUE(contains(cli.output, "challengePassword")) << cli.output;
+  EXPECT_TRUE(contains(cli.output, "dGxzLXVuaXF1ZQ==")) << cli.output;
+  EXPECT_FALSE(contains(value_of(build_csr(key, full_request())), "dGxz"));
+
+  extras.challenge_password = std::string(k_max_challenge_password + 1, 'x');
+  const auto refused = build_csr(key, full_request(), extras);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(contains(refused.error().message, "more than the 255")) << refused.error().message;
+}
+
 TEST(Csr, OneLineEscapedCsrIsAccepted) {
   const auto key = value_of(generate_key(KeySpec{}));
   std::string pem = value_of(build_csr(key, full_request()));
