@@ -8,14 +8,24 @@
 // XSUAA) are accepted: with `introspection` (its client at the provider), each token is asked
 // about at the provider's introspection endpoint (RFC 7662: `active`, issuer, audience, expiry);
 // without, ES256 JWTs are checked against its JWKS, issuer, audience and expiry.
+// Self-managed x509 bindings (SAP's "Parameters for Self-Managed X.509 Certificates"): the
+// parameters carry `x509.certificate` (a PEM chain, leaf first) and no key; the certificate must
+// parse, be within its validity and chain to one of `trustedCaFiles` (as XSUAA accepts only the
+// CAs SAP lists as trusted), and may be used once per instance (by hash with
+// `certificate-pinning: true`, the default; by subject and issuer DN with false). Anything else
+// is a 400 BadRequest with a description. The binding's credentials then hold that certificate
+// (unless `hide-certificate`) and no key.
+// `async=false` is answered with 201 and the binding, `async=true` (the default) with 202.
 // The first line of `modeFile` makes the next creations misbehave: 403, 409, 422, 429, 500,
 // failed (the operation ends `failed`), nocert (a binding-secret binding), slow (operations stay
-// `in progress`), good.
+// `in progress`), untrusted (no CA of `trustedCaFiles` is trusted), good.
+// With `bodiesFile`, each creation's URL and body are appended to it (one JSON line each).
 //
 // usage: node sm_sim.mjs CONFIG.json
 //   { "portFile", "cert", "key", "caCert", "caKey", "authIssuer", "authCa", "audience",
 //     "instances": [{ "id", "name", "clientid", "dns" }], "limit", "pageSize",
 //     "modeFile", "eventsFile", "workDir",
+//     "trustedCaFiles": [PEM files] (optional), "bodiesFile" (optional),
 //     "introspection": { "client_id", "client_secret" } (optional) }
 import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -26,6 +36,7 @@ import * as path from 'node:path';
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const bindings = new Map();    // id -> binding entity
 const operations = new Map();  // op id -> { binding id, polls left }
+const selfManagedOf = new Map();  // binding id -> { fingerprint, subject, issuer } of its certificate
 let serial = 0;
 let dateForm = false;
 
@@ -133,6 +144,74 @@ function x509Credentials(instance, params) {
   return creds;
 }
 
+// The PEM blocks of `text` as certificates; throws on anything that does not parse.
+const pemBlocks = (text) => (String(text).match(
+  /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) || []);
+function parseChain(text) {
+  const blocks = pemBlocks(text.replace(/\\n/g, '\n'));
+  if (blocks.length === 0 || blocks.length > 10) throw new Error('no PEM certificate (or more than 10)');
+  return blocks.map((b) => new crypto.X509Certificate(b));
+}
+
+function trustedCas() {
+  if (mode() === 'untrusted') return [];
+  return (config.trustedCaFiles || []).flatMap((f) => parseChain(fs.readFileSync(f, 'utf8')));
+}
+
+// Whether any member of the parameters is a private key: by name, or a string holding one.
+function holdsKey(value, name = '') {
+  if (typeof value === 'string') return /PRIVATE KEY/.test(value);
+  if (name === 'key' || name === 'private_key' || name === 'private-key') return true;
+  if (value && typeof value === 'object') {
+    return Object.entries(value).some(([k, v]) => holdsKey(v, k));
+  }
+  return false;
+}
+
+const within = (c, now) => new Date(c.validFrom).getTime() <= now && now <= new Date(c.validTo).getTime();
+
+// The checks XSUAA makes on a self-managed certificate; a description of the first one failed,
+// or null. `chain` is leaf first; the walk goes up through the chain's own CA certificates until
+// a trusted CA has signed the current one.
+function refuseChain(chain, instance, pinning) {
+  const now = Date.now();
+  const [leaf] = chain;
+  if (leaf.ca) return 'the certificate is a CA certificate';
+  const expired = chain.find((c) => !within(c, now));
+  if (expired) return `certificate ${expired.subject.replace(/\n/g, ', ')} is expired or not yet valid (${expired.validFrom} - ${expired.validTo})`;
+  const trusted = trustedCas();
+  let current = leaf;
+  for (let depth = 0; depth <= chain.length; depth += 1) {
+    const anchor = trusted.find((t) => current.checkIssued(t) && current.verify(t.publicKey) && within(t, now));
+    if (anchor) break;
+    const up = chain.find((c) => c !== current && c.ca && current.checkIssued(c) && current.verify(c.publicKey));
+    if (!up || depth === chain.length) {
+      return `the certificate is not issued by a trusted certificate authority (issuer ${current.issuer.replace(/\n/g, ', ')})`;
+    }
+    current = up;
+  }
+  const same = [...bindings.values()].find((b) => {
+    const used = selfManagedOf.get(b.id);
+    return b.service_instance_id === instance.id && used && (pinning
+      ? used.fingerprint === leaf.fingerprint256
+      : used.subject === leaf.subject && used.issuer === leaf.issuer);
+  });
+  if (same) return `the certificate is already used by binding ${same.id} of this service instance`;
+  return null;
+}
+
+// A self-managed x509 credential: the given certificate, no key.
+function selfManagedCredentials(instance, x509, certificate) {
+  const pinning = x509['certificate-pinning'] !== false;
+  const creds = {
+    'credential-type': 'x509', clientid: instance.clientid, 'certificate-pinning': pinning,
+    certurl: 'https://sub.authentication.cert.test', url: 'https://sub.authentication.test',
+    xsappname: `${instance.name}!t1`, identityzone: 'sub', serviceInstanceId: instance.id,
+  };
+  if (x509['hide-certificate'] !== true) creds.certificate = certificate;
+  return creds;
+}
+
 // `k eq 'v' and k2 eq 'v2'` (labelQuery / fieldQuery), equality only.
 function parseQuery(text) {
   if (!text) return [];
@@ -154,7 +233,26 @@ function retryAfter(seconds) {
   return dateForm ? new Date(Date.now() + seconds * 1000).toUTCString() : String(seconds);
 }
 
-function create(req, res, body) {
+// The parameters of a self-managed creation checked, or an error sent (then null).
+function selfManaged(res, instance, name, params, x509) {
+  const refuse = (why) => {
+    record(`refused ${name} ${why}`);
+    error(res, 400, 'BadRequest', why);
+    return null;
+  };
+  if (holdsKey(params)) return refuse('a self-managed certificate must come without its private key: remove the key');
+  if (typeof x509.certificate !== 'string') return refuse('x509.certificate must be a PEM string');
+  let chain;
+  try { chain = parseChain(x509.certificate); } catch (e) { return refuse(`the certificate cannot be parsed: ${e.message}`); }
+  const pinning = x509['certificate-pinning'] !== false;
+  const why = refuseChain(chain, instance, pinning);
+  if (why) return refuse(why);
+  const [leaf] = chain;
+  return { serial: leaf.serialNumber, fingerprint: leaf.fingerprint256, subject: leaf.subject,
+    issuer: leaf.issuer, credentials: selfManagedCredentials(instance, x509, x509.certificate) };
+}
+
+function create(req, res, body, url) {
   const m = mode();
   if (m === '403') return error(res, 403, 'Forbidden', 'missing scope subaccount.service_binding.manage');
   if (m === '422') return error(res, 422, 'ConcurrentOperation', 'another operation is in progress', { 'retry-after': '2' });
@@ -170,16 +268,32 @@ function create(req, res, body) {
   }
   const params = body.parameters || {};
   const x509 = (params.xsuaa || params).x509 || {};
+  let self = null;
+  if ('certificate' in x509) {
+    self = selfManaged(res, instance, body.name, params, x509);
+    if (!self) return undefined;
+  }
+  const sync = url.searchParams.get('async') === 'false';
+  if (sync && m === 'failed') {
+    return error(res, 400, 'BrokerError', 'validity exceeds the maximum of 30 days');
+  }
   const id = crypto.randomUUID();
   const op = crypto.randomUUID();
   const entity = { id, name: body.name, service_instance_id: instance.id, labels: body.labels || {},
-    ready: false, readyAt: Date.now() + 1000, created_at: new Date().toISOString() };
-  entity.credentials = m === 'nocert'
-    ? { 'credential-type': 'binding-secret', clientid: instance.clientid, clientsecret: 'sim-secret' }
-    : x509Credentials(instance, x509);
+    ready: sync, readyAt: Date.now() + 1000, created_at: new Date().toISOString() };
+  if (m === 'nocert') {
+    entity.credentials = { 'credential-type': 'binding-secret', clientid: instance.clientid, clientsecret: 'sim-secret' };
+  } else if (self) {
+    entity.credentials = self.credentials;
+    selfManagedOf.set(id, { fingerprint: self.fingerprint, subject: self.subject, issuer: self.issuer });
+  } else {
+    entity.credentials = x509Credentials(instance, x509);
+  }
   bindings.set(id, entity);
+  const kind = self ? ` self-managed ${self.serial}` : '';
+  record(`created ${id}${kind} ${body.name} ${JSON.stringify(entity.labels)}`);
+  if (sync) return send(res, 201, entity);
   operations.set(op, { id, polls: 1, failed: m === 'failed' });
-  record(`created ${id} ${body.name} ${JSON.stringify(entity.labels)}`);
   return send(res, 202, {}, { location: `/v1/service_bindings/${id}/operations/${op}`, 'retry-after': retryAfter(1) });
 }
 
@@ -211,7 +325,8 @@ async function handle(req, res, raw) {
   if (req.method === 'POST' && parts.length === 2) {
     let body;
     try { body = JSON.parse(raw); } catch { return error(res, 400, 'BadRequest', 'not JSON'); }
-    return create(req, res, body);
+    if (config.bodiesFile) fs.appendFileSync(config.bodiesFile, `${JSON.stringify({ url: req.url, body })}\n`);
+    return create(req, res, body, url);
   }
   if (req.method === 'GET' && parts.length === 2) return list(res, url);
   const binding = bindings.get(parts[2]);
@@ -235,6 +350,7 @@ async function handle(req, res, raw) {
   if (req.method === 'GET') return isReady(binding) ? send(res, 200, { ...binding, ready: true }) : error(res, 404, 'NotFound', 'binding not found');
   if (req.method === 'DELETE') {
     bindings.delete(binding.id);
+    selfManagedOf.delete(binding.id);
     record(`deleted ${binding.id} ${binding.name}`);
     return send(res, 200, {});
   }
