@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <cstring>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -134,8 +133,7 @@ extern "C" int make_linked_body(void* user, char* /*primary_ip*/, char* /*local_
 
 extern "C" size_t read_linked_body(char* buffer, size_t size, size_t count, void* user) {
   auto* linked = static_cast<LinkedBody*>(user);
-  const size_t n = std::min(size * count, linked->body.size() - linked->sent);
-  std::memcpy(buffer, linked->body.data() + linked->sent, n);
+  const size_t n = linked->body.copy(buffer, size * count, linked->sent);
   linked->sent += n;
   return n;
 }
