@@ -71,10 +71,11 @@ class OneConnectionTlsServer {
 public:
   // `chunked`: the request body comes chunked, and the request is read to its last chunk.
   // `min_version`: the oldest TLS version the server accepts (0: OpenSSL's default).
+  // `connections`: how many connections it accepts one after the other (TLS 1.2 sessions resume).
   OneConnectionTlsServer(const std::string& cert, const std::string& key,
                          std::string answer = std::string(k_ok), bool chunked = false,
-                         int min_version = 0)
-      : m_answer(std::move(answer)), m_chunked(chunked) {
+                         int min_version = 0, int connections = 1)
+      : m_answer(std::move(answer)), m_chunked(chunked), m_connections(connections) {
     m_ctx.reset(SSL_CTX_new(TLS_server_method()));
     if (min_version != 0) SSL_CTX_set_min_proto_version(m_ctx.get(), min_version);
     if (SSL_CTX_use_certificate_chain_file(m_ctx.get(), cert.c_str()) != 1 ||
@@ -103,8 +104,11 @@ public:
   const std::string& request() const { return m_request; }
   // The negotiated protocol ("TLSv1.2") and the connection's tls-unique as the server sees it
   // (RFC 5929 §3.1: a full handshake's first Finished is the client's), after join().
-  const std::string& version() const { return m_version; }
-  const std::string& tls_unique() const { return m_tls_unique; }
+  std::string version() const { return m_versions.empty() ? "" : m_versions.front(); }
+  std::string tls_unique() const { return m_tls_unique.empty() ? "" : m_tls_unique.front(); }
+  // Of each connection: its tls-unique value and whether it resumed a session.
+  const std::vector<std::string>& tls_uniques() const { return m_tls_unique; }
+  const std::vector<bool>& resumed() const { return m_resumed; }
   void join() {
     if (m_thread.joinable()) m_thread.join();
   }
@@ -117,6 +121,10 @@ private:
     sigemptyset(&pipe);
     sigaddset(&pipe, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    for (int i = 0; i < m_connections; ++i) serve_one();
+  }
+
+  void serve_one() {
     pollfd p{m_listen, POLLIN, 0};
     if (poll(&p, 1, 30'000) != 1) return;
     const int fd = accept4(m_listen, nullptr, nullptr, SOCK_CLOEXEC);
@@ -124,20 +132,24 @@ private:
     std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(m_ctx.get()), &SSL_free);
     SSL_set_fd(ssl.get(), fd);
     if (SSL_accept(ssl.get()) == 1) {
-      m_version = SSL_get_version(ssl.get());
+      m_versions.emplace_back(SSL_get_version(ssl.get()));
+      const bool resumed = SSL_session_reused(ssl.get()) == 1;
+      m_resumed.push_back(resumed);
       unsigned char finished[64];
-      const std::size_t len = SSL_session_reused(ssl.get()) == 1
-                                  ? SSL_get_finished(ssl.get(), finished, sizeof finished)
-                                  : SSL_get_peer_finished(ssl.get(), finished, sizeof finished);
-      m_tls_unique.assign(reinterpret_cast<const char*>(finished), std::min(len, sizeof finished));
+      const std::size_t len = resumed ? SSL_get_finished(ssl.get(), finished, sizeof finished)
+                                      : SSL_get_peer_finished(ssl.get(), finished, sizeof finished);
+      m_tls_unique.emplace_back(reinterpret_cast<const char*>(finished),
+                                std::min(len, sizeof finished));
       char buf[4096];
+      std::string request;
       int n = SSL_read(ssl.get(), buf, sizeof buf);
-      if (n > 0) m_request.assign(buf, static_cast<std::size_t>(n));
-      while (n > 0 && m_chunked && m_request.find("\r\n0\r\n\r\n") == std::string::npos &&
-             m_request.size() < 65536) {
+      if (n > 0) request.assign(buf, static_cast<std::size_t>(n));
+      while (n > 0 && m_chunked && request.find("\r\n0\r\n\r\n") == std::string::npos &&
+             request.size() < 65536) {
         n = SSL_read(ssl.get(), buf, sizeof buf);
-        if (n > 0) m_request.append(buf, static_cast<std::size_t>(n));
+        if (n > 0) request.append(buf, static_cast<std::size_t>(n));
       }
+      m_request += request;
       if (n > 0) {
         // Fails with EPIPE when the client gave up half-way (the header flood below).
         SSL_write(ssl.get(), m_answer.data(), static_cast<int>(m_answer.size()));
@@ -150,9 +162,11 @@ private:
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> m_ctx{nullptr, &SSL_CTX_free};
   std::string m_answer;
   bool m_chunked = false;
+  int m_connections = 1;
   std::string m_request;
-  std::string m_version;
-  std::string m_tls_unique;
+  std::vector<std::string> m_versions;
+  std::vector<std::string> m_tls_unique;
+  std::vector<bool> m_resumed;
   int m_listen = -1;
   int m_port = 0;
   std::thread m_thread;
@@ -326,6 +340,17 @@ TEST_F(CurlTlsTest, FieldsUpToTheLimitsArrive) {
   EXPECT_EQ(response->body, "ok");
 }
 
+std::string hex(std::string_view bytes) {
+  static constexpr char k_digits[] = "0123456789abcdef";
+  std::string out;
+  for (const char byte : bytes) {
+    const auto c = static_cast<unsigned char>(byte);
+    out += k_digits[c >> 4];
+    out += k_digits[c & 15];
+  }
+  return out;
+}
+
 class CurlLinkedBodyTest : public CurlTlsTest {
 protected:
   void SetUp() override {
@@ -359,17 +384,6 @@ protected:
   std::string m_server_tls_unique;
 };
 
-std::string hex(std::string_view bytes) {
-  static constexpr char k_digits[] = "0123456789abcdef";
-  std::string out;
-  for (const char byte : bytes) {
-    const auto c = static_cast<unsigned char>(byte);
-    out += k_digits[c >> 4];
-    out += k_digits[c & 15];
-  }
-  return out;
-}
-
 // RFC 7030 §3.5 / RFC 5929 §3.1: the function sees the same Finished message the server
 // sees, on a connection that is TLS 1.2 although both sides could do 1.3; the body it makes
 // goes chunked (its size was not known when the head was made) and `body` does not.
@@ -391,6 +405,36 @@ TEST_F(CurlLinkedBodyTest, TheBodyIsMadeFromTheConnectionsTlsUniqueOverTls12) {
   EXPECT_NE(m_seen.find("Transfer-Encoding: chunked"), std::string::npos) << m_seen;
   EXPECT_NE(m_seen.find("linked to " + hex(value)), std::string::npos) << m_seen;
   EXPECT_EQ(m_seen.find("not this"), std::string::npos) << m_seen;
+}
+
+// The answer closes the connection, so the second request needs a new one, which resumes the
+// TLS 1.2 session of the first: its tls-unique is the server's Finished (RFC 5929 §3.1).
+TEST_F(CurlLinkedBodyTest, AResumedSessionGivesTheValueTheServerSeesAndANewOne) {
+  OneConnectionTlsServer tls((m_dir / "server.pem").string(), (m_dir / "server.key").string(),
+                             std::string(k_ok), true, 0, 2);
+  auto transport = CurlTransport::create();
+  ASSERT_TRUE(transport);
+  std::vector<std::string> values;
+  Request request;
+  request.method = Method::post;
+  request.url = "https://127.0.0.1:" + std::to_string(tls.port()) + "/est/simpleenroll";
+  request.tls.ca_bundle_pem = read_text(m_dir / "ca.pem");
+  request.body_for_connection = [&](std::string_view tls_unique) -> Result<std::string> {
+    values.emplace_back(tls_unique);
+    return std::string("csr");
+  };
+  auto first = (*transport)->perform(request);
+  auto second = (*transport)->perform(request);
+  transport->reset();
+  tls.join();
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_TRUE(second) << second.error().message;
+  ASSERT_EQ(values.size(), 2u);
+  EXPECT_EQ(tls.resumed(), (std::vector<bool>{false, true}));
+  ASSERT_EQ(tls.tls_uniques().size(), 2u);
+  EXPECT_EQ(hex(values[0]), hex(tls.tls_uniques()[0]));
+  EXPECT_EQ(hex(values[1]), hex(tls.tls_uniques()[1]));
+  EXPECT_NE(values[0], values[1]);
 }
 
 TEST_F(CurlLinkedBodyTest, WithoutABodyForTheConnectionTheSameServerNegotiatesTls13) {
