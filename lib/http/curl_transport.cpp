@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <optional>
 #include <utility>
 #include <vector>
 
+#include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
 namespace certrotd::http {
@@ -63,9 +66,85 @@ extern "C" size_t write_header(char* data, size_t size, size_t count, void* user
   return n;
 }
 
+// A request whose body depends on its connection runs on TLS 1.2 only: its handles (and so their
+// connections and session caches) form pools of their own.
 std::string pool_key_of(const Request& request) {
   const std::string id = request.tls.client ? request.tls.client->id : std::string("-");
-  return id + '\n' + request.tls.ca_bundle_pem;
+  const char* linked = request.body_for_connection ? "tls1.2-linked\n" : "";
+  return linked + id + '\n' + request.tls.ca_bundle_pem;
+}
+
+// The body of a request with body_for_connection, made once the connection is up.
+struct LinkedBody {
+  CURL* handle = nullptr;
+  const Request* request = nullptr;
+  std::string body;
+  std::size_t sent = 0;
+  std::optional<std::string> error;  // why there is no body; safe to log
+};
+
+// RFC 5929 §3.1: the first Finished message of the connection's latest handshake, the client's
+// in a full handshake and the server's in an abbreviated (resumed) one. Only TLS 1.2 has one.
+std::optional<std::string> tls_unique_of(CURL* h, std::string& why) {
+  const curl_tlssessioninfo* info = nullptr;
+  if (curl_easy_getinfo(h, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || info == nullptr ||
+      info->backend != CURLSSLBACKEND_OPENSSL || info->internals == nullptr) {
+    why = "libcurl does not expose the OpenSSL connection";
+    return std::nullopt;
+  }
+  // With CURLSSLBACKEND_OPENSSL and CURLINFO_TLS_SSL_PTR, `internals` is the connection's SSL*.
+  const SSL* ssl = static_cast<const SSL*>(info->internals);
+  if (SSL_version(ssl) != TLS1_2_VERSION) {
+    why = std::string("the connection uses ") + SSL_get_version(ssl) + ", not TLS 1.2";
+    return std::nullopt;
+  }
+  unsigned char finished[EVP_MAX_MD_SIZE] = {};
+  const std::size_t n = SSL_session_reused(ssl) == 1
+                            ? SSL_get_peer_finished(ssl, finished, sizeof finished)
+                            : SSL_get_finished(ssl, finished, sizeof finished);
+  if (n == 0 || n > sizeof finished) {
+    why = "the handshake's Finished message is not available";
+    return std::nullopt;
+  }
+  return std::string(reinterpret_cast<const char*>(finished), n);
+}
+
+extern "C" int make_linked_body(void* user, char* /*primary_ip*/, char* /*local_ip*/,
+                                int /*primary_port*/, int /*local_port*/) {
+  auto* linked = static_cast<LinkedBody*>(user);
+  // Called again when libcurl retries on a new connection: that one has its own value.
+  linked->body.clear();
+  linked->sent = 0;
+  std::string why;
+  auto value = tls_unique_of(linked->handle, why);
+  if (!value) {
+    linked->error = "no tls-unique value for the request's connection: " + why;
+    return CURL_PREREQFUNC_ABORT;
+  }
+  auto body = linked->request->body_for_connection(*value);
+  if (!body) {
+    linked->error = "the body for the request's connection: " + body.error().what();
+    return CURL_PREREQFUNC_ABORT;
+  }
+  linked->body = std::move(*body);
+  linked->error.reset();
+  return CURL_PREREQFUNC_OK;
+}
+
+extern "C" size_t read_linked_body(char* buffer, size_t size, size_t count, void* user) {
+  auto* linked = static_cast<LinkedBody*>(user);
+  const size_t n = linked->body.copy(buffer, size * count, linked->sent);
+  linked->sent += n;
+  return n;
+}
+
+// libcurl rewinds the body to send it again (on a new connection after a reused one had closed;
+// the prereq callback then makes the body for that connection).
+extern "C" int seek_linked_body(void* user, curl_off_t offset, int origin) {
+  auto* linked = static_cast<LinkedBody*>(user);
+  if (origin != SEEK_SET || offset != 0) return CURL_SEEKFUNC_CANTSEEK;
+  linked->sent = 0;
+  return CURL_SEEKFUNC_OK;
 }
 
 bool contains(std::string_view haystack, std::string_view needle) {
@@ -172,12 +251,25 @@ bool set(CURL* h, CURLoption option, T value) {
   return curl_easy_setopt(h, option, value) == CURLE_OK;
 }
 
+// The body comes from `linked` once the connection is up, chunked (its size is not known when
+// the request head is made); TLS 1.2 only, HTTP/1.1 (chunked transfer coding is HTTP/1.1's).
+bool set_linked_body(CURL* h, LinkedBody& linked) {
+  const long tls12_only = static_cast<int>(CURL_SSLVERSION_TLSv1_2) |
+                          static_cast<int>(CURL_SSLVERSION_MAX_TLSv1_2);
+  return set(h, CURLOPT_POST, 1L) && set(h, CURLOPT_SSLVERSION, tls12_only) &&
+         set(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1)) &&
+         set(h, CURLOPT_PREREQFUNCTION, make_linked_body) && set(h, CURLOPT_PREREQDATA, &linked) &&
+         set(h, CURLOPT_READFUNCTION, read_linked_body) && set(h, CURLOPT_READDATA, &linked) &&
+         set(h, CURLOPT_SEEKFUNCTION, seek_linked_body) && set(h, CURLOPT_SEEKDATA, &linked);
+}
+
 // GET is libcurl's default after curl_easy_reset. The body of a POST is not copied: it lives in
 // `request` until perform() returns.
-bool set_method(CURL* h, const Request& request) {
+bool set_method(CURL* h, const Request& request, LinkedBody& linked) {
   switch (request.method) {
     case Method::get: return true;
     case Method::post:
+      if (request.body_for_connection) return set_linked_body(h, linked);
       return set(h, CURLOPT_POST, 1L) &&
              set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size())) &&
              set(h, CURLOPT_POSTFIELDS, request.body.c_str());
@@ -185,6 +277,14 @@ bool set_method(CURL* h, const Request& request) {
     case Method::del: return set(h, CURLOPT_CUSTOMREQUEST, "DELETE");
   }
   return false;
+}
+
+bool append_header(CurlSlist& list, const char* line) {
+  curl_slist* appended = curl_slist_append(list.get(), line);
+  if (appended == nullptr) return false;
+  (void)list.release();  // curl_slist_append returned the head, owned by `list` again
+  list.reset(appended);
+  return true;
 }
 
 Failure too_large(const Request& request, const Sink& sink) {
@@ -287,7 +387,8 @@ HttpResult<Response> CurlTransport::perform(const Request& request) {
     ok = set(h, CURLOPT_SSLCERT_BLOB, &cert) && set(h, CURLOPT_SSLCERTTYPE, "PEM") &&
          set(h, CURLOPT_SSLKEY_BLOB, &key) && set(h, CURLOPT_SSLKEYTYPE, "PEM");
   }
-  ok = ok && set_method(h, request);
+  LinkedBody linked{h, &request, {}, 0, std::nullopt};
+  ok = ok && set_method(h, request, linked);
   CurlSlist headers;
   for (const auto& [name, value] : request.headers) {
     const std::string line = name + ": " + value;
@@ -308,6 +409,9 @@ HttpResult<Response> CurlTransport::perform(const Request& request) {
       headers.reset(appended);
     }
   }
+  if (ok && request.method == Method::post && request.body_for_connection) {
+    ok = append_header(headers, "Transfer-Encoding: chunked");
+  }
   if (ok && headers) ok = set(h, CURLOPT_HTTPHEADER, headers.get());
   if (!ok) {
     return tl::unexpected(Failure{FailureKind::transport,
@@ -325,6 +429,9 @@ HttpResult<Response> CurlTransport::perform(const Request& request) {
     Failure failure;
     if (sink.overflow || sink.too_many_headers || code == CURLE_FILESIZE_EXCEEDED) {
       failure = too_large(request, sink);
+    } else if (linked.error) {
+      failure = Failure{
+          FailureKind::tls_other, *linked.error, redact_url(request.url), 0, std::nullopt, {}};
     } else {
       failure = classify(h, code, errbuf, request);
     }

@@ -14,10 +14,13 @@
 //  - Connections and TLS sessions are reused only between requests with the same CA bundle and
 //    the same client identity, so a renewed certificate never rides on a connection (or a resumed
 //    session) that was authenticated with the old one (RFC 8705 §6.3; protocols.md §0).
+//  - A request with `body_for_connection` goes over TLS 1.2 only, and its connections and
+//    sessions are never shared with requests without one.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,6 +58,14 @@ struct Request {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;  // name, value
   std::string body;  // never logged: token, sign and issue bodies carry secrets
+  // Set (POST only): the body depends on the connection that carries it, and `body` is not sent.
+  // Called once the connection is up and before the request goes out, with the connection's
+  // tls-unique value (RFC 5929 §3.1: the first Finished message of its latest handshake, 12
+  // bytes in TLS 1.2), so that EST can link the CSR to it (RFC 7030 §3.5). TLS 1.3 has no
+  // tls-unique, so such a request is made with TLS 1.2 only. No value to give, or an error of
+  // the function, fails the request as FailureKind::tls_other; it is never sent without it. The
+  // value is not secret but is never logged either.
+  std::function<Result<std::string>(std::string_view tls_unique)> body_for_connection;
   TlsOptions tls;
   Millis connect_timeout = std::chrono::seconds(10);
   Millis total_timeout = std::chrono::seconds(60);

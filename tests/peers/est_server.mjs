@@ -21,6 +21,11 @@
 //   rollover    /cacerts names the root, a new root and the new root cross-signed by the old
 //   unrelated   /cacerts names the root and an unrelated one
 //   newroot     after a rollover: /cacerts names the new root only, which also signs
+//   tlsunique   a CSR is refused (400, saying why) unless its challengePassword is the base64
+//               of the connection's tls-unique (RFC 7030 §3.5, RFC 5929 §3.1: the first
+//               Finished of the latest handshake, the client's unless the session was
+//               resumed); TLS 1.3, which has none, is refused too. Records tlsunique=match or
+//               tlsunique=refused with each request.
 //
 // usage: node est_server.mjs CONFIG.json
 //   { "portFile", "cert", "key", "clientCa", "caCert", "caKey", "rogueCert", "rogueKey",
@@ -131,6 +136,29 @@ function serverKey(dir, csrPem, m) {
   return { pub, der };
 }
 
+// The CSR's challengePassword, or undefined.
+function challengePassword(csrPem) {
+  const m = /challengePassword\s*:(\S*)/.exec(openssl(['req', '-noout', '-text'], csrPem).toString());
+  return m ? m[1] : undefined;
+}
+
+// Why the CSR is not linked to the connection that carries it; undefined when it is.
+function notLinked(req, csrPem) {
+  const socket = req.socket;
+  const password = challengePassword(csrPem);
+  if (password === undefined) {
+    return 'the CSR has no challengePassword, and this server links CSRs to the TLS connection (RFC 7030 section 3.5)';
+  }
+  if (socket.getProtocol() !== 'TLSv1.2') {
+    return `tls-unique needs TLS 1.2, and this connection is ${socket.getProtocol()}`;
+  }
+  const finished = socket.isSessionReused() ? socket.getFinished() : socket.getPeerFinished();
+  if (!finished || password !== finished.toString('base64')) {
+    return 'the challengePassword of the CSR is not the tls-unique value of this TLS connection';
+  }
+  return undefined;
+}
+
 function text(res, status, body, headers = {}) {
   res.writeHead(status, { 'content-type': 'text/plain', ...headers });
   res.end(body);
@@ -192,6 +220,14 @@ async function enroll(req, res, op, m) {
   record(`op=${op} peer=${peerSerial} auth=${auth} mode=${m}`);
   const csrPem = `-----BEGIN CERTIFICATE REQUEST-----\n${body.replace(/\s+/g, '')}\n-----END CERTIFICATE REQUEST-----\n`;
   const names = csrNames(csrPem);
+  if (m === 'tlsunique') {
+    const why = notLinked(req, csrPem);
+    record(`op=${op} tlsunique=${why ? 'refused' : 'match'} reused=${req.socket.isSessionReused()}`);
+    if (why) {
+      text(res, 400, `${why}\n`);
+      return;
+    }
+  }
   if (op === 'simplereenroll') {
     const now = peerNames(peer);
     if (now.subject !== names.subject || now.sans !== names.sans) {

@@ -125,6 +125,20 @@ Result<KeygenParts> split_serverkeygen(const http::Response& response, const std
   return out;
 }
 
+// RFC 7030 §3.5: the CSR with the same key and names, signed again for each connection with
+// base64(tls-unique) as its challengePassword (RFC 2985 §5.4.1). The value is never logged.
+std::function<Result<std::string>(std::string_view)> linked_csr(x509::PrivateKey key,
+                                                                x509::CertificateRequest names) {
+  return [key = std::move(key),
+          names = std::move(names)](std::string_view tls_unique) -> Result<std::string> {
+    x509::CsrExtras extras;
+    extras.challenge_password = base64_encode(tls_unique);
+    auto csr = x509::build_csr(key, names, extras);
+    if (!csr) return fail(csr.error());
+    return est::csr_body(*csr);
+  };
+}
+
 }  // namespace
 
 struct EstIssuer::Plan {
@@ -191,7 +205,9 @@ Result<EstIssuer::Plan> EstIssuer::plan(const IssueRequest& request) {
   return out;
 }
 
-Result<http::Response> EstIssuer::post(const Plan& plan, const std::string& body) {
+Result<http::Response> EstIssuer::post(
+    const Plan& plan, const std::string& body,
+    std::function<Result<std::string>(std::string_view tls_unique)> linked) {
   http::Request post = base_request(url(plan.operation));
   post.method = http::Method::post;
   post.tls.client = plan.identity.client;
@@ -202,6 +218,8 @@ Result<http::Response> EstIssuer::post(const Plan& plan, const std::string& body
       {"Content-Transfer-Encoding", "base64"},
       {"Accept", plan.operation == k_serverkeygen ? "multipart/mixed" : "application/pkcs7-mime"}};
   post.body = body;
+  // The 401 answer below is a request of its own, so it is linked to its own connection.
+  post.body_for_connection = std::move(linked);
   auto response = m_deps.transport->perform(post);
   if (!response) {
     return fail(transport_error(http::naming_presented(response.error(), post.tls.client),
@@ -385,6 +403,7 @@ Result<IssueOutcome> EstIssuer::issue_outcome(const IssueRequest& request) {
   auto plan = this->plan(request);
   if (!plan) return fail(plan.error());
   std::string csr_pem;
+  std::optional<x509::PrivateKey> csr_key = request.csr_key;
   if (m_est.server_generated_key) {
     // The server makes the key; the CSR only carries the names (§4.4.1), so its key is a
     // throwaway one of the configured kind.
@@ -393,6 +412,7 @@ Result<IssueOutcome> EstIssuer::issue_outcome(const IssueRequest& request) {
     auto built = x509::build_csr(*throwaway, request.request);
     if (!built) return fail(built.error());
     csr_pem = std::move(*built);
+    csr_key = std::move(*throwaway);
   } else {
     if (!request.csr_pem) return fail("no CSR to send");
     csr_pem = *request.csr_pem;
@@ -401,7 +421,16 @@ Result<IssueOutcome> EstIssuer::issue_outcome(const IssueRequest& request) {
   if (!parsed) return fail(parsed.error());
   auto body = est::csr_body(csr_pem);
   if (!body) return fail(body.error());
-  auto response = post(*plan, *body);
+  std::function<Result<std::string>(std::string_view)> linked;
+  if (m_est.link_tls_unique) {
+    // The engine's CSR cannot know the connection: the same key signs one that does.
+    if (!csr_key || EVP_PKEY_eq(csr_key->get(), parsed->public_key.get()) != 1) {
+      return fail(
+          "est: link_tls_unique signs the CSR again with its key, and no key of the CSR came");
+    }
+    linked = linked_csr(*csr_key, parsed->request);
+  }
+  auto response = post(*plan, *body, std::move(linked));
   if (!response) return fail(response.error());
   auto outcome = read_answer(*plan, *response, parsed->public_key.get());
   if (outcome && m_est.trust_from_issuer) {

@@ -11,9 +11,12 @@
 // goes to the same place after Retry-After, also after a restart. HTTP Basic is sent only as the
 // answer to a 401 that asks for it, and only from a server whose certificate the transport
 // verified against ca_bundle (the transport never talks to an unverified one).
+// With link_tls_unique (§3.5) each CSR is signed again for the connection that carries it, with
+// the connection's tls-unique value (base64) as challengePassword; that connection is TLS 1.2.
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +36,9 @@ struct EstBasicAuth {
 struct EstIssuerOptions : NetworkIssuerOptions {
   std::optional<EstBasicAuth> basic;  // the bootstrap auth instead of a certificate
   bool server_generated_key = false;  // /serverkeygen
+  // link_tls_unique: the CSR's challengePassword is base64 of the connection's tls-unique
+  // (RFC 7030 §3.5, RFC 5929 §3.1), and the connection is TLS 1.2 only.
+  bool link_tls_unique = false;
   // trust: { from_issuer: true }: ca.pem holds the trust anchors and the roots of /cacerts
   // that a trust anchor cross-signed or that bootstrap_fingerprints pins (RFC 7030 §4.1.3,
   // §3.6.1); fetched with each enrollment, and every `trust.refresh` besides when it is set.
@@ -64,7 +70,10 @@ private:
   EstIssuer(EstIssuerOptions options, NetworkDeps deps, std::string ca_bundle_pem);
   struct Plan;
   Result<Plan> plan(const IssueRequest& request);
-  Result<http::Response> post(const Plan& plan, const std::string& body);
+  // With `linked`, the body is made by it for each connection (link_tls_unique).
+  Result<http::Response> post(
+      const Plan& plan, const std::string& body,
+      std::function<Result<std::string>(std::string_view tls_unique)> linked = {});
   Result<IssueOutcome> read_answer(const Plan& plan, const http::Response& response,
                                    EVP_PKEY* csr_key);
   std::string url(std::string_view operation) const;

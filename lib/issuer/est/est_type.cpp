@@ -22,6 +22,7 @@ constexpr std::string_view k_bootstrap_example =
 std::vector<std::string> est_keys() {
   std::vector<std::string> keys = network_keys();
   keys.emplace_back("server_generated_key");
+  keys.emplace_back("link_tls_unique");
   keys.emplace_back("trust");
   keys.emplace_back("bootstrap_fingerprints");
   return keys;
@@ -166,6 +167,9 @@ std::shared_ptr<const IssuerOptions> read_est(const Field& entry, const Reader& 
   yaml::read_if_present(
       *fields, "server_generated_key", [&](const Field& f) { return reader.boolean(f); },
       options->server_generated_key, ok);
+  yaml::read_if_present(
+      *fields, "link_tls_unique", [&](const Field& f) { return reader.boolean(f); },
+      options->link_tls_unique, ok);
   read_trust(*fields, reader, *options, ok);
   read_fingerprints(*fields, reader, *options, ok);
   if (ok && !options->bootstrap_fingerprints.empty() && !options->trust_from_issuer) {

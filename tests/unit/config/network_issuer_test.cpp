@@ -182,6 +182,35 @@ issuers:
   EXPECT_FALSE(b.trust_refresh) << "without refresh: /cacerts with each enrollment only";
 }
 
+TEST(NetworkIssuerConfig, ReadsEstLinkTlsUniqueWhichIsOffByDefault) {
+  const auto config = test::parse(R"(
+issuers:
+  a:
+    type: est
+    url: https://est/.well-known/est
+    ca_bundle: /b.pem
+    link_tls_unique: true
+  b:
+    type: est
+    url: https://est/.well-known/est
+    ca_bundle: /b.pem
+)");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_TRUE(issuer::options_as<issuer::EstIssuerOptions>(*config->issuers.at("a").options)
+                  .link_tls_unique);
+  EXPECT_FALSE(issuer::options_as<issuer::EstIssuerOptions>(*config->issuers.at("b").options)
+                   .link_tls_unique);
+  EXPECT_EQ(errors_of(R"(
+issuers:
+  a:
+    type: est
+    url: https://est/.well-known/est
+    ca_bundle: /b.pem
+    link_tls_unique: tls12
+)"),
+            "test.yaml:6:22: link_tls_unique must be true or false; write link_tls_unique: true");
+}
+
 TEST(NetworkIssuerConfig, RefusesBadEstTrustSettings) {
   EXPECT_EQ(errors_of(R"(
 issuers:

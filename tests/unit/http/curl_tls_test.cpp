@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -67,10 +69,15 @@ constexpr std::string_view k_ok =
 // hanging; it is never waited out.
 class OneConnectionTlsServer {
 public:
+  // `chunked`: the request body comes chunked, and the request is read to its last chunk.
+  // `min_version`: the oldest TLS version the server accepts (0: OpenSSL's default).
+  // `connections`: how many connections it accepts one after the other (TLS 1.2 sessions resume).
   OneConnectionTlsServer(const std::string& cert, const std::string& key,
-                         std::string answer = std::string(k_ok))
-      : m_answer(std::move(answer)) {
+                         std::string answer = std::string(k_ok), bool chunked = false,
+                         int min_version = 0, int connections = 1)
+      : m_answer(std::move(answer)), m_chunked(chunked), m_connections(connections) {
     m_ctx.reset(SSL_CTX_new(TLS_server_method()));
+    if (min_version != 0) SSL_CTX_set_min_proto_version(m_ctx.get(), min_version);
     if (SSL_CTX_use_certificate_chain_file(m_ctx.get(), cert.c_str()) != 1 ||
         SSL_CTX_use_PrivateKey_file(m_ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1) {
       throw std::runtime_error("server certificate unusable");
@@ -95,6 +102,13 @@ public:
   int port() const { return m_port; }
   // The request as received (its first 4 KiB), once the destructor or join() has run.
   const std::string& request() const { return m_request; }
+  // The negotiated protocol ("TLSv1.2") and the connection's tls-unique as the server sees it
+  // (RFC 5929 §3.1: a full handshake's first Finished is the client's), after join().
+  std::string version() const { return m_versions.empty() ? "" : m_versions.front(); }
+  std::string tls_unique() const { return m_tls_unique.empty() ? "" : m_tls_unique.front(); }
+  // Of each connection: its tls-unique value and whether it resumed a session.
+  const std::vector<std::string>& tls_uniques() const { return m_tls_unique; }
+  const std::vector<bool>& resumed() const { return m_resumed; }
   void join() {
     if (m_thread.joinable()) m_thread.join();
   }
@@ -107,6 +121,10 @@ private:
     sigemptyset(&pipe);
     sigaddset(&pipe, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    for (int i = 0; i < m_connections; ++i) serve_one();
+  }
+
+  void serve_one() {
     pollfd p{m_listen, POLLIN, 0};
     if (poll(&p, 1, 30'000) != 1) return;
     const int fd = accept4(m_listen, nullptr, nullptr, SOCK_CLOEXEC);
@@ -114,10 +132,25 @@ private:
     std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(m_ctx.get()), &SSL_free);
     SSL_set_fd(ssl.get(), fd);
     if (SSL_accept(ssl.get()) == 1) {
+      m_versions.emplace_back(SSL_get_version(ssl.get()));
+      const bool resumed = SSL_session_reused(ssl.get()) == 1;
+      m_resumed.push_back(resumed);
+      unsigned char finished[64];
+      const std::size_t len = resumed ? SSL_get_finished(ssl.get(), finished, sizeof finished)
+                                      : SSL_get_peer_finished(ssl.get(), finished, sizeof finished);
+      m_tls_unique.emplace_back(reinterpret_cast<const char*>(finished),
+                                std::min(len, sizeof finished));
       char buf[4096];
-      const int n = SSL_read(ssl.get(), buf, sizeof buf);
+      std::string request;
+      int n = SSL_read(ssl.get(), buf, sizeof buf);
+      if (n > 0) request.assign(buf, static_cast<std::size_t>(n));
+      while (n > 0 && m_chunked && request.find("\r\n0\r\n\r\n") == std::string::npos &&
+             request.size() < 65536) {
+        n = SSL_read(ssl.get(), buf, sizeof buf);
+        if (n > 0) request.append(buf, static_cast<std::size_t>(n));
+      }
+      m_request += request;
       if (n > 0) {
-        m_request.assign(buf, static_cast<std::size_t>(n));
         // Fails with EPIPE when the client gave up half-way (the header flood below).
         SSL_write(ssl.get(), m_answer.data(), static_cast<int>(m_answer.size()));
       }
@@ -128,7 +161,12 @@ private:
 
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> m_ctx{nullptr, &SSL_CTX_free};
   std::string m_answer;
+  bool m_chunked = false;
+  int m_connections = 1;
   std::string m_request;
+  std::vector<std::string> m_versions;
+  std::vector<std::string> m_tls_unique;
+  std::vector<bool> m_resumed;
   int m_listen = -1;
   int m_port = 0;
   std::thread m_thread;
@@ -300,6 +338,142 @@ TEST_F(CurlTlsTest, FieldsUpToTheLimitsArrive) {
   ASSERT_TRUE(response) << response.error().message;
   EXPECT_EQ(response->headers.size(), 128u);
   EXPECT_EQ(response->body, "ok");
+}
+
+std::string hex(std::string_view bytes) {
+  static constexpr char k_digits[] = "0123456789abcdef";
+  std::string out;
+  for (const char byte : bytes) {
+    const auto c = static_cast<unsigned char>(byte);
+    out += k_digits[c >> 4];
+    out += k_digits[c & 15];
+  }
+  return out;
+}
+
+class CurlLinkedBodyTest : public CurlTlsTest {
+protected:
+  void SetUp() override {
+    CurlTlsTest::SetUp();
+    make_server_cert(m_dir, "server", "ca", "IP:127.0.0.1");
+  }
+  // One POST whose body is made by `body` for the connection, to a server that accepts TLS
+  // `min_version` or newer.
+  HttpResult<Response> post(std::function<Result<std::string>(std::string_view)> body,
+                            int min_version = 0) {
+    OneConnectionTlsServer tls((m_dir / "server.pem").string(), (m_dir / "server.key").string(),
+                               std::string(k_ok), true, min_version);
+    auto transport = CurlTransport::create();
+    EXPECT_TRUE(transport) << transport.error().what();
+    Request request;
+    request.method = Method::post;
+    request.url = "https://127.0.0.1:" + std::to_string(tls.port()) + "/est/simpleenroll";
+    request.tls.ca_bundle_pem = read_text(m_dir / "ca.pem");
+    request.body = "not this";
+    request.body_for_connection = std::move(body);
+    auto response = (*transport)->perform(request);
+    transport->reset();
+    tls.join();
+    m_seen = tls.request();
+    m_version = tls.version();
+    m_server_tls_unique = tls.tls_unique();
+    return response;
+  }
+  std::string m_seen;
+  std::string m_version;
+  std::string m_server_tls_unique;
+};
+
+// RFC 7030 §3.5 / RFC 5929 §3.1: the function sees the same Finished message the server
+// sees, on a connection that is TLS 1.2 although both sides could do 1.3; the body it makes
+// goes chunked (its size was not known when the head was made) and `body` does not.
+TEST_F(CurlLinkedBodyTest, TheBodyIsMadeFromTheConnectionsTlsUniqueOverTls12) {
+  std::string value;
+  int calls = 0;
+  auto response = post([&](std::string_view tls_unique) -> Result<std::string> {
+    ++calls;
+    value = tls_unique;
+    return "linked to " + hex(tls_unique);
+  });
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(m_version, "TLSv1.2");
+  EXPECT_EQ(value.size(), 12u);  // TLS 1.2 verify_data (RFC 5246 §7.4.9)
+  EXPECT_EQ(hex(value), hex(m_server_tls_unique));
+  EXPECT_NE(m_seen.find("POST /est/simpleenroll HTTP/1.1\r\n"), std::string::npos) << m_seen;
+  EXPECT_NE(m_seen.find("Transfer-Encoding: chunked"), std::string::npos) << m_seen;
+  EXPECT_NE(m_seen.find("linked to " + hex(value)), std::string::npos) << m_seen;
+  EXPECT_EQ(m_seen.find("not this"), std::string::npos) << m_seen;
+}
+
+// The answer closes the connection, so the second request needs a new one, which resumes the
+// TLS 1.2 session of the first: its tls-unique is the server's Finished (RFC 5929 §3.1).
+TEST_F(CurlLinkedBodyTest, AResumedSessionGivesTheValueTheServerSeesAndANewOne) {
+  OneConnectionTlsServer tls((m_dir / "server.pem").string(), (m_dir / "server.key").string(),
+                             std::string(k_ok), true, 0, 2);
+  auto transport = CurlTransport::create();
+  ASSERT_TRUE(transport);
+  std::vector<std::string> values;
+  Request request;
+  request.method = Method::post;
+  request.url = "https://127.0.0.1:" + std::to_string(tls.port()) + "/est/simpleenroll";
+  request.tls.ca_bundle_pem = read_text(m_dir / "ca.pem");
+  request.body_for_connection = [&](std::string_view tls_unique) -> Result<std::string> {
+    values.emplace_back(tls_unique);
+    return std::string("csr");
+  };
+  auto first = (*transport)->perform(request);
+  auto second = (*transport)->perform(request);
+  transport->reset();
+  tls.join();
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_TRUE(second) << second.error().message;
+  ASSERT_EQ(values.size(), 2u);
+  EXPECT_EQ(tls.resumed(), (std::vector<bool>{false, true}));
+  ASSERT_EQ(tls.tls_uniques().size(), 2u);
+  EXPECT_EQ(hex(values[0]), hex(tls.tls_uniques()[0]));
+  EXPECT_EQ(hex(values[1]), hex(tls.tls_uniques()[1]));
+  EXPECT_NE(values[0], values[1]);
+}
+
+TEST_F(CurlLinkedBodyTest, WithoutABodyForTheConnectionTheSameServerNegotiatesTls13) {
+  OneConnectionTlsServer tls((m_dir / "server.pem").string(), (m_dir / "server.key").string());
+  auto transport = CurlTransport::create();
+  ASSERT_TRUE(transport);
+  Request request;
+  request.method = Method::post;
+  request.url = "https://127.0.0.1:" + std::to_string(tls.port()) + "/est/simpleenroll";
+  request.tls.ca_bundle_pem = read_text(m_dir / "ca.pem");
+  request.body = "plain";
+  auto response = (*transport)->perform(request);
+  transport->reset();
+  tls.join();
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(tls.version(), "TLSv1.3");
+}
+
+TEST_F(CurlLinkedBodyTest, AServerOfTls13OnlyIsATlsFailureAndTheFunctionIsNotCalled) {
+  bool called = false;
+  auto response = post(
+      [&](std::string_view) -> Result<std::string> {
+        called = true;
+        return std::string("x");
+      },
+      TLS1_3_VERSION);
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().kind, FailureKind::tls_other) << response.error().message;
+  EXPECT_FALSE(called);
+}
+
+TEST_F(CurlLinkedBodyTest, AFunctionThatFailsFailsTheRequestBeforeAnythingIsSent) {
+  auto response = post(
+      [](std::string_view) -> Result<std::string> { return fail("cannot sign the CSR"); });
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().kind, FailureKind::tls_other);
+  EXPECT_NE(response.error().message.find("cannot sign the CSR"), std::string::npos)
+      << response.error().message;
+  EXPECT_TRUE(m_seen.empty()) << m_seen;
 }
 
 }  // namespace

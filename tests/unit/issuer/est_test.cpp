@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <openssl/pem.h>
 #include <openssl/pkcs7.h>
+#include <openssl/x509.h>
 
 #include <deque>
 #include <utility>
@@ -26,9 +28,21 @@ class EstTransport final : public http::Transport {
 public:
   std::deque<http::Response> answers;
   std::vector<http::Request> requests;
+  // The tls-unique value of each request with body_for_connection: 12 bytes, new for each
+  // request as for each TLS 1.2 connection. Its body is what the function made of it.
+  std::vector<std::string> tls_unique;
 
   http::HttpResult<http::Response> perform(const http::Request& request) override {
     requests.push_back(request);
+    if (request.body_for_connection) {
+      tls_unique.push_back("finished-" + std::to_string(100 + tls_unique.size()));
+      auto body = request.body_for_connection(tls_unique.back());
+      if (!body) {
+        return tl::unexpected(http::Failure{
+            http::FailureKind::tls_other, body.error().what(), request.url, 0, std::nullopt, {}});
+      }
+      requests.back().body = std::move(*body);
+    }
     if (answers.empty()) {
       return tl::unexpected(http::Failure{
           http::FailureKind::timeout, "no answer queued", request.url, 0, std::nullopt, {}});
@@ -68,6 +82,34 @@ std::string certs_only(const std::vector<x509::Certificate>& certs) {
   std::string der(reinterpret_cast<const char*>(out), static_cast<std::size_t>(len));
   OPENSSL_free(out);
   return der;
+}
+
+// The CSR of an EST request body (base64 DER).
+x509::X509ReqPtr csr_of(const std::string& body) {
+  const std::string der = value_of(est::decode_body(body));
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  return x509::X509ReqPtr(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
+}
+
+std::string pem_of(const X509_REQ* req) {
+  x509::BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509_REQ(bio.get(), req);
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
+// The challengePassword of the CSR in an EST request body, or nullopt when it has none.
+std::optional<std::string> challenge_password(const std::string& body) {
+  auto req = csr_of(body);
+  if (!req) return std::nullopt;
+  const int at = X509_REQ_get_attr_by_NID(req.get(), NID_pkcs9_challengePassword, -1);
+  if (at < 0) return std::nullopt;
+  const ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(X509_REQ_get_attr(req.get(), at), 0);
+  if (value == nullptr || value->type != V_ASN1_UTF8STRING) return std::nullopt;
+  const ASN1_STRING* text = value->value.utf8string;
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(text)),
+                     static_cast<std::size_t>(ASN1_STRING_length(text)));
 }
 
 // Base64 with a CRLF every 64 characters, as RFC 7030 servers send it.
@@ -497,6 +539,102 @@ TEST_F(EstIssuerTest, ARefreshThatCannotReachCacertsIsAnErrorAndChangesNothing) 
 }
 
 // --- the codec on its own ---
+
+// RFC 7030 §3.5: the CSR is signed again for the connection, with the same key and names and
+// base64(tls-unique) as its challengePassword.
+TEST_F(EstIssuerTest, LinkTlsUniquePutsTheConnectionsValueInTheCsrWithTheSameKeyAndNames) {
+  EstIssuerOptions o = options();
+  o.link_tls_unique = true;
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  IssueRequest r = request(m_key);
+  r.request.usages = {x509::ExtendedUsage::client_auth};
+  r.csr_pem = value_of(x509::build_csr(m_key, r.request));
+  r.csr_key = m_key;
+  r.current = current();
+  m_transport->answer(200, wrapped(certs_only({signed_for(r)})), "application/pkcs7-mime");
+  auto outcome = value_of(issuer->issue_outcome(r));
+  EXPECT_TRUE(std::holds_alternative<IssuedCredential>(outcome.answer));
+  ASSERT_EQ(m_transport->requests.size(), 1u);
+  const auto& post = m_transport->requests[0];
+  EXPECT_TRUE(post.url.ends_with("/simplereenroll"));
+  ASSERT_TRUE(post.body_for_connection);
+  ASSERT_EQ(m_transport->tls_unique.size(), 1u);
+  EXPECT_EQ(challenge_password(post.body), base64_encode(m_transport->tls_unique[0]));
+  const auto sent = value_of(x509::parse_csr(pem_of(csr_of(post.body).get())));
+  const auto engines = value_of(x509::parse_csr(*r.csr_pem));
+  EXPECT_EQ(EVP_PKEY_eq(sent.public_key.get(), m_key.get()), 1);
+  EXPECT_EQ(sent.request.subject, engines.request.subject);
+  EXPECT_EQ(sent.request.sans, engines.request.sans);
+  EXPECT_EQ(sent.request.usages, engines.request.usages);
+  for (const auto& w : m_warnings) {
+    EXPECT_EQ(w.find(base64_encode(m_transport->tls_unique[0])), std::string::npos) << w;
+  }
+}
+
+TEST_F(EstIssuerTest, WithoutLinkTlsUniqueTheEnginesCsrGoesAsItIsWithoutAChallengePassword) {
+  auto issuer = value_of(EstIssuer::create(options(), deps()));
+  IssueRequest r = request(m_key);
+  r.csr_key = m_key;
+  r.current = current();
+  m_transport->answer(200, wrapped(certs_only({signed_for(r)})), "application/pkcs7-mime");
+  ASSERT_TRUE(issuer->issue_outcome(r));
+  const auto& post = m_transport->requests.at(0);
+  EXPECT_FALSE(post.body_for_connection);
+  EXPECT_TRUE(m_transport->tls_unique.empty());
+  EXPECT_EQ(post.body, value_of(est::csr_body(*r.csr_pem)));
+  EXPECT_FALSE(challenge_password(post.body));
+}
+
+TEST_F(EstIssuerTest, TheBasicAnswerToA401IsLinkedToItsOwnConnection) {
+  EstIssuerOptions o = basic_options();
+  o.link_tls_unique = true;
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  IssueRequest r = request(m_key);
+  r.csr_key = m_key;
+  m_transport->answer(401, "", "text/plain", {{"www-authenticate", "Basic realm=\"est\""}});
+  m_transport->answer(200, raw_der_of(r), "application/pkcs7-mime");
+  ASSERT_TRUE(issuer->issue_outcome(r));
+  ASSERT_EQ(m_transport->requests.size(), 2u);
+  ASSERT_EQ(m_transport->tls_unique.size(), 2u);
+  ASSERT_NE(m_transport->tls_unique[0], m_transport->tls_unique[1]);
+  EXPECT_EQ(challenge_password(m_transport->requests[0].body),
+            base64_encode(m_transport->tls_unique[0]));
+  EXPECT_EQ(challenge_password(m_transport->requests[1].body),
+            base64_encode(m_transport->tls_unique[1]));
+  EXPECT_EQ(header(m_transport->requests[1], "Authorization").rfind("Basic ", 0), 0u);
+}
+
+TEST_F(EstIssuerTest, ServerkeygenLinksTheCsrOfItsThrowawayKey) {
+  EstIssuerOptions o = options();
+  o.server_generated_key = true;
+  o.link_tls_unique = true;
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  IssueRequest r = request(m_key);
+  r.csr_pem.reset();
+  m_transport->answer(500, "no", "text/plain");
+  EXPECT_FALSE(issuer->issue_outcome(r));
+  const auto& post = m_transport->requests.at(0);
+  EXPECT_TRUE(post.url.ends_with("/serverkeygen"));
+  ASSERT_EQ(m_transport->tls_unique.size(), 1u);
+  EXPECT_EQ(challenge_password(post.body), base64_encode(m_transport->tls_unique[0]));
+  const auto sent = value_of(x509::parse_csr(pem_of(csr_of(post.body).get())));
+  EXPECT_EQ(sent.request.subject, r.request.subject);
+  EXPECT_EQ(sent.request.sans, r.request.sans);
+}
+
+TEST_F(EstIssuerTest, LinkTlsUniqueWithoutTheKeyOfTheCsrIsAnErrorAndSendsNothing) {
+  EstIssuerOptions o = options();
+  o.link_tls_unique = true;
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  IssueRequest r = request(m_key);
+  auto outcome = issuer->issue_outcome(r);
+  ASSERT_FALSE(outcome);
+  EXPECT_NE(outcome.error().message.find("link_tls_unique"), std::string::npos);
+  EXPECT_TRUE(m_transport->requests.empty());
+  r.csr_key = m_boot_key;  // not the CSR's key
+  EXPECT_FALSE(issuer->issue_outcome(r));
+  EXPECT_TRUE(m_transport->requests.empty());
+}
 
 TEST(EstCodec, DecodesBase64WithLineBreaksRawDerAndPem) {
   const std::string der = std::string("\x30\x03\x02\x01\x05", 5);
