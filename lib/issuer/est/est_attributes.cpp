@@ -22,7 +22,7 @@ constexpr std::size_t k_max_said = 16;
 constexpr std::string_view k_subject_alt_name = "2.5.29.17";
 constexpr std::string_view k_ext_key_usage = "2.5.29.37";
 
-// What of `attrs` a CSR for `request` made with `csr_key` leaves out, each in a few words.
+// What of `attrs` the CSR of `request` (for its csr_key) leaves out, each in a few words.
 std::vector<std::string> unhonoured(const est::CsrAttrs& attrs, const IssueRequest& request) {
   std::vector<std::string> out;
   if (attrs.key && request.csr_key && request.csr_key->spec() != *attrs.key) {
@@ -34,9 +34,9 @@ std::vector<std::string> unhonoured(const est::CsrAttrs& attrs, const IssueReque
     if (oid == k_subject_alt_name && !request.request.sans.empty()) continue;
     if (oid == k_ext_key_usage && !request.request.usages.empty()) continue;
     if (oid == k_subject_alt_name) {
-      out.emplace_back("the extension 2.5.29.17 (subjectAltName; the credential names no SANs)");
+      out.emplace_back("the extension 2.5.29.17 (subjectAltName: the credential names no SANs)");
     } else if (oid == k_ext_key_usage) {
-      out.emplace_back("the extension 2.5.29.37 (extKeyUsage; the credential names no usages)");
+      out.emplace_back("the extension 2.5.29.37 (extKeyUsage: the credential names no usages)");
     } else {
       out.push_back("the extension " + oid);
     }
