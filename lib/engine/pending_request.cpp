@@ -26,22 +26,26 @@ std::optional<PendingRequest> parse_pending(std::string_view text,
 }
 
 // Whether `pending` asks for what a request built now from the configuration would.
-bool still_wanted(const CredentialPlan& plan, const PendingRequest& pending) {
-  if (pending.key.spec() != plan.config.key) return false;
+bool still_wanted(const CredentialPlan& plan, const PendingRequest& pending,
+                  const std::function<bool(const x509::KeySpec&)>& also_wanted) {
+  if (pending.key.spec() != plan.config.key && (!also_wanted || !also_wanted(pending.key.spec()))) {
+    return false;
+  }
   auto rebuilt = x509::build_csr(pending.key, plan.config.request);
   return rebuilt && x509::same_request(*rebuilt, pending.csr_pem);
 }
 
 }  // namespace
 
-Result<std::optional<PendingRequest>> resume_pending(const CredentialPlan& plan,
-                                                     std::optional<std::string_view> passphrase) {
+Result<std::optional<PendingRequest>> resume_pending(
+    const CredentialPlan& plan, std::optional<std::string_view> passphrase,
+    const std::function<bool(const x509::KeySpec&)>& also_wanted) {
   const store::StateFiles files = state_files(plan);
   auto text = files.load_pending(plan.config.name);
   if (!text) return fail(text.error().wrap("cannot read the pending request"));
   if (!*text) return std::optional<PendingRequest>{};
   auto pending = parse_pending((*text)->view(), passphrase);
-  if (pending && still_wanted(plan, *pending)) return pending;
+  if (pending && still_wanted(plan, *pending, also_wanted)) return pending;
   // Not ours any more: what is asked now goes as a new request.
   if (auto removed = files.remove_pending(plan.config.name); !removed) {
     return fail(removed.error().wrap("cannot remove the outdated pending request"));

@@ -11,6 +11,7 @@
 // Only for issuers that take a CSR (server-generated keys have nothing to keep).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,11 +28,14 @@ struct PendingRequest {
 };
 
 // The kept request when it still asks for what the configuration asks: a key of the configured
-// type, and the CertificationRequestInfo a CSR built now with that key would have. A kept one that
-// no longer does (the configuration changed) or that does not parse is removed, and nullopt
-// returned: the rotation starts afresh. An error when the file cannot be read (retryable I/O).
-Result<std::optional<PendingRequest>> resume_pending(const CredentialPlan& plan,
-                                                     std::optional<std::string_view> passphrase);
+// type (or of a type `also_wanted` accepts: the one the issuer asked for, Issuer::requested_key,
+// consulted only for a kept key of another type), and the CertificationRequestInfo a CSR built
+// now with that key would have. A kept one that no longer does (the configuration changed) or
+// that does not parse is removed, and nullopt returned: the rotation starts afresh. An error when
+// the file cannot be read (retryable I/O).
+Result<std::optional<PendingRequest>> resume_pending(
+    const CredentialPlan& plan, std::optional<std::string_view> passphrase,
+    const std::function<bool(const x509::KeySpec&)>& also_wanted = {});
 
 // Keeps `pending` for the next attempts. The PEM text is wiped after writing.
 Result<void> keep_pending(const CredentialPlan& plan, const PendingRequest& pending,

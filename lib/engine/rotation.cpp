@@ -191,61 +191,103 @@ Result<issuer::IssuedCredential> ask_issuer(const CredentialPlan& plan,
 }
 
 // The key a rotation asks for: with `key: { reuse: true }` the live one while it is of the
-// configured type, as `getcert resubmit` and `step ca renew` do; otherwise a new one. A live key
-// of another type means the operator changed `key:`, which only a new key can honour.
+// type asked for (`spec`), as `getcert resubmit` and `step ca renew` do; otherwise a new one. A
+// live key of another type means the operator changed `key:` (or the issuer asks for another
+// type), which only a new key can honour.
 struct KeyChoice {
   x509::PrivateKey key;
   bool reused = false;
 };
 
 Result<KeyChoice> choose_key(const CredentialPlan& plan,
-                             const std::optional<x509::PrivateKey>& live, const RotationEnv& env) {
+                             const std::optional<x509::PrivateKey>& live, const x509::KeySpec& spec,
+                             const RotationEnv& env) {
   const config::CredentialConfig& config = plan.config;
-  if (config.key_reuse && live && live->spec() == config.key) return KeyChoice{*live, true};
-  auto generated = x509::generate_key(config.key);
+  if (config.key_reuse && live && live->spec() == spec) return KeyChoice{*live, true};
+  auto generated = x509::generate_key(spec);
   if (!generated) return fail(generated.error().wrap("cannot generate key"));
   if (config.key_reuse) {
-    const std::string why = live ? "the live key is " + x509::to_string(live->spec()) +
-                                       ", the configuration asks for " + x509::to_string(config.key)
+    const std::string asker = spec == config.key ? "the configuration" : "the issuer";
+    const std::string why = live ? "the live key is " + x509::to_string(live->spec()) + ", " +
+                                       asker + " asks for " + x509::to_string(spec)
                                  : std::string("there is no usable live key");
-    env.events.emit(Event{EventKind::key_generated,
-                          Severity::info,
-                          config.name,
-                          config.issuer,
-                          {},
-                          std::nullopt,
-                          "key.reuse is set but " + why + ": a new " + x509::to_string(config.key) +
-                              " key was generated"});
+    env.events.emit(Event{
+        EventKind::key_generated,
+        Severity::info,
+        config.name,
+        config.issuer,
+        {},
+        std::nullopt,
+        "key.reuse is set but " + why + ": a new " + x509::to_string(spec) + " key was generated"});
   }
   return KeyChoice{std::move(*generated), false};
 }
 
+// The key type the issuer asks for (Issuer::requested_key) when it differs from `key:`.
+Result<std::optional<issuer::Issuer::RequestedKey>> asked_key(const CredentialPlan& plan,
+                                                              const issuer::IssueRequest& request) {
+  auto asked = plan.issuer->requested_key(request);
+  if (!asked) return fail(asked.error().wrap("issuer " + plan.config.issuer));
+  if (*asked && (*asked)->spec == plan.config.key) asked->reset();
+  return asked;
+}
+
+// Says once per rotation why the key is not of the configured type.
+void say_asked_key(const CredentialPlan& plan, const issuer::Issuer::RequestedKey& asked,
+                   bool reused, const RotationEnv& env) {
+  const config::CredentialConfig& config = plan.config;
+  const std::string type = x509::to_string(asked.spec);
+  env.events.emit(Event{EventKind::key_generated,
+                        Severity::info,
+                        config.name,
+                        config.issuer,
+                        {},
+                        std::nullopt,
+                        asked.who + " asks for an " + type + " key; key: says " +
+                            x509::to_string(config.key) +
+                            (reused ? ", so the live " + type + " key is kept"
+                                    : ", so a new " + type + " key is made")});
+}
+
 // The key and CSR of a rotation: the request the issuer holds for approval when one is kept
 // (engine/pending_request.hpp; `resumed` says so), otherwise a CSR for the key choose_key picks.
+// `spec` is the type of the key, which the certificate is validated against.
 struct RequestKey {
   x509::PrivateKey key;
   std::string csr_pem;
+  x509::KeySpec spec;
   bool reused = false;
   bool resumed = false;
 };
 
 Result<RequestKey> request_key(const CredentialPlan& plan,
                                const std::optional<x509::PrivateKey>& live,
-                               const RotationEnv& env) {
+                               const issuer::IssueRequest& request, const RotationEnv& env) {
   auto pass = key_passphrase(plan.config);
   if (!pass) return fail(pass.error());
   const auto passphrase = *pass ? std::optional<std::string_view>((*pass)->view()) : std::nullopt;
-  auto pending = resume_pending(plan, passphrase);
+  // A kept key of another type than `key:` goes again only while the issuer still asks for it.
+  const auto still_asked = [&](const x509::KeySpec& kept) {
+    auto asked = plan.issuer->requested_key(request);
+    return asked && *asked && (*asked)->spec == kept;
+  };
+  auto pending = resume_pending(plan, passphrase, still_asked);
   if (!pending) return fail(pending.error());
   if (*pending) {
     const bool reused = live && EVP_PKEY_eq(live->get(), (*pending)->key.get()) == 1;
-    return RequestKey{std::move((*pending)->key), std::move((*pending)->csr_pem), reused, true};
+    x509::KeySpec spec = (*pending)->key.spec();
+    return RequestKey{std::move((*pending)->key), std::move((*pending)->csr_pem), std::move(spec),
+                      reused, true};
   }
-  auto chosen = choose_key(plan, live, env);
+  auto asked = asked_key(plan, request);
+  if (!asked) return fail(asked.error());
+  x509::KeySpec spec = *asked ? (*asked)->spec : plan.config.key;
+  auto chosen = choose_key(plan, live, spec, env);
   if (!chosen) return fail(chosen.error());
+  if (*asked) say_asked_key(plan, **asked, chosen->reused, env);
   auto csr = x509::build_csr(chosen->key, plan.config.request);
   if (!csr) return fail(csr.error().wrap("cannot build CSR"));
-  return RequestKey{std::move(chosen->key), std::move(*csr), chosen->reused};
+  return RequestKey{std::move(chosen->key), std::move(*csr), std::move(spec), chosen->reused};
 }
 
 // After the issuer's answer to `sent`: kept for the next attempt when it said "not yet" (once:
@@ -363,10 +405,13 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
   std::optional<x509::PrivateKey> key;
   bool key_reused = false;
   bool resumed = false;
+  // The type the certificate's key must have: `key:`, or what the issuer asked for.
+  x509::KeySpec key_spec = config.key;
   if (!plan.issuer->generates_keys()) {
-    auto chosen = request_key(plan, live_key, env);
+    auto chosen = request_key(plan, live_key, request, env);
     if (!chosen) return fail(chosen.error());
     resumed = chosen->resumed;
+    key_spec = chosen->spec;
     request.csr_pem = std::move(chosen->csr_pem);
     request.csr_key = chosen->key;  // shares the EVP_PKEY
     key = std::move(chosen->key);
@@ -390,7 +435,7 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
                                                       ? *plan.anchors
                                                       : issued->ca;
   const Expectations expected{config.request,
-                              config.key,
+                              key_spec,
                               anchors,
                               env.clock.wall_now(),
                               env.min_remaining_validity,

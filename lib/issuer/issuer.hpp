@@ -216,6 +216,19 @@ public:
     if (!issued) return tl::unexpected<Error>(std::move(issued.error()));
     return IssueOutcome{std::move(*issued)};
   }
+  // The key a new CSR is to be made for when the issuer's server asks for one of its own (EST
+  // /csrattrs, RFC 7030 §4.5); nullopt: the credential's `key:`. The engine asks before it makes
+  // a key for a CSR (never when a kept pending request goes again, never when the issuer makes
+  // the key), makes the key asked for instead of the configured one, says why, and validates
+  // the certificate against it. `request` is the rotation's, without csr_pem and csr_key.
+  // Advisory: an issuer that cannot tell answers nullopt rather than fail.
+  struct RequestedKey {
+    x509::KeySpec spec;
+    std::string who;  // who asks, for the log: "the EST server (/csrattrs)"
+  };
+  virtual Result<std::optional<RequestedKey>> requested_key(const IssueRequest& /*request*/) {
+    return std::optional<RequestedKey>{};
+  }
   // Whether renewal_info() means anything: the engine then asks after each issuance, at start
   // and again after RenewalInfo::retry_after, and hands the window to lib/schedule.
   virtual bool reports_renewal_info() const { return false; }

@@ -1,6 +1,6 @@
 // An EST server (RFC 7030, as updated by RFC 8951) for the integration tests, on node's TLS stack
-// and signing with the openssl CLI. It serves /cacerts, /simpleenroll, /simplereenroll and
-// /serverkeygen under /.well-known/est[/<label>]/, checks the TLS client certificate against the
+// and signing with the openssl CLI. It serves /cacerts, /simpleenroll, /simplereenroll,
+// /serverkeygen and /csrattrs under /.well-known/est[/<label>]/, checks the TLS client certificate against the
 // client CA, refuses a re-enrollment whose subject or SANs differ from that certificate
 // (§4.2.2), and records what it saw in each request (operation, client certificate serial, auth).
 // It behaves like the servers in the field on request: the first line of `modeFile` names how.
@@ -26,7 +26,11 @@
 //               Finished of the latest handshake, the client's unless the session was
 //               resumed); TLS 1.3, which has none, is refused too. Records tlsunique=match or
 //               tlsunique=refused with each request.
+//   csrattrs    /csrattrs asks for an EC P-384 key, an extensionRequest naming subjectAltName
+//               and macAddress (1.3.6.1.1.1.1.22, which certrotd cannot add) and a
+//               challengePassword; in the other modes it answers 204 ("nothing asked")
 //
+// Each enrollment's line names the type of the CSR's key (key=ec-P-384, key=rsa-3072, ...).
 // usage: node est_server.mjs CONFIG.json
 //   { "portFile", "cert", "key", "clientCa", "caCert", "caKey", "rogueCert", "rogueKey",
 //     "otherPub", "user", "password", "modeFile", "eventsFile", "workDir",
@@ -60,6 +64,35 @@ function openssl(args, input) {
 
 function tmpdir() {
   return fs.mkdtempSync(path.join(config.workDir, 'est-'));
+}
+
+// The DER of the csrattrs mode's /csrattrs answer (RFC 7030 §4.5.2, RFC 9908), built once.
+let csrattrsDer;
+function csrattrs() {
+  if (!csrattrsDer) {
+    const dir = tmpdir();
+    const conf = path.join(dir, 'attrs.cnf');
+    fs.writeFileSync(conf, [
+      'asn1 = SEQUENCE:attrs', '[attrs]', 'key = SEQUENCE:key', 'ext = SEQUENCE:ext',
+      'pw = OID:challengePassword', '[key]', 'type = OID:id-ecPublicKey',
+      'curve = SETWRAP,OID:secp384r1', '[ext]', 'type = OID:extReq', 'values = SET:oids',
+      '[oids]', 'san = OID:subjectAltName', 'mac = OID:1.3.6.1.1.1.1.22', ''].join('\n'));
+    const out = path.join(dir, 'attrs.der');
+    openssl(['asn1parse', '-genconf', conf, '-noout', '-out', out]);
+    csrattrsDer = fs.readFileSync(out);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return csrattrsDer;
+}
+
+// The type of a CSR's key: "ec-P-384", "rsa-3072", "ed25519".
+function csrKey(csrPem) {
+  const text = openssl(['req', '-noout', '-text'], csrPem).toString();
+  const curve = /NIST CURVE: (\S+)/.exec(text);
+  if (curve) return `ec-${curve[1]}`;
+  const bits = /Public-Key: \((\d+) bit\)/.exec(text);
+  if (/rsaEncryption/.test(text) && bits) return `rsa-${bits[1]}`;
+  return /ED25519/i.test(text) ? 'ed25519' : 'unknown';
 }
 
 // The body of an answer in the encoding the mode asks for.
@@ -217,8 +250,8 @@ async function enroll(req, res, op, m) {
     auth = 'basic';
   }
   const peerSerial = authorized ? peer.serialNumber.toLowerCase().replace(/^0+/, '') : '-';
-  record(`op=${op} peer=${peerSerial} auth=${auth} mode=${m}`);
   const csrPem = `-----BEGIN CERTIFICATE REQUEST-----\n${body.replace(/\s+/g, '')}\n-----END CERTIFICATE REQUEST-----\n`;
+  record(`op=${op} peer=${peerSerial} auth=${auth} mode=${m} key=${csrKey(csrPem)}`);
   const names = csrNames(csrPem);
   if (m === 'tlsunique') {
     const why = notLinked(req, csrPem);
@@ -301,12 +334,18 @@ async function handle(req, res) {
     res.end(encode(certsOnly(...certs), m));
     return;
   }
-  if (op === 'csrattrs') {
-    res.writeHead(204);
-    res.end();
+  if (op === 'csrattrs' && req.method === 'GET') {
+    record(`op=csrattrs mode=${m}`);
+    if (m !== 'csrattrs') {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    res.writeHead(200, headersFor('application/csrattrs', 'lines'));
+    res.end(encode(csrattrs(), 'lines'));
     return;
   }
-  if (req.method !== 'POST' || op === 'cacerts') {
+  if (req.method !== 'POST' || op === 'cacerts' || op === 'csrattrs') {
     text(res, 405, 'method not allowed\n');
     return;
   }

@@ -416,6 +416,7 @@ Result<IssueOutcome> EstIssuer::issue_outcome(const IssueRequest& request) {
   } else {
     if (!request.csr_pem) return fail("no CSR to send");
     csr_pem = *request.csr_pem;
+    note_csrattrs(request);
   }
   auto parsed = x509::parse_csr(csr_pem);
   if (!parsed) return fail(parsed.error());

@@ -13,15 +13,21 @@
 // verified against ca_bundle (the transport never talks to an unverified one).
 // With link_tls_unique (§3.5) each CSR is signed again for the connection that carries it, with
 // the connection's tls-unique value (base64) as challengePassword; that connection is TLS 1.2.
+// Before a CSR the engine makes, /csrattrs (§4.5) names the key type the server wants
+// (requested_key); what else it asks for and certrotd cannot add is said once per credential.
 #pragma once
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "issuer/est/est_csrattrs.hpp"
 #include "issuer/network/network.hpp"
 #include "issuer/registry.hpp"
 
@@ -65,6 +71,10 @@ public:
     return m_est.trust_from_issuer && m_est.trust_refresh ? UpkeepMode::when_due : UpkeepMode::none;
   }
   Result<UpkeepOutcome> upkeep(const UpkeepRequest& request) override;
+  // /csrattrs (RFC 7030 §4.5), fetched before the engine makes a key for a CSR: the key type
+  // and size it names, if any. The answer is kept for the enrollment that follows, which says
+  // once per credential what of it certrotd cannot honour (est_attributes.cpp).
+  Result<std::optional<RequestedKey>> requested_key(const IssueRequest& request) override;
 
 private:
   EstIssuer(EstIssuerOptions options, NetworkDeps deps, std::string ca_bundle_pem);
@@ -90,8 +100,20 @@ private:
                                                 const std::vector<x509::Certificate>& offered,
                                                 const std::string& credential);
   Result<std::vector<x509::Certificate>> fetch_cacerts();
+  // The server's CSR attributes: none for 204, 404 or an empty body; nullopt, with a warning,
+  // when they could not be fetched or read (they are advisory: the enrollment goes on).
+  std::optional<est::CsrAttrs> fetch_csrattrs(const std::string& credential);
+  // Before an enrollment with the engine's CSR: warns about what the server asked for and the
+  // CSR lacks, unless the same words were said for the credential before. Uses what
+  // requested_key fetched, or fetches /csrattrs itself when it did not (not for a request
+  // that went before and is pending: it was said then).
+  void note_csrattrs(const IssueRequest& request);
 
   EstIssuerOptions m_est;
+  // Shared by every credential of the issuer, on several workers at once.
+  std::mutex m_attrs_mutex;
+  std::map<std::string, std::optional<est::CsrAttrs>> m_attrs;  // credential -> kept answer
+  std::map<std::string, std::set<std::string>> m_said;          // credential -> warnings given
 };
 
 // The registry entry (est_type.cpp).

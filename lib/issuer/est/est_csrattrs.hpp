@@ -5,7 +5,7 @@
 //   Attribute ::= SEQUENCE { type OBJECT IDENTIFIER, values SET SIZE (1..MAX) OF ANY }
 // read with a bounded reader of its own (at most k_max_csrattrs bytes and
 // k_max_csrattrs_entries entries; nothing is trusted about lengths), sorted into what certrotd
-// can honour and what it cannot. Not wired into the enrollment yet.
+// can honour and what it cannot. The enrollment uses it in est_attributes.cpp.
 #pragma once
 
 #include <cstddef>

@@ -31,8 +31,21 @@ public:
   // The tls-unique value of each request with body_for_connection: 12 bytes, new for each
   // request as for each TLS 1.2 connection. Its body is what the function made of it.
   std::vector<std::string> tls_unique;
+  // GET /csrattrs has answers of its own, 404 ("nothing asked") when none is queued, and is
+  // not counted in `requests`.
+  std::deque<http::Response> csrattrs;
+  std::vector<http::Request> csrattrs_requests;
 
   http::HttpResult<http::Response> perform(const http::Request& request) override {
+    if (request.url.ends_with("/csrattrs")) {
+      csrattrs_requests.push_back(request);
+      http::Response none;
+      none.status = 404;
+      if (csrattrs.empty()) return none;
+      auto a = std::move(csrattrs.front());
+      csrattrs.pop_front();
+      return a;
+    }
     requests.push_back(request);
     if (request.body_for_connection) {
       tls_unique.push_back("finished-" + std::to_string(100 + tls_unique.size()));
@@ -62,7 +75,19 @@ public:
     r.body = std::move(body);
     answers.push_back(std::move(r));
   }
+  void answer_csrattrs(long status, std::string body) {
+    http::Response r;
+    r.status = status;
+    r.headers.emplace_back("content-type", "application/csrattrs");
+    r.body = std::move(body);
+    csrattrs.push_back(std::move(r));
+  }
 };
+
+// RFC 7030 §4.5.2's example: challengePassword, an EC key on secp384r1, the macAddress
+// extension (1.3.6.1.1.1.1.22), ecdsa-with-SHA384.
+constexpr std::string_view k_rfc7030_csrattrs =
+    "MEEGCSqGSIb3DQEJBzASBgcqhkjOPQIBMQcGBSuBBAAiMBYGCSqGSIb3DQEJDjEJBgcrBgEBAQEWBggqhkjOPQQDAw==";
 
 std::string header(const http::Request& r, const std::string& name) {
   for (const auto& [n, v] : r.headers) {
@@ -634,6 +659,141 @@ TEST_F(EstIssuerTest, LinkTlsUniqueWithoutTheKeyOfTheCsrIsAnErrorAndSendsNothing
   r.csr_key = m_boot_key;  // not the CSR's key
   EXPECT_FALSE(issuer->issue_outcome(r));
   EXPECT_TRUE(m_transport->requests.empty());
+}
+
+TEST_F(EstIssuerTest, TheKeyCsrattrsAsksForIsRequestedAndTheRestIsNamedOnce) {
+  auto issuer = value_of(EstIssuer::create(options(), deps()));
+  const x509::KeySpec p384{x509::KeyType::ec, "P-384", 2048};
+  auto key = value_of(x509::generate_key(p384));
+  for (int round = 0; round < 2; ++round) {
+    m_transport->answer_csrattrs(200, wrapped(value_of(base64_decode(k_rfc7030_csrattrs))));
+    IssueRequest r = request(key);
+    r.current = current();
+    const auto asked = value_of(issuer->requested_key(r));
+    ASSERT_TRUE(asked.has_value());
+    EXPECT_EQ(asked->spec, p384);
+    EXPECT_NE(asked->who.find("/csrattrs"), std::string::npos);
+    r.csr_key = key;
+    m_transport->answer(200, wrapped(certs_only({signed_for(r)})), "application/pkcs7-mime");
+    ASSERT_TRUE(issuer->issue_outcome(r));
+  }
+  // One GET per enrollment: the one requested_key made is used by the enrollment.
+  ASSERT_EQ(m_transport->csrattrs_requests.size(), 2u);
+  EXPECT_EQ(m_transport->csrattrs_requests[0].url,
+            "https://est.example/.well-known/est/corp/csrattrs");
+  EXPECT_EQ(header(m_transport->csrattrs_requests[0], "Accept"), "application/csrattrs");
+  EXPECT_FALSE(m_transport->csrattrs_requests[0].tls.client);
+  ASSERT_EQ(m_warnings.size(), 1u) << "said once, not at each enrollment";
+  const std::string& w = m_warnings[0];
+  EXPECT_NE(w.find("the extension 1.3.6.1.1.1.1.22"), std::string::npos) << w;
+  EXPECT_NE(w.find("challengePassword (certrotd sends one only with link_tls_unique)"),
+            std::string::npos)
+      << w;
+  EXPECT_NE(w.find("1.2.840.10045.4.3.3"), std::string::npos) << w;
+  EXPECT_EQ(w.find("key (the CSR's is"), std::string::npos) << "the key was honoured: " << w;
+}
+
+TEST_F(EstIssuerTest, WithLinkTlsUniqueTheChallengePasswordCsrattrsAsksForIsHonoured) {
+  EstIssuerOptions o = options();
+  o.link_tls_unique = true;
+  auto issuer = value_of(EstIssuer::create(o, deps()));
+  const x509::KeySpec p384{x509::KeyType::ec, "P-384", 2048};
+  auto key = value_of(x509::generate_key(p384));
+  m_transport->answer_csrattrs(200, wrapped(value_of(base64_decode(k_rfc7030_csrattrs))));
+  IssueRequest r = request(key);
+  r.current = current();
+  ASSERT_TRUE(value_of(issuer->requested_key(r)).has_value());
+  r.csr_key = key;
+  m_transport->answer(200, wrapped(certs_only({signed_for(r)})), "application/pkcs7-mime");
+  ASSERT_TRUE(issuer->issue_outcome(r));
+  ASSERT_EQ(m_transport->tls_unique.size(), 1u);
+  EXPECT_EQ(challenge_password(m_transport->requests.at(0).body),
+            base64_encode(m_transport->tls_unique[0]));
+  ASSERT_EQ(m_warnings.size(), 1u) << "the extension and the signature algorithm are still named";
+  EXPECT_EQ(m_warnings[0].find("challengePassword"), std::string::npos) << m_warnings[0];
+}
+
+TEST_F(EstIssuerTest, ExtensionsCertrotdPutsInTheCsrAreSatisfiedAndAKeyItDidNotMakeIsNamed) {
+  auto issuer = value_of(EstIssuer::create(options(), deps()));
+  // An RSA 3072 key and an extensionRequest naming keyUsage, subjectAltName and extKeyUsage
+  // (RFC 7030 §4.5.2's OID form), as `openssl asn1parse -genconf` makes it.
+  const auto der = value_of(
+      base64_decode("MDEwEQYJKoZIhvcNAQEBMQQCAgwAMBwGCSqGSIb3DQEJDjEPBgNVHQ8GA1UdEQYDVR0l"));
+  ASSERT_TRUE(est::parse_csrattrs(der));
+  m_transport->answer_csrattrs(200, base64_encode(der));
+  IssueRequest r = request(m_key);
+  r.request.usages = {x509::ExtendedUsage::client_auth};
+  r.csr_pem = value_of(x509::build_csr(m_key, r.request));
+  r.csr_key = m_key;
+  r.current = current();
+  m_transport->answer(200, raw_der_of(r), "application/pkcs7-mime");
+  // Without requested_key before it (a caller that made its key itself), the enrollment asks.
+  ASSERT_TRUE(issuer->issue_outcome(r));
+  ASSERT_EQ(m_transport->csrattrs_requests.size(), 1u);
+  ASSERT_EQ(m_warnings.size(), 1u);
+  const std::string& w = m_warnings[0];
+  EXPECT_NE(w.find("an rsa 3072 key (the CSR's is ec P-256)"), std::string::npos) << w;
+  EXPECT_NE(w.find("the extension 2.5.29.15"), std::string::npos) << w;
+  EXPECT_EQ(w.find("2.5.29.17"), std::string::npos) << w;
+  EXPECT_EQ(w.find("2.5.29.37"), std::string::npos) << w;
+}
+
+TEST_F(EstIssuerTest, NoAttributesAnswersAskForNothingAndSayNothing) {
+  auto issuer = value_of(EstIssuer::create(options(), deps()));
+  m_transport->answer_csrattrs(204, "");
+  m_transport->answer_csrattrs(404, "no csrattrs here");
+  m_transport->answer_csrattrs(200, "\r\n");
+  m_transport->answer_csrattrs(200, base64_encode(std::string("\x30\x00", 2)));
+  for (int i = 0; i < 4; ++i) {
+    IssueRequest r = request(m_key);
+    r.current = current();
+    EXPECT_FALSE(value_of(issuer->requested_key(r)).has_value()) << i;
+    r.csr_key = m_key;
+    m_transport->answer(200, raw_der_of(r), "application/pkcs7-mime");
+    ASSERT_TRUE(issuer->issue_outcome(r)) << i;
+  }
+  EXPECT_EQ(m_transport->csrattrs_requests.size(), 4u);
+  EXPECT_TRUE(m_warnings.empty()) << m_warnings.front();
+}
+
+TEST_F(EstIssuerTest, ABrokenOrFailedCsrattrsIsAWarningAndTheEnrollmentGoesOn) {
+  auto issuer = value_of(EstIssuer::create(options(), deps()));
+  // A SEQUENCE that claims more than the body holds, then a server error.
+  m_transport->answer_csrattrs(200, base64_encode(std::string("\x30\x05\x06\x03", 4)));
+  m_transport->answer_csrattrs(500, "csrattrs backend down");
+  for (int i = 0; i < 2; ++i) {
+    IssueRequest r = request(m_key);
+    r.current = current();
+    EXPECT_FALSE(value_of(issuer->requested_key(r)).has_value()) << i;
+    r.csr_key = m_key;
+    m_transport->answer(200, raw_der_of(r), "application/pkcs7-mime");
+    auto outcome = value_of(issuer->issue_outcome(r));
+    EXPECT_TRUE(std::holds_alternative<IssuedCredential>(outcome.answer)) << i;
+  }
+  ASSERT_EQ(m_warnings.size(), 2u);
+  EXPECT_NE(m_warnings[0].find("csrattrs: an element longer than the body at byte 0"),
+            std::string::npos)
+      << m_warnings[0];
+  EXPECT_NE(m_warnings[0].find("enrolling without the server's CSR attributes"), std::string::npos);
+  EXPECT_NE(m_warnings[1].find("500"), std::string::npos) << m_warnings[1];
+  EXPECT_EQ(m_transport->csrattrs_requests.size(), 2u) << "no second GET after a failed one";
+}
+
+TEST_F(EstIssuerTest, APendingRequestAndServerkeygenDoNotAskForCsrattrs) {
+  auto issuer = value_of(EstIssuer::create(basic_options(), deps()));
+  IssueRequest r = request(m_key);
+  r.state = "simpleenroll bootstrap";
+  r.csr_key = m_key;
+  m_transport->answer(401, "", "text/plain", {{"www-authenticate", "Basic"}});
+  m_transport->answer(200, raw_der_of(r), "application/pkcs7-mime");
+  ASSERT_TRUE(issuer->issue_outcome(r));
+  EXPECT_TRUE(m_transport->csrattrs_requests.empty());
+
+  EstIssuerOptions o = options();
+  o.server_generated_key = true;
+  auto keygen = value_of(EstIssuer::create(o, deps()));
+  EXPECT_FALSE(value_of(keygen->requested_key(request(m_key))).has_value());
+  EXPECT_TRUE(m_transport->csrattrs_requests.empty());
 }
 
 TEST(EstCodec, DecodesBase64WithLineBreaksRawDerAndPem) {
