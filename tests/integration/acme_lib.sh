@@ -48,13 +48,6 @@ start_pebble() {
     > "$work/pebble-roots.pem" || fail "cannot fetch pebble's root"
 }
 
-start_bus() {
-  dbus-daemon --session --nofork --address="unix:path=$work/bus" >"$work/bus.log" 2>&1 &
-  started_pids+=($!)
-  export DBUS_SESSION_BUS_ADDRESS=unix:path=$work/bus
-  wait_for 10 "the private bus" test -S "$work/bus"
-}
-
 # acme_issuer_yaml: the start of a configuration with the acme issuer `pebble` for this pebble,
 # up to its trust_anchors; the test goes on with the issuer's other settings and the credentials.
 acme_issuer_yaml() {

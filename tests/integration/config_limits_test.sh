@@ -57,10 +57,7 @@ expect_refused laughs "laughs.yaml:$((good_lines + 7)):[0-9]+: $size_message"
 expect_refused deep "deep.yaml:$((good_lines + 1)):[0-9]+: nesting deeper than 64 levels"
 
 # A private session bus for the control interface, so `status` reaches this daemon only.
-dbus-daemon --session --nofork --address="unix:path=$work/bus" >"$work/dbus.log" 2>&1 &
-started_pids+=($!)
-export DBUS_SESSION_BUS_ADDRESS="unix:path=$work/bus"
-wait_for 10 "the session bus" test -S "$work/bus"
+start_bus
 
 cp "$work/good.yaml" "$work/config.yaml"
 "${limit[@]}" "$CERTROTD" run --config "$work/config.yaml" --bus user --log-target stderr \

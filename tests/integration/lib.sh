@@ -37,6 +37,15 @@ wait_for() {
   done
 }
 
+# start_bus: a private D-Bus daemon standing in for the user bus (`--bus user`), so the control
+# interface this test's daemon offers is reached by this test only. Stopped with started_pids.
+start_bus() {
+  dbus-daemon --session --nofork --address="unix:path=$work/bus" >"$work/bus.log" 2>&1 &
+  started_pids+=($!)
+  export DBUS_SESSION_BUS_ADDRESS=unix:path=$work/bus
+  wait_for 10 "the private bus" test -S "$work/bus"
+}
+
 serial_of() { openssl x509 -noout -serial -in "$1" 2>/dev/null | cut -d= -f2; }
 # A serial as certrotd writes it (logs, hook environment, status): lower-case hex without the
 # leading zeros openssl prints for a first byte below 0x10.

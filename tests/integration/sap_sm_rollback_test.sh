@@ -12,10 +12,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers.sh"
 
-dbus-daemon --session --nofork --address="unix:path=$work/bus" >"$work/bus.log" 2>&1 &
-started_pids+=($!)
-export DBUS_SESSION_BUS_ADDRESS=unix:path=$work/bus
-wait_for 10 "the private bus" test -S "$work/bus"
+start_bus
 
 source "$(dirname "$0")/sap_lib.sh"
 

@@ -6,10 +6,7 @@
 # for the user bus.
 source "$(dirname "$0")/lib.sh"
 
-dbus-daemon --session --nofork --address="unix:path=$work/bus" >"$work/bus.log" 2>&1 &
-started_pids+=($!)
-export DBUS_SESSION_BUS_ADDRESS=unix:path=$work/bus
-wait_for 10 "the private bus" test -S "$work/bus"
+start_bus
 
 make_ca
 write_config "$work/a.yaml" 1h alpha beta
