@@ -25,6 +25,21 @@ Result<void> push_extension(STACK_OF(X509_EXTENSION) * extensions, int nid, void
 
 int refuse_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*user*/) { return -1; }
 
+// PKCS#9 challengePassword, a DirectoryString of at most ub-challenge-password characters.
+Result<void> add_challenge_password(X509_REQ* req, const std::string& password) {
+  if (password.size() > k_max_challenge_password) {
+    return fail("the challengePassword has " + std::to_string(password.size()) +
+                " bytes, more than the " + std::to_string(k_max_challenge_password) +
+                " PKCS#9 allows");
+  }
+  if (X509_REQ_add1_attr_by_NID(req, NID_pkcs9_challengePassword, MBSTRING_UTF8,
+                                reinterpret_cast<const unsigned char*>(password.data()),
+                                static_cast<int>(password.size())) != 1) {
+    return fail_openssl("cannot add the CSR challengePassword");
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::string> build_csr(const PrivateKey& key, const CertificateRequest& request,
@@ -65,16 +80,8 @@ Result<std::string> build_csr(const PrivateKey& key, const CertificateRequest& r
     return fail_openssl("cannot add the CSR extension request");
   }
   if (extras.challenge_password) {
-    const std::string& password = *extras.challenge_password;
-    if (password.size() > k_max_challenge_password) {
-      return fail("the challengePassword has " + std::to_string(password.size()) +
-                  " bytes, more than the " + std::to_string(k_max_challenge_password) +
-                  " PKCS#9 allows");
-    }
-    if (X509_REQ_add1_attr_by_NID(req.get(), NID_pkcs9_challengePassword, MBSTRING_UTF8,
-                                  reinterpret_cast<const unsigned char*>(password.data()),
-                                  static_cast<int>(password.size())) != 1) {
-      return fail_openssl("cannot add the CSR challengePassword");
+    if (auto r = add_challenge_password(req.get(), *extras.challenge_password); !r) {
+      return fail(r.error());
     }
   }
 
