@@ -251,11 +251,9 @@ void say_asked_key(const CredentialPlan& plan, const issuer::Issuer::RequestedKe
 
 // The key and CSR of a rotation: the request the issuer holds for approval when one is kept
 // (engine/pending_request.hpp; `resumed` says so), otherwise a CSR for the key choose_key picks.
-// `spec` is the type of the key, which the certificate is validated against.
 struct RequestKey {
   x509::PrivateKey key;
   std::string csr_pem;
-  x509::KeySpec spec;
   bool reused = false;
   bool resumed = false;
 };
@@ -275,19 +273,17 @@ Result<RequestKey> request_key(const CredentialPlan& plan,
   if (!pending) return fail(pending.error());
   if (*pending) {
     const bool reused = live && EVP_PKEY_eq(live->get(), (*pending)->key.get()) == 1;
-    x509::KeySpec spec = (*pending)->key.spec();
-    return RequestKey{std::move((*pending)->key), std::move((*pending)->csr_pem), std::move(spec),
-                      reused, true};
+    return RequestKey{std::move((*pending)->key), std::move((*pending)->csr_pem), reused, true};
   }
   auto asked = asked_key(plan, request);
   if (!asked) return fail(asked.error());
-  x509::KeySpec spec = *asked ? (*asked)->spec : plan.config.key;
+  const x509::KeySpec& spec = *asked ? (*asked)->spec : plan.config.key;
   auto chosen = choose_key(plan, live, spec, env);
   if (!chosen) return fail(chosen.error());
   if (*asked) say_asked_key(plan, **asked, chosen->reused, env);
   auto csr = x509::build_csr(chosen->key, plan.config.request);
   if (!csr) return fail(csr.error().wrap("cannot build CSR"));
-  return RequestKey{std::move(chosen->key), std::move(*csr), std::move(spec), chosen->reused};
+  return RequestKey{std::move(chosen->key), std::move(*csr), chosen->reused};
 }
 
 // After the issuer's answer to `sent`: kept for the next attempt when it said "not yet" (once:
@@ -405,13 +401,14 @@ Result<Installed> rotate(const CredentialPlan& plan, const RotationEnv& env,
   std::optional<x509::PrivateKey> key;
   bool key_reused = false;
   bool resumed = false;
-  // The type the certificate's key must have: `key:`, or what the issuer asked for.
+  // The type the certificate's key must have: `key:` for a key the issuer makes, otherwise that
+  // of the key sent (what the issuer asked for, or a kept pending request's).
   x509::KeySpec key_spec = config.key;
   if (!plan.issuer->generates_keys()) {
     auto chosen = request_key(plan, live_key, request, env);
     if (!chosen) return fail(chosen.error());
     resumed = chosen->resumed;
-    key_spec = chosen->spec;
+    key_spec = chosen->key.spec();
     request.csr_pem = std::move(chosen->csr_pem);
     request.csr_key = chosen->key;  // shares the EVP_PKEY
     key = std::move(chosen->key);
